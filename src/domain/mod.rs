@@ -1,0 +1,29 @@
+//! Pure types and provisioning rules: no HTTP, no SQL, no clock or randomness of their own.
+//!
+//! Every value that crosses the edge (API body, CLI argument, phone request) is parsed once
+//! into one of these newtypes; the rest of the program trusts them.
+
+pub mod error;
+pub mod extension;
+pub mod line_plan;
+pub mod mac;
+pub mod names;
+pub mod numbers;
+pub mod phone_auth;
+pub mod role;
+pub mod secret;
+pub mod settings;
+pub mod sip;
+pub mod status;
+
+pub use error::RuleError;
+pub use extension::{Extension, ExtensionPlan};
+pub use line_plan::{LinePlan, PlannedLine, SipAccount};
+pub use mac::Mac;
+pub use names::{Label, PrintableText};
+pub use numbers::{E164, Email, ExternalSipLogin, VoicemailPin};
+pub use role::Role;
+pub use secret::{PortalPassword, SipPassword};
+pub use settings::{Settings, Transport};
+pub use sip::{SipUsername, sip_username_prefix};
+pub use status::{DeviceStatus, UserFacts, UserTag, device_status, user_tags};

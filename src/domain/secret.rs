@@ -1,0 +1,180 @@
+//! SIP and portal passwords: the policy, and generation of strong ones.
+
+use std::fmt;
+
+use rand::Rng;
+use rand::seq::IndexedRandom;
+
+use super::RuleError;
+
+/// Fewest characters a chosen password may have.
+pub const MIN_PASSWORD_CHARS: usize = 14;
+/// Length of a generated SIP password.
+pub const GENERATED_PASSWORD_CHARS: usize = 24;
+
+const LOWER: &[u8] = b"abcdefghijkmnopqrstuvwxyz";
+const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+const DIGITS: &[u8] = b"23456789";
+/// Symbols with no meaning in XML, `key = value` files, URLs, shells or SIP headers.
+const SYMBOLS: &[u8] = b"-_.!*~";
+
+/// A SIP password that satisfies the policy; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SipPassword(String);
+
+impl SipPassword {
+    /// Checks a chosen password for `field` against the policy.
+    pub fn parse(input: &str, field: &str) -> Result<Self, RuleError> {
+        check_policy(input, field)?;
+        Ok(Self(input.to_owned()))
+    }
+
+    /// A fresh random password of [`GENERATED_PASSWORD_CHARS`] from a format-safe alphabet,
+    /// with every character class present.
+    pub fn generate(rng: &mut impl Rng) -> Self {
+        let all: Vec<u8> = [LOWER, UPPER, DIGITS, SYMBOLS].concat();
+        let mut chars: Vec<u8> = [LOWER, UPPER, DIGITS, SYMBOLS]
+            .iter()
+            .map(|class| *class.choose(rng).expect("non-empty class"))
+            .collect();
+        while chars.len() < GENERATED_PASSWORD_CHARS {
+            chars.push(*all.choose(rng).expect("non-empty alphabet"));
+        }
+        // Shuffle so the class-guaranteeing characters are not always in front.
+        for i in (1..chars.len()).rev() {
+            chars.swap(i, rng.random_range(0..=i));
+        }
+        Self(String::from_utf8(chars).expect("ASCII alphabet"))
+    }
+
+    /// A password read back from the store, where it was validated on the way in.
+    pub fn from_trusted(value: String) -> Self {
+        Self(value)
+    }
+
+    /// The password itself: for rendering into the phone's own file, nothing else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SipPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SipPassword(***)")
+    }
+}
+
+/// A user's portal password in clear, on its way to being hashed; `Debug` never shows it.
+#[derive(Clone)]
+pub struct PortalPassword(String);
+
+impl PortalPassword {
+    /// Checks a chosen portal password against the same policy as SIP passwords.
+    pub fn parse(input: &str) -> Result<Self, RuleError> {
+        check_policy(input, "portal_password")?;
+        Ok(Self(input.to_owned()))
+    }
+
+    /// The password itself, for hashing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PortalPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PortalPassword(***)")
+    }
+}
+
+fn check_policy(input: &str, field: &str) -> Result<(), RuleError> {
+    let weak = |what: &str| {
+        RuleError::new(
+            field,
+            "password_too_weak",
+            format!(
+                "{what}: a password has at least {MIN_PASSWORD_CHARS} characters with a digit, a symbol (not < or >), an upper-case and a lower-case letter"
+            ),
+        )
+    };
+    if input.chars().any(|c| c.is_control()) {
+        return Err(RuleError::new(
+            field,
+            "password_not_printable",
+            "a password must not contain line breaks or other control characters",
+        ));
+    }
+    if input.contains('<') || input.contains('>') {
+        return Err(RuleError::new(field, "password_forbidden_char", "a password must not contain < or >"));
+    }
+    if input.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(weak("too short"));
+    }
+    if input.chars().count() > 128 {
+        return Err(RuleError::new(field, "password_too_long", "a password has at most 128 characters"));
+    }
+    if !input.chars().any(|c| c.is_ascii_digit()) {
+        return Err(weak("no digit"));
+    }
+    if !input.chars().any(|c| c.is_uppercase()) {
+        return Err(weak("no upper-case letter"));
+    }
+    if !input.chars().any(|c| c.is_lowercase()) {
+        return Err(weak("no lower-case letter"));
+    }
+    if !input.chars().any(|c| !c.is_alphanumeric()) {
+        return Err(weak("no symbol"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_names_what_is_missing() {
+        assert!(SipPassword::parse("Str0ng&Secret#Pass", "sip_password").is_ok());
+        let cases = [
+            ("Sh0rt!pass", "too short"),
+            ("NoDigitsHere!!abc", "no digit"),
+            ("nouppercase1!abcd", "no upper-case"),
+            ("NOLOWERCASE1!ABCD", "no lower-case"),
+            ("NoSymbolsHere1234", "no symbol"),
+        ];
+        for (pw, why) in cases {
+            let err = SipPassword::parse(pw, "sip_password").unwrap_err();
+            assert_eq!((err.field.as_str(), err.code), ("sip_password", "password_too_weak"));
+            assert!(err.message.starts_with(why), "{pw}: {}", err.message);
+        }
+        assert_eq!(
+            SipPassword::parse("Angle<Brackets>1", "sip_password").unwrap_err().code,
+            "password_forbidden_char"
+        );
+        assert_eq!(
+            SipPassword::parse("Line\nBreak1!abcdef", "sip_password").unwrap_err().code,
+            "password_not_printable"
+        );
+    }
+
+    #[test]
+    fn generated_passwords_pass_the_policy_and_differ() {
+        let mut rng = rand::rng();
+        let a = SipPassword::generate(&mut rng);
+        let b = SipPassword::generate(&mut rng);
+        assert_ne!(a.expose(), b.expose());
+        for pw in [a, b] {
+            assert!(pw.expose().len() >= 20);
+            assert!(SipPassword::parse(pw.expose(), "x").is_ok(), "{}", pw.expose());
+            assert!(pw.expose().bytes().all(|c| c.is_ascii_alphanumeric() || SYMBOLS.contains(&c)));
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let pw = SipPassword::parse("Str0ng&Secret#Pass", "x").unwrap();
+        assert!(!format!("{pw:?}").contains("Secret"));
+        let pp = PortalPassword::parse("Str0ng&Secret#Pass").unwrap();
+        assert!(!format!("{pp:?}").contains("Secret"));
+    }
+}
