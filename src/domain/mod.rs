@@ -3,6 +3,7 @@
 //! Every value that crosses the edge (API body, CLI argument, phone request) is parsed once
 //! into one of these newtypes; the rest of the program trusts them.
 
+pub mod device;
 pub mod error;
 pub mod extension;
 pub mod line_plan;
@@ -15,6 +16,8 @@ pub mod secret;
 pub mod settings;
 pub mod sip;
 pub mod status;
+pub mod tenant;
+pub mod user;
 
 pub use error::RuleError;
 pub use extension::{Extension, ExtensionPlan};

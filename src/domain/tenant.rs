@@ -1,0 +1,234 @@
+//! Tenants and sites as admins describe them, and the checks that turn a draft into a record.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::extension::ExtensionPlanInput;
+use super::phone_auth::{PhoneAuth, PhoneAuthInput, parse_duration};
+use super::{ExtensionPlan, PrintableText, RuleError, Settings, Transport};
+
+/// Default enrollment window: a new device must fetch within 72 hours.
+pub const DEFAULT_ENROLL_WINDOW: Duration = Duration::from_secs(72 * 3600);
+/// Default number of devices a user may have.
+pub const DEFAULT_MAX_DEVICES: u32 = 2;
+
+/// A tenant as sent in `POST /api/v1/tenants` (or a patch of one).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantDraft {
+    /// Tenant name, usually its domain (`testsite.com`).
+    pub name: Option<String>,
+    /// Registrar host.
+    pub sip_server: Option<String>,
+    /// Registrar port.
+    pub sip_port: Option<u16>,
+    /// SIP transport (`udp`, `tcp`, `tls`, `dns_srv`).
+    pub transport: Option<String>,
+    /// Outbound proxy host.
+    pub outbound_proxy: Option<String>,
+    /// Outbound proxy port.
+    pub outbound_proxy_port: Option<u16>,
+    /// Registration expiry in seconds.
+    pub registration_expires: Option<u32>,
+    /// The numbering plan.
+    pub extension_plan: Option<ExtensionPlanInput>,
+    /// IANA time zone.
+    pub timezone: Option<String>,
+    /// NTP server.
+    pub ntp_server: Option<String>,
+    /// Language code.
+    pub language: Option<String>,
+    /// Phone-side authentication policy.
+    pub phone_auth: Option<PhoneAuthInput>,
+    /// Enrollment window (`72h`).
+    pub enroll_window: Option<String>,
+    /// Devices a user may have.
+    pub max_devices_per_user: Option<u32>,
+}
+
+/// A checked tenant, ready to store.
+#[derive(Debug, Clone)]
+pub struct TenantSpec {
+    /// Tenant name.
+    pub name: String,
+    /// Phone settings at tenant level.
+    pub settings: Settings,
+    /// Numbering plan.
+    pub extension_plan: ExtensionPlan,
+    /// Phone-side policy.
+    pub phone_auth: PhoneAuth,
+    /// Whether a phone password must be generated for the policy.
+    pub generate_phone_password: bool,
+    /// Enrollment window.
+    pub enroll_window: Duration,
+    /// Devices per user.
+    pub max_devices_per_user: u32,
+}
+
+impl TenantDraft {
+    /// Checks a new tenant: a name and a SIP server are required.
+    pub fn into_new(self) -> Result<TenantSpec, RuleError> {
+        let name = self
+            .name
+            .as_deref()
+            .ok_or_else(|| RuleError::new("name", "required", "a tenant needs a name (e.g. testsite.com)"))?;
+        let name = parse_tenant_name(name)?;
+        if self.sip_server.is_none() {
+            return Err(RuleError::new("sip_server", "required", "a tenant needs the SIP server its phones register with"));
+        }
+        let base = TenantSpec {
+            name,
+            settings: Settings::default(),
+            extension_plan: ExtensionPlan::default(),
+            phone_auth: PhoneAuth::default(),
+            generate_phone_password: false,
+            enroll_window: DEFAULT_ENROLL_WINDOW,
+            max_devices_per_user: DEFAULT_MAX_DEVICES,
+        };
+        self.apply_to(base)
+    }
+
+    /// Applies a patch to an existing tenant. The name cannot change (it derives the SIP prefix).
+    pub fn apply_to(self, mut spec: TenantSpec) -> Result<TenantSpec, RuleError> {
+        if let Some(name) = &self.name
+            && *name != spec.name
+        {
+            return Err(RuleError::new(
+                "name",
+                "immutable",
+                "a tenant's name cannot change: its SIP usernames are derived from it",
+            ));
+        }
+        let transport = self.transport.as_deref().map(|t| Transport::parse(t, "transport")).transpose()?;
+        let patch = Settings {
+            sip_server: self.sip_server,
+            sip_port: self.sip_port,
+            transport,
+            outbound_proxy: self.outbound_proxy,
+            outbound_proxy_port: self.outbound_proxy_port,
+            registration_expires: self.registration_expires,
+            timezone: self.timezone,
+            ntp_server: self.ntp_server,
+            language: self.language,
+        };
+        patch.validate("")?;
+        spec.settings = spec.settings.overlay(&patch);
+        if let Some(plan) = &self.extension_plan {
+            spec.extension_plan = ExtensionPlan::parse(plan)?;
+        }
+        if let Some(input) = &self.phone_auth {
+            let (auth, generate) = spec.phone_auth.apply(input)?;
+            spec.phone_auth = auth;
+            spec.generate_phone_password = generate;
+        }
+        if let Some(window) = &self.enroll_window {
+            spec.enroll_window = parse_duration(window, "enroll_window")?;
+        }
+        if let Some(max) = self.max_devices_per_user {
+            if !(1..=100).contains(&max) {
+                return Err(RuleError::new("max_devices_per_user", "out_of_range", "between 1 and 100"));
+            }
+            spec.max_devices_per_user = max;
+        }
+        Ok(spec)
+    }
+}
+
+/// A tenant name: a domain-like name of letters, digits, `.` and `-`, with at least one letter
+/// or digit (the SIP prefix is made of those).
+pub fn parse_tenant_name(input: &str) -> Result<String, RuleError> {
+    let ok = !input.is_empty()
+        && input.len() <= 63
+        && input.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && input.bytes().any(|b| b.is_ascii_alphanumeric());
+    if ok {
+        Ok(input.to_owned())
+    } else {
+        Err(RuleError::new(
+            "name",
+            "tenant_name_invalid",
+            "a tenant name is 1 to 63 characters of letters, digits, '.' and '-' (e.g. testsite.com)",
+        ))
+    }
+}
+
+/// A site as sent in `POST /api/v1/tenants/{tenant}/sites`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteDraft {
+    /// Site name (`Berlin office`).
+    pub name: Option<String>,
+    /// IANA time zone.
+    pub timezone: Option<String>,
+    /// NTP server.
+    pub ntp_server: Option<String>,
+    /// SIP server override.
+    pub sip_server: Option<String>,
+    /// Language code.
+    pub language: Option<String>,
+}
+
+impl SiteDraft {
+    /// Checks a new site.
+    pub fn into_new(self) -> Result<(PrintableText, Settings), RuleError> {
+        let name = self.name.as_deref().ok_or_else(|| RuleError::new("name", "required", "a site needs a name"))?;
+        let name = PrintableText::name(name, "name")?;
+        let settings = Settings {
+            sip_server: self.sip_server,
+            timezone: self.timezone,
+            ntp_server: self.ntp_server,
+            language: self.language,
+            ..Default::default()
+        };
+        settings.validate("")?;
+        Ok((name, settings))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_needs_a_name_and_sip_server() {
+        assert_eq!(TenantDraft::default().into_new().unwrap_err().field, "name");
+        let draft = TenantDraft {
+            name: Some("testsite.com".into()),
+            ..Default::default()
+        };
+        assert_eq!(draft.into_new().unwrap_err().field, "sip_server");
+        let draft = TenantDraft {
+            name: Some("testsite.com".into()),
+            sip_server: Some("pbx.testsite.com".into()),
+            ..Default::default()
+        };
+        let spec = draft.into_new().unwrap();
+        assert_eq!(spec.enroll_window, DEFAULT_ENROLL_WINDOW);
+        assert_eq!(spec.max_devices_per_user, 2);
+    }
+
+    #[test]
+    fn the_name_is_immutable() {
+        let spec = TenantDraft {
+            name: Some("testsite.com".into()),
+            sip_server: Some("pbx.testsite.com".into()),
+            ..Default::default()
+        }
+        .into_new()
+        .unwrap();
+        let patch = TenantDraft {
+            name: Some("other.com".into()),
+            ..Default::default()
+        };
+        assert_eq!(patch.apply_to(spec).unwrap_err().code, "immutable");
+    }
+
+    #[test]
+    fn tenant_names_are_domain_like() {
+        assert!(parse_tenant_name("testsite.com").is_ok());
+        for bad in ["", "...", "a b", "a/b", "ä.com"] {
+            assert_eq!(parse_tenant_name(bad).unwrap_err().code, "tenant_name_invalid");
+        }
+    }
+}
