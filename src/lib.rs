@@ -10,3 +10,4 @@
 //! - [`cli`], [`config`]: commands and settings (flags and `DESKPROV_*` environment).
 
 pub mod domain;
+pub mod store;

@@ -1,0 +1,323 @@
+//! Devices (phones by MAC), who owns them, and what they last fetched.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use serde_json::{Value, json};
+
+use super::aliases::{self, Alias};
+use super::audit::{self, Actor, Change};
+use super::sites::{self, Site};
+use super::tenants::{self, Tenant};
+use super::users::{self, User};
+use super::{StoreError, StoreResult, now, parse_time, time_text};
+use crate::domain::device::{DevicePatch, DeviceSpec};
+use crate::domain::{Mac, RuleError, Settings};
+
+/// A stored device.
+#[derive(Debug, Clone)]
+pub struct Device {
+    /// Row id.
+    pub id: i64,
+    /// MAC.
+    pub mac: Mac,
+    /// Tenant row id.
+    pub tenant_id: i64,
+    /// Owner's row id.
+    pub user_id: i64,
+    /// Vendor profile id (`yealink`).
+    pub vendor: String,
+    /// Model as registered (or learnt from the User-Agent).
+    pub model: Option<String>,
+    /// Site row id.
+    pub site_id: Option<i64>,
+    /// Label.
+    pub label: Option<String>,
+    /// Device-level settings.
+    pub settings: Settings,
+    /// End of the enrollment window.
+    pub enroll_deadline: DateTime<Utc>,
+    /// First successful fetch.
+    pub first_fetch_at: Option<DateTime<Utc>>,
+    /// Latest successful fetch.
+    pub last_fetch_at: Option<DateTime<Utc>>,
+    /// Address of the latest fetch.
+    pub last_ip: Option<String>,
+    /// Model from the latest User-Agent.
+    pub seen_model: Option<String>,
+    /// Firmware from the latest User-Agent.
+    pub seen_firmware: Option<String>,
+    /// Created.
+    pub created_at: String,
+}
+
+impl Device {
+    /// Whether the phone may still be served: it has fetched once, or its window is open.
+    pub fn enrollment_open(&self, at: DateTime<Utc>) -> bool {
+        self.first_fetch_at.is_some() || at <= self.enroll_deadline
+    }
+
+    /// The model used for rendering: what the phone said it is, else what was registered.
+    pub fn effective_model(&self) -> Option<&str> {
+        self.seen_model.as_deref().or(self.model.as_deref())
+    }
+
+    /// The device as JSON (no secrets live on devices).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "mac": self.mac.lower12(),
+            "vendor": self.vendor,
+            "model": self.model,
+            "label": self.label,
+            "settings": self.settings,
+            "enroll_deadline": time_text(self.enroll_deadline),
+            "first_fetch_at": self.first_fetch_at.map(time_text),
+            "last_fetch_at": self.last_fetch_at.map(time_text),
+            "last_ip": self.last_ip,
+            "seen_model": self.seen_model,
+            "seen_firmware": self.seen_firmware,
+            "created_at": self.created_at,
+        })
+    }
+}
+
+const SELECT: &str = "SELECT id, mac, tenant_id, user_id, vendor, model, site_id, label, settings, enroll_deadline,
+    first_fetch_at, last_fetch_at, last_ip, seen_model, seen_firmware, created_at FROM devices";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Device> {
+    let mac: String = r.get(1)?;
+    let time = |i: usize| r.get::<_, Option<String>>(i).map(|t| t.as_deref().map(parse_time));
+    Ok(Device {
+        id: r.get(0)?,
+        mac: Mac::parse(&mac).map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?,
+        tenant_id: r.get(2)?,
+        user_id: r.get(3)?,
+        vendor: r.get(4)?,
+        model: r.get(5)?,
+        site_id: r.get(6)?,
+        label: r.get(7)?,
+        settings: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
+        enroll_deadline: parse_time(&r.get::<_, String>(9)?),
+        first_fetch_at: time(10)?,
+        last_fetch_at: time(11)?,
+        last_ip: r.get(12)?,
+        seen_model: r.get(13)?,
+        seen_firmware: r.get(14)?,
+        created_at: r.get(15)?,
+    })
+}
+
+/// The device with `mac`.
+pub fn by_mac(conn: &Connection, mac: &Mac) -> StoreResult<Device> {
+    conn.prepare_cached(&format!("{SELECT} WHERE mac = ?1"))?
+        .query_row([mac.lower12()], from_row)
+        .optional()?
+        .ok_or(StoreError::NotFound("device"))
+}
+
+/// Devices, optionally of one tenant and/or one user, by MAC.
+pub fn list(conn: &Connection, tenant_id: Option<i64>, user_id: Option<i64>) -> StoreResult<Vec<Device>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SELECT} WHERE (?1 IS NULL OR tenant_id = ?1) AND (?2 IS NULL OR user_id = ?2) ORDER BY mac"
+    ))?;
+    let rows = stmt.query_map(params![tenant_id, user_id], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Everything needed to render a device's files.
+#[derive(Debug, Clone)]
+pub struct DeviceBundle {
+    /// The device.
+    pub device: Device,
+    /// Its tenant.
+    pub tenant: Tenant,
+    /// The device's site, else its owner's.
+    pub site: Option<Site>,
+    /// The owning user.
+    pub owner: User,
+    /// The owner's aliases in order.
+    pub aliases: Vec<Alias>,
+}
+
+impl DeviceBundle {
+    /// Settings levels in merge order (tenant → site → device), for [`Settings::merge`].
+    pub fn settings_levels(&self) -> Vec<&Settings> {
+        let mut levels = vec![&self.tenant.settings];
+        if let Some(site) = &self.site {
+            levels.push(&site.settings);
+        }
+        levels.push(&self.device.settings);
+        levels
+    }
+}
+
+/// Loads the bundle for `mac`, or `None` for an unknown MAC.
+pub fn bundle(conn: &Connection, mac: &Mac) -> StoreResult<Option<DeviceBundle>> {
+    let device = match by_mac(conn, mac) {
+        Ok(d) => d,
+        Err(StoreError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let owner = users::by_id(conn, device.user_id)?;
+    let site_id = device.site_id.or(owner.site_id);
+    Ok(Some(DeviceBundle {
+        tenant: tenants::by_id(conn, device.tenant_id)?,
+        site: site_id.map(|id| sites::by_id(conn, id)).transpose()?,
+        aliases: aliases::for_user(conn, owner.id)?,
+        owner,
+        device,
+    }))
+}
+
+fn check_room(user: &User, tenant: &Tenant) -> StoreResult<()> {
+    let limit = user.spec.max_devices.unwrap_or(tenant.max_devices_per_user);
+    if user.devices >= limit {
+        return Err(StoreError::Conflict(RuleError::new(
+            "extension",
+            "device_limit",
+            format!(
+                "{} already has {} of {limit} allowed devices; remove one or have an admin raise this user's max_devices",
+                user.spec.name, user.devices
+            ),
+        )));
+    }
+    Ok(())
+}
+
+/// Registers a device to the user with `spec.extension` in `tenant`, detected as `vendor`.
+pub fn insert(tx: &Transaction<'_>, actor: &Actor, tenant: &Tenant, spec: &DeviceSpec, vendor: &str) -> StoreResult<Device> {
+    if by_mac(tx, &spec.mac).is_ok() {
+        return Err(StoreError::Conflict(RuleError::new(
+            "mac",
+            "mac_registered",
+            format!("{} is already registered; re-assign it with PATCH /api/v1/devices/{}", spec.mac, spec.mac),
+        )));
+    }
+    let owner = owner(tx, tenant, &spec.extension)?;
+    check_room(&owner, tenant)?;
+    let site_id = spec.site.as_deref().map(|s| sites::resolve(tx, tenant.id, s, "site").map(|s| s.id)).transpose()?;
+    let at = now();
+    let deadline = at + chrono::Duration::from_std(tenant.enroll_window).unwrap_or_default();
+    tx.execute(
+        "INSERT INTO devices (mac, tenant_id, user_id, vendor, model, site_id, label, settings, enroll_deadline, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+        params![
+            spec.mac.lower12(),
+            tenant.id,
+            owner.id,
+            vendor,
+            spec.model,
+            site_id,
+            spec.label.as_ref().map(|l| l.as_str()),
+            serde_json::to_string(&spec.settings)?,
+            time_text(deadline),
+            time_text(at),
+        ],
+    )?;
+    let device = by_mac(tx, &spec.mac)?;
+    audit::record(tx, actor, Change {
+        action: "create",
+        entity: "device",
+        key: device.mac.lower12(),
+        tenant_id: Some(tenant.id),
+        before: None,
+        after: Some(with_owner(&device, &owner)),
+        snapshot: None,
+    })?;
+    Ok(device)
+}
+
+fn owner(conn: &Connection, tenant: &Tenant, extension: &str) -> StoreResult<User> {
+    users::by_extension(conn, tenant.id, extension).map_err(|e| match e {
+        StoreError::NotFound(_) => StoreError::Invalid(RuleError::new(
+            "extension",
+            "user_unknown",
+            format!("{} has no user with extension {extension}", tenant.name),
+        )),
+        e => e,
+    })
+}
+
+fn with_owner(device: &Device, owner: &User) -> Value {
+    let mut v = device.to_json();
+    v["extension"] = json!(owner.spec.extension);
+    v
+}
+
+/// Applies `patch` to `device` (re-assign, model, site, label, settings, re-open enrollment).
+pub fn update(tx: &Transaction<'_>, actor: &Actor, tenant: &Tenant, device: &Device, patch: &DevicePatch) -> StoreResult<Device> {
+    let current_owner = users::by_id(tx, device.user_id)?;
+    let owner = match &patch.extension {
+        Some(ext) if ext != current_owner.spec.extension.as_str() => {
+            let new_owner = owner(tx, tenant, ext)?;
+            check_room(&new_owner, tenant)?;
+            new_owner
+        }
+        _ => current_owner.clone(),
+    };
+    let site_id = match &patch.site {
+        Some(Some(name)) => Some(sites::resolve(tx, tenant.id, name, "site")?.id),
+        Some(None) => None,
+        None => device.site_id,
+    };
+    let label = match &patch.label {
+        Some(label) => label.clone(),
+        None => device.label.clone(),
+    };
+    let at = now();
+    let deadline = if patch.reopen_enrollment == Some(true) {
+        at + chrono::Duration::from_std(tenant.enroll_window).unwrap_or_default()
+    } else {
+        device.enroll_deadline
+    };
+    let settings = patch.settings.as_ref().unwrap_or(&device.settings);
+    tx.execute(
+        "UPDATE devices SET user_id = ?2, model = ?3, site_id = ?4, label = ?5, settings = ?6, enroll_deadline = ?7,
+            first_fetch_at = CASE WHEN ?8 THEN NULL ELSE first_fetch_at END, updated_at = ?9
+         WHERE id = ?1",
+        params![
+            device.id,
+            owner.id,
+            patch.model.as_ref().or(device.model.as_ref()),
+            site_id,
+            label,
+            serde_json::to_string(settings)?,
+            time_text(deadline),
+            patch.reopen_enrollment == Some(true),
+            time_text(at),
+        ],
+    )?;
+    let after = by_mac(tx, &device.mac)?;
+    audit::record(tx, actor, Change {
+        action: "update",
+        entity: "device",
+        key: device.mac.lower12(),
+        tenant_id: Some(tenant.id),
+        before: Some(with_owner(device, &current_owner)),
+        after: Some(with_owner(&after, &owner)),
+        snapshot: None,
+    })?;
+    Ok(after)
+}
+
+/// Deletes a device; the audit entry keeps the whole record.
+pub fn delete(tx: &Transaction<'_>, actor: &Actor, device: &Device) -> StoreResult<()> {
+    let owner = users::by_id(tx, device.user_id)?;
+    tx.execute("DELETE FROM devices WHERE id = ?1", [device.id])?;
+    let record = with_owner(device, &owner);
+    audit::record(tx, actor, Change {
+        action: "delete",
+        entity: "device",
+        key: device.mac.lower12(),
+        tenant_id: Some(device.tenant_id),
+        before: Some(record.clone()),
+        after: None,
+        snapshot: Some(record),
+    })
+}
+
+/// The files a device has fetched, with the hash of what it got.
+pub fn fetched_files(conn: &Connection, device_id: i64) -> StoreResult<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached("SELECT file, body_hash FROM device_files WHERE device_id = ?1 ORDER BY file")?;
+    let rows = stmt.query_map([device_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

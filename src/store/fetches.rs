@@ -1,0 +1,108 @@
+//! Fetch records: every phone request, written in batches off the hot path.
+
+use rusqlite::{Connection, Transaction, params};
+use serde::Serialize;
+
+use super::{StoreResult, time_text};
+
+/// Longest User-Agent kept; longer ones are cut (they are shown to admins, escaped).
+pub const MAX_STORED_UA: usize = 256;
+
+/// One phone request and how it was answered.
+#[derive(Debug, Clone)]
+pub struct FetchRecord {
+    /// When.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// Source address.
+    pub ip: String,
+    /// User-Agent as sent (cut to [`MAX_STORED_UA`]).
+    pub ua: Option<String>,
+    /// MAC from the path, normalised.
+    pub mac: Option<String>,
+    /// Vendor profile matched.
+    pub vendor: Option<String>,
+    /// Model from the UA.
+    pub model: Option<String>,
+    /// Firmware from the UA.
+    pub firmware: Option<String>,
+    /// File requested (path without the URL key).
+    pub file: String,
+    /// HTTP status answered.
+    pub status: u16,
+    /// Short result (`served`, `not_modified`, `unknown_device`, …).
+    pub result: &'static str,
+    /// The device served, for successful per-device fetches.
+    pub device_id: Option<i64>,
+    /// Hash of the body served.
+    pub body_hash: Option<String>,
+}
+
+/// Writes a batch of records and updates the devices they served.
+pub fn record_batch(tx: &Transaction<'_>, batch: &[FetchRecord]) -> StoreResult<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO fetches (at, ip, ua, mac, vendor, model, firmware, file, status, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    let mut touch = tx.prepare_cached(
+        "UPDATE devices SET first_fetch_at = COALESCE(first_fetch_at, ?2), last_fetch_at = ?2, last_ip = ?3,
+            seen_model = COALESCE(?4, seen_model), seen_firmware = COALESCE(?5, seen_firmware), seen_ua = COALESCE(?6, seen_ua)
+         WHERE id = ?1",
+    )?;
+    let mut file = tx.prepare_cached(
+        "INSERT INTO device_files (device_id, file, body_hash, fetched_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (device_id, file) DO UPDATE SET body_hash = excluded.body_hash, fetched_at = excluded.fetched_at",
+    )?;
+    for r in batch {
+        let at = time_text(r.at);
+        let ua = r.ua.as_deref().map(|ua| ua.chars().take(MAX_STORED_UA).collect::<String>());
+        insert.execute(params![at, r.ip, ua, r.mac, r.vendor, r.model, r.firmware, r.file, r.status, r.result])?;
+        if let Some(device_id) = r.device_id {
+            touch.execute(params![device_id, at, r.ip, r.model, r.firmware, ua])?;
+            if let Some(hash) = &r.body_hash {
+                // Devices deleted since the fetch have no row to point at; skip those.
+                let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM devices WHERE id = ?1)", [device_id], |r| r.get(0))?;
+                if exists {
+                    file.execute(params![device_id, r.file, hash, at])?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A fetch as shown to admins.
+#[derive(Debug, Clone, Serialize)]
+pub struct FetchView {
+    /// When.
+    pub at: String,
+    /// Source address.
+    pub ip: String,
+    /// User-Agent.
+    pub ua: Option<String>,
+    /// MAC.
+    pub mac: Option<String>,
+    /// File.
+    pub file: String,
+    /// Status.
+    pub status: u16,
+    /// Result.
+    pub result: String,
+}
+
+/// The latest fetches, optionally for one MAC.
+pub fn latest(conn: &Connection, mac: Option<&str>, limit: u32) -> StoreResult<Vec<FetchView>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT at, ip, ua, mac, file, status, result FROM fetches WHERE (?1 IS NULL OR mac = ?1) ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![mac, limit], |r| {
+        Ok(FetchView {
+            at: r.get(0)?,
+            ip: r.get(1)?,
+            ua: r.get(2)?,
+            mac: r.get(3)?,
+            file: r.get(4)?,
+            status: r.get(5)?,
+            result: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -1,0 +1,85 @@
+//! Sites: locations of a tenant with their own settings.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::Serialize;
+
+use super::audit::{self, Actor, Change};
+use super::{StoreError, StoreResult, now, time_text};
+use crate::domain::{PrintableText, RuleError, Settings};
+
+/// A stored site.
+#[derive(Debug, Clone, Serialize)]
+pub struct Site {
+    /// Row id.
+    #[serde(skip)]
+    pub id: i64,
+    /// Tenant row id.
+    #[serde(skip)]
+    pub tenant_id: i64,
+    /// Name.
+    pub name: String,
+    /// Site-level settings.
+    #[serde(flatten)]
+    pub settings: Settings,
+    /// Created.
+    pub created_at: String,
+}
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Site> {
+    let settings: String = r.get(3)?;
+    Ok(Site {
+        id: r.get(0)?,
+        tenant_id: r.get(1)?,
+        name: r.get(2)?,
+        settings: serde_json::from_str(&settings).unwrap_or_default(),
+        created_at: r.get(4)?,
+    })
+}
+
+/// The site with row id `id`.
+pub fn by_id(conn: &Connection, id: i64) -> StoreResult<Site> {
+    conn.prepare_cached("SELECT id, tenant_id, name, settings, created_at FROM sites WHERE id = ?1")?
+        .query_row([id], from_row)
+        .optional()?
+        .ok_or(StoreError::NotFound("site"))
+}
+
+/// The site of `tenant_id` called `name`, or an error naming `field`.
+pub fn resolve(conn: &Connection, tenant_id: i64, name: &str, field: &str) -> StoreResult<Site> {
+    conn.prepare_cached("SELECT id, tenant_id, name, settings, created_at FROM sites WHERE tenant_id = ?1 AND name = ?2")?
+        .query_row(params![tenant_id, name], from_row)
+        .optional()?
+        .ok_or_else(|| StoreError::Invalid(RuleError::new(field, "site_unknown", format!("this tenant has no site named '{name}'"))))
+}
+
+/// Sites of a tenant by name.
+pub fn list(conn: &Connection, tenant_id: i64) -> StoreResult<Vec<Site>> {
+    let mut stmt = conn.prepare_cached("SELECT id, tenant_id, name, settings, created_at FROM sites WHERE tenant_id = ?1 ORDER BY name")?;
+    let rows = stmt.query_map([tenant_id], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Creates a site.
+pub fn insert(tx: &Transaction<'_>, actor: &Actor, tenant_id: i64, name: &PrintableText, settings: &Settings) -> StoreResult<Site> {
+    let exists = tx
+        .query_row("SELECT 1 FROM sites WHERE tenant_id = ?1 AND name = ?2", params![tenant_id, name.as_str()], |_| Ok(()))
+        .optional()?;
+    if exists.is_some() {
+        return Err(StoreError::Conflict(RuleError::new("name", "site_exists", format!("a site named '{name}' already exists"))));
+    }
+    tx.execute(
+        "INSERT INTO sites (tenant_id, name, settings, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![tenant_id, name.as_str(), serde_json::to_string(settings)?, time_text(now())],
+    )?;
+    let site = by_id(tx, tx.last_insert_rowid())?;
+    audit::record(tx, actor, Change {
+        action: "create",
+        entity: "site",
+        key: site.name.clone(),
+        tenant_id: Some(tenant_id),
+        before: None,
+        after: Some(serde_json::to_value(&site)?),
+        snapshot: None,
+    })?;
+    Ok(site)
+}

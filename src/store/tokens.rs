@@ -1,0 +1,83 @@
+//! API tokens: stored as SHA-256 hashes, shown once at creation.
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use sha2::{Digest, Sha256};
+
+use super::audit::{self, Actor, Change};
+use super::{StoreResult, now, time_text};
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenRole {
+    /// Everything.
+    Admin,
+    /// Devices of one tenant (or all, when not bound), and users without secrets.
+    Installer,
+}
+
+impl TokenRole {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenRole::Admin => "admin",
+            TokenRole::Installer => "installer",
+        }
+    }
+}
+
+/// A token's identity, as found from its bearer value.
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    /// Row id.
+    pub id: i64,
+    /// Name (recorded in the audit log).
+    pub name: String,
+    /// Role.
+    pub role: TokenRole,
+    /// Tenant the token is bound to, if any.
+    pub tenant_id: Option<i64>,
+}
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Creates a token and returns its secret value (`dp_…`), which is stored only as a hash.
+pub fn create(tx: &Transaction<'_>, actor: &Actor, role: TokenRole, tenant_id: Option<i64>, name: &str) -> StoreResult<String> {
+    let secret: String = rand::rng().sample_iter(&Alphanumeric).take(40).map(char::from).collect();
+    let token = format!("dp_{secret}");
+    tx.execute(
+        "INSERT INTO tokens (name, role, tenant_id, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![name, role.as_str(), tenant_id, hash(&token), time_text(now())],
+    )?;
+    audit::record(tx, actor, Change {
+        action: "create",
+        entity: "token",
+        key: name.to_owned(),
+        tenant_id,
+        before: None,
+        after: Some(serde_json::json!({"name": name, "role": role})),
+        snapshot: None,
+    })?;
+    Ok(token)
+}
+
+/// The token whose secret value is `token`, if any.
+pub fn lookup(conn: &Connection, token: &str) -> StoreResult<Option<TokenInfo>> {
+    let found = conn
+        .prepare_cached("SELECT id, name, role, tenant_id FROM tokens WHERE token_hash = ?1")?
+        .query_row([hash(token)], |r| {
+            let role: String = r.get(2)?;
+            Ok(TokenInfo {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                role: if role == "admin" { TokenRole::Admin } else { TokenRole::Installer },
+                tenant_id: r.get(3)?,
+            })
+        })
+        .optional()?;
+    Ok(found)
+}
