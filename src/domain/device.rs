@@ -14,6 +14,8 @@ pub struct DeviceDraft {
     pub tenant: Option<String>,
     /// Extension of the owning user.
     pub extension: Option<String>,
+    /// Vendor profile id; detected from the MAC's OUI when absent.
+    pub vendor: Option<String>,
     /// Model (`T46U`); refined from the phone's User-Agent on fetch.
     pub model: Option<String>,
     /// Site name.
@@ -57,6 +59,8 @@ pub struct DeviceSpec {
     pub tenant: String,
     /// Owner's extension as given.
     pub extension: String,
+    /// Vendor profile id as given (checked against the profiles by the caller).
+    pub vendor: Option<String>,
     /// Model, if known.
     pub model: Option<String>,
     /// Site name.
@@ -81,6 +85,7 @@ impl DeviceDraft {
             mac: Mac::parse(mac.trim())?,
             tenant,
             extension,
+            vendor: self.vendor,
             model: self.model.as_deref().map(parse_model).transpose()?,
             site: self.site,
             label: self.label.as_deref().map(|l| PrintableText::name(l, "label")).transpose()?,

@@ -1,0 +1,225 @@
+//! What templates see: plain values already in the vendor's vocabulary.
+//!
+//! A [`CommonContext`] has no account fields at all, so a common file cannot carry a secret
+//! whatever its template says.
+
+use crate::domain::line_plan::AccountKind;
+use crate::domain::settings::EffectiveSettings;
+use crate::domain::{LinePlan, Mac};
+
+use super::Vendor;
+
+/// Placeholder shown instead of a password in previews.
+pub const MASK: &str = "********";
+
+/// Phone-wide settings in the vendor's codes.
+#[derive(Debug, Clone)]
+pub struct SettingsContext {
+    /// Registrar host.
+    pub sip_server: String,
+    /// Registrar port.
+    pub sip_port: u16,
+    /// Transport in the vendor's code.
+    pub transport: String,
+    /// Outbound proxy host, if any.
+    pub outbound_proxy: Option<String>,
+    /// Outbound proxy port.
+    pub outbound_proxy_port: u16,
+    /// Registration expiry, seconds.
+    pub expires: u32,
+    /// IANA time zone.
+    pub timezone: String,
+    /// Standard UTC offset as `+1`, `-5`, `+5:30`.
+    pub tz_hours: String,
+    /// Standard UTC offset in seconds.
+    pub tz_offset_seconds: i32,
+    /// Standard UTC offset in minutes.
+    pub tz_offset_minutes: i32,
+    /// Whether the zone has summer time.
+    pub dst: bool,
+    /// NTP server.
+    pub ntp_server: String,
+    /// Language in the vendor's naming.
+    pub language: String,
+    /// Language code (`en`).
+    pub language_code: String,
+}
+
+impl SettingsContext {
+    /// Translates merged settings into `vendor`'s codes.
+    pub fn new(s: &EffectiveSettings, vendor: &Vendor) -> Self {
+        let offset = s.standard_utc_offset_seconds();
+        let p = &vendor.profile;
+        Self {
+            sip_server: s.sip_server.clone(),
+            sip_port: s.sip_port,
+            transport: p.transports.get(s.transport.as_str()).cloned().unwrap_or_default(),
+            outbound_proxy: s.outbound_proxy.clone(),
+            outbound_proxy_port: s.outbound_proxy_port,
+            expires: s.registration_expires,
+            timezone: s.timezone.clone(),
+            tz_hours: hours_text(offset),
+            tz_offset_seconds: offset,
+            tz_offset_minutes: offset / 60,
+            dst: s.observes_dst(),
+            ntp_server: s.ntp_server.clone(),
+            language: p
+                .languages
+                .get(&s.language)
+                .or_else(|| p.languages.get("en"))
+                .cloned()
+                .unwrap_or_else(|| s.language.clone()),
+            language_code: s.language.clone(),
+        }
+    }
+
+    fn strings(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("sip_server", self.sip_server.as_str()),
+            ("transport", self.transport.as_str()),
+            ("outbound_proxy", self.outbound_proxy.as_deref().unwrap_or("")),
+            ("timezone", self.timezone.as_str()),
+            ("ntp_server", self.ntp_server.as_str()),
+            ("language", self.language.as_str()),
+        ]
+        .into_iter()
+    }
+}
+
+fn hours_text(offset_seconds: i32) -> String {
+    let sign = if offset_seconds < 0 { '-' } else { '+' };
+    let minutes = offset_seconds.abs() / 60;
+    match minutes % 60 {
+        0 => format!("{sign}{}", minutes / 60),
+        m => format!("{sign}{}:{m:02}", minutes / 60),
+    }
+}
+
+/// One line of a phone.
+#[derive(Debug, Clone)]
+pub struct LineContext {
+    /// Line number from 1.
+    pub index: usize,
+    /// `user` or `alias`.
+    pub kind: &'static str,
+    /// Label on the line key.
+    pub label: String,
+    /// Display name (caller name).
+    pub display_name: String,
+    /// SIP user part.
+    pub user_name: String,
+    /// SIP authentication user.
+    pub auth_name: String,
+    /// SIP password (or [`MASK`] in previews).
+    pub password: String,
+}
+
+/// Everything a per-device template may use.
+#[derive(Debug, Clone)]
+pub struct DeviceContext {
+    /// Vendor id.
+    pub vendor_id: String,
+    /// Vendor name.
+    pub vendor_name: String,
+    /// Model key, or "" when unknown.
+    pub model: String,
+    /// MAC as `001565aabbcc`.
+    pub mac_lower: String,
+    /// MAC as `001565AABBCC`.
+    pub mac_upper: String,
+    /// MAC as `00:15:65:aa:bb:cc`.
+    pub mac_colon: String,
+    /// Lines the model has.
+    pub capacity: usize,
+    /// Occupied lines, from the line plan.
+    pub lines: Vec<LineContext>,
+    /// Line numbers with nothing on them (switched off explicitly).
+    pub unused_lines: Vec<usize>,
+    /// Phone-wide settings.
+    pub settings: SettingsContext,
+}
+
+impl DeviceContext {
+    /// Builds the context from a line plan; `mask` replaces passwords for previews.
+    pub fn new(vendor: &Vendor, model: Option<&str>, mac: &Mac, plan: &LinePlan, settings: SettingsContext, mask: bool) -> Self {
+        let lines = plan
+            .lines
+            .iter()
+            .map(|l| LineContext {
+                index: l.line,
+                kind: match l.account.kind {
+                    AccountKind::User => "user",
+                    AccountKind::Alias => "alias",
+                },
+                label: l.account.name.clone(),
+                display_name: l.account.name.clone(),
+                user_name: l.account.sip_username.clone(),
+                auth_name: l.account.sip_username.clone(),
+                password: if mask { MASK.to_owned() } else { l.account.password.expose().to_owned() },
+            })
+            .collect::<Vec<_>>();
+        Self {
+            vendor_id: vendor.id().to_owned(),
+            vendor_name: vendor.profile.name.clone(),
+            model: model.and_then(|m| vendor.model_key(m)).unwrap_or_default().to_owned(),
+            mac_lower: mac.lower12(),
+            mac_upper: mac.upper12(),
+            mac_colon: mac.colon(),
+            capacity: plan.capacity,
+            unused_lines: (lines.len() + 1..=plan.capacity).collect(),
+            lines,
+            settings,
+        }
+    }
+
+    /// Every string value with a name, for the text-format safety check.
+    pub fn strings(&self) -> Vec<(String, &str)> {
+        let mut out: Vec<(String, &str)> = self.settings.strings().map(|(k, v)| (k.to_owned(), v)).collect();
+        for l in &self.lines {
+            for (k, v) in [
+                ("label", &l.label),
+                ("display_name", &l.display_name),
+                ("user_name", &l.user_name),
+                ("auth_name", &l.auth_name),
+                ("password", &l.password),
+            ] {
+                out.push((format!("line {} {k}", l.index), v.as_str()));
+            }
+        }
+        out
+    }
+}
+
+/// Everything a common template may use: no accounts, no secrets.
+#[derive(Debug, Clone)]
+pub struct CommonContext {
+    /// Vendor id.
+    pub vendor_id: String,
+    /// Vendor name.
+    pub vendor_name: String,
+    /// Model key, or "" for vendor-wide files.
+    pub model: String,
+    /// Phone-wide settings.
+    pub settings: SettingsContext,
+}
+
+impl CommonContext {
+    /// Every string value with a name, for the text-format safety check.
+    pub fn strings(&self) -> Vec<(String, &str)> {
+        self.settings.strings().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hours_text;
+
+    #[test]
+    fn offsets_as_hours() {
+        assert_eq!(hours_text(3600), "+1");
+        assert_eq!(hours_text(0), "+0");
+        assert_eq!(hours_text(-5 * 3600), "-5");
+        assert_eq!(hours_text(5 * 3600 + 1800), "+5:30");
+        assert_eq!(hours_text(-(3 * 3600 + 1800)), "-3:30");
+    }
+}

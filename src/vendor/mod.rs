@@ -1,0 +1,17 @@
+//! Vendor profiles (loaded from `vendors/`), request matching, User-Agent parsing and rendering.
+//!
+//! A profile is data: OUIs, a User-Agent pattern, file-name patterns with their templates and
+//! content types, models with their line capacity, and the vendor's codes for transports and
+//! languages. `build.rs` compiles every template a profile names, so nothing here changes when
+//! a vendor is added.
+
+pub mod context;
+pub mod profile;
+pub mod registry;
+pub mod render;
+mod templates;
+
+pub use context::{CommonContext, DeviceContext, LineContext, SettingsContext};
+pub use profile::{FileKind, FileSpec, Format, VendorProfile};
+pub use registry::{FileMatch, UaInfo, Vendor, Vendors};
+pub use render::{RenderError, Rendered};

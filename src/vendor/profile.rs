@@ -1,0 +1,79 @@
+//! The vendor profile format (one TOML file per vendor in `vendors/`).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// A vendor profile as written in `vendors/<id>.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VendorProfile {
+    /// Short id used in the API and the database (`yealink`).
+    pub id: String,
+    /// Display name (`Yealink`).
+    pub name: String,
+    /// MAC prefixes (`00:15:65`) that identify the vendor's phones.
+    pub ouis: Vec<String>,
+    /// Regex for the vendor's User-Agent, with optional named groups `model`, `firmware`, `mac`.
+    pub user_agent: String,
+    /// Lines of a model the profile does not list.
+    pub default_lines: usize,
+    /// Vendor codes for `udp`, `tcp`, `tls`, `dns_srv`.
+    #[serde(default)]
+    pub transports: BTreeMap<String, String>,
+    /// Vendor names for language codes (`en` → `English`).
+    #[serde(default)]
+    pub languages: BTreeMap<String, String>,
+    /// Files the phones request.
+    pub files: Vec<FileSpec>,
+    /// Models by name, with their line capacity and file-name attributes.
+    #[serde(default)]
+    pub models: BTreeMap<String, ModelSpec>,
+}
+
+/// One file name pattern a phone requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    /// Name pattern: literal text with `{mac}` (lower12), `{MAC}` (UPPER12), `{model}`, or
+    /// `{attr}` for any per-model attribute (`y000000000{cfg_id}.cfg`).
+    pub name: String,
+    /// Per-device (holds secrets) or common (never does).
+    pub kind: FileKind,
+    /// Template path under `templates/`.
+    pub template: String,
+    /// Output format, which decides escaping.
+    pub format: Format,
+    /// Content-Type header.
+    pub content_type: String,
+}
+
+/// Whether a file is rendered for one device or shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    /// Per device, by MAC: holds SIP credentials.
+    Device,
+    /// Shared by a model or vendor: never holds secrets.
+    Common,
+}
+
+/// The output format of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// `key = value` lines: values may not carry control characters.
+    Text,
+    /// XML: values are escaped.
+    Xml,
+}
+
+/// A model: its line capacity and attributes used in file names.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModelSpec {
+    /// SIP accounts (lines) the model has.
+    pub lines: usize,
+    /// Other attributes (`cfg_id = "108"`), usable as `{cfg_id}` in file names.
+    #[serde(flatten)]
+    pub attrs: BTreeMap<String, String>,
+}

@@ -1,0 +1,361 @@
+//! The loaded vendor profiles: request matching by file name, OUI lookup, User-Agent parsing.
+
+use std::collections::HashMap;
+
+use regex::{Regex, RegexSet};
+
+use super::profile::{FileKind, FileSpec, ModelSpec, VendorProfile};
+use super::templates::PROFILES;
+use crate::domain::Mac;
+
+/// A loaded vendor profile with its compiled patterns.
+#[derive(Debug)]
+pub struct Vendor {
+    /// The profile as written.
+    pub profile: VendorProfile,
+    user_agent: Regex,
+}
+
+impl Vendor {
+    /// Profile id (`yealink`).
+    pub fn id(&self) -> &str {
+        &self.profile.id
+    }
+
+    /// The model key for `name` (case-insensitive), if the profile lists it.
+    pub fn model_key(&self, name: &str) -> Option<&str> {
+        self.profile.models.keys().find(|k| k.eq_ignore_ascii_case(name)).map(String::as_str)
+    }
+
+    /// The model spec for `name`, if known.
+    pub fn model(&self, name: &str) -> Option<&ModelSpec> {
+        self.model_key(name).and_then(|k| self.profile.models.get(k))
+    }
+
+    /// Lines of `model`, or the vendor default for unknown models.
+    pub fn capacity(&self, model: Option<&str>) -> usize {
+        model.and_then(|m| self.model(m)).map_or(self.profile.default_lines, |m| m.lines)
+    }
+}
+
+/// What a phone's User-Agent says about it. A hint only, never a credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UaInfo {
+    /// Vendor profile id.
+    pub vendor: String,
+    /// Model as the vendor spells it, mapped to the profile's key when known.
+    pub model: Option<String>,
+    /// Firmware version.
+    pub firmware: Option<String>,
+    /// MAC, when the UA carries a valid one.
+    pub mac: Option<Mac>,
+    /// Whether the UA carried something in the MAC position that is not a valid MAC.
+    pub bad_mac: bool,
+}
+
+/// A request path matched to a vendor file.
+#[derive(Debug, Clone)]
+pub struct FileMatch<'a> {
+    /// The vendor.
+    pub vendor: &'a Vendor,
+    /// The file pattern that matched.
+    pub file: &'a FileSpec,
+    /// The MAC from the name, for per-device files.
+    pub mac: Option<Mac>,
+    /// The model named by the file, if the pattern names one.
+    pub model: Option<&'a str>,
+}
+
+struct Pattern {
+    vendor: usize,
+    file: usize,
+    regex: Regex,
+    /// Which profile attribute, if any, the `attr` group captures.
+    attr: Option<String>,
+    literal: bool,
+}
+
+/// All vendor profiles, ready to match requests.
+pub struct Vendors {
+    vendors: Vec<Vendor>,
+    set: RegexSet,
+    patterns: Vec<Pattern>,
+    by_oui: HashMap<[u8; 3], usize>,
+}
+
+impl std::fmt::Debug for Vendors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.vendors.iter().map(Vendor::id)).finish()
+    }
+}
+
+/// A broken vendor profile.
+#[derive(Debug, thiserror::Error)]
+#[error("vendor profile {file}: {message}")]
+pub struct ProfileError {
+    file: String,
+    message: String,
+}
+
+impl Vendors {
+    /// Loads the profiles compiled into the binary from `vendors/`.
+    pub fn builtin() -> Result<Self, ProfileError> {
+        let profiles = PROFILES
+            .iter()
+            .map(|(file, text)| {
+                toml::from_str::<VendorProfile>(text).map_err(|e| ProfileError {
+                    file: file.to_string(),
+                    message: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::from_profiles(profiles)
+    }
+
+    /// Builds the matcher from profiles, checking them.
+    pub fn from_profiles(profiles: Vec<VendorProfile>) -> Result<Self, ProfileError> {
+        let mut vendors = Vec::new();
+        let mut patterns = Vec::new();
+        let mut by_oui = HashMap::new();
+        for (vi, profile) in profiles.into_iter().enumerate() {
+            let err = |message: String| ProfileError {
+                file: format!("{}.toml", profile.id),
+                message,
+            };
+            let user_agent = Regex::new(&profile.user_agent).map_err(|e| err(format!("user_agent: {e}")))?;
+            for oui in &profile.ouis {
+                let bytes = parse_oui(oui).ok_or_else(|| err(format!("bad OUI {oui:?}")))?;
+                if by_oui.insert(bytes, vi).is_some() {
+                    return Err(err(format!("OUI {oui} is claimed by two vendors")));
+                }
+            }
+            for transport in ["udp", "tcp", "tls", "dns_srv"] {
+                if !profile.transports.contains_key(transport) {
+                    return Err(err(format!("transports.{transport} is missing")));
+                }
+            }
+            for (fi, file) in profile.files.iter().enumerate() {
+                let (regex, attr) = compile_name(&file.name, &profile).map_err(err)?;
+                if file.kind == FileKind::Device && !file.name.contains("{mac}") && !file.name.contains("{MAC}") {
+                    return Err(err(format!("device file {} has no {{mac}}", file.name)));
+                }
+                patterns.push(Pattern {
+                    vendor: vi,
+                    file: fi,
+                    regex: Regex::new(&regex).map_err(|e| err(format!("{}: {e}", file.name)))?,
+                    attr,
+                    literal: !file.name.contains('{'),
+                });
+            }
+            vendors.push(Vendor { profile, user_agent });
+        }
+        let set = RegexSet::new(patterns.iter().map(|p| p.regex.as_str())).map_err(|e| ProfileError {
+            file: "(all)".into(),
+            message: e.to_string(),
+        })?;
+        Ok(Self {
+            vendors,
+            set,
+            patterns,
+            by_oui,
+        })
+    }
+
+    /// Every vendor.
+    pub fn all(&self) -> &[Vendor] {
+        &self.vendors
+    }
+
+    /// The vendor with profile id `id`.
+    pub fn get(&self, id: &str) -> Option<&Vendor> {
+        self.vendors.iter().find(|v| v.id() == id)
+    }
+
+    /// The vendor whose OUI `mac` carries.
+    pub fn for_mac(&self, mac: &Mac) -> Option<&Vendor> {
+        self.by_oui.get(&mac.oui()).map(|&i| &self.vendors[i])
+    }
+
+    /// Every vendor file `name` (one path segment) could be. Literal names (common files such
+    /// as `000000000000.cfg`) win over patterns; otherwise all candidates are returned and the
+    /// caller picks by the registered device's vendor.
+    pub fn match_file(&self, name: &str) -> Vec<FileMatch<'_>> {
+        let hits: Vec<&Pattern> = self.set.matches(name).into_iter().map(|i| &self.patterns[i]).collect();
+        let literal_only = hits.iter().any(|p| p.literal);
+        hits.into_iter()
+            .filter(|p| !literal_only || p.literal)
+            .filter_map(|p| self.resolve(p, name))
+            .collect()
+    }
+
+    fn resolve<'a>(&'a self, p: &Pattern, name: &str) -> Option<FileMatch<'a>> {
+        let caps = p.regex.captures(name)?;
+        let vendor = &self.vendors[p.vendor];
+        let mac = match caps.name("mac") {
+            Some(m) => Some(Mac::parse(m.as_str()).ok()?),
+            None => None,
+        };
+        let model = if let Some(m) = caps.name("model") {
+            Some(vendor.model_key(m.as_str())?)
+        } else if let (Some(attr), Some(value)) = (&p.attr, caps.name("attr")) {
+            vendor.profile.models.iter().find(|(_, spec)| spec.attrs.get(attr).map(String::as_str) == Some(value.as_str())).map(|(k, _)| k.as_str())
+        } else {
+            None
+        };
+        Some(FileMatch {
+            vendor,
+            file: &vendor.profile.files[p.file],
+            mac,
+            model,
+        })
+    }
+
+    /// Reads a User-Agent with every vendor's pattern; `None` when no vendor recognises it.
+    pub fn parse_ua(&self, ua: &str) -> Option<UaInfo> {
+        self.vendors.iter().find_map(|v| {
+            let caps = v.user_agent.captures(ua)?;
+            let raw_mac = caps.name("mac").map(|m| m.as_str());
+            let mac = raw_mac.and_then(|m| Mac::parse(m).ok());
+            Some(UaInfo {
+                vendor: v.id().to_owned(),
+                model: caps.name("model").map(|m| v.model_key(m.as_str()).unwrap_or(m.as_str()).to_owned()),
+                firmware: caps.name("firmware").map(|m| m.as_str().to_owned()),
+                bad_mac: raw_mac.is_some() && mac.is_none(),
+                mac,
+            })
+        })
+    }
+
+    /// The file names `vendor` serves to a device of `model` (for previews).
+    pub fn device_file_names<'a>(&self, vendor: &'a Vendor, mac: &Mac, model: Option<&str>) -> Vec<(String, &'a FileSpec)> {
+        vendor
+            .profile
+            .files
+            .iter()
+            .filter_map(|f| expand_name(&f.name, vendor, mac, model).map(|n| (n, f)))
+            .collect()
+    }
+}
+
+/// Writes a file name pattern out for one device, or `None` if the model lacks an attribute.
+fn expand_name(pattern: &str, vendor: &Vendor, mac: &Mac, model: Option<&str>) -> Option<String> {
+    let model_key = model.and_then(|m| vendor.model_key(m));
+    let mut out = String::new();
+    let mut rest = pattern;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}')? + start;
+        let token = &rest[start + 1..end];
+        match token {
+            "mac" => out.push_str(&mac.lower12()),
+            "MAC" => out.push_str(&mac.upper12()),
+            "model" => out.push_str(model_key?),
+            attr => out.push_str(vendor.profile.models.get(model_key?)?.attrs.get(attr)?),
+        }
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// Turns a name pattern into an anchored regex; returns the attribute the `attr` group holds.
+fn compile_name(pattern: &str, profile: &VendorProfile) -> Result<(String, Option<String>), String> {
+    let mut regex = String::from("^");
+    let mut attr = None;
+    let mut rest = pattern;
+    let alternation = |values: Vec<&str>| {
+        let mut v: Vec<String> = values.iter().map(|s| regex::escape(s)).collect();
+        v.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        v.dedup();
+        v.join("|")
+    };
+    while let Some(start) = rest.find('{') {
+        regex.push_str(&regex::escape(&rest[..start]));
+        let end = rest[start..].find('}').ok_or_else(|| format!("unclosed '{{' in {pattern}"))? + start;
+        let token = &rest[start + 1..end];
+        match token {
+            "mac" | "MAC" => regex.push_str("(?P<mac>[0-9A-Fa-f]{12})"),
+            "model" => {
+                let names: Vec<&str> = profile.models.keys().map(String::as_str).collect();
+                if names.is_empty() {
+                    return Err(format!("{pattern} names {{model}} but the profile lists no models"));
+                }
+                regex.push_str(&format!("(?P<model>(?i:{}))", alternation(names)));
+            }
+            other => {
+                if attr.is_some() {
+                    return Err(format!("{pattern}: at most one model attribute per name"));
+                }
+                let values: Vec<&str> = profile.models.values().filter_map(|m| m.attrs.get(other)).map(String::as_str).collect();
+                if values.is_empty() {
+                    return Err(format!("{pattern} names {{{other}}} but no model has that attribute"));
+                }
+                regex.push_str(&format!("(?P<attr>{})", alternation(values)));
+                attr = Some(other.to_owned());
+            }
+        }
+        rest = &rest[end + 1..];
+    }
+    regex.push_str(&regex::escape(rest));
+    regex.push('$');
+    Ok((regex, attr))
+}
+
+fn parse_oui(text: &str) -> Option<[u8; 3]> {
+    let hex: String = text.chars().filter(|c| *c != ':' && *c != '-').collect();
+    let mut out = [0u8; 3];
+    (hex.len() == 6).then_some(())?;
+    hex::decode_to_slice(hex, &mut out).ok()?;
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vendors() -> Vendors {
+        Vendors::builtin().expect("built-in profiles load")
+    }
+
+    #[test]
+    fn yealink_files_match_with_any_mac_case() {
+        let v = vendors();
+        for name in ["001565aabbcc.cfg", "001565AABBCC.cfg"] {
+            let m = v.match_file(name);
+            let y = m.iter().find(|m| m.vendor.id() == "yealink").expect(name);
+            assert_eq!(y.mac.unwrap().lower12(), "001565aabbcc");
+        }
+        let common = v.match_file("y000000000108.cfg");
+        assert_eq!(common.len(), 1);
+        assert_eq!(common[0].model, Some("T46U"));
+        assert!(v.match_file("y000000000999.cfg").is_empty());
+        assert!(v.match_file("000000000000.cfg").iter().all(|m| m.mac.is_none()), "all-zero is no device");
+        assert!(v.match_file("../etc/passwd").is_empty());
+    }
+
+    #[test]
+    fn yealink_user_agents() {
+        let v = vendors();
+        let ua = v.parse_ua("Yealink SIP-T46G 28.72.0.1 00:15:65:4a:a9:37").unwrap();
+        assert_eq!((ua.vendor.as_str(), ua.model.as_deref(), ua.firmware.as_deref()), ("yealink", Some("T46G"), Some("28.72.0.1")));
+        assert_eq!(ua.mac.unwrap().lower12(), "0015654aa937");
+        let ua = v.parse_ua("Yealink SIP-T56A  58.80.0.25 001565f429a4").unwrap();
+        assert_eq!(ua.mac.unwrap().lower12(), "001565f429a4");
+        let ua = v.parse_ua("Yealink-T46G 28.71.0.81 28.1.0.128.0.0.0").unwrap();
+        assert_eq!((ua.model.as_deref(), ua.mac), (Some("T46G"), None));
+        assert!(v.parse_ua("curl/8.5.0").is_none());
+    }
+
+    #[test]
+    fn vendor_from_oui_and_capacity() {
+        let v = vendors();
+        let y = v.for_mac(&Mac::parse("80:5e:c0:01:02:03").unwrap()).unwrap();
+        assert_eq!(y.id(), "yealink");
+        assert_eq!(y.capacity(Some("t46u")), 16);
+        assert_eq!(y.capacity(Some("T31P")), 2);
+        assert_eq!(y.capacity(Some("X999")), y.profile.default_lines);
+        let mac = Mac::parse("001565aabbcc").unwrap();
+        let names: Vec<String> = v.device_file_names(y, &mac, Some("T46U")).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["001565aabbcc.cfg", "y000000000108.cfg"]);
+    }
+}
