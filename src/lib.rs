@@ -12,3 +12,4 @@
 pub mod domain;
 pub mod store;
 pub mod vendor;
+pub mod http;

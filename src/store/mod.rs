@@ -10,6 +10,7 @@ pub mod audit;
 pub mod devices;
 pub mod fetches;
 pub mod migrations;
+pub mod recorder;
 pub mod sites;
 pub mod tenants;
 pub mod tokens;

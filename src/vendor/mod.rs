@@ -7,6 +7,7 @@
 
 pub mod context;
 pub mod profile;
+pub mod provision;
 pub mod registry;
 pub mod render;
 mod templates;

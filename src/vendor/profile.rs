@@ -77,3 +77,13 @@ pub struct ModelSpec {
     #[serde(flatten)]
     pub attrs: BTreeMap<String, String>,
 }
+
+impl FileSpec {
+    /// `device` or `common`.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            FileKind::Device => "device",
+            FileKind::Common => "common",
+        }
+    }
+}

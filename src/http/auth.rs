@@ -1,0 +1,69 @@
+//! Who is calling the admin API: bearer tokens with a role and an optional tenant.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::AppState;
+use super::error::{ApiError, ApiResult};
+use crate::store::Actor;
+use crate::store::tenants::Tenant;
+use crate::store::tokens::{self, TokenInfo, TokenRole};
+
+/// The authenticated caller of an API request.
+#[derive(Debug, Clone)]
+pub struct Caller(pub TokenInfo);
+
+impl Caller {
+    /// The actor recorded in the audit log.
+    pub fn actor(&self) -> Actor {
+        Actor::new(format!("token:{}", self.0.name))
+    }
+
+    /// Whether the token is an admin token.
+    pub fn is_admin(&self) -> bool {
+        self.0.role == TokenRole::Admin
+    }
+
+    /// Refuses installers.
+    pub fn require_admin(&self) -> ApiResult<()> {
+        if self.is_admin() { Ok(()) } else { Err(ApiError::Forbidden("this needs an admin token")) }
+    }
+
+    /// Refuses tokens bound to a tenant (creating tenants, listing all of them).
+    pub fn require_global_admin(&self) -> ApiResult<()> {
+        self.require_admin()?;
+        if self.0.tenant_id.is_none() { Ok(()) } else { Err(ApiError::Forbidden("this needs an admin token not bound to a tenant")) }
+    }
+
+    /// Refuses tokens bound to another tenant.
+    pub fn require_tenant(&self, tenant: &Tenant) -> ApiResult<()> {
+        match self.0.tenant_id {
+            Some(id) if id != tenant.id => Err(ApiError::Forbidden("this token is bound to another tenant")),
+            _ => Ok(()),
+        }
+    }
+
+    /// The tenant the token is bound to, if any.
+    pub fn tenant_id(&self) -> Option<i64> {
+        self.0.tenant_id
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 128)
+            .ok_or(ApiError::Unauthorized)?
+            .to_owned();
+        let info = state.store.read(move |c| tokens::lookup(c, &token)).await?;
+        info.map(Caller).ok_or(ApiError::Unauthorized)
+    }
+}

@@ -1,0 +1,32 @@
+//! HTTP: the phone-facing handler, the admin/installer JSON API, auth and errors. No SQL here.
+
+pub mod api;
+pub mod auth;
+pub mod client_ip;
+pub mod error;
+pub mod json;
+pub mod phone;
+
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+use crate::store::Store;
+use crate::store::recorder::FetchRecorder;
+use crate::vendor::Vendors;
+
+/// Shared state of every listener.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Vendor profiles.
+    pub vendors: Arc<Vendors>,
+    /// Fetch record writer.
+    pub recorder: FetchRecorder,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<IpNet>>,
+}
+
+pub use api::router as admin_router;
+pub use phone::router as phone_router;

@@ -1,0 +1,75 @@
+//! From stored data to a phone's file: the line plan, merged settings, the render context.
+
+use crate::domain::line_plan::{AccountKind, SipAccount};
+use crate::domain::{LinePlan, Settings};
+use crate::store::devices::DeviceBundle;
+
+use super::context::{CommonContext, DeviceContext, SettingsContext};
+use super::profile::FileSpec;
+use super::render::{RenderError, Rendered, render_common, render_device};
+use super::Vendor;
+
+/// The line plan of a device: owner on line 1, aliases after, overflow beyond the capacity.
+pub fn line_plan(bundle: &DeviceBundle, vendor: &Vendor) -> LinePlan {
+    let owner = &bundle.owner.spec;
+    let owner_account = SipAccount {
+        kind: AccountKind::User,
+        alias_id: None,
+        name: owner.name.to_string(),
+        sip_username: owner.sip_username.to_string(),
+        password: owner.sip_password.clone(),
+    };
+    let aliases = bundle
+        .aliases
+        .iter()
+        .map(|a| SipAccount {
+            kind: AccountKind::Alias,
+            alias_id: Some(a.id),
+            name: a.name.clone(),
+            sip_username: a.sip_username.clone(),
+            password: a.sip_password.clone(),
+        })
+        .collect();
+    LinePlan::build(owner_account, aliases, vendor.capacity(bundle.device.effective_model()))
+}
+
+/// Renders `file` for the device of `bundle`; `mask` hides passwords (previews).
+pub fn render_device_file(bundle: &DeviceBundle, vendor: &Vendor, file: &FileSpec, mask: bool) -> Result<(Rendered, LinePlan), RenderError> {
+    let plan = line_plan(bundle, vendor);
+    let settings = SettingsContext::new(&Settings::merge(&bundle.settings_levels()), vendor);
+    let model = bundle.device.effective_model();
+    let ctx = DeviceContext::new(vendor, model, &bundle.device.mac, &plan, settings, mask);
+    Ok((render_device(file, &ctx)?, plan))
+}
+
+/// Renders a common `file` of `vendor` for `model`, with settings merged from `levels`
+/// (empty for phones of no known tenant: built-in defaults).
+pub fn render_common_file(vendor: &Vendor, file: &FileSpec, model: Option<&str>, levels: &[&Settings]) -> Result<Rendered, RenderError> {
+    let ctx = CommonContext {
+        vendor_id: vendor.id().to_owned(),
+        vendor_name: vendor.profile.name.clone(),
+        model: model.and_then(|m| vendor.model_key(m)).unwrap_or_default().to_owned(),
+        settings: SettingsContext::new(&Settings::merge(levels), vendor),
+    };
+    render_common(file, &ctx)
+}
+
+/// Whether every file the device fetched would still come out the same: `false` means its
+/// configuration changed since the phone last fetched it.
+pub fn config_current(bundle: &DeviceBundle, vendor: &Vendor, fetched: &[(String, String)]) -> bool {
+    fetched.iter().all(|(name, hash)| {
+        let Some(file) = vendor.profile.files.iter().find(|f| f.kind == super::FileKind::Device && file_name_for(vendor, f, bundle) == *name) else {
+            // The profile no longer serves that name: nothing to compare.
+            return true;
+        };
+        render_device_file(bundle, vendor, file, false).is_ok_and(|(r, _)| r.etag == *hash)
+    })
+}
+
+fn file_name_for(vendor: &Vendor, file: &FileSpec, bundle: &DeviceBundle) -> String {
+    let mac = &bundle.device.mac;
+    file.name.replace("{mac}", &mac.lower12()).replace("{MAC}", &mac.upper12()).replace(
+        "{model}",
+        bundle.device.effective_model().and_then(|m| vendor.model_key(m)).unwrap_or_default(),
+    )
+}
