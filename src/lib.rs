@@ -9,7 +9,13 @@
 //! - [`server`]: listeners (phone HTTP, phone HTTPS, admin) and graceful shutdown.
 //! - [`cli`], [`config`]: commands and settings (flags and `DESKPROV_*` environment).
 
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod store;
 pub mod vendor;
 pub mod http;
+pub mod server;
+pub mod telemetry;

@@ -43,7 +43,10 @@ fn check_text(format: Format, strings: Vec<(String, &str)>) -> Result<(), Render
     }
 }
 
-fn finish(file: &FileSpec, body: String, has_secrets: bool) -> Rendered {
+fn finish(file: &FileSpec, mut body: String, has_secrets: bool) -> Rendered {
+    if !body.ends_with('\n') {
+        body.push('\n');
+    }
     let digest = Sha256::digest(body.as_bytes());
     Rendered {
         etag: format!("\"{}\"", hex::encode(&digest[..16])),

@@ -1,0 +1,67 @@
+//! Settings of `deskprov serve`: each one a flag and a `DESKPROV_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use ipnet::IpNet;
+
+/// Default database file.
+pub const DEFAULT_DB: &str = "./deskprov.db";
+
+/// The database location shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// SQLite database file (created if missing).
+    #[arg(long = "db", env = "DESKPROV_DB", default_value = DEFAULT_DB, value_name = "PATH")]
+    pub path: PathBuf,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything `deskprov serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    #[command(flatten)]
+    /// Database.
+    pub db: DbArgs,
+
+    /// Address of the phone-facing plain HTTP listener.
+    #[arg(long, env = "DESKPROV_PHONE_LISTEN", default_value = "0.0.0.0:8080", value_name = "ADDR")]
+    pub phone_listen: SocketAddr,
+
+    /// Address of the admin listener (API, pages, health). Local only unless you open it.
+    #[arg(long, env = "DESKPROV_ADMIN_LISTEN", default_value = "127.0.0.1:8081", value_name = "ADDR")]
+    pub admin_listen: SocketAddr,
+
+    /// PEM certificate chain for the phone HTTPS listener.
+    #[arg(long, env = "DESKPROV_TLS_CERT", requires = "tls_key", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for the phone HTTPS listener.
+    #[arg(long, env = "DESKPROV_TLS_KEY", requires = "tls_cert", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Address of the phone HTTPS listener (used when a certificate is given).
+    #[arg(long, env = "DESKPROV_PHONE_TLS_LISTEN", default_value = "0.0.0.0:8443", value_name = "ADDR")]
+    pub phone_tls_listen: SocketAddr,
+
+    /// A proxy whose X-Forwarded-For is believed (CIDR; repeatable, or comma-separated in env).
+    #[arg(long = "trusted-proxy", env = "DESKPROV_TRUSTED_PROXY", value_delimiter = ',', value_name = "CIDR")]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Fill an empty database with a demo tenant, users, aliases and devices, and print what to try.
+    #[arg(long, env = "DESKPROV_DEMO")]
+    pub demo: bool,
+
+    /// Log format.
+    #[arg(long, env = "DESKPROV_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}

@@ -1,0 +1,111 @@
+//! `serve --demo`: fills an empty database with a tenant, users, aliases and a device per
+//! supported vendor, through the same rules and store functions as the API.
+
+use anyhow::Context;
+
+use crate::domain::device::DeviceDraft;
+use crate::domain::tenant::TenantDraft;
+use crate::domain::user::{AliasDraft, TenantRules, UserDraft};
+use crate::store::tokens::{self, TokenRole};
+use crate::store::{Actor, Store, aliases, devices, tenants, users};
+
+/// The demo tenant's name.
+pub const TENANT: &str = "demo.example";
+
+/// One demo phone: vendor, MAC, model, a User-Agent it sends, and the file it fetches.
+pub struct DemoPhone {
+    /// Vendor id.
+    pub vendor: &'static str,
+    /// MAC, lower12.
+    pub mac: &'static str,
+    /// Model.
+    pub model: &'static str,
+    /// Owner's extension.
+    pub extension: &'static str,
+    /// A real User-Agent of that model.
+    pub user_agent: &'static str,
+    /// The per-device file the phone fetches.
+    pub file: &'static str,
+}
+
+/// The demo phones, one per supported vendor.
+pub const PHONES: &[DemoPhone] = &[DemoPhone {
+    vendor: "yealink",
+    mac: "001565123456",
+    model: "T46U",
+    extension: "101",
+    user_agent: "Yealink SIP-T46U 108.86.0.45 00:15:65:12:34:56",
+    file: "001565123456.cfg",
+}];
+
+/// What was created, to print.
+pub struct DemoInfo {
+    /// An admin token for the demo.
+    pub admin_token: String,
+}
+
+/// Fills the database if it has no tenant yet; `None` when it already had data.
+pub async fn fill(store: &Store) -> anyhow::Result<Option<DemoInfo>> {
+    let empty = store.read(|c| Ok(tenants::list(c)?.is_empty())).await?;
+    if !empty {
+        return Ok(None);
+    }
+    let actor = Actor::new("demo");
+    let token = store
+        .write(move |tx| {
+            let spec = TenantDraft {
+                name: Some(TENANT.into()),
+                sip_server: Some("pbx.demo.example".into()),
+                timezone: Some("Europe/Berlin".into()),
+                language: Some("en".into()),
+                ..Default::default()
+            }
+            .into_new()
+            .map_err(crate::store::StoreError::Invalid)?;
+            let (tenant, _) = tenants::insert(tx, &actor, spec)?;
+            let rules = TenantRules {
+                plan: &tenant.extension_plan,
+                prefix: &tenant.sip_username_prefix,
+            };
+            let people = [("101", "John Smith", "john.smith@demo.example"), ("102", "Mary Jones", "mary.jones@demo.example")];
+            for (ext, name, email) in people {
+                let spec = UserDraft {
+                    name: Some(name.into()),
+                    extension: Some(ext.into()),
+                    email: Some(Some(email.into())),
+                    ..Default::default()
+                }
+                .into_new(rules, &mut rand::rng())
+                .map_err(crate::store::StoreError::Invalid)?;
+                let user = users::insert(tx, &actor, &tenant, &spec)?;
+                let first = name.split(' ').next().unwrap_or(name);
+                for role in ["Support", "Sales"] {
+                    let alias = AliasDraft {
+                        name: Some(format!("{first} {role}")),
+                        ..Default::default()
+                    }
+                    .into_new(&tenant.sip_username_prefix, &mut rand::rng())
+                    .map_err(crate::store::StoreError::Invalid)?;
+                    aliases::insert(tx, &actor, &tenant.sip_username_prefix, &user, &alias)?;
+                }
+            }
+            for phone in PHONES {
+                let spec = DeviceDraft {
+                    mac: Some(phone.mac.into()),
+                    tenant: Some(TENANT.into()),
+                    extension: Some(phone.extension.into()),
+                    vendor: Some(phone.vendor.into()),
+                    model: Some(phone.model.into()),
+                    label: Some(format!("Demo {}", phone.vendor)),
+                    ..Default::default()
+                }
+                .into_spec()
+                .map_err(crate::store::StoreError::Invalid)?;
+                devices::insert(tx, &actor, &tenant, &spec, phone.vendor)?;
+            }
+            tokens::create(tx, &actor, TokenRole::Admin, None, "demo-admin")
+        })
+        .await
+        .context("filling the demo database")?;
+    Ok(Some(DemoInfo { admin_token: token }))
+}

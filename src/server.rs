@@ -1,0 +1,229 @@
+//! Listeners (phone HTTP, phone HTTPS, admin) and graceful shutdown.
+//!
+//! Connections are accepted here rather than by `axum::serve` so that the phone listener can
+//! terminate TLS itself, bound header sizes and read times, and hand each request its peer
+//! address.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+/// How long a client may take to send its request head (slow-loris defence).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request head accepted.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// How long open connections get to finish after shutdown begins.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `router` on `listener` until `shutdown` resolves, then drains open connections.
+/// With `tls`, every connection is a TLS connection.
+pub async fn serve(listener: TcpListener, router: Router, tls: Option<TlsAcceptor>, shutdown: impl Future<Output = ()>) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES);
+    let builder = Arc::new(builder);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = router.clone().map_request(move |mut req: axum::http::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            req
+        });
+        let hyper_service = hyper::service::service_fn(move |req| {
+            let service = service.clone();
+            async move { Ok::<_, Infallible>(service.oneshot(req).await.unwrap_or_else(|never| match never {})) }
+        });
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                None => {
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
+                    let _ = watcher.watch(conn.into_owned()).await;
+                }
+                Some(acceptor) => {
+                    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => return,
+                    };
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
+                    let _ = watcher.watch(conn.into_owned()).await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after the drain timeout; closing them");
+    }
+}
+
+/// A signal every listener can wait on.
+#[derive(Clone)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+/// Triggers a [`Shutdown`].
+pub struct ShutdownTrigger(watch::Sender<bool>);
+
+impl Shutdown {
+    /// A new signal and its trigger.
+    pub fn new() -> (ShutdownTrigger, Shutdown) {
+        let (tx, rx) = watch::channel(false);
+        (ShutdownTrigger(tx), Shutdown(rx))
+    }
+
+    /// Resolves once shutdown is triggered (or the trigger is dropped).
+    pub async fn wait(mut self) {
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}
+
+impl ShutdownTrigger {
+    /// Starts shutdown.
+    pub fn trigger(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn os_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// The address a listener actually bound (for `:0` in tests).
+pub fn local_addr(listener: &TcpListener) -> std::io::Result<SocketAddr> {
+    listener.local_addr()
+}
+
+pub mod tls;
+
+use anyhow::Context;
+use tokio::task::JoinHandle;
+
+use crate::config::ServeConfig;
+use crate::http::{AppState, admin_router, phone_router};
+use crate::store::Store;
+use crate::store::recorder::FetchRecorder;
+use crate::vendor::Vendors;
+
+/// A started server: its bound addresses and the means to stop it.
+pub struct Running {
+    /// Where phones fetch over HTTP.
+    pub phone_addr: SocketAddr,
+    /// Where phones fetch over HTTPS, when configured.
+    pub phone_tls_addr: Option<SocketAddr>,
+    /// Where the admin API listens.
+    pub admin_addr: SocketAddr,
+    /// The shared state (store, vendors, recorder).
+    pub state: AppState,
+    trigger: ShutdownTrigger,
+    listeners: Vec<JoinHandle<()>>,
+    recorder: JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting, drains open connections, and flushes queued fetch records.
+    pub async fn shutdown(self) {
+        self.trigger.trigger();
+        for task in self.listeners {
+            let _ = task.await;
+        }
+        drop(self.state);
+        let _ = self.recorder.await;
+    }
+}
+
+/// Opens the store, binds every listener and starts serving.
+pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
+    let store = Store::open(&config.db.path).with_context(|| format!("opening database {}", config.db.path.display()))?;
+    let vendors = Arc::new(Vendors::builtin().context("loading vendor profiles")?);
+    let (recorder, recorder_task) = FetchRecorder::start(store.clone());
+    let state = AppState {
+        store,
+        vendors,
+        recorder,
+        trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+    };
+    let (trigger, shutdown) = Shutdown::new();
+    let bind = |addr: SocketAddr, what: &'static str| async move {
+        TcpListener::bind(addr).await.with_context(|| format!("binding the {what} listener on {addr}"))
+    };
+    let phone = bind(config.phone_listen, "phone HTTP").await?;
+    let admin = bind(config.admin_listen, "admin").await?;
+    let phone_tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some((bind(config.phone_tls_listen, "phone HTTPS").await?, tls::acceptor(cert, key)?)),
+        _ => None,
+    };
+    let phone_addr = phone.local_addr()?;
+    let admin_addr = admin.local_addr()?;
+    let phone_tls_addr = phone_tls.as_ref().map(|(l, _)| l.local_addr()).transpose()?;
+    let mut listeners = vec![
+        tokio::spawn(serve(phone, phone_router(state.clone()), None, shutdown.clone().wait())),
+        tokio::spawn(serve(admin, admin_router(state.clone()), None, shutdown.clone().wait())),
+    ];
+    if let Some((listener, acceptor)) = phone_tls {
+        listeners.push(tokio::spawn(serve(listener, phone_router(state.clone()), Some(acceptor), shutdown.wait())));
+    }
+    Ok(Running {
+        phone_addr,
+        phone_tls_addr,
+        admin_addr,
+        state,
+        trigger,
+        listeners,
+        recorder: recorder_task,
+    })
+}
