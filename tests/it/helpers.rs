@@ -1,0 +1,204 @@
+//! A running deskprov on loopback with a temporary database, and request helpers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use deskprov::config::{DbArgs, LogFormat, ServeConfig};
+use deskprov::server::{self, Running};
+use deskprov::store::tokens::{self, TokenRole};
+use deskprov::store::{Actor, Store};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A MAC from Yealink's 00:15:65 block.
+pub const YEALINK_MAC: &str = "001565aabbcc";
+/// A real Yealink User-Agent for [`YEALINK_MAC`].
+pub const YEALINK_UA: &str = "Yealink SIP-T46U 108.86.0.45 00:15:65:aa:bb:cc";
+
+/// A server started for one test.
+pub struct TestApp {
+    pub running: Option<Running>,
+    pub phone: SocketAddr,
+    pub admin: SocketAddr,
+    pub db: PathBuf,
+    pub admin_token: String,
+    pub client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// Serve config on loopback ports chosen by the OS.
+pub fn loopback_config(db: PathBuf) -> ServeConfig {
+    ServeConfig {
+        db: DbArgs { path: db },
+        phone_listen: "127.0.0.1:0".parse().unwrap(),
+        admin_listen: "127.0.0.1:0".parse().unwrap(),
+        tls_cert: None,
+        tls_key: None,
+        phone_tls_listen: "127.0.0.1:0".parse().unwrap(),
+        trusted_proxies: Vec::new(),
+        demo: false,
+        log_format: LogFormat::Text,
+    }
+}
+
+impl TestApp {
+    /// Starts a server on a fresh database file with one global admin token.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], letting the test adjust the config first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut ServeConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("deskprov.db");
+        let mut config = loopback_config(db.clone());
+        adjust(&mut config);
+        let running = server::start(&config).await.expect("server starts");
+        let admin_token = create_token(&running.state.store, TokenRole::Admin, None, "test-admin").await;
+        Self {
+            phone: running.phone_addr,
+            admin: running.admin_addr,
+            running: Some(running),
+            db,
+            admin_token,
+            client: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.running.as_ref().unwrap().state.store
+    }
+
+    /// Stops the server and waits for queued fetch records to be written.
+    pub async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+
+    /// An API call with the admin token; returns status and JSON body (Null when empty).
+    pub async fn api(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.api_as(&self.admin_token, method, path, body).await
+    }
+
+    /// An API call with `token`.
+    pub async fn api_as(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, format!("http://{}/api/v1{path}", self.admin)).bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("admin listener answers");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.api(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.api(Method::GET, path, None).await
+    }
+
+    /// A phone fetch of `/{file}` with an optional User-Agent.
+    pub async fn phone_get(&self, file: &str, ua: Option<&str>) -> reqwest::Response {
+        self.phone_request(file, ua, &[]).await
+    }
+
+    /// A phone fetch with extra headers.
+    pub async fn phone_request(&self, file: &str, ua: Option<&str>, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self.client.get(format!("http://{}/{file}", self.phone));
+        if let Some(ua) = ua {
+            req = req.header("user-agent", ua);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.expect("phone listener answers")
+    }
+
+    /// Tenant `testsite.com` on `pbx.testsite.com`.
+    pub async fn tenant(&self) {
+        let (status, body) = self.post("/tenants", json!({"name": "testsite.com", "sip_server": "pbx.testsite.com"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    /// A user in `testsite.com`; returns the response body.
+    pub async fn user(&self, extension: &str, name: &str) -> Value {
+        let (status, body) = self
+            .post("/tenants/testsite.com/users", json!({"name": name, "extension": extension, "email": format!("u{extension}@testsite.com")}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// An alias of `extension`; returns its id.
+    pub async fn alias(&self, extension: &str, name: &str) -> i64 {
+        let (status, body) = self.post(&format!("/tenants/testsite.com/users/{extension}/aliases"), json!({"name": name})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_i64().unwrap()
+    }
+
+    /// Registers `mac` to `extension` in `testsite.com`.
+    pub async fn device(&self, mac: &str, extension: &str) -> Value {
+        let (status, body) = self.post("/devices", json!({"mac": mac, "tenant": "testsite.com", "extension": extension})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// Tenant, user 101 "John Smith" with aliases "John Support" and "John Sales", and a
+    /// Yealink device.
+    pub async fn john_with_phone(&self) {
+        self.tenant().await;
+        self.user("101", "John Smith").await;
+        self.alias("101", "John Support").await;
+        self.alias("101", "John Sales").await;
+        self.device(YEALINK_MAC, "101").await;
+    }
+
+    /// Row counts of every table, to prove a refused request wrote nothing.
+    pub async fn counts(&self) -> Vec<(String, i64)> {
+        self.store()
+            .read(|c| {
+                let mut out = Vec::new();
+                for table in ["tenants", "sites", "users", "aliases", "devices", "tokens", "audit"] {
+                    let n: i64 = c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
+                    out.push((table.to_owned(), n));
+                }
+                Ok(out)
+            })
+            .await
+            .unwrap()
+    }
+}
+
+/// Creates a token straight in the store (as `deskprov token create` does).
+pub async fn create_token(store: &Store, role: TokenRole, tenant_id: Option<i64>, name: &str) -> String {
+    let name = name.to_owned();
+    store.write(move |tx| tokens::create(tx, &Actor::new("test"), role, tenant_id, &name)).await.unwrap()
+}
+
+/// Parses a `key = value` file into ordered pairs; panics on a line that is neither.
+pub fn parse_kv(body: &str) -> Vec<(String, String)> {
+    body.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l.split_once(" = ").unwrap_or_else(|| panic!("not a key = value line: {l:?}"));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+/// The value of `key` in a `key = value` file.
+pub fn kv<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// Asserts an API error body names `field` with `code`.
+pub fn assert_error(body: &Value, field: &str, code: &str) {
+    assert_eq!(body["error"]["field"], field, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+}
