@@ -57,6 +57,11 @@ pub struct ServeConfig {
     #[arg(long = "trusted-proxy", env = "DESKPROV_TRUSTED_PROXY", value_delimiter = ',', value_name = "CIDR")]
     pub trusted_proxies: Vec<IpNet>,
 
+    /// The URL phones reach deskprov at (`https://prov.example.com`), written into files that
+    /// point phones at further files. Default: taken from each request's Host header.
+    #[arg(long, env = "DESKPROV_PUBLIC_URL", value_parser = parse_public_url, value_name = "URL")]
+    pub public_url: Option<String>,
+
     /// Fill an empty database with a demo tenant, users, aliases and devices, and print what to try.
     #[arg(long, env = "DESKPROV_DEMO")]
     pub demo: bool,
@@ -64,4 +69,14 @@ pub struct ServeConfig {
     /// Log format.
     #[arg(long, env = "DESKPROV_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+}
+
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let rest = text.strip_prefix("http://").or_else(|| text.strip_prefix("https://"));
+    match rest {
+        Some(r) if !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]/_".contains(&b)) => {
+            Ok(text.trim_end_matches('/').to_owned())
+        }
+        _ => Err("a public URL is http:// or https:// followed by a host, optional port and path".into()),
+    }
 }

@@ -56,8 +56,10 @@ pub async fn serve(listener: TcpListener, router: Router, tls: Option<TlsAccepto
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
         let service = router.clone().map_request(move |mut req: axum::http::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
+            req.extensions_mut().insert(scheme);
             req
         });
         let hyper_service = hyper::service::service_fn(move |req| {
@@ -91,6 +93,25 @@ pub async fn serve(listener: TcpListener, router: Router, tls: Option<TlsAccepto
     drop(listener);
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
         tracing::warn!("connections still open after the drain timeout; closing them");
+    }
+}
+
+/// Whether a request came over plain HTTP or TLS (a request extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// Plain HTTP.
+    Http,
+    /// HTTPS.
+    Https,
+}
+
+impl Scheme {
+    /// `http` or `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
     }
 }
 
@@ -196,6 +217,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         vendors,
         recorder,
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+        public_url: config.public_url.clone().map(|u| u.trim_end_matches('/').to_owned()),
     };
     let (trigger, shutdown) = Shutdown::new();
     let bind = |addr: SocketAddr, what: &'static str| async move {

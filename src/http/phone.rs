@@ -16,6 +16,7 @@ use chrono::Utc;
 use super::AppState;
 use super::client_ip::client_ip;
 use crate::domain::phone_auth::PhoneAuthMode;
+use crate::server::Scheme;
 use crate::store::devices::{self, DeviceBundle};
 use crate::store::fetches::FetchRecord;
 use crate::store::tenants::{self, Tenant};
@@ -60,6 +61,10 @@ impl Miss {
 /// What the handler learnt about a request, for the fetch record.
 struct Fetch {
     ip: IpAddr,
+    /// `scheme://host[:port]` the phone used (or the configured public URL), no key.
+    base_url: Option<String>,
+    /// `base_url` plus the URL key when the request carried one: what templates see.
+    server_url: String,
     ua: Option<String>,
     ua_info: Option<UaInfo>,
     file: String,
@@ -77,10 +82,14 @@ enum Outcome {
 async fn fetch(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request<Body>) -> Response {
     let method = request.method().clone();
     let headers = request.headers().clone();
+    let scheme = request.extensions().get::<Scheme>().copied().unwrap_or(Scheme::Http);
+    let base_url = state.public_url.clone().or_else(|| request_base_url(scheme, &headers));
     let path = request.uri().path().to_owned();
     let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut fetch = Fetch {
         ip: client_ip(peer, &headers, &state.trusted_proxies),
+        base_url,
+        server_url: String::new(),
         ua_info: ua.as_deref().and_then(|ua| state.vendors.parse_ua(ua)),
         ua,
         file: path.trim_start_matches('/').chars().take(128).collect(),
@@ -101,6 +110,11 @@ async fn fetch(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<Soc
 async fn serve(state: &AppState, path: &str, fetch: &mut Fetch) -> Outcome {
     let Some((key, name)) = split_path(path) else { return Outcome::Missed(Miss::BadPath) };
     fetch.file = name.to_owned();
+    let Some(base) = &fetch.base_url else { return Outcome::Missed(Miss::BadPath) };
+    fetch.server_url = match key {
+        Some(key) => format!("{base}/{key}"),
+        None => base.clone(),
+    };
     let matches = state.vendors.match_file(name);
     if matches.is_empty() {
         return Outcome::Missed(Miss::NoSuchFile);
@@ -144,7 +158,7 @@ fn serve_device(key: Option<&str>, matches: &[FileMatch<'_>], mut bundle: Device
         }
     }
     fetch.device_id = Some(bundle.device.id);
-    match render_device_file(&bundle, matched.vendor, matched.file, false) {
+    match render_device_file(&bundle, matched.vendor, matched.file, &fetch.server_url, false) {
         Ok((rendered, plan)) => {
             if !plan.overflow.is_empty() {
                 tracing::warn!(
@@ -184,7 +198,7 @@ async fn serve_common(state: &AppState, key: Option<&str>, matches: &[FileMatch<
     let ua_model = fetch.ua_info.as_ref().filter(|u| u.vendor == matched.vendor.id()).and_then(|u| u.model.as_deref());
     let model = matched.model.or(ua_model);
     let levels: Vec<_> = tenant.iter().map(|t| &t.settings).collect();
-    match render_common_file(matched.vendor, matched.file, model, &levels) {
+    match render_common_file(matched.vendor, matched.file, model, &levels, &fetch.server_url) {
         Ok(r) => Outcome::Served(r),
         Err(e) => Outcome::Failed(e.to_string()),
     }
@@ -209,6 +223,14 @@ fn tenant_gate(tenant: &Tenant, key: Option<&str>, ip: IpAddr) -> Option<Miss> {
         return Some(Miss::AuthNotSupported);
     }
     None
+}
+
+/// `scheme://host` from the `Host` header, when it is a plain host name or address with an
+/// optional port; anything else is refused rather than written into a file.
+fn request_base_url(scheme: Scheme, headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let plain = !host.is_empty() && host.len() <= 255 && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    plain.then(|| format!("{}://{host}", scheme.as_str()))
 }
 
 /// Compares secrets without an early exit.
@@ -308,6 +330,7 @@ fn record(state: &AppState, fetch: Fetch, outcome: &Outcome, status: StatusCode)
         result,
         device_id: fetch.device_id.filter(|_| served),
         body_hash: body_hash.filter(|_| served),
+        server_url: fetch.server_url,
     });
 }
 

@@ -315,9 +315,9 @@ pub fn delete(tx: &Transaction<'_>, actor: &Actor, device: &Device) -> StoreResu
     })
 }
 
-/// The files a device has fetched, with the hash of what it got.
-pub fn fetched_files(conn: &Connection, device_id: i64) -> StoreResult<Vec<(String, String)>> {
-    let mut stmt = conn.prepare_cached("SELECT file, body_hash FROM device_files WHERE device_id = ?1 ORDER BY file")?;
-    let rows = stmt.query_map([device_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+/// The files a device has fetched: name, hash of what it got, and the base URL it used.
+pub fn fetched_files(conn: &Connection, device_id: i64) -> StoreResult<Vec<(String, String, String)>> {
+    let mut stmt = conn.prepare_cached("SELECT file, body_hash, server_url FROM device_files WHERE device_id = ?1 ORDER BY file")?;
+    let rows = stmt.query_map([device_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

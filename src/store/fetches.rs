@@ -35,6 +35,8 @@ pub struct FetchRecord {
     pub device_id: Option<i64>,
     /// Hash of the body served.
     pub body_hash: Option<String>,
+    /// Base URL the phone reached deskprov at (rendered into some files).
+    pub server_url: String,
 }
 
 /// Writes a batch of records and updates the devices they served.
@@ -48,8 +50,9 @@ pub fn record_batch(tx: &Transaction<'_>, batch: &[FetchRecord]) -> StoreResult<
          WHERE id = ?1",
     )?;
     let mut file = tx.prepare_cached(
-        "INSERT INTO device_files (device_id, file, body_hash, fetched_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (device_id, file) DO UPDATE SET body_hash = excluded.body_hash, fetched_at = excluded.fetched_at",
+        "INSERT INTO device_files (device_id, file, body_hash, server_url, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (device_id, file) DO UPDATE SET body_hash = excluded.body_hash, server_url = excluded.server_url,
+            fetched_at = excluded.fetched_at",
     )?;
     for r in batch {
         let at = time_text(r.at);
@@ -61,7 +64,7 @@ pub fn record_batch(tx: &Transaction<'_>, batch: &[FetchRecord]) -> StoreResult<
                 // Devices deleted since the fetch have no row to point at; skip those.
                 let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM devices WHERE id = ?1)", [device_id], |r| r.get(0))?;
                 if exists {
-                    file.execute(params![device_id, r.file, hash, at])?;
+                    file.execute(params![device_id, r.file, hash, r.server_url, at])?;
                 }
             }
         }

@@ -3,6 +3,8 @@
 //! A [`CommonContext`] has no account fields at all, so a common file cannot carry a secret
 //! whatever its template says.
 
+use std::collections::BTreeMap;
+
 use crate::domain::line_plan::AccountKind;
 use crate::domain::settings::EffectiveSettings;
 use crate::domain::{LinePlan, Mac};
@@ -129,6 +131,10 @@ pub struct DeviceContext {
     pub mac_upper: String,
     /// MAC as `00:15:65:aa:bb:cc`.
     pub mac_colon: String,
+    /// The model's attributes from the profile (`cfg_id`, …); empty for unknown models.
+    pub attrs: BTreeMap<String, String>,
+    /// Base URL phones reach deskprov at (with the tenant's URL key), no trailing slash.
+    pub server_url: String,
     /// Lines the model has.
     pub capacity: usize,
     /// Occupied lines, from the line plan.
@@ -141,7 +147,7 @@ pub struct DeviceContext {
 
 impl DeviceContext {
     /// Builds the context from a line plan; `mask` replaces passwords for previews.
-    pub fn new(vendor: &Vendor, model: Option<&str>, mac: &Mac, plan: &LinePlan, settings: SettingsContext, mask: bool) -> Self {
+    pub fn new(vendor: &Vendor, model: Option<&str>, mac: &Mac, plan: &LinePlan, settings: SettingsContext, server_url: &str, mask: bool) -> Self {
         let lines = plan
             .lines
             .iter()
@@ -162,6 +168,8 @@ impl DeviceContext {
             vendor_id: vendor.id().to_owned(),
             vendor_name: vendor.profile.name.clone(),
             model: model.and_then(|m| vendor.model_key(m)).unwrap_or_default().to_owned(),
+            attrs: model_attrs(vendor, model),
+            server_url: server_url.to_owned(),
             mac_lower: mac.lower12(),
             mac_upper: mac.upper12(),
             mac_colon: mac.colon(),
@@ -175,6 +183,7 @@ impl DeviceContext {
     /// Every string value with a name, for the text-format safety check.
     pub fn strings(&self) -> Vec<(String, &str)> {
         let mut out: Vec<(String, &str)> = self.settings.strings().map(|(k, v)| (k.to_owned(), v)).collect();
+        out.push(("server_url".to_owned(), &self.server_url));
         for l in &self.lines {
             for (k, v) in [
                 ("label", &l.label),
@@ -190,6 +199,11 @@ impl DeviceContext {
     }
 }
 
+/// The profile attributes of `model`, if the vendor knows it.
+pub fn model_attrs(vendor: &Vendor, model: Option<&str>) -> BTreeMap<String, String> {
+    model.and_then(|m| vendor.model(m)).map(|m| m.attrs.clone()).unwrap_or_default()
+}
+
 /// Everything a common template may use: no accounts, no secrets.
 #[derive(Debug, Clone)]
 pub struct CommonContext {
@@ -199,6 +213,10 @@ pub struct CommonContext {
     pub vendor_name: String,
     /// Model key, or "" for vendor-wide files.
     pub model: String,
+    /// The model's attributes from the profile (`cfg_id`, …); empty for unknown models.
+    pub attrs: BTreeMap<String, String>,
+    /// Base URL phones reach deskprov at (with the tenant's URL key), no trailing slash.
+    pub server_url: String,
     /// Phone-wide settings.
     pub settings: SettingsContext,
 }
@@ -206,7 +224,9 @@ pub struct CommonContext {
 impl CommonContext {
     /// Every string value with a name, for the text-format safety check.
     pub fn strings(&self) -> Vec<(String, &str)> {
-        self.settings.strings().map(|(k, v)| (k.to_owned(), v)).collect()
+        let mut out: Vec<(String, &str)> = self.settings.strings().map(|(k, v)| (k.to_owned(), v)).collect();
+        out.push(("server_url".to_owned(), &self.server_url));
+        out
     }
 }
 

@@ -4,7 +4,7 @@ use crate::domain::line_plan::{AccountKind, SipAccount};
 use crate::domain::{LinePlan, Settings};
 use crate::store::devices::DeviceBundle;
 
-use super::context::{CommonContext, DeviceContext, SettingsContext};
+use super::context::{CommonContext, DeviceContext, SettingsContext, model_attrs};
 use super::profile::FileSpec;
 use super::render::{RenderError, Rendered, render_common, render_device};
 use super::Vendor;
@@ -34,21 +34,35 @@ pub fn line_plan(bundle: &DeviceBundle, vendor: &Vendor) -> LinePlan {
 }
 
 /// Renders `file` for the device of `bundle`; `mask` hides passwords (previews).
-pub fn render_device_file(bundle: &DeviceBundle, vendor: &Vendor, file: &FileSpec, mask: bool) -> Result<(Rendered, LinePlan), RenderError> {
+pub fn render_device_file(
+    bundle: &DeviceBundle,
+    vendor: &Vendor,
+    file: &FileSpec,
+    server_url: &str,
+    mask: bool,
+) -> Result<(Rendered, LinePlan), RenderError> {
     let plan = line_plan(bundle, vendor);
     let settings = SettingsContext::new(&Settings::merge(&bundle.settings_levels()), vendor);
     let model = bundle.device.effective_model();
-    let ctx = DeviceContext::new(vendor, model, &bundle.device.mac, &plan, settings, mask);
+    let ctx = DeviceContext::new(vendor, model, &bundle.device.mac, &plan, settings, server_url, mask);
     Ok((render_device(file, &ctx)?, plan))
 }
 
 /// Renders a common `file` of `vendor` for `model`, with settings merged from `levels`
 /// (empty for phones of no known tenant: built-in defaults).
-pub fn render_common_file(vendor: &Vendor, file: &FileSpec, model: Option<&str>, levels: &[&Settings]) -> Result<Rendered, RenderError> {
+pub fn render_common_file(
+    vendor: &Vendor,
+    file: &FileSpec,
+    model: Option<&str>,
+    levels: &[&Settings],
+    server_url: &str,
+) -> Result<Rendered, RenderError> {
     let ctx = CommonContext {
         vendor_id: vendor.id().to_owned(),
         vendor_name: vendor.profile.name.clone(),
         model: model.and_then(|m| vendor.model_key(m)).unwrap_or_default().to_owned(),
+        attrs: model_attrs(vendor, model),
+        server_url: server_url.to_owned(),
         settings: SettingsContext::new(&Settings::merge(levels), vendor),
     };
     render_common(file, &ctx)
@@ -56,13 +70,13 @@ pub fn render_common_file(vendor: &Vendor, file: &FileSpec, model: Option<&str>,
 
 /// Whether every file the device fetched would still come out the same: `false` means its
 /// configuration changed since the phone last fetched it.
-pub fn config_current(bundle: &DeviceBundle, vendor: &Vendor, fetched: &[(String, String)]) -> bool {
-    fetched.iter().all(|(name, hash)| {
+pub fn config_current(bundle: &DeviceBundle, vendor: &Vendor, fetched: &[(String, String, String)]) -> bool {
+    fetched.iter().all(|(name, hash, server_url)| {
         let Some(file) = vendor.profile.files.iter().find(|f| f.kind == super::FileKind::Device && file_name_for(vendor, f, bundle) == *name) else {
             // The profile no longer serves that name: nothing to compare.
             return true;
         };
-        render_device_file(bundle, vendor, file, false).is_ok_and(|(r, _)| r.etag == *hash)
+        render_device_file(bundle, vendor, file, server_url, false).is_ok_and(|(r, _)| r.etag == *hash)
     })
 }
 

@@ -36,6 +36,7 @@ pub fn loopback_config(db: PathBuf) -> ServeConfig {
         tls_key: None,
         phone_tls_listen: "127.0.0.1:0".parse().unwrap(),
         trusted_proxies: Vec::new(),
+        public_url: None,
         demo: false,
         log_format: LogFormat::Text,
     }

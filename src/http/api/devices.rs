@@ -225,11 +225,12 @@ pub(super) async fn file(
         .into_iter()
         .find(|(n, _)| *n == name)
         .ok_or(ApiError::NotFound("file"))?;
+    let server_url = preview_server_url(&state, &bundle).await?;
     let rendered = match file.kind {
-        FileKind::Device => render_device_file(&bundle, vendor, file, !reveal.reveal)?.0,
+        FileKind::Device => render_device_file(&bundle, vendor, file, &server_url, !reveal.reveal)?.0,
         FileKind::Common => {
             let levels = if bundle.tenant.phone_auth.url_key.is_some() { vec![&bundle.tenant.settings] } else { vec![] };
-            render_common_file(vendor, file, model, &levels)?
+            render_common_file(vendor, file, model, &levels, &server_url)?
         }
     };
     if reveal.reveal && file.kind == FileKind::Device {
@@ -251,4 +252,18 @@ pub(super) async fn file(
             .await?;
     }
     Ok(([(header::CONTENT_TYPE, rendered.content_type), (header::CACHE_CONTROL, "no-store".to_owned())], rendered.body).into_response())
+}
+
+/// The base URL a preview renders with: the configured public URL (plus the tenant's key),
+/// else the one the phone last used, else a placeholder that cannot resolve.
+async fn preview_server_url(state: &AppState, bundle: &DeviceBundle) -> ApiResult<String> {
+    if let Some(public) = &state.public_url {
+        return Ok(match &bundle.tenant.phone_auth.url_key {
+            Some(key) => format!("{public}/{key}"),
+            None => public.clone(),
+        });
+    }
+    let id = bundle.device.id;
+    let fetched = state.store.read(move |c| devices::fetched_files(c, id)).await?;
+    Ok(fetched.into_iter().map(|(_, _, url)| url).next().unwrap_or_else(|| "http://deskprov.invalid".to_owned()))
 }

@@ -85,6 +85,7 @@ CREATE TABLE device_files (
     device_id  INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
     file       TEXT NOT NULL,
     body_hash  TEXT NOT NULL,
+    server_url TEXT NOT NULL,                    -- the base URL the phone used (part of the body)
     fetched_at TEXT NOT NULL,
     PRIMARY KEY (device_id, file)
 );
