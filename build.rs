@@ -40,7 +40,8 @@ fn main() {
     for path in &paths {
         println!("cargo:rerun-if-changed={}", path.display());
         let text = std::fs::read_to_string(path).expect("readable profile");
-        let profile: Profile = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let profile: Profile =
+            toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for f in profile.files {
             let kind = match f.kind.as_str() {
                 "device" | "common" => f.kind.clone(),
@@ -52,12 +53,24 @@ fn main() {
             if let Some((k, _)) = templates.get(&f.template)
                 && *k != kind
             {
-                panic!("{}: template {} used as both {k} and {kind}", path.display(), f.template);
+                panic!(
+                    "{}: template {} used as both {k} and {kind}",
+                    path.display(),
+                    f.template
+                );
             }
             templates.insert(f.template, (kind, f.format));
         }
-        let name = path.file_name().and_then(|n| n.to_str()).expect("UTF-8 file name");
-        writeln!(out, "    ({name:?}, include_str!({:?})),", path.display().to_string()).unwrap();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("UTF-8 file name");
+        writeln!(
+            out,
+            "    ({name:?}, include_str!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
     }
     out.push_str("];\n\n");
 
@@ -65,14 +78,24 @@ fn main() {
     let mut common_arms = String::new();
     for (i, (template, (kind, format))) in templates.iter().enumerate() {
         let escape = if format == "xml" { "html" } else { "none" };
-        let (ctx, field) = if kind == "device" { ("DeviceContext", "d") } else { ("CommonContext", "c") };
+        let (ctx, field) = if kind == "device" {
+            ("DeviceContext", "d")
+        } else {
+            ("CommonContext", "c")
+        };
         writeln!(
             out,
             "#[derive(askama::Template)]\n#[template(path = {template:?}, escape = {escape:?})]\nstruct T{i}<'a> {{\n    {field}: &'a {ctx},\n}}\n"
         )
         .unwrap();
-        let arm = format!("        {template:?} => Some(askama::Template::render(&T{i} {{ {field} }})),\n");
-        if kind == "device" { device_arms.push_str(&arm) } else { common_arms.push_str(&arm) }
+        let arm = format!(
+            "        {template:?} => Some(askama::Template::render(&T{i} {{ {field} }})),\n"
+        );
+        if kind == "device" {
+            device_arms.push_str(&arm)
+        } else {
+            common_arms.push_str(&arm)
+        }
     }
     write!(
         out,
@@ -82,6 +105,7 @@ fn main() {
          pub(crate) fn render_common(template: &str, c: &CommonContext) -> Option<askama::Result<String>> {{\n    match template {{\n{common_arms}        _ => None,\n    }}\n}}\n"
     )
     .unwrap();
-    let dest = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("vendor_templates.rs");
+    let dest = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("vendor_templates.rs");
     std::fs::write(dest, out).expect("writable OUT_DIR");
 }

@@ -16,7 +16,9 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if config.demo {
         match demo::fill(&running.state.store).await? {
             Some(info) => print_demo(&running, &info),
-            None => println!("The database already has data; --demo added nothing. Create a token with `deskprov token create --role admin`."),
+            None => println!(
+                "The database already has data; --demo added nothing. Create a token with `deskprov token create --role admin`."
+            ),
         }
     }
     server::os_signal().await;
@@ -27,20 +29,36 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
 
 fn print_demo(running: &server::Running, info: &demo::DemoInfo) {
     let phone = running.phone_addr;
-    let host = if phone.ip().is_unspecified() { format!("127.0.0.1:{}", phone.port()) } else { phone.to_string() };
+    let host = if phone.ip().is_unspecified() {
+        format!("127.0.0.1:{}", phone.port())
+    } else {
+        phone.to_string()
+    };
     let admin = running.admin_addr;
-    println!("\nDemo data is in place: tenant {}, users 101 and 102 with two aliases each, one phone per vendor.", demo::TENANT);
+    println!(
+        "\nDemo data is in place: tenant {}, users 101 and 102 with two aliases each, one phone per vendor.",
+        demo::TENANT
+    );
     println!("Admin token (shown once): {}\n", info.admin_token);
     println!("Fetch a phone's configuration as the phone would:");
     for p in demo::PHONES {
         println!("  curl -A '{}' http://{host}/{}", p.user_agent, p.file);
     }
     println!("\nSee its line map through the API:");
-    println!("  curl -H 'Authorization: Bearer {}' http://{admin}/api/v1/devices/{}/lines", info.admin_token, demo::PHONES[0].mac);
+    println!(
+        "  curl -H 'Authorization: Bearer {}' http://{admin}/api/v1/devices/{}/lines",
+        info.admin_token,
+        demo::PHONES[0].mac
+    );
 }
 
 /// `deskprov token create`: prints the token alone on the last line.
-pub async fn create_token(db: &Path, role: TokenRole, tenant: Option<&str>, name: Option<&str>) -> anyhow::Result<()> {
+pub async fn create_token(
+    db: &Path,
+    role: TokenRole,
+    tenant: Option<&str>,
+    name: Option<&str>,
+) -> anyhow::Result<()> {
     if role == TokenRole::Installer && tenant.is_none() {
         bail!("--tenant is required for installer tokens: an installer works for one tenant");
     }
@@ -48,15 +66,31 @@ pub async fn create_token(db: &Path, role: TokenRole, tenant: Option<&str>, name
     let tenant_id = match tenant {
         Some(name) => {
             let owned = name.to_owned();
-            Some(store.read(move |c| tenants::by_name(c, &owned)).await.with_context(|| format!("no tenant named {name}"))?.id)
+            Some(
+                store
+                    .read(move |c| tenants::by_name(c, &owned))
+                    .await
+                    .with_context(|| format!("no tenant named {name}"))?
+                    .id,
+            )
         }
         None => None,
     };
-    let name = name.map(str::to_owned).unwrap_or_else(|| format!("{}-{}", role.as_str(), chrono::Utc::now().format("%Y%m%d%H%M%S")));
+    let name = name.map(str::to_owned).unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            role.as_str(),
+            chrono::Utc::now().format("%Y%m%d%H%M%S")
+        )
+    });
     let token = store
         .write(move |tx| tokens::create(tx, &Actor::new("cli"), role, tenant_id, &name))
         .await?;
-    println!("Created {} token{}. Keep it secret; it is not shown again:", role.as_str(), tenant.map(|t| format!(" for {t}")).unwrap_or_default());
+    println!(
+        "Created {} token{}. Keep it secret; it is not shown again:",
+        role.as_str(),
+        tenant.map(|t| format!(" for {t}")).unwrap_or_default()
+    );
     println!("{token}");
     Ok(())
 }

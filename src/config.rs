@@ -34,27 +34,57 @@ pub struct ServeConfig {
     pub db: DbArgs,
 
     /// Address of the phone-facing plain HTTP listener.
-    #[arg(long, env = "DESKPROV_PHONE_LISTEN", default_value = "0.0.0.0:8080", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "DESKPROV_PHONE_LISTEN",
+        default_value = "0.0.0.0:8080",
+        value_name = "ADDR"
+    )]
     pub phone_listen: SocketAddr,
 
     /// Address of the admin listener (API, pages, health). Local only unless you open it.
-    #[arg(long, env = "DESKPROV_ADMIN_LISTEN", default_value = "127.0.0.1:8081", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "DESKPROV_ADMIN_LISTEN",
+        default_value = "127.0.0.1:8081",
+        value_name = "ADDR"
+    )]
     pub admin_listen: SocketAddr,
 
     /// PEM certificate chain for the phone HTTPS listener.
-    #[arg(long, env = "DESKPROV_TLS_CERT", requires = "tls_key", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "DESKPROV_TLS_CERT",
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
     pub tls_cert: Option<PathBuf>,
 
     /// PEM private key for the phone HTTPS listener.
-    #[arg(long, env = "DESKPROV_TLS_KEY", requires = "tls_cert", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "DESKPROV_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
     pub tls_key: Option<PathBuf>,
 
     /// Address of the phone HTTPS listener (used when a certificate is given).
-    #[arg(long, env = "DESKPROV_PHONE_TLS_LISTEN", default_value = "0.0.0.0:8443", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "DESKPROV_PHONE_TLS_LISTEN",
+        default_value = "0.0.0.0:8443",
+        value_name = "ADDR"
+    )]
     pub phone_tls_listen: SocketAddr,
 
     /// A proxy whose X-Forwarded-For is believed (CIDR; repeatable, or comma-separated in env).
-    #[arg(long = "trusted-proxy", env = "DESKPROV_TRUSTED_PROXY", value_delimiter = ',', value_name = "CIDR")]
+    #[arg(
+        long = "trusted-proxy",
+        env = "DESKPROV_TRUSTED_PROXY",
+        value_delimiter = ',',
+        value_name = "CIDR"
+    )]
     pub trusted_proxies: Vec<IpNet>,
 
     /// The URL phones reach deskprov at (`https://prov.example.com`), written into files that
@@ -72,11 +102,19 @@ pub struct ServeConfig {
 }
 
 fn parse_public_url(text: &str) -> Result<String, String> {
-    let rest = text.strip_prefix("http://").or_else(|| text.strip_prefix("https://"));
+    let rest = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"));
     match rest {
-        Some(r) if !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]/_".contains(&b)) => {
+        Some(r)
+            if !r.is_empty()
+                && r.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]/_".contains(&b)) =>
+        {
             Ok(text.trim_end_matches('/').to_owned())
         }
-        _ => Err("a public URL is http:// or https:// followed by a host, optional port and path".into()),
+        _ => Err(
+            "a public URL is http:// or https:// followed by a host, optional port and path".into(),
+        ),
     }
 }

@@ -67,7 +67,10 @@ pub async fn fill(store: &Store) -> anyhow::Result<Option<DemoInfo>> {
                 plan: &tenant.extension_plan,
                 prefix: &tenant.sip_username_prefix,
             };
-            let people = [("101", "John Smith", "john.smith@demo.example"), ("102", "Mary Jones", "mary.jones@demo.example")];
+            let people = [
+                ("101", "John Smith", "john.smith@demo.example"),
+                ("102", "Mary Jones", "mary.jones@demo.example"),
+            ];
             for (ext, name, email) in people {
                 let spec = UserDraft {
                     name: Some(name.into()),

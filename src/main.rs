@@ -14,7 +14,10 @@ fn main() -> ExitCode {
         _ => LogFormat::Text,
     };
     telemetry::init(format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("deskprov: cannot start the async runtime: {e}");
@@ -24,7 +27,15 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(config) => commands::serve(*config).await,
-            Command::Token { action: TokenCommand::Create { role, tenant, name, db } } => {
+            Command::Token {
+                action:
+                    TokenCommand::Create {
+                        role,
+                        tenant,
+                        name,
+                        db,
+                    },
+            } => {
                 let role = match role {
                     RoleArg::Admin => deskprov::store::tokens::TokenRole::Admin,
                     RoleArg::Installer => deskprov::store::tokens::TokenRole::Installer,

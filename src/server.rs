@@ -32,7 +32,12 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains open connections.
 /// With `tls`, every connection is a TLS connection.
-pub async fn serve(listener: TcpListener, router: Router, tls: Option<TlsAcceptor>, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl Future<Output = ()>,
+) {
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -56,15 +61,28 @@ pub async fn serve(listener: TcpListener, router: Router, tls: Option<TlsAccepto
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
-        let service = router.clone().map_request(move |mut req: axum::http::Request<Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
-            req.extensions_mut().insert(scheme);
-            req
-        });
+        let scheme = if tls.is_some() {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        };
+        let service = router
+            .clone()
+            .map_request(move |mut req: axum::http::Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req.extensions_mut().insert(scheme);
+                req
+            });
         let hyper_service = hyper::service::service_fn(move |req| {
             let service = service.clone();
-            async move { Ok::<_, Infallible>(service.oneshot(req).await.unwrap_or_else(|never| match never {})) }
+            async move {
+                Ok::<_, Infallible>(
+                    service
+                        .oneshot(req)
+                        .await
+                        .unwrap_or_else(|never| match never {}),
+                )
+            }
         });
         let builder = builder.clone();
         let watcher = graceful.watcher();
@@ -72,11 +90,17 @@ pub async fn serve(listener: TcpListener, router: Router, tls: Option<TlsAccepto
         tokio::spawn(async move {
             match tls {
                 None => {
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
                     let _ = watcher.watch(conn.into_owned()).await;
                 }
                 Some(acceptor) => {
-                    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    let stream = match tokio::time::timeout(
+                        HANDSHAKE_TIMEOUT,
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    {
                         Ok(Ok(s)) => s,
                         Ok(Err(e)) => {
                             tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -84,14 +108,18 @@ pub async fn serve(listener: TcpListener, router: Router, tls: Option<TlsAccepto
                         }
                         Err(_) => return,
                     };
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
                     let _ = watcher.watch(conn.into_owned()).await;
                 }
             }
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("connections still open after the drain timeout; closing them");
     }
 }
@@ -209,7 +237,8 @@ impl Running {
 
 /// Opens the store, binds every listener and starts serving.
 pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
-    let store = Store::open(&config.db.path).with_context(|| format!("opening database {}", config.db.path.display()))?;
+    let store = Store::open(&config.db.path)
+        .with_context(|| format!("opening database {}", config.db.path.display()))?;
     let vendors = Arc::new(Vendors::builtin().context("loading vendor profiles")?);
     let (recorder, recorder_task) = FetchRecorder::start(store.clone());
     let state = AppState {
@@ -217,27 +246,53 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         vendors,
         recorder,
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
-        public_url: config.public_url.clone().map(|u| u.trim_end_matches('/').to_owned()),
+        public_url: config
+            .public_url
+            .clone()
+            .map(|u| u.trim_end_matches('/').to_owned()),
     };
     let (trigger, shutdown) = Shutdown::new();
     let bind = |addr: SocketAddr, what: &'static str| async move {
-        TcpListener::bind(addr).await.with_context(|| format!("binding the {what} listener on {addr}"))
+        TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the {what} listener on {addr}"))
     };
     let phone = bind(config.phone_listen, "phone HTTP").await?;
     let admin = bind(config.admin_listen, "admin").await?;
     let phone_tls = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => Some((bind(config.phone_tls_listen, "phone HTTPS").await?, tls::acceptor(cert, key)?)),
+        (Some(cert), Some(key)) => Some((
+            bind(config.phone_tls_listen, "phone HTTPS").await?,
+            tls::acceptor(cert, key)?,
+        )),
         _ => None,
     };
     let phone_addr = phone.local_addr()?;
     let admin_addr = admin.local_addr()?;
-    let phone_tls_addr = phone_tls.as_ref().map(|(l, _)| l.local_addr()).transpose()?;
+    let phone_tls_addr = phone_tls
+        .as_ref()
+        .map(|(l, _)| l.local_addr())
+        .transpose()?;
     let mut listeners = vec![
-        tokio::spawn(serve(phone, phone_router(state.clone()), None, shutdown.clone().wait())),
-        tokio::spawn(serve(admin, admin_router(state.clone()), None, shutdown.clone().wait())),
+        tokio::spawn(serve(
+            phone,
+            phone_router(state.clone()),
+            None,
+            shutdown.clone().wait(),
+        )),
+        tokio::spawn(serve(
+            admin,
+            admin_router(state.clone()),
+            None,
+            shutdown.clone().wait(),
+        )),
     ];
     if let Some((listener, acceptor)) = phone_tls {
-        listeners.push(tokio::spawn(serve(listener, phone_router(state.clone()), Some(acceptor), shutdown.wait())));
+        listeners.push(tokio::spawn(serve(
+            listener,
+            phone_router(state.clone()),
+            Some(acceptor),
+            shutdown.wait(),
+        )));
     }
     Ok(Running {
         phone_addr,

@@ -46,7 +46,9 @@ pub struct DevicePatch {
     pub reopen_enrollment: Option<bool>,
 }
 
-fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -74,11 +76,20 @@ pub struct DeviceSpec {
 impl DeviceDraft {
     /// Checks the fields that need no data.
     pub fn into_spec(self) -> Result<DeviceSpec, RuleError> {
-        let mac = self.mac.as_deref().ok_or_else(|| RuleError::new("mac", "required", "a device needs its MAC"))?;
-        let tenant = self.tenant.ok_or_else(|| RuleError::new("tenant", "required", "a device needs a tenant"))?;
-        let extension = self
-            .extension
-            .ok_or_else(|| RuleError::new("extension", "required", "a device needs the extension of its user"))?;
+        let mac = self
+            .mac
+            .as_deref()
+            .ok_or_else(|| RuleError::new("mac", "required", "a device needs its MAC"))?;
+        let tenant = self
+            .tenant
+            .ok_or_else(|| RuleError::new("tenant", "required", "a device needs a tenant"))?;
+        let extension = self.extension.ok_or_else(|| {
+            RuleError::new(
+                "extension",
+                "required",
+                "a device needs the extension of its user",
+            )
+        })?;
         let settings = self.settings.unwrap_or_default();
         settings.validate("settings.")?;
         Ok(DeviceSpec {
@@ -88,7 +99,11 @@ impl DeviceDraft {
             vendor: self.vendor,
             model: self.model.as_deref().map(parse_model).transpose()?,
             site: self.site,
-            label: self.label.as_deref().map(|l| PrintableText::name(l, "label")).transpose()?,
+            label: self
+                .label
+                .as_deref()
+                .map(|l| PrintableText::name(l, "label"))
+                .transpose()?,
             settings,
         })
     }
@@ -114,7 +129,9 @@ impl DevicePatch {
 pub fn parse_model(input: &str) -> Result<String, RuleError> {
     let ok = !input.is_empty()
         && input.len() <= 32
-        && input.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        && input
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
     if ok {
         Ok(input.to_owned())
     } else {

@@ -15,14 +15,21 @@ impl Extension {
     /// Parses `input` against `plan`: digits only, length, allowed and reserved ranges.
     pub fn parse(input: &str, plan: &ExtensionPlan) -> Result<Self, RuleError> {
         if input.is_empty() || !input.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(RuleError::new("extension", "extension_not_digits", "an extension is digits only"));
+            return Err(RuleError::new(
+                "extension",
+                "extension_not_digits",
+                "an extension is digits only",
+            ));
         }
         let len = input.len() as u32;
         if len < plan.min_digits || len > plan.max_digits {
             return Err(RuleError::new(
                 "extension",
                 "extension_length",
-                format!("this tenant's extensions have {} to {} digits", plan.min_digits, plan.max_digits),
+                format!(
+                    "this tenant's extensions have {} to {} digits",
+                    plan.min_digits, plan.max_digits
+                ),
             ));
         }
         if let Some(range) = plan.reserved.iter().find(|r| r.contains(input)) {
@@ -37,7 +44,10 @@ impl Extension {
             return Err(RuleError::new(
                 "extension",
                 "extension_not_allowed",
-                format!("extensions must be inside the allowed ranges {}", ranges.join(", ")),
+                format!(
+                    "extensions must be inside the allowed ranges {}",
+                    ranges.join(", ")
+                ),
             ));
         }
         Ok(Self(input.to_owned()))
@@ -79,7 +89,9 @@ impl NumberRange {
             return Err(RuleError::new(
                 field,
                 "range_invalid",
-                format!("'{input}' is not a range: write 'LOW-HIGH' with digits of equal length and LOW <= HIGH, or a single number"),
+                format!(
+                    "'{input}' is not a range: write 'LOW-HIGH' with digits of equal length and LOW <= HIGH, or a single number"
+                ),
             ));
         }
         Ok(Self {
@@ -90,7 +102,9 @@ impl NumberRange {
 
     /// Whether `number` (digits) falls inside the range.
     pub fn contains(&self, number: &str) -> bool {
-        number.len() == self.low.len() && self.low.as_str() <= number && number <= self.high.as_str()
+        number.len() == self.low.len()
+            && self.low.as_str() <= number
+            && number <= self.high.as_str()
     }
 
     /// Every number in the range, lowest first.
@@ -153,7 +167,9 @@ impl Default for ExtensionPlan {
             allowed: Vec::new(),
             reserved: ["112", "911", "999", "000"]
                 .iter()
-                .map(|n| NumberRange::parse(n, "extension_plan.reserved").expect("built-in ranges parse"))
+                .map(|n| {
+                    NumberRange::parse(n, "extension_plan.reserved").expect("built-in ranges parse")
+                })
                 .collect(),
         }
     }
@@ -165,14 +181,19 @@ impl ExtensionPlan {
         let default = Self::default();
         let min_digits = input.min_digits.unwrap_or(default.min_digits);
         let max_digits = input.max_digits.unwrap_or(default.max_digits);
-        if !(1..=15).contains(&min_digits) || !(1..=15).contains(&max_digits) || min_digits > max_digits {
+        if !(1..=15).contains(&min_digits)
+            || !(1..=15).contains(&max_digits)
+            || min_digits > max_digits
+        {
             return Err(RuleError::new(
                 "extension_plan.min_digits",
                 "plan_digits_invalid",
                 "min_digits and max_digits must be between 1 and 15, with min_digits <= max_digits",
             ));
         }
-        let ranges = |list: &Option<Vec<String>>, field: &str| -> Result<Option<Vec<NumberRange>>, RuleError> {
+        let ranges = |list: &Option<Vec<String>>,
+                      field: &str|
+         -> Result<Option<Vec<NumberRange>>, RuleError> {
             list.as_ref()
                 .map(|items| {
                     items
@@ -187,7 +208,8 @@ impl ExtensionPlan {
             min_digits,
             max_digits,
             allowed: ranges(&input.allowed, "extension_plan.allowed")?.unwrap_or(default.allowed),
-            reserved: ranges(&input.reserved, "extension_plan.reserved")?.unwrap_or(default.reserved),
+            reserved: ranges(&input.reserved, "extension_plan.reserved")?
+                .unwrap_or(default.reserved),
         })
     }
 
@@ -241,12 +263,24 @@ mod tests {
         let p = ExtensionPlan::default();
         assert!(Extension::parse("100", &p).is_ok());
         assert!(Extension::parse("123456", &p).is_ok());
-        assert_eq!(Extension::parse("12", &p).unwrap_err().code, "extension_length");
-        assert_eq!(Extension::parse("1234567", &p).unwrap_err().code, "extension_length");
+        assert_eq!(
+            Extension::parse("12", &p).unwrap_err().code,
+            "extension_length"
+        );
+        assert_eq!(
+            Extension::parse("1234567", &p).unwrap_err().code,
+            "extension_length"
+        );
         for n in ["112", "911", "999", "000"] {
-            assert_eq!(Extension::parse(n, &p).unwrap_err().code, "extension_reserved");
+            assert_eq!(
+                Extension::parse(n, &p).unwrap_err().code,
+                "extension_reserved"
+            );
         }
-        assert!(Extension::parse("1120", &p).is_ok(), "reserved ranges only match their own length");
+        assert!(
+            Extension::parse("1120", &p).is_ok(),
+            "reserved ranges only match their own length"
+        );
     }
 
     #[test]
@@ -254,7 +288,11 @@ mod tests {
         let p = ExtensionPlan::default();
         for bad in ["", "10a", " 100", "100\n", "+100", "１００"] {
             let err = Extension::parse(bad, &p).unwrap_err();
-            assert_eq!((err.field.as_str(), err.code), ("extension", "extension_not_digits"), "{bad:?}");
+            assert_eq!(
+                (err.field.as_str(), err.code),
+                ("extension", "extension_not_digits"),
+                "{bad:?}"
+            );
         }
     }
 
@@ -293,6 +331,12 @@ mod tests {
         assert_eq!(p.next_free(&taken).unwrap().as_str(), "113");
         let full = (110..=115).map(|n| n.to_string()).collect();
         assert!(p.next_free(&full).is_none());
-        assert_eq!(ExtensionPlan::default().next_free(&Default::default()).unwrap().as_str(), "100");
+        assert_eq!(
+            ExtensionPlan::default()
+                .next_free(&Default::default())
+                .unwrap()
+                .as_str(),
+            "100"
+        );
     }
 }

@@ -61,7 +61,10 @@ impl LinePlan {
             .by_ref()
             .take(capacity)
             .enumerate()
-            .map(|(i, account)| PlannedLine { line: i + 1, account })
+            .map(|(i, account)| PlannedLine {
+                line: i + 1,
+                account,
+            })
             .collect();
         Self {
             capacity,
@@ -86,28 +89,45 @@ mod tests {
     }
 
     fn names(plan: &LinePlan) -> Vec<(usize, &str)> {
-        plan.lines.iter().map(|l| (l.line, l.account.name.as_str())).collect()
+        plan.lines
+            .iter()
+            .map(|l| (l.line, l.account.name.as_str()))
+            .collect()
     }
 
     #[test]
     fn owner_first_then_aliases_in_order() {
-        let aliases = vec![account(AccountKind::Alias, "John Support"), account(AccountKind::Alias, "John Sales")];
+        let aliases = vec![
+            account(AccountKind::Alias, "John Support"),
+            account(AccountKind::Alias, "John Sales"),
+        ];
         let plan = LinePlan::build(account(AccountKind::User, "John Smith"), aliases, 16);
-        assert_eq!(names(&plan), [(1, "John Smith"), (2, "John Support"), (3, "John Sales")]);
+        assert_eq!(
+            names(&plan),
+            [(1, "John Smith"), (2, "John Support"), (3, "John Sales")]
+        );
         assert_eq!(plan.lines[0].account.kind, AccountKind::User);
         assert!(plan.overflow.is_empty());
     }
 
     #[test]
     fn reordering_aliases_reorders_lines() {
-        let aliases = vec![account(AccountKind::Alias, "John Sales"), account(AccountKind::Alias, "John Support")];
+        let aliases = vec![
+            account(AccountKind::Alias, "John Sales"),
+            account(AccountKind::Alias, "John Support"),
+        ];
         let plan = LinePlan::build(account(AccountKind::User, "John Smith"), aliases, 3);
-        assert_eq!(names(&plan), [(1, "John Smith"), (2, "John Sales"), (3, "John Support")]);
+        assert_eq!(
+            names(&plan),
+            [(1, "John Smith"), (2, "John Sales"), (3, "John Support")]
+        );
     }
 
     #[test]
     fn aliases_beyond_capacity_are_overflow_in_order() {
-        let aliases = (1..=4).map(|i| account(AccountKind::Alias, &format!("Alias {i}"))).collect();
+        let aliases = (1..=4)
+            .map(|i| account(AccountKind::Alias, &format!("Alias {i}")))
+            .collect();
         let plan = LinePlan::build(account(AccountKind::User, "Owner"), aliases, 2);
         assert_eq!(names(&plan), [(1, "Owner"), (2, "Alias 1")]);
         let overflow: Vec<&str> = plan.overflow.iter().map(|a| a.name.as_str()).collect();

@@ -26,7 +26,11 @@ impl Mac {
             )
         })?;
         if bytes == [0; 6] {
-            return Err(RuleError::new("mac", "mac_reserved", "the all-zero MAC address is not a device"));
+            return Err(RuleError::new(
+                "mac",
+                "mac_reserved",
+                "the all-zero MAC address is not a device",
+            ));
         }
         if bytes[0] & 1 == 1 {
             return Err(RuleError::new(
@@ -62,7 +66,10 @@ impl Mac {
     /// `00:15:65:aa:bb:cc`.
     pub fn colon(&self) -> String {
         let b = self.bytes();
-        format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+        format!(
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
     }
 }
 
@@ -165,8 +172,14 @@ mod tests {
     #[test]
     fn zero_broadcast_and_multicast_are_not_identities() {
         assert_eq!(Mac::parse("000000000000").unwrap_err().code, "mac_reserved");
-        assert_eq!(Mac::parse("ffffffffffff").unwrap_err().code, "mac_multicast");
-        assert_eq!(Mac::parse("01005e000001").unwrap_err().code, "mac_multicast");
+        assert_eq!(
+            Mac::parse("ffffffffffff").unwrap_err().code,
+            "mac_multicast"
+        );
+        assert_eq!(
+            Mac::parse("01005e000001").unwrap_err().code,
+            "mac_multicast"
+        );
     }
 
     mod prop {

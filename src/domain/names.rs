@@ -29,7 +29,11 @@ impl PrintableText {
             ));
         }
         if input.trim() != input {
-            return Err(RuleError::new(field, "text_untrimmed", "must not begin or end with spaces"));
+            return Err(RuleError::new(
+                field,
+                "text_untrimmed",
+                "must not begin or end with spaces",
+            ));
         }
         if input.chars().count() > max_chars {
             return Err(RuleError::new(
@@ -72,25 +76,54 @@ mod tests {
 
     #[test]
     fn names_with_markup_and_non_ascii_are_fine() {
-        for ok in ["John Smith", "A & B <x> \"q\" 'r'", "Zoë Ångström", "李小龍", "😀 Support"] {
+        for ok in [
+            "John Smith",
+            "A & B <x> \"q\" 'r'",
+            "Zoë Ångström",
+            "李小龍",
+            "😀 Support",
+        ] {
             assert_eq!(PrintableText::name(ok, "name").unwrap().as_str(), ok);
         }
     }
 
     #[test]
     fn control_characters_are_refused_naming_the_field() {
-        for bad in ["Bob\naccount.1.sip_server.1.address = evil", "a\rb", "a\tb", "a\0b", "a\u{7f}", "a\u{85}b"] {
+        for bad in [
+            "Bob\naccount.1.sip_server.1.address = evil",
+            "a\rb",
+            "a\tb",
+            "a\0b",
+            "a\u{7f}",
+            "a\u{85}b",
+        ] {
             let err = PrintableText::name(bad, "display_name").unwrap_err();
-            assert_eq!((err.field.as_str(), err.code), ("display_name", "text_not_printable"), "{bad:?}");
+            assert_eq!(
+                (err.field.as_str(), err.code),
+                ("display_name", "text_not_printable"),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn empty_padded_and_long_text_is_refused() {
-        assert_eq!(PrintableText::name("  ", "name").unwrap_err().code, "text_empty");
-        assert_eq!(PrintableText::name(" a", "name").unwrap_err().code, "text_untrimmed");
+        assert_eq!(
+            PrintableText::name("  ", "name").unwrap_err().code,
+            "text_empty"
+        );
+        assert_eq!(
+            PrintableText::name(" a", "name").unwrap_err().code,
+            "text_untrimmed"
+        );
         let long = "x".repeat(MAX_TEXT_CHARS + 1);
-        assert_eq!(PrintableText::name(&long, "name").unwrap_err().code, "text_too_long");
-        assert!(PrintableText::name(&"é".repeat(MAX_TEXT_CHARS), "name").is_ok(), "the limit counts characters");
+        assert_eq!(
+            PrintableText::name(&long, "name").unwrap_err().code,
+            "text_too_long"
+        );
+        assert!(
+            PrintableText::name(&"é".repeat(MAX_TEXT_CHARS), "name").is_ok(),
+            "the limit counts characters"
+        );
     }
 }

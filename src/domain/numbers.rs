@@ -68,7 +68,9 @@ impl ExternalSipLogin {
         }
         let ok = !input.is_empty()
             && input.len() <= 64
-            && input.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b));
+            && input
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b));
         if !ok {
             return Err(RuleError::new(
                 field,
@@ -137,7 +139,9 @@ impl Email {
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..")
-            && local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+            && local
+                .chars()
+                .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
         if !domain_ok || !local_ok {
             return Err(invalid());
         }
@@ -153,9 +157,20 @@ mod tests {
     fn e164_numbers() {
         assert!(E164::parse("+4930123456", "caller_id").is_ok());
         assert!(E164::parse("+123456789012345", "caller_id").is_ok());
-        for bad in ["4930123456", "+0930123456", "+1234567", "+1234567890123456", "+49 30 123456", "+49301234a6"] {
+        for bad in [
+            "4930123456",
+            "+0930123456",
+            "+1234567",
+            "+1234567890123456",
+            "+49 30 123456",
+            "+49301234a6",
+        ] {
             let err = E164::parse(bad, "caller_id").unwrap_err();
-            assert_eq!((err.field.as_str(), err.code), ("caller_id", "e164_invalid"), "{bad}");
+            assert_eq!(
+                (err.field.as_str(), err.code),
+                ("caller_id", "e164_invalid"),
+                "{bad}"
+            );
         }
     }
 
@@ -163,10 +178,17 @@ mod tests {
     fn external_sip_login_is_the_login_part_only() {
         assert!(ExternalSipLogin::parse("G79333CN0001", "external_sip").is_ok());
         assert_eq!(
-            ExternalSipLogin::parse("G79333CN0001@sip.example", "external_sip").unwrap_err().code,
+            ExternalSipLogin::parse("G79333CN0001@sip.example", "external_sip")
+                .unwrap_err()
+                .code,
             "sip_login_has_host"
         );
-        assert_eq!(ExternalSipLogin::parse("a b", "external_sip").unwrap_err().code, "sip_login_invalid");
+        assert_eq!(
+            ExternalSipLogin::parse("a b", "external_sip")
+                .unwrap_err()
+                .code,
+            "sip_login_invalid"
+        );
     }
 
     #[test]
@@ -180,11 +202,28 @@ mod tests {
 
     #[test]
     fn emails() {
-        for ok in ["john@testsite.com", "a.b+c@mail.example.org", "zoë@exämple.de"] {
+        for ok in [
+            "john@testsite.com",
+            "a.b+c@mail.example.org",
+            "zoë@exämple.de",
+        ] {
             assert!(Email::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "john", "john@", "@x.com", "john@localhost", "jo hn@x.com", "john@x..com", "a@b.com\n"] {
-            assert_eq!(Email::parse(bad).unwrap_err().code, "email_invalid", "{bad:?}");
+        for bad in [
+            "",
+            "john",
+            "john@",
+            "@x.com",
+            "john@localhost",
+            "jo hn@x.com",
+            "john@x..com",
+            "a@b.com\n",
+        ] {
+            assert_eq!(
+                Email::parse(bad).unwrap_err().code,
+                "email_invalid",
+                "{bad:?}"
+            );
         }
     }
 }

@@ -22,8 +22,14 @@ pub enum PhoneAuthMode {
 }
 
 /// The ranges a fresh tenant accepts phones from: loopback and private networks only.
-pub const DEFAULT_ALLOW_CIDRS: [&str; 6] =
-    ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"];
+pub const DEFAULT_ALLOW_CIDRS: [&str; 6] = [
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+];
 
 /// Shortest URL key accepted.
 pub const MIN_URL_KEY_CHARS: usize = 16;
@@ -50,7 +56,10 @@ impl std::fmt::Debug for PhoneAuth {
         f.debug_struct("PhoneAuth")
             .field("mode", &self.mode)
             .field("username", &self.username)
-            .field("passwords", &format_args!("[{} redacted]", self.passwords.len()))
+            .field(
+                "passwords",
+                &format_args!("[{} redacted]", self.passwords.len()),
+            )
             .field("allow_cidrs", &self.allow_cidrs)
             .field("url_key", &self.url_key.as_ref().map(|_| "***"))
             .field("require_client_cert", &self.require_client_cert)
@@ -64,7 +73,10 @@ impl Default for PhoneAuth {
             mode: PhoneAuthMode::None,
             username: None,
             passwords: Vec::new(),
-            allow_cidrs: DEFAULT_ALLOW_CIDRS.iter().map(|c| c.parse().expect("built-in CIDRs parse")).collect(),
+            allow_cidrs: DEFAULT_ALLOW_CIDRS
+                .iter()
+                .map(|c| c.parse().expect("built-in CIDRs parse"))
+                .collect(),
             url_key: None,
             require_client_cert: false,
         }
@@ -90,7 +102,9 @@ pub struct PhoneAuthInput {
     pub require_client_cert: Option<bool>,
 }
 
-fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
@@ -105,7 +119,9 @@ impl PhoneAuth {
         if let Some(username) = &input.username {
             let ok = !username.is_empty()
                 && username.len() <= 64
-                && username.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+                && username
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
             if !ok {
                 return Err(RuleError::new(
                     "phone_auth.username",
@@ -137,7 +153,9 @@ impl PhoneAuth {
                         RuleError::new(
                             format!("phone_auth.allow_cidrs[{i}]"),
                             "cidr_invalid",
-                            format!("'{c}' is not a CIDR range such as 10.0.0.0/8 or 2001:db8::/32"),
+                            format!(
+                                "'{c}' is not a CIDR range such as 10.0.0.0/8 or 2001:db8::/32"
+                            ),
                         )
                     })
                 })
@@ -181,14 +199,18 @@ impl PhoneAuth {
 fn check_url_key(key: &str) -> Result<(), RuleError> {
     let ok = key.len() >= MIN_URL_KEY_CHARS
         && key.len() <= 128
-        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
         Err(RuleError::new(
             "phone_auth.url_key",
             "url_key_invalid",
-            format!("a URL key is {MIN_URL_KEY_CHARS} to 128 characters of letters, digits, '-' and '_'"),
+            format!(
+                "a URL key is {MIN_URL_KEY_CHARS} to 128 characters of letters, digits, '-' and '_'"
+            ),
         ))
     }
 }
@@ -203,7 +225,9 @@ pub fn parse_duration(input: &str, field: &str) -> Result<Duration, RuleError> {
         )
     };
     let unit = input.chars().last().ok_or_else(invalid)?;
-    let number: u64 = input[..input.len() - unit.len_utf8()].parse().map_err(|_| invalid())?;
+    let number: u64 = input[..input.len() - unit.len_utf8()]
+        .parse()
+        .map_err(|_| invalid())?;
     let seconds = match unit {
         's' => Some(number),
         'm' => number.checked_mul(60),
@@ -234,7 +258,15 @@ mod tests {
     #[test]
     fn the_default_admits_lans_and_refuses_the_internet() {
         let auth = PhoneAuth::default();
-        for ip in ["127.0.0.1", "10.1.2.3", "172.20.0.9", "192.168.1.50", "::1", "fd00::1", "::ffff:192.168.1.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.20.0.9",
+            "192.168.1.50",
+            "::1",
+            "fd00::1",
+            "::ffff:192.168.1.1",
+        ] {
             assert!(auth.allows_ip(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["8.8.8.8", "172.32.0.1", "2001:db8::1", "::ffff:8.8.8.8"] {
@@ -248,7 +280,10 @@ mod tests {
             mode: Some(PhoneAuthMode::Digest),
             ..Default::default()
         };
-        assert_eq!(PhoneAuth::default().apply(&input).unwrap_err().code, "username_required");
+        assert_eq!(
+            PhoneAuth::default().apply(&input).unwrap_err().code,
+            "username_required"
+        );
         let input = PhoneAuthInput {
             mode: Some(PhoneAuthMode::Digest),
             username: Some("phones".into()),
@@ -265,17 +300,26 @@ mod tests {
             allow_cidrs: Some(vec!["10.0.0.0/8".into(), "10.0.0.0/33".into()]),
             ..Default::default()
         };
-        assert_eq!(PhoneAuth::default().apply(&input).unwrap_err().field, "phone_auth.allow_cidrs[1]");
+        assert_eq!(
+            PhoneAuth::default().apply(&input).unwrap_err().field,
+            "phone_auth.allow_cidrs[1]"
+        );
         let input = PhoneAuthInput {
             url_key: Some(Some("short".into())),
             ..Default::default()
         };
-        assert_eq!(PhoneAuth::default().apply(&input).unwrap_err().code, "url_key_invalid");
+        assert_eq!(
+            PhoneAuth::default().apply(&input).unwrap_err().code,
+            "url_key_invalid"
+        );
         let input = PhoneAuthInput {
             passwords: Some(vec!["weak".into()]),
             ..Default::default()
         };
-        assert_eq!(PhoneAuth::default().apply(&input).unwrap_err().field, "phone_auth.passwords[0]");
+        assert_eq!(
+            PhoneAuth::default().apply(&input).unwrap_err().field,
+            "phone_auth.passwords[0]"
+        );
     }
 
     #[test]
@@ -286,16 +330,32 @@ mod tests {
             ..Default::default()
         };
         let shown = format!("{auth:?}");
-        assert!(!shown.contains("Sup3r") && !shown.contains("k3y"), "{shown}");
+        assert!(
+            !shown.contains("Sup3r") && !shown.contains("k3y"),
+            "{shown}"
+        );
     }
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("72h", "enroll_window").unwrap(), Duration::from_secs(72 * 3600));
-        assert_eq!(parse_duration("30m", "x").unwrap(), Duration::from_secs(1800));
-        assert_eq!(parse_duration("2d", "x").unwrap(), Duration::from_secs(2 * 86_400));
+        assert_eq!(
+            parse_duration("72h", "enroll_window").unwrap(),
+            Duration::from_secs(72 * 3600)
+        );
+        assert_eq!(
+            parse_duration("30m", "x").unwrap(),
+            Duration::from_secs(1800)
+        );
+        assert_eq!(
+            parse_duration("2d", "x").unwrap(),
+            Duration::from_secs(2 * 86_400)
+        );
         for bad in ["", "h", "72", "-1h", "0s", "1.5h", "72H", "99999999999d"] {
-            assert_eq!(parse_duration(bad, "enroll_window").unwrap_err().code, "duration_invalid", "{bad}");
+            assert_eq!(
+                parse_duration(bad, "enroll_window").unwrap_err().code,
+                "duration_invalid",
+                "{bad}"
+            );
         }
         assert_eq!(format_duration(Duration::from_secs(72 * 3600)), "3d");
         assert_eq!(format_duration(Duration::from_secs(90)), "90s");

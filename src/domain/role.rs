@@ -52,10 +52,17 @@ impl Role {
 
     /// Parses a wire name for the `role` field.
     pub fn parse(input: &str) -> Result<Self, RuleError> {
-        Self::ALL.into_iter().find(|r| r.as_str() == input).ok_or_else(|| {
-            let names: Vec<&str> = Self::ALL.iter().map(|r| r.as_str()).collect();
-            RuleError::new("role", "role_unknown", format!("role must be one of {}", names.join(", ")))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == input)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|r| r.as_str()).collect();
+                RuleError::new(
+                    "role",
+                    "role_unknown",
+                    format!("role must be one of {}", names.join(", ")),
+                )
+            })
     }
 }
 

@@ -105,13 +105,21 @@ fn check_policy(input: &str, field: &str) -> Result<(), RuleError> {
         ));
     }
     if input.contains('<') || input.contains('>') {
-        return Err(RuleError::new(field, "password_forbidden_char", "a password must not contain < or >"));
+        return Err(RuleError::new(
+            field,
+            "password_forbidden_char",
+            "a password must not contain < or >",
+        ));
     }
     if input.chars().count() < MIN_PASSWORD_CHARS {
         return Err(weak("too short"));
     }
     if input.chars().count() > 128 {
-        return Err(RuleError::new(field, "password_too_long", "a password has at most 128 characters"));
+        return Err(RuleError::new(
+            field,
+            "password_too_long",
+            "a password has at most 128 characters",
+        ));
     }
     if !input.chars().any(|c| c.is_ascii_digit()) {
         return Err(weak("no digit"));
@@ -144,15 +152,22 @@ mod tests {
         ];
         for (pw, why) in cases {
             let err = SipPassword::parse(pw, "sip_password").unwrap_err();
-            assert_eq!((err.field.as_str(), err.code), ("sip_password", "password_too_weak"));
+            assert_eq!(
+                (err.field.as_str(), err.code),
+                ("sip_password", "password_too_weak")
+            );
             assert!(err.message.starts_with(why), "{pw}: {}", err.message);
         }
         assert_eq!(
-            SipPassword::parse("Angle<Brackets>1", "sip_password").unwrap_err().code,
+            SipPassword::parse("Angle<Brackets>1", "sip_password")
+                .unwrap_err()
+                .code,
             "password_forbidden_char"
         );
         assert_eq!(
-            SipPassword::parse("Line\nBreak1!abcdef", "sip_password").unwrap_err().code,
+            SipPassword::parse("Line\nBreak1!abcdef", "sip_password")
+                .unwrap_err()
+                .code,
             "password_not_printable"
         );
     }
@@ -165,8 +180,16 @@ mod tests {
         assert_ne!(a.expose(), b.expose());
         for pw in [a, b] {
             assert!(pw.expose().len() >= 20);
-            assert!(SipPassword::parse(pw.expose(), "x").is_ok(), "{}", pw.expose());
-            assert!(pw.expose().bytes().all(|c| c.is_ascii_alphanumeric() || SYMBOLS.contains(&c)));
+            assert!(
+                SipPassword::parse(pw.expose(), "x").is_ok(),
+                "{}",
+                pw.expose()
+            );
+            assert!(
+                pw.expose()
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || SYMBOLS.contains(&c))
+            );
         }
     }
 

@@ -36,7 +36,11 @@ impl Transport {
             "tcp" => Ok(Self::Tcp),
             "tls" => Ok(Self::Tls),
             "dns_srv" => Ok(Self::DnsSrv),
-            _ => Err(RuleError::new(field, "transport_unknown", "transport is one of udp, tcp, tls, dns_srv")),
+            _ => Err(RuleError::new(
+                field,
+                "transport_unknown",
+                "transport is one of udp, tcp, tls, dns_srv",
+            )),
         }
     }
 }
@@ -115,9 +119,16 @@ impl Settings {
                 check_host(host, &field(name))?;
             }
         }
-        for (name, port) in [("sip_port", self.sip_port), ("outbound_proxy_port", self.outbound_proxy_port)] {
+        for (name, port) in [
+            ("sip_port", self.sip_port),
+            ("outbound_proxy_port", self.outbound_proxy_port),
+        ] {
             if port == Some(0) {
-                return Err(RuleError::new(field(name), "port_invalid", "a port is 1 to 65535"));
+                return Err(RuleError::new(
+                    field(name),
+                    "port_invalid",
+                    "a port is 1 to 65535",
+                ));
             }
         }
         if let Some(expires) = self.registration_expires
@@ -156,7 +167,10 @@ impl Settings {
             sip_server: over.sip_server.clone().or_else(|| self.sip_server.clone()),
             sip_port: over.sip_port.or(self.sip_port),
             transport: over.transport.or(self.transport),
-            outbound_proxy: over.outbound_proxy.clone().or_else(|| self.outbound_proxy.clone()),
+            outbound_proxy: over
+                .outbound_proxy
+                .clone()
+                .or_else(|| self.outbound_proxy.clone()),
             outbound_proxy_port: over.outbound_proxy_port.or(self.outbound_proxy_port),
             registration_expires: over.registration_expires.or(self.registration_expires),
             timezone: over.timezone.clone().or_else(|| self.timezone.clone()),
@@ -167,7 +181,9 @@ impl Settings {
 
     /// Merges the levels in the fixed order (built-in defaults → tenant → site → device).
     pub fn merge(levels: &[&Settings]) -> EffectiveSettings {
-        let merged = levels.iter().fold(Settings::default(), |acc, level| acc.overlay(level));
+        let merged = levels
+            .iter()
+            .fold(Settings::default(), |acc, level| acc.overlay(level));
         let sip_port = merged.sip_port.unwrap_or(5060);
         EffectiveSettings {
             sip_server: merged.sip_server.unwrap_or_default(),
@@ -214,7 +230,9 @@ impl EffectiveSettings {
 fn check_host(host: &str, field: &str) -> Result<(), RuleError> {
     let ok = !host.is_empty()
         && host.len() <= 253
-        && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
         && !host.starts_with('.')
         && !host.starts_with('-');
     if ok {
@@ -259,16 +277,27 @@ mod tests {
 
     #[test]
     fn standard_offsets_ignore_summer_time() {
-        let eff = |tz: &str| Settings::merge(&[&Settings {
-            timezone: Some(tz.into()),
-            ..Default::default()
-        }]);
+        let eff = |tz: &str| {
+            Settings::merge(&[&Settings {
+                timezone: Some(tz.into()),
+                ..Default::default()
+            }])
+        };
         assert_eq!(eff("Europe/Berlin").standard_utc_offset_seconds(), 3600);
         assert!(eff("Europe/Berlin").observes_dst());
-        assert_eq!(eff("America/New_York").standard_utc_offset_seconds(), -5 * 3600);
-        assert_eq!(eff("Asia/Kolkata").standard_utc_offset_seconds(), 5 * 3600 + 1800);
+        assert_eq!(
+            eff("America/New_York").standard_utc_offset_seconds(),
+            -5 * 3600
+        );
+        assert_eq!(
+            eff("Asia/Kolkata").standard_utc_offset_seconds(),
+            5 * 3600 + 1800
+        );
         assert!(!eff("Asia/Kolkata").observes_dst());
-        assert_eq!(eff("Australia/Sydney").standard_utc_offset_seconds(), 10 * 3600);
+        assert_eq!(
+            eff("Australia/Sydney").standard_utc_offset_seconds(),
+            10 * 3600
+        );
     }
 
     #[test]

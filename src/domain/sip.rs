@@ -30,16 +30,27 @@ impl SipUsername {
     /// Builds a username for `field` from what the admin chose, or from `default_rest`.
     ///
     /// A chosen name may be given with or without the prefix; the prefix is always there after.
-    pub fn build(prefix: &str, chosen: Option<&str>, default_rest: &str, field: &str) -> Result<Self, RuleError> {
+    pub fn build(
+        prefix: &str,
+        chosen: Option<&str>,
+        default_rest: &str,
+        field: &str,
+    ) -> Result<Self, RuleError> {
         let rest = match chosen {
             Some(name) => name.strip_prefix(prefix).unwrap_or(name),
             None => default_rest,
         };
-        if rest.is_empty() || !rest.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-')) {
+        if rest.is_empty()
+            || !rest
+                .bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
+        {
             return Err(RuleError::new(
                 field,
                 "sip_username_invalid",
-                format!("after the tenant prefix '{prefix}', a SIP username uses only a-z, 0-9, '.', '_' and '-'"),
+                format!(
+                    "after the tenant prefix '{prefix}', a SIP username uses only a-z, 0-9, '.', '_' and '-'"
+                ),
             ));
         }
         let full = format!("{prefix}{rest}");
@@ -47,7 +58,9 @@ impl SipUsername {
             return Err(RuleError::new(
                 field,
                 "sip_username_too_long",
-                format!("a SIP username has at most {MAX_SIP_USERNAME} characters, prefix included"),
+                format!(
+                    "a SIP username has at most {MAX_SIP_USERNAME} characters, prefix included"
+                ),
             ));
         }
         Ok(Self(full))
@@ -83,17 +96,38 @@ mod tests {
     #[test]
     fn usernames_always_carry_the_prefix() {
         let p = "testsitecom_";
-        assert_eq!(SipUsername::build(p, None, "101", "sip_username").unwrap().as_str(), "testsitecom_101");
-        assert_eq!(SipUsername::build(p, Some("john.s"), "101", "x").unwrap().as_str(), "testsitecom_john.s");
         assert_eq!(
-            SipUsername::build(p, Some("testsitecom_john"), "101", "x").unwrap().as_str(),
+            SipUsername::build(p, None, "101", "sip_username")
+                .unwrap()
+                .as_str(),
+            "testsitecom_101"
+        );
+        assert_eq!(
+            SipUsername::build(p, Some("john.s"), "101", "x")
+                .unwrap()
+                .as_str(),
+            "testsitecom_john.s"
+        );
+        assert_eq!(
+            SipUsername::build(p, Some("testsitecom_john"), "101", "x")
+                .unwrap()
+                .as_str(),
             "testsitecom_john"
         );
         for bad in ["John", "a b", "a@b", "", "ü"] {
             let err = SipUsername::build(p, Some(bad), "101", "sip_username").unwrap_err();
-            assert_eq!((err.field.as_str(), err.code), ("sip_username", "sip_username_invalid"), "{bad}");
+            assert_eq!(
+                (err.field.as_str(), err.code),
+                ("sip_username", "sip_username_invalid"),
+                "{bad}"
+            );
         }
         let long = "a".repeat(60);
-        assert_eq!(SipUsername::build(p, Some(&long), "1", "x").unwrap_err().code, "sip_username_too_long");
+        assert_eq!(
+            SipUsername::build(p, Some(&long), "1", "x")
+                .unwrap_err()
+                .code,
+            "sip_username_too_long"
+        );
     }
 }

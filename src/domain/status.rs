@@ -102,10 +102,17 @@ mod tests {
             has_email: true,
             ..Default::default()
         };
-        assert_eq!(user_tags(fresh), [UserTag::New, UserTag::PasswordRequired, UserTag::NoDevice]);
+        assert_eq!(
+            user_tags(fresh),
+            [UserTag::New, UserTag::PasswordRequired, UserTag::NoDevice]
+        );
         assert_eq!(
             user_tags(UserFacts::default()),
-            [UserTag::SetupRequired, UserTag::PasswordRequired, UserTag::NoDevice]
+            [
+                UserTag::SetupRequired,
+                UserTag::PasswordRequired,
+                UserTag::NoDevice
+            ]
         );
         let done = UserFacts {
             has_email: true,
@@ -121,9 +128,21 @@ mod tests {
         let now = Utc::now();
         let later = now + TimeDelta::hours(1);
         let earlier = now - TimeDelta::hours(1);
-        assert_eq!(device_status(None, later, true, now), DeviceStatus::AwaitingFirstFetch);
-        assert_eq!(device_status(None, earlier, true, now), DeviceStatus::EnrollmentExpired);
-        assert_eq!(device_status(Some(earlier), earlier, true, now), DeviceStatus::Provisioned);
-        assert_eq!(device_status(Some(earlier), earlier, false, now), DeviceStatus::ConfigChangedSinceFetch);
+        assert_eq!(
+            device_status(None, later, true, now),
+            DeviceStatus::AwaitingFirstFetch
+        );
+        assert_eq!(
+            device_status(None, earlier, true, now),
+            DeviceStatus::EnrollmentExpired
+        );
+        assert_eq!(
+            device_status(Some(earlier), earlier, true, now),
+            DeviceStatus::Provisioned
+        );
+        assert_eq!(
+            device_status(Some(earlier), earlier, false, now),
+            DeviceStatus::ConfigChangedSinceFetch
+        );
     }
 }

@@ -69,13 +69,20 @@ pub struct TenantSpec {
 impl TenantDraft {
     /// Checks a new tenant: a name and a SIP server are required.
     pub fn into_new(self) -> Result<TenantSpec, RuleError> {
-        let name = self
-            .name
-            .as_deref()
-            .ok_or_else(|| RuleError::new("name", "required", "a tenant needs a name (e.g. testsite.com)"))?;
+        let name = self.name.as_deref().ok_or_else(|| {
+            RuleError::new(
+                "name",
+                "required",
+                "a tenant needs a name (e.g. testsite.com)",
+            )
+        })?;
         let name = parse_tenant_name(name)?;
         if self.sip_server.is_none() {
-            return Err(RuleError::new("sip_server", "required", "a tenant needs the SIP server its phones register with"));
+            return Err(RuleError::new(
+                "sip_server",
+                "required",
+                "a tenant needs the SIP server its phones register with",
+            ));
         }
         let base = TenantSpec {
             name,
@@ -100,7 +107,11 @@ impl TenantDraft {
                 "a tenant's name cannot change: its SIP usernames are derived from it",
             ));
         }
-        let transport = self.transport.as_deref().map(|t| Transport::parse(t, "transport")).transpose()?;
+        let transport = self
+            .transport
+            .as_deref()
+            .map(|t| Transport::parse(t, "transport"))
+            .transpose()?;
         let patch = Settings {
             sip_server: self.sip_server,
             sip_port: self.sip_port,
@@ -127,7 +138,11 @@ impl TenantDraft {
         }
         if let Some(max) = self.max_devices_per_user {
             if !(1..=100).contains(&max) {
-                return Err(RuleError::new("max_devices_per_user", "out_of_range", "between 1 and 100"));
+                return Err(RuleError::new(
+                    "max_devices_per_user",
+                    "out_of_range",
+                    "between 1 and 100",
+                ));
             }
             spec.max_devices_per_user = max;
         }
@@ -140,7 +155,9 @@ impl TenantDraft {
 pub fn parse_tenant_name(input: &str) -> Result<String, RuleError> {
     let ok = !input.is_empty()
         && input.len() <= 63
-        && input.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && input
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
         && input.bytes().any(|b| b.is_ascii_alphanumeric());
     if ok {
         Ok(input.to_owned())
@@ -172,7 +189,10 @@ pub struct SiteDraft {
 impl SiteDraft {
     /// Checks a new site.
     pub fn into_new(self) -> Result<(PrintableText, Settings), RuleError> {
-        let name = self.name.as_deref().ok_or_else(|| RuleError::new("name", "required", "a site needs a name"))?;
+        let name = self
+            .name
+            .as_deref()
+            .ok_or_else(|| RuleError::new("name", "required", "a site needs a name"))?;
         let name = PrintableText::name(name, "name")?;
         let settings = Settings {
             sip_server: self.sip_server,
@@ -228,7 +248,10 @@ mod tests {
     fn tenant_names_are_domain_like() {
         assert!(parse_tenant_name("testsite.com").is_ok());
         for bad in ["", "...", "a b", "a/b", "ä.com"] {
-            assert_eq!(parse_tenant_name(bad).unwrap_err().code, "tenant_name_invalid");
+            assert_eq!(
+                parse_tenant_name(bad).unwrap_err().code,
+                "tenant_name_invalid"
+            );
         }
     }
 }

@@ -5,15 +5,17 @@ use rand::Rng;
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    E164, Email, Extension, ExtensionPlan, ExternalSipLogin, PortalPassword, PrintableText, Role, RuleError,
-    SipPassword, SipUsername, VoicemailPin,
+    E164, Email, Extension, ExtensionPlan, ExternalSipLogin, PortalPassword, PrintableText, Role,
+    RuleError, SipPassword, SipUsername, VoicemailPin,
 };
 
 /// Most phone numbers a user may carry.
 pub const MAX_PHONE_NUMBERS: usize = 20;
 
 /// `null` in a patch clears a value; a missing field leaves it alone.
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -106,14 +108,29 @@ pub struct TenantRules<'a> {
 
 impl UserDraft {
     /// Checks a new user. A missing SIP password is generated with `rng`.
-    pub fn into_new(self, rules: TenantRules<'_>, rng: &mut impl Rng) -> Result<UserSpec, RuleError> {
-        let name = self.name.as_deref().ok_or_else(|| RuleError::new("name", "required", "a user needs a name"))?;
+    pub fn into_new(
+        self,
+        rules: TenantRules<'_>,
+        rng: &mut impl Rng,
+    ) -> Result<UserSpec, RuleError> {
+        let name = self
+            .name
+            .as_deref()
+            .ok_or_else(|| RuleError::new("name", "required", "a user needs a name"))?;
         let extension = self.extension.as_deref().ok_or_else(|| {
-            RuleError::new("extension", "required", "a user needs an extension (ask for the next free one)")
+            RuleError::new(
+                "extension",
+                "required",
+                "a user needs an extension (ask for the next free one)",
+            )
         })?;
         let extension = Extension::parse(extension, rules.plan)?;
-        let sip_username =
-            SipUsername::build(rules.prefix, self.sip_username.as_deref(), extension.as_str(), "sip_username")?;
+        let sip_username = SipUsername::build(
+            rules.prefix,
+            self.sip_username.as_deref(),
+            extension.as_str(),
+            "sip_username",
+        )?;
         let sip_password = match &self.sip_password {
             Some(pw) => SipPassword::parse(pw, "sip_password")?,
             None => SipPassword::generate(rng),
@@ -146,7 +163,11 @@ impl UserDraft {
     }
 
     /// Applies a patch to an existing user. The extension cannot change.
-    pub fn apply_to(self, mut spec: UserSpec, rules: TenantRules<'_>) -> Result<UserSpec, RuleError> {
+    pub fn apply_to(
+        self,
+        mut spec: UserSpec,
+        rules: TenantRules<'_>,
+    ) -> Result<UserSpec, RuleError> {
         if let Some(ext) = &self.extension
             && ext != spec.extension.as_str()
         {
@@ -169,14 +190,21 @@ impl UserDraft {
             spec.admin = admin;
         }
         if let Some(department) = self.department {
-            spec.department = department.as_deref().map(|d| PrintableText::name(d, "department")).transpose()?;
+            spec.department = department
+                .as_deref()
+                .map(|d| PrintableText::name(d, "department"))
+                .transpose()?;
         }
         if let Some(site) = self.site {
             spec.site = site;
         }
         if let Some(username) = &self.sip_username {
-            spec.sip_username =
-                SipUsername::build(rules.prefix, Some(username), spec.extension.as_str(), "sip_username")?;
+            spec.sip_username = SipUsername::build(
+                rules.prefix,
+                Some(username),
+                spec.extension.as_str(),
+                "sip_username",
+            )?;
         }
         if let Some(pw) = &self.sip_password {
             spec.sip_password = SipPassword::parse(pw, "sip_password")?;
@@ -185,7 +213,10 @@ impl UserDraft {
             spec.voicemail_pin = pin.as_deref().map(VoicemailPin::parse).transpose()?;
         }
         if let Some(caller_id) = self.caller_id {
-            spec.caller_id = caller_id.as_deref().map(|c| E164::parse(c, "caller_id")).transpose()?;
+            spec.caller_id = caller_id
+                .as_deref()
+                .map(|c| E164::parse(c, "caller_id"))
+                .transpose()?;
         }
         if let Some(numbers) = &self.phone_numbers {
             if numbers.len() > MAX_PHONE_NUMBERS {
@@ -202,8 +233,10 @@ impl UserDraft {
                 .collect::<Result<_, _>>()?;
         }
         if let Some(external) = self.external_sip {
-            spec.external_sip =
-                external.as_deref().map(|e| ExternalSipLogin::parse(e, "external_sip")).transpose()?;
+            spec.external_sip = external
+                .as_deref()
+                .map(|e| ExternalSipLogin::parse(e, "external_sip"))
+                .transpose()?;
         }
         if let Some(pw) = &self.portal_password {
             spec.new_portal_password = Some(PortalPassword::parse(pw)?);
@@ -212,7 +245,11 @@ impl UserDraft {
             if let Some(m) = max
                 && !(1..=100).contains(&m)
             {
-                return Err(RuleError::new("max_devices", "out_of_range", "a device limit is 1 to 100"));
+                return Err(RuleError::new(
+                    "max_devices",
+                    "out_of_range",
+                    "a device limit is 1 to 100",
+                ));
             }
             spec.max_devices = max;
         }
@@ -246,7 +283,10 @@ pub struct AliasSpec {
 impl AliasDraft {
     /// Checks a new alias of a user; a missing password is generated with `rng`.
     pub fn into_new(self, prefix: &str, rng: &mut impl Rng) -> Result<AliasSpec, RuleError> {
-        let name = self.name.as_deref().ok_or_else(|| RuleError::new("name", "required", "an alias needs a name"))?;
+        let name = self
+            .name
+            .as_deref()
+            .ok_or_else(|| RuleError::new("name", "required", "an alias needs a name"))?;
         Ok(AliasSpec {
             name: PrintableText::name(name, "name")?,
             sip_username: self
@@ -298,16 +338,39 @@ mod tests {
             (r#"{"name":"J\nK","extension":"101"}"#, "name"),
             (r#"{"name":"J","extension":"101","email":"nope"}"#, "email"),
             (r#"{"name":"J","extension":"101","role":"king"}"#, "role"),
-            (r#"{"name":"J","extension":"101","sip_password":"weak"}"#, "sip_password"),
-            (r#"{"name":"J","extension":"101","voicemail_pin":"12"}"#, "voicemail_pin"),
-            (r#"{"name":"J","extension":"101","caller_id":"0301234"}"#, "caller_id"),
-            (r#"{"name":"J","extension":"101","phone_numbers":["+4930123456","x"]}"#, "phone_numbers[1]"),
-            (r#"{"name":"J","extension":"101","external_sip":"G1@host"}"#, "external_sip"),
-            (r#"{"name":"J","extension":"101","sip_username":"Bad Name"}"#, "sip_username"),
-            (r#"{"name":"J","extension":"101","portal_password":"short"}"#, "portal_password"),
+            (
+                r#"{"name":"J","extension":"101","sip_password":"weak"}"#,
+                "sip_password",
+            ),
+            (
+                r#"{"name":"J","extension":"101","voicemail_pin":"12"}"#,
+                "voicemail_pin",
+            ),
+            (
+                r#"{"name":"J","extension":"101","caller_id":"0301234"}"#,
+                "caller_id",
+            ),
+            (
+                r#"{"name":"J","extension":"101","phone_numbers":["+4930123456","x"]}"#,
+                "phone_numbers[1]",
+            ),
+            (
+                r#"{"name":"J","extension":"101","external_sip":"G1@host"}"#,
+                "external_sip",
+            ),
+            (
+                r#"{"name":"J","extension":"101","sip_username":"Bad Name"}"#,
+                "sip_username",
+            ),
+            (
+                r#"{"name":"J","extension":"101","portal_password":"short"}"#,
+                "portal_password",
+            ),
         ];
         for (json, field) in cases {
-            let err = draft(json).into_new(rules(&plan), &mut rand::rng()).unwrap_err();
+            let err = draft(json)
+                .into_new(rules(&plan), &mut rand::rng())
+                .unwrap_err();
             assert_eq!(err.field, field, "{json}: {err}");
         }
     }
@@ -318,9 +381,13 @@ mod tests {
         let spec = draft(r#"{"name":"J","extension":"101","email":"j@testsite.com"}"#)
             .into_new(rules(&plan), &mut rand::rng())
             .unwrap();
-        let err = draft(r#"{"extension":"102"}"#).apply_to(spec.clone(), rules(&plan)).unwrap_err();
+        let err = draft(r#"{"extension":"102"}"#)
+            .apply_to(spec.clone(), rules(&plan))
+            .unwrap_err();
         assert_eq!((err.field.as_str(), err.code), ("extension", "immutable"));
-        let cleared = draft(r#"{"email":null}"#).apply_to(spec, rules(&plan)).unwrap();
+        let cleared = draft(r#"{"email":null}"#)
+            .apply_to(spec, rules(&plan))
+            .unwrap();
         assert!(cleared.email.is_none());
     }
 

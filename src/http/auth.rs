@@ -27,19 +27,31 @@ impl Caller {
 
     /// Refuses installers.
     pub fn require_admin(&self) -> ApiResult<()> {
-        if self.is_admin() { Ok(()) } else { Err(ApiError::Forbidden("this needs an admin token")) }
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("this needs an admin token"))
+        }
     }
 
     /// Refuses tokens bound to a tenant (creating tenants, listing all of them).
     pub fn require_global_admin(&self) -> ApiResult<()> {
         self.require_admin()?;
-        if self.0.tenant_id.is_none() { Ok(()) } else { Err(ApiError::Forbidden("this needs an admin token not bound to a tenant")) }
+        if self.0.tenant_id.is_none() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "this needs an admin token not bound to a tenant",
+            ))
+        }
     }
 
     /// Refuses tokens bound to another tenant.
     pub fn require_tenant(&self, tenant: &Tenant) -> ApiResult<()> {
         match self.0.tenant_id {
-            Some(id) if id != tenant.id => Err(ApiError::Forbidden("this token is bound to another tenant")),
+            Some(id) if id != tenant.id => {
+                Err(ApiError::Forbidden("this token is bound to another tenant"))
+            }
             _ => Ok(()),
         }
     }
@@ -53,7 +65,10 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(AUTHORIZATION)

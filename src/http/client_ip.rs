@@ -53,9 +53,21 @@ mod tests {
         let trusted: Vec<IpNet> = vec!["10.0.0.1/32".parse().unwrap()];
         let proxy: SocketAddr = "10.0.0.1:5000".parse().unwrap();
         let stranger: SocketAddr = "203.0.113.9:5000".parse().unwrap();
-        assert_eq!(client_ip(proxy, &headers("198.51.100.7"), &trusted), "198.51.100.7".parse::<IpAddr>().unwrap());
-        assert_eq!(client_ip(stranger, &headers("192.168.1.1"), &trusted), "203.0.113.9".parse::<IpAddr>().unwrap());
-        assert_eq!(client_ip(proxy, &headers("1.1.1.1, 198.51.100.7, 10.0.0.1"), &trusted), "198.51.100.7".parse::<IpAddr>().unwrap());
-        assert_eq!(client_ip(proxy, &headers("garbage"), &trusted), "10.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip(proxy, &headers("198.51.100.7"), &trusted),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(stranger, &headers("192.168.1.1"), &trusted),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(proxy, &headers("1.1.1.1, 198.51.100.7, 10.0.0.1"), &trusted),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(proxy, &headers("garbage"), &trusted),
+            "10.0.0.1".parse::<IpAddr>().unwrap()
+        );
     }
 }

@@ -62,9 +62,10 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::NotFound(what),
             StoreError::Conflict(rule) => ApiError::Conflict(rule),
             StoreError::Invalid(rule) => ApiError::Invalid(rule),
-            StoreError::Sqlite(_) | StoreError::Migration(_) | StoreError::Json(_) | StoreError::Task(_) => {
-                ApiError::Internal(e.to_string())
-            }
+            StoreError::Sqlite(_)
+            | StoreError::Migration(_)
+            | StoreError::Json(_)
+            | StoreError::Task(_) => ApiError::Internal(e.to_string()),
         }
     }
 }
@@ -82,9 +83,13 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(r) | ApiError::Conflict(r) | ApiError::Invalid(r) => {
                 json!({"code": r.code, "message": r.message, "field": r.field})
             }
-            ApiError::Unauthorized => json!({"code": "unauthorized", "message": "a valid bearer token is required", "field": null}),
+            ApiError::Unauthorized => {
+                json!({"code": "unauthorized", "message": "a valid bearer token is required", "field": null})
+            }
             ApiError::Forbidden(why) => json!({"code": "forbidden", "message": why, "field": null}),
-            ApiError::NotFound(what) => json!({"code": "not_found", "message": format!("{what} not found"), "field": null}),
+            ApiError::NotFound(what) => {
+                json!({"code": "not_found", "message": format!("{what} not found"), "field": null})
+            }
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error in admin API");
                 json!({"code": "internal", "message": "internal error; see the server log", "field": null})
@@ -92,7 +97,9 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, Json(json!({ "error": body }))).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

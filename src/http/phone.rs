@@ -79,13 +79,27 @@ enum Outcome {
     Failed(String),
 }
 
-async fn fetch(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request<Body>) -> Response {
+async fn fetch(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
     let method = request.method().clone();
     let headers = request.headers().clone();
-    let scheme = request.extensions().get::<Scheme>().copied().unwrap_or(Scheme::Http);
-    let base_url = state.public_url.clone().or_else(|| request_base_url(scheme, &headers));
+    let scheme = request
+        .extensions()
+        .get::<Scheme>()
+        .copied()
+        .unwrap_or(Scheme::Http);
+    let base_url = state
+        .public_url
+        .clone()
+        .or_else(|| request_base_url(scheme, &headers));
     let path = request.uri().path().to_owned();
-    let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let mut fetch = Fetch {
         ip: client_ip(peer, &headers, &state.trusted_proxies),
         base_url,
@@ -108,9 +122,13 @@ async fn fetch(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<Soc
 }
 
 async fn serve(state: &AppState, path: &str, fetch: &mut Fetch) -> Outcome {
-    let Some((key, name)) = split_path(path) else { return Outcome::Missed(Miss::BadPath) };
+    let Some((key, name)) = split_path(path) else {
+        return Outcome::Missed(Miss::BadPath);
+    };
     fetch.file = name.to_owned();
-    let Some(base) = &fetch.base_url else { return Outcome::Missed(Miss::BadPath) };
+    let Some(base) = &fetch.base_url else {
+        return Outcome::Missed(Miss::BadPath);
+    };
     fetch.server_url = match key {
         Some(key) => format!("{base}/{key}"),
         None => base.clone(),
@@ -134,7 +152,12 @@ async fn serve(state: &AppState, path: &str, fetch: &mut Fetch) -> Outcome {
     }
 }
 
-fn serve_device(key: Option<&str>, matches: &[FileMatch<'_>], mut bundle: DeviceBundle, fetch: &mut Fetch) -> Outcome {
+fn serve_device(
+    key: Option<&str>,
+    matches: &[FileMatch<'_>],
+    mut bundle: DeviceBundle,
+    fetch: &mut Fetch,
+) -> Outcome {
     let device = &bundle.device;
     fetch.vendor = Some(device.vendor.clone());
     if let Some(miss) = tenant_gate(&bundle.tenant, key, fetch.ip) {
@@ -158,7 +181,13 @@ fn serve_device(key: Option<&str>, matches: &[FileMatch<'_>], mut bundle: Device
         }
     }
     fetch.device_id = Some(bundle.device.id);
-    match render_device_file(&bundle, matched.vendor, matched.file, &fetch.server_url, false) {
+    match render_device_file(
+        &bundle,
+        matched.vendor,
+        matched.file,
+        &fetch.server_url,
+        false,
+    ) {
         Ok((rendered, plan)) => {
             if !plan.overflow.is_empty() {
                 tracing::warn!(
@@ -174,15 +203,27 @@ fn serve_device(key: Option<&str>, matches: &[FileMatch<'_>], mut bundle: Device
     }
 }
 
-async fn serve_common(state: &AppState, key: Option<&str>, matches: &[FileMatch<'_>], fetch: &mut Fetch) -> Outcome {
+async fn serve_common(
+    state: &AppState,
+    key: Option<&str>,
+    matches: &[FileMatch<'_>],
+    fetch: &mut Fetch,
+) -> Outcome {
     // Prefer the vendor the User-Agent names when two vendors share a common file name.
     let ua_vendor = fetch.ua_info.as_ref().map(|u| u.vendor.as_str());
-    let matched = matches.iter().find(|m| Some(m.vendor.id()) == ua_vendor).unwrap_or(&matches[0]);
+    let matched = matches
+        .iter()
+        .find(|m| Some(m.vendor.id()) == ua_vendor)
+        .unwrap_or(&matches[0]);
     fetch.vendor = Some(matched.vendor.id().to_owned());
     let tenant = match key {
         Some(key) => {
             let key = key.to_owned();
-            match state.store.read(move |c| tenants::by_url_key(c, &key)).await {
+            match state
+                .store
+                .read(move |c| tenants::by_url_key(c, &key))
+                .await
+            {
                 Ok(Some(t)) => Some(t),
                 Ok(None) => return Outcome::Missed(Miss::WrongKey),
                 Err(e) => return Outcome::Failed(e.to_string()),
@@ -195,10 +236,22 @@ async fn serve_common(state: &AppState, key: Option<&str>, matches: &[FileMatch<
     {
         return Outcome::Missed(miss);
     }
-    let ua_model = fetch.ua_info.as_ref().filter(|u| u.vendor == matched.vendor.id()).and_then(|u| u.model.as_deref());
-    let model = matched.model.or(ua_model);
+    let ua_model = fetch
+        .ua_info
+        .as_ref()
+        .filter(|u| u.vendor == matched.vendor.id())
+        .and_then(|u| u.model.as_deref());
+    let model = matched
+        .model_for(&fetch.file, ua_model)
+        .or_else(|| ua_model.map(str::to_owned));
     let levels: Vec<_> = tenant.iter().map(|t| &t.settings).collect();
-    match render_common_file(matched.vendor, matched.file, model, &levels, &fetch.server_url) {
+    match render_common_file(
+        matched.vendor,
+        matched.file,
+        model.as_deref(),
+        &levels,
+        &fetch.server_url,
+    ) {
         Ok(r) => Outcome::Served(r),
         Err(e) => Outcome::Failed(e.to_string()),
     }
@@ -229,7 +282,11 @@ fn tenant_gate(tenant: &Tenant, key: Option<&str>, ip: IpAddr) -> Option<Miss> {
 /// optional port; anything else is refused rather than written into a file.
 fn request_base_url(scheme: Scheme, headers: &HeaderMap) -> Option<String> {
     let host = headers.get(header::HOST)?.to_str().ok()?;
-    let plain = !host.is_empty() && host.len() <= 255 && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    let plain = !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
     plain.then(|| format!("{}://{host}", scheme.as_str()))
 }
 
@@ -249,7 +306,11 @@ fn split_path(path: &str) -> Option<(Option<&str>, &str)> {
         return None;
     }
     let valid = |s: &str| {
-        !s.is_empty() && s.len() <= 128 && !s.starts_with('.') && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        !s.is_empty()
+            && s.len() <= 128
+            && !s.starts_with('.')
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
     };
     match rest.split_once('/') {
         None if valid(rest) => Some((None, rest)),
@@ -275,19 +336,29 @@ fn respond(outcome: &Outcome, request_headers: &HeaderMap, head: bool) -> Respon
             let mut response = Response::builder()
                 .status(status)
                 .header(header::ETAG, &r.etag)
-                .header(header::CACHE_CONTROL, if r.has_secrets { "no-store" } else { "no-cache" });
+                .header(
+                    header::CACHE_CONTROL,
+                    if r.has_secrets {
+                        "no-store"
+                    } else {
+                        "no-cache"
+                    },
+                );
             if !not_modified {
                 response = response
                     .header(header::CONTENT_TYPE, &r.content_type)
                     .header(header::CONTENT_LENGTH, r.body.len());
             }
-            response.body(body).unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+            response
+                .body(body)
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
         Outcome::Missed(_) => not_found(),
         Outcome::Failed(detail) => {
             tracing::error!(%detail, "phone request failed; answering 500 with no body");
             let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
         }
     }
@@ -296,18 +367,24 @@ fn respond(outcome: &Outcome, request_headers: &HeaderMap, head: bool) -> Respon
 /// The one answer for every miss.
 fn not_found() -> Response {
     let mut r = (StatusCode::NOT_FOUND, "Not Found\n").into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
 /// Whether an `If-None-Match` value names `etag` (strong comparison, `*` matches).
 fn etag_matches(header_value: &str, etag: &str) -> bool {
-    header_value.split(',').map(str::trim).any(|candidate| candidate == "*" || candidate == etag)
+    header_value
+        .split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate == etag)
 }
 
 fn record(state: &AppState, fetch: Fetch, outcome: &Outcome, status: StatusCode) {
     let (result, body_hash) = match outcome {
-        Outcome::Served(r) if status == StatusCode::NOT_MODIFIED => ("not_modified", Some(r.etag.clone())),
+        Outcome::Served(r) if status == StatusCode::NOT_MODIFIED => {
+            ("not_modified", Some(r.etag.clone()))
+        }
         Outcome::Served(r) => ("served", Some(r.etag.clone())),
         Outcome::Missed(miss) => (miss.as_str(), None),
         Outcome::Failed(_) => ("error", None),
@@ -340,9 +417,25 @@ mod tests {
 
     #[test]
     fn only_plain_names_pass() {
-        assert_eq!(split_path("/001565aabbcc.cfg"), Some((None, "001565aabbcc.cfg")));
-        assert_eq!(split_path("/k3y-abcdefghijklmnop/y000000000108.cfg"), Some((Some("k3y-abcdefghijklmnop"), "y000000000108.cfg")));
-        for bad in ["/", "/../etc/passwd", "/%2e%2e/x", "/..%5c..%5cwin.ini", "/a/b/c", "/001565aabbcc.cfg%00.xml", "/.hidden", "/a\\b", "noslash"] {
+        assert_eq!(
+            split_path("/001565aabbcc.cfg"),
+            Some((None, "001565aabbcc.cfg"))
+        );
+        assert_eq!(
+            split_path("/k3y-abcdefghijklmnop/y000000000108.cfg"),
+            Some((Some("k3y-abcdefghijklmnop"), "y000000000108.cfg"))
+        );
+        for bad in [
+            "/",
+            "/../etc/passwd",
+            "/%2e%2e/x",
+            "/..%5c..%5cwin.ini",
+            "/a/b/c",
+            "/001565aabbcc.cfg%00.xml",
+            "/.hidden",
+            "/a\\b",
+            "noslash",
+        ] {
             assert_eq!(split_path(bad), None, "{bad}");
         }
         assert_eq!(split_path(&format!("/{}", "a".repeat(300))), None);

@@ -64,7 +64,13 @@ pub fn for_user(conn: &Connection, user_id: i64) -> StoreResult<Vec<Alias>> {
 }
 
 /// Adds an alias at the end of `user`'s order.
-pub fn insert(tx: &Transaction<'_>, actor: &Actor, prefix: &str, user: &User, spec: &AliasSpec) -> StoreResult<Alias> {
+pub fn insert(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    prefix: &str,
+    user: &User,
+    spec: &AliasSpec,
+) -> StoreResult<Alias> {
     let existing = for_user(tx, user.id)?;
     if existing.len() >= MAX_ALIASES_PER_USER {
         return Err(StoreError::Conflict(RuleError::new(
@@ -90,15 +96,19 @@ pub fn insert(tx: &Transaction<'_>, actor: &Actor, prefix: &str, user: &User, sp
         params![user.id, position, spec.name.as_str(), username.as_str(), spec.sip_password.expose(), time_text(now())],
     )?;
     let alias = by_id(tx, user.id, tx.last_insert_rowid())?;
-    audit::record(tx, actor, Change {
-        action: "create",
-        entity: "alias",
-        key: format!("{}/{}", user.spec.extension, alias.id),
-        tenant_id: Some(user.tenant_id),
-        before: None,
-        after: Some(alias.to_json()),
-        snapshot: None,
-    })?;
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "create",
+            entity: "alias",
+            key: format!("{}/{}", user.spec.extension, alias.id),
+            tenant_id: Some(user.tenant_id),
+            before: None,
+            after: Some(alias.to_json()),
+            snapshot: None,
+        },
+    )?;
     Ok(alias)
 }
 
@@ -106,7 +116,8 @@ pub fn insert(tx: &Transaction<'_>, actor: &Actor, prefix: &str, user: &User, sp
 fn next_default_username(conn: &Connection, prefix: &str, user: &User) -> StoreResult<SipUsername> {
     for n in 2.. {
         let rest = format!("{}_{n}", user.spec.extension);
-        let candidate = SipUsername::build(prefix, None, &rest, "sip_username").map_err(StoreError::Invalid)?;
+        let candidate =
+            SipUsername::build(prefix, None, &rest, "sip_username").map_err(StoreError::Invalid)?;
         if !sip_username_taken(conn, candidate.as_str(), None)? {
             return Ok(candidate);
         }
@@ -123,7 +134,12 @@ pub fn by_id(conn: &Connection, user_id: i64, id: i64) -> StoreResult<Alias> {
 }
 
 /// Puts `user`'s aliases in the order of `ids`, which must list each of them exactly once.
-pub fn reorder(tx: &Transaction<'_>, actor: &Actor, user: &User, ids: &[i64]) -> StoreResult<Vec<Alias>> {
+pub fn reorder(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    user: &User,
+    ids: &[i64],
+) -> StoreResult<Vec<Alias>> {
     let before = for_user(tx, user.id)?;
     let mut have: Vec<i64> = before.iter().map(|a| a.id).collect();
     let mut want = ids.to_vec();
@@ -137,18 +153,25 @@ pub fn reorder(tx: &Transaction<'_>, actor: &Actor, user: &User, ids: &[i64]) ->
         )));
     }
     for (i, id) in ids.iter().enumerate() {
-        tx.execute("UPDATE aliases SET position = ?1 WHERE id = ?2", params![i as i64 + 1, id])?;
+        tx.execute(
+            "UPDATE aliases SET position = ?1 WHERE id = ?2",
+            params![i as i64 + 1, id],
+        )?;
     }
     let after = for_user(tx, user.id)?;
-    audit::record(tx, actor, Change {
-        action: "reorder",
-        entity: "alias",
-        key: user.spec.extension.to_string(),
-        tenant_id: Some(user.tenant_id),
-        before: Some(before.iter().map(Alias::to_json).collect()),
-        after: Some(after.iter().map(Alias::to_json).collect()),
-        snapshot: None,
-    })?;
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "reorder",
+            entity: "alias",
+            key: user.spec.extension.to_string(),
+            tenant_id: Some(user.tenant_id),
+            before: Some(before.iter().map(Alias::to_json).collect()),
+            after: Some(after.iter().map(Alias::to_json).collect()),
+            snapshot: None,
+        },
+    )?;
     Ok(after)
 }
 
@@ -159,13 +182,17 @@ pub fn delete(tx: &Transaction<'_>, actor: &Actor, user: &User, alias: &Alias) -
         "UPDATE aliases SET position = position - 1 WHERE user_id = ?1 AND position > ?2",
         params![user.id, alias.position],
     )?;
-    audit::record(tx, actor, Change {
-        action: "delete",
-        entity: "alias",
-        key: format!("{}/{}", user.spec.extension, alias.id),
-        tenant_id: Some(user.tenant_id),
-        before: Some(alias.to_json()),
-        after: None,
-        snapshot: Some(alias.snapshot()),
-    })
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "delete",
+            entity: "alias",
+            key: format!("{}/{}", user.spec.extension, alias.id),
+            tenant_id: Some(user.tenant_id),
+            before: Some(alias.to_json()),
+            after: None,
+            snapshot: Some(alias.snapshot()),
+        },
+    )
 }

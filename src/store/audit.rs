@@ -83,7 +83,12 @@ pub struct AuditEntry {
 }
 
 /// Newest entries first, optionally for one tenant, at most `limit`, older than `before_id`.
-pub fn list(conn: &Connection, tenant_id: Option<i64>, before_id: Option<i64>, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+pub fn list(
+    conn: &Connection,
+    tenant_id: Option<i64>,
+    before_id: Option<i64>,
+    limit: u32,
+) -> StoreResult<Vec<AuditEntry>> {
     let mut stmt = conn.prepare_cached(
         "SELECT a.id, a.at, a.actor, a.action, a.entity, a.entity_key, t.name, a.before, a.after
          FROM audit a LEFT JOIN tenants t ON t.id = a.tenant_id

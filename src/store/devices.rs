@@ -80,15 +80,21 @@ impl Device {
     }
 }
 
-const SELECT: &str = "SELECT id, mac, tenant_id, user_id, vendor, model, site_id, label, settings, enroll_deadline,
+const SELECT: &str =
+    "SELECT id, mac, tenant_id, user_id, vendor, model, site_id, label, settings, enroll_deadline,
     first_fetch_at, last_fetch_at, last_ip, seen_model, seen_firmware, created_at FROM devices";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Device> {
     let mac: String = r.get(1)?;
-    let time = |i: usize| r.get::<_, Option<String>>(i).map(|t| t.as_deref().map(parse_time));
+    let time = |i: usize| {
+        r.get::<_, Option<String>>(i)
+            .map(|t| t.as_deref().map(parse_time))
+    };
     Ok(Device {
         id: r.get(0)?,
-        mac: Mac::parse(&mac).map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?,
+        mac: Mac::parse(&mac).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
+        })?,
         tenant_id: r.get(2)?,
         user_id: r.get(3)?,
         vendor: r.get(4)?,
@@ -115,7 +121,11 @@ pub fn by_mac(conn: &Connection, mac: &Mac) -> StoreResult<Device> {
 }
 
 /// Devices, optionally of one tenant and/or one user, by MAC.
-pub fn list(conn: &Connection, tenant_id: Option<i64>, user_id: Option<i64>) -> StoreResult<Vec<Device>> {
+pub fn list(
+    conn: &Connection,
+    tenant_id: Option<i64>,
+    user_id: Option<i64>,
+) -> StoreResult<Vec<Device>> {
     let mut stmt = conn.prepare_cached(&format!(
         "{SELECT} WHERE (?1 IS NULL OR tenant_id = ?1) AND (?2 IS NULL OR user_id = ?2) ORDER BY mac"
     ))?;
@@ -184,17 +194,30 @@ fn check_room(user: &User, tenant: &Tenant) -> StoreResult<()> {
 }
 
 /// Registers a device to the user with `spec.extension` in `tenant`, detected as `vendor`.
-pub fn insert(tx: &Transaction<'_>, actor: &Actor, tenant: &Tenant, spec: &DeviceSpec, vendor: &str) -> StoreResult<Device> {
+pub fn insert(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    tenant: &Tenant,
+    spec: &DeviceSpec,
+    vendor: &str,
+) -> StoreResult<Device> {
     if by_mac(tx, &spec.mac).is_ok() {
         return Err(StoreError::Conflict(RuleError::new(
             "mac",
             "mac_registered",
-            format!("{} is already registered; re-assign it with PATCH /api/v1/devices/{}", spec.mac, spec.mac),
+            format!(
+                "{} is already registered; re-assign it with PATCH /api/v1/devices/{}",
+                spec.mac, spec.mac
+            ),
         )));
     }
     let owner = owner(tx, tenant, &spec.extension)?;
     check_room(&owner, tenant)?;
-    let site_id = spec.site.as_deref().map(|s| sites::resolve(tx, tenant.id, s, "site").map(|s| s.id)).transpose()?;
+    let site_id = spec
+        .site
+        .as_deref()
+        .map(|s| sites::resolve(tx, tenant.id, s, "site").map(|s| s.id))
+        .transpose()?;
     let at = now();
     let deadline = at + chrono::Duration::from_std(tenant.enroll_window).unwrap_or_default();
     tx.execute(
@@ -214,15 +237,19 @@ pub fn insert(tx: &Transaction<'_>, actor: &Actor, tenant: &Tenant, spec: &Devic
         ],
     )?;
     let device = by_mac(tx, &spec.mac)?;
-    audit::record(tx, actor, Change {
-        action: "create",
-        entity: "device",
-        key: device.mac.lower12(),
-        tenant_id: Some(tenant.id),
-        before: None,
-        after: Some(with_owner(&device, &owner)),
-        snapshot: None,
-    })?;
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "create",
+            entity: "device",
+            key: device.mac.lower12(),
+            tenant_id: Some(tenant.id),
+            before: None,
+            after: Some(with_owner(&device, &owner)),
+            snapshot: None,
+        },
+    )?;
     Ok(device)
 }
 
@@ -244,7 +271,13 @@ fn with_owner(device: &Device, owner: &User) -> Value {
 }
 
 /// Applies `patch` to `device` (re-assign, model, site, label, settings, re-open enrollment).
-pub fn update(tx: &Transaction<'_>, actor: &Actor, tenant: &Tenant, device: &Device, patch: &DevicePatch) -> StoreResult<Device> {
+pub fn update(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    tenant: &Tenant,
+    device: &Device,
+    patch: &DevicePatch,
+) -> StoreResult<Device> {
     let current_owner = users::by_id(tx, device.user_id)?;
     let owner = match &patch.extension {
         Some(ext) if ext != current_owner.spec.extension.as_str() => {
@@ -287,15 +320,19 @@ pub fn update(tx: &Transaction<'_>, actor: &Actor, tenant: &Tenant, device: &Dev
         ],
     )?;
     let after = by_mac(tx, &device.mac)?;
-    audit::record(tx, actor, Change {
-        action: "update",
-        entity: "device",
-        key: device.mac.lower12(),
-        tenant_id: Some(tenant.id),
-        before: Some(with_owner(device, &current_owner)),
-        after: Some(with_owner(&after, &owner)),
-        snapshot: None,
-    })?;
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "update",
+            entity: "device",
+            key: device.mac.lower12(),
+            tenant_id: Some(tenant.id),
+            before: Some(with_owner(device, &current_owner)),
+            after: Some(with_owner(&after, &owner)),
+            snapshot: None,
+        },
+    )?;
     Ok(after)
 }
 
@@ -304,20 +341,29 @@ pub fn delete(tx: &Transaction<'_>, actor: &Actor, device: &Device) -> StoreResu
     let owner = users::by_id(tx, device.user_id)?;
     tx.execute("DELETE FROM devices WHERE id = ?1", [device.id])?;
     let record = with_owner(device, &owner);
-    audit::record(tx, actor, Change {
-        action: "delete",
-        entity: "device",
-        key: device.mac.lower12(),
-        tenant_id: Some(device.tenant_id),
-        before: Some(record.clone()),
-        after: None,
-        snapshot: Some(record),
-    })
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "delete",
+            entity: "device",
+            key: device.mac.lower12(),
+            tenant_id: Some(device.tenant_id),
+            before: Some(record.clone()),
+            after: None,
+            snapshot: Some(record),
+        },
+    )
 }
 
 /// The files a device has fetched: name, hash of what it got, and the base URL it used.
-pub fn fetched_files(conn: &Connection, device_id: i64) -> StoreResult<Vec<(String, String, String)>> {
-    let mut stmt = conn.prepare_cached("SELECT file, body_hash, server_url FROM device_files WHERE device_id = ?1 ORDER BY file")?;
+pub fn fetched_files(
+    conn: &Connection,
+    device_id: i64,
+) -> StoreResult<Vec<(String, String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT file, body_hash, server_url FROM device_files WHERE device_id = ?1 ORDER BY file",
+    )?;
     let rows = stmt.query_map([device_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

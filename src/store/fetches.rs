@@ -56,13 +56,21 @@ pub fn record_batch(tx: &Transaction<'_>, batch: &[FetchRecord]) -> StoreResult<
     )?;
     for r in batch {
         let at = time_text(r.at);
-        let ua = r.ua.as_deref().map(|ua| ua.chars().take(MAX_STORED_UA).collect::<String>());
-        insert.execute(params![at, r.ip, ua, r.mac, r.vendor, r.model, r.firmware, r.file, r.status, r.result])?;
+        let ua =
+            r.ua.as_deref()
+                .map(|ua| ua.chars().take(MAX_STORED_UA).collect::<String>());
+        insert.execute(params![
+            at, r.ip, ua, r.mac, r.vendor, r.model, r.firmware, r.file, r.status, r.result
+        ])?;
         if let Some(device_id) = r.device_id {
             touch.execute(params![device_id, at, r.ip, r.model, r.firmware, ua])?;
             if let Some(hash) = &r.body_hash {
                 // Devices deleted since the fetch have no row to point at; skip those.
-                let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM devices WHERE id = ?1)", [device_id], |r| r.get(0))?;
+                let exists: bool = tx.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM devices WHERE id = ?1)",
+                    [device_id],
+                    |r| r.get(0),
+                )?;
                 if exists {
                     file.execute(params![device_id, r.file, hash, r.server_url, at])?;
                 }

@@ -40,7 +40,8 @@ impl FetchRecorder {
     /// Queues a record without waiting; when the queue is full the record is dropped and counted.
     pub fn record(&self, record: FetchRecord) {
         if self.tx.try_send(record).is_err() {
-            self.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -64,7 +65,10 @@ async fn write_batches(store: Store, mut rx: mpsc::Receiver<FetchRecord>) {
         }
         let records = std::mem::take(&mut batch);
         let count = records.len();
-        if let Err(e) = store.write(move |tx| fetches::record_batch(tx, &records)).await {
+        if let Err(e) = store
+            .write(move |tx| fetches::record_batch(tx, &records))
+            .await
+        {
             tracing::error!(error = %e, count, "could not write fetch records");
         }
     }

@@ -38,10 +38,12 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Site> {
 
 /// The site with row id `id`.
 pub fn by_id(conn: &Connection, id: i64) -> StoreResult<Site> {
-    conn.prepare_cached("SELECT id, tenant_id, name, settings, created_at FROM sites WHERE id = ?1")?
-        .query_row([id], from_row)
-        .optional()?
-        .ok_or(StoreError::NotFound("site"))
+    conn.prepare_cached(
+        "SELECT id, tenant_id, name, settings, created_at FROM sites WHERE id = ?1",
+    )?
+    .query_row([id], from_row)
+    .optional()?
+    .ok_or(StoreError::NotFound("site"))
 }
 
 /// The site of `tenant_id` called `name`, or an error naming `field`.
@@ -60,26 +62,49 @@ pub fn list(conn: &Connection, tenant_id: i64) -> StoreResult<Vec<Site>> {
 }
 
 /// Creates a site.
-pub fn insert(tx: &Transaction<'_>, actor: &Actor, tenant_id: i64, name: &PrintableText, settings: &Settings) -> StoreResult<Site> {
+pub fn insert(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    tenant_id: i64,
+    name: &PrintableText,
+    settings: &Settings,
+) -> StoreResult<Site> {
     let exists = tx
-        .query_row("SELECT 1 FROM sites WHERE tenant_id = ?1 AND name = ?2", params![tenant_id, name.as_str()], |_| Ok(()))
+        .query_row(
+            "SELECT 1 FROM sites WHERE tenant_id = ?1 AND name = ?2",
+            params![tenant_id, name.as_str()],
+            |_| Ok(()),
+        )
         .optional()?;
     if exists.is_some() {
-        return Err(StoreError::Conflict(RuleError::new("name", "site_exists", format!("a site named '{name}' already exists"))));
+        return Err(StoreError::Conflict(RuleError::new(
+            "name",
+            "site_exists",
+            format!("a site named '{name}' already exists"),
+        )));
     }
     tx.execute(
         "INSERT INTO sites (tenant_id, name, settings, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![tenant_id, name.as_str(), serde_json::to_string(settings)?, time_text(now())],
+        params![
+            tenant_id,
+            name.as_str(),
+            serde_json::to_string(settings)?,
+            time_text(now())
+        ],
     )?;
     let site = by_id(tx, tx.last_insert_rowid())?;
-    audit::record(tx, actor, Change {
-        action: "create",
-        entity: "site",
-        key: site.name.clone(),
-        tenant_id: Some(tenant_id),
-        before: None,
-        after: Some(serde_json::to_value(&site)?),
-        snapshot: None,
-    })?;
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "create",
+            entity: "site",
+            key: site.name.clone(),
+            tenant_id: Some(tenant_id),
+            before: None,
+            after: Some(serde_json::to_value(&site)?),
+            snapshot: None,
+        },
+    )?;
     Ok(site)
 }

@@ -80,8 +80,11 @@ impl Tenant {
 const COLUMNS: &str = "id, name, sip_username_prefix, settings, extension_plan, phone_auth, enroll_window_secs, max_devices_per_user, created_at";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Tenant> {
-    let json_err = |i, e: serde_json::Error| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e));
-    let plan: ExtensionPlanInput = serde_json::from_str(&r.get::<_, String>(4)?).map_err(|e| json_err(4, e))?;
+    let json_err = |i, e: serde_json::Error| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    };
+    let plan: ExtensionPlanInput =
+        serde_json::from_str(&r.get::<_, String>(4)?).map_err(|e| json_err(4, e))?;
     Ok(Tenant {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -138,14 +141,39 @@ fn settle_phone_password(spec: &mut TenantSpec, rng: &mut impl Rng) -> Option<St
 }
 
 /// Creates a tenant; returns it and the phone password generated for it, if any.
-pub fn insert(tx: &Transaction<'_>, actor: &Actor, mut spec: TenantSpec) -> StoreResult<(Tenant, Option<String>)> {
+pub fn insert(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    mut spec: TenantSpec,
+) -> StoreResult<(Tenant, Option<String>)> {
     let generated = settle_phone_password(&mut spec, &mut rand::rng());
     let prefix = sip_username_prefix(&spec.name);
-    let conflict = |field: &str, code, msg: String| StoreError::Conflict(RuleError::new(field, code, msg));
-    if tx.query_row("SELECT 1 FROM tenants WHERE name = ?1", [&spec.name], |_| Ok(())).optional()?.is_some() {
-        return Err(conflict("name", "tenant_exists", format!("a tenant named {} already exists", spec.name)));
+    let conflict =
+        |field: &str, code, msg: String| StoreError::Conflict(RuleError::new(field, code, msg));
+    if tx
+        .query_row(
+            "SELECT 1 FROM tenants WHERE name = ?1",
+            [&spec.name],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some()
+    {
+        return Err(conflict(
+            "name",
+            "tenant_exists",
+            format!("a tenant named {} already exists", spec.name),
+        ));
     }
-    if tx.query_row("SELECT 1 FROM tenants WHERE sip_username_prefix = ?1", [&prefix], |_| Ok(())).optional()?.is_some() {
+    if tx
+        .query_row(
+            "SELECT 1 FROM tenants WHERE sip_username_prefix = ?1",
+            [&prefix],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some()
+    {
         return Err(conflict(
             "name",
             "prefix_taken",
@@ -170,20 +198,29 @@ pub fn insert(tx: &Transaction<'_>, actor: &Actor, mut spec: TenantSpec) -> Stor
     )
     .map_err(|e| if is_constraint(&e) { conflict("name", "tenant_exists", "tenant already exists".into()) } else { e.into() })?;
     let tenant = by_id(tx, tx.last_insert_rowid())?;
-    audit::record(tx, actor, Change {
-        action: "create",
-        entity: "tenant",
-        key: tenant.name.clone(),
-        tenant_id: Some(tenant.id),
-        before: None,
-        after: Some(tenant.to_json()),
-        snapshot: None,
-    })?;
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "create",
+            entity: "tenant",
+            key: tenant.name.clone(),
+            tenant_id: Some(tenant.id),
+            before: None,
+            after: Some(tenant.to_json()),
+            snapshot: None,
+        },
+    )?;
     Ok((tenant, generated))
 }
 
 /// Replaces a tenant's settings with `spec`; returns it and a generated phone password, if any.
-pub fn update(tx: &Transaction<'_>, actor: &Actor, before: &Tenant, mut spec: TenantSpec) -> StoreResult<(Tenant, Option<String>)> {
+pub fn update(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    before: &Tenant,
+    mut spec: TenantSpec,
+) -> StoreResult<(Tenant, Option<String>)> {
     let generated = settle_phone_password(&mut spec, &mut rand::rng());
     check_url_key_free(tx, &spec.phone_auth, Some(before.id))?;
     tx.execute(
@@ -199,20 +236,26 @@ pub fn update(tx: &Transaction<'_>, actor: &Actor, before: &Tenant, mut spec: Te
         ],
     )?;
     let after = by_id(tx, before.id)?;
-    audit::record(tx, actor, Change {
-        action: "update",
-        entity: "tenant",
-        key: after.name.clone(),
-        tenant_id: Some(after.id),
-        before: Some(before.to_json()),
-        after: Some(after.to_json()),
-        snapshot: None,
-    })?;
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "update",
+            entity: "tenant",
+            key: after.name.clone(),
+            tenant_id: Some(after.id),
+            before: Some(before.to_json()),
+            after: Some(after.to_json()),
+            snapshot: None,
+        },
+    )?;
     Ok((after, generated))
 }
 
 fn check_url_key_free(conn: &Connection, auth: &PhoneAuth, except: Option<i64>) -> StoreResult<()> {
-    let Some(key) = &auth.url_key else { return Ok(()) };
+    let Some(key) = &auth.url_key else {
+        return Ok(());
+    };
     if let Some(other) = by_url_key(conn, key)?
         && Some(other.id) != except
     {

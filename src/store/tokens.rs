@@ -46,22 +46,36 @@ fn hash(token: &str) -> String {
 }
 
 /// Creates a token and returns its secret value (`dp_…`), which is stored only as a hash.
-pub fn create(tx: &Transaction<'_>, actor: &Actor, role: TokenRole, tenant_id: Option<i64>, name: &str) -> StoreResult<String> {
-    let secret: String = rand::rng().sample_iter(&Alphanumeric).take(40).map(char::from).collect();
+pub fn create(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    role: TokenRole,
+    tenant_id: Option<i64>,
+    name: &str,
+) -> StoreResult<String> {
+    let secret: String = rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(40)
+        .map(char::from)
+        .collect();
     let token = format!("dp_{secret}");
     tx.execute(
         "INSERT INTO tokens (name, role, tenant_id, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![name, role.as_str(), tenant_id, hash(&token), time_text(now())],
     )?;
-    audit::record(tx, actor, Change {
-        action: "create",
-        entity: "token",
-        key: name.to_owned(),
-        tenant_id,
-        before: None,
-        after: Some(serde_json::json!({"name": name, "role": role})),
-        snapshot: None,
-    })?;
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "create",
+            entity: "token",
+            key: name.to_owned(),
+            tenant_id,
+            before: None,
+            after: Some(serde_json::json!({"name": name, "role": role})),
+            snapshot: None,
+        },
+    )?;
     Ok(token)
 }
 
@@ -74,7 +88,11 @@ pub fn lookup(conn: &Connection, token: &str) -> StoreResult<Option<TokenInfo>> 
             Ok(TokenInfo {
                 id: r.get(0)?,
                 name: r.get(1)?,
-                role: if role == "admin" { TokenRole::Admin } else { TokenRole::Installer },
+                role: if role == "admin" {
+                    TokenRole::Admin
+                } else {
+                    TokenRole::Installer
+                },
                 tenant_id: r.get(3)?,
             })
         })

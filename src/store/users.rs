@@ -11,8 +11,8 @@ use super::tenants::Tenant;
 use super::{StoreError, StoreResult, now, sites, time_text};
 use crate::domain::user::UserSpec;
 use crate::domain::{
-    E164, Email, Extension, ExternalSipLogin, PrintableText, Role, RuleError, SipPassword, SipUsername, UserFacts,
-    UserTag, VoicemailPin, user_tags,
+    E164, Email, Extension, ExternalSipLogin, PrintableText, Role, RuleError, SipPassword,
+    SipUsername, UserFacts, UserTag, VoicemailPin, user_tags,
 };
 
 /// A stored user.
@@ -112,10 +112,12 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
 
 /// The user of `tenant_id` with `extension`.
 pub fn by_extension(conn: &Connection, tenant_id: i64, extension: &str) -> StoreResult<User> {
-    conn.prepare_cached(&format!("{SELECT} WHERE u.tenant_id = ?1 AND u.extension = ?2"))?
-        .query_row(params![tenant_id, extension], from_row)
-        .optional()?
-        .ok_or(StoreError::NotFound("user"))
+    conn.prepare_cached(&format!(
+        "{SELECT} WHERE u.tenant_id = ?1 AND u.extension = ?2"
+    ))?
+    .query_row(params![tenant_id, extension], from_row)
+    .optional()?
+    .ok_or(StoreError::NotFound("user"))
 }
 
 /// The user with row id `id`.
@@ -128,7 +130,14 @@ pub fn by_id(conn: &Connection, id: i64) -> StoreResult<User> {
 
 /// Users of a tenant by extension, optionally matching `search` in name or extension.
 pub fn list(conn: &Connection, tenant_id: i64, search: Option<&str>) -> StoreResult<Vec<User>> {
-    let pattern = search.map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let pattern = search.map(|s| {
+        format!(
+            "%{}%",
+            s.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
     let mut stmt = conn.prepare_cached(&format!(
         "{SELECT} WHERE u.tenant_id = ?1 AND (?2 IS NULL OR u.name LIKE ?2 ESCAPE '\\' OR u.extension LIKE ?2 ESCAPE '\\')
          ORDER BY length(u.extension), u.extension"
@@ -145,7 +154,11 @@ pub fn extensions(conn: &Connection, tenant_id: i64) -> StoreResult<HashSet<Stri
 }
 
 /// Whether `username` is used by any user or alias in any tenant, other than `except_user`.
-pub fn sip_username_taken(conn: &Connection, username: &str, except_user: Option<i64>) -> StoreResult<bool> {
+pub fn sip_username_taken(
+    conn: &Connection,
+    username: &str,
+    except_user: Option<i64>,
+) -> StoreResult<bool> {
     let taken = conn
         .prepare_cached(
             "SELECT 1 FROM users WHERE sip_username = ?1 AND id IS NOT ?2
@@ -178,16 +191,27 @@ fn hash_portal_password(spec: &UserSpec) -> StoreResult<Option<String>> {
 }
 
 fn site_id(conn: &Connection, tenant: &Tenant, spec: &UserSpec) -> StoreResult<Option<i64>> {
-    spec.site.as_deref().map(|name| sites::resolve(conn, tenant.id, name, "site").map(|s| s.id)).transpose()
+    spec.site
+        .as_deref()
+        .map(|name| sites::resolve(conn, tenant.id, name, "site").map(|s| s.id))
+        .transpose()
 }
 
 /// Creates a user in `tenant`.
-pub fn insert(tx: &Transaction<'_>, actor: &Actor, tenant: &Tenant, spec: &UserSpec) -> StoreResult<User> {
+pub fn insert(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    tenant: &Tenant,
+    spec: &UserSpec,
+) -> StoreResult<User> {
     if by_extension(tx, tenant.id, spec.extension.as_str()).is_ok() {
         return Err(StoreError::Conflict(RuleError::new(
             "extension",
             "extension_taken",
-            format!("extension {} is already allocated in {}", spec.extension, tenant.name),
+            format!(
+                "extension {} is already allocated in {}",
+                spec.extension, tenant.name
+            ),
         )));
     }
     if sip_username_taken(tx, spec.sip_username.as_str(), None)? {
@@ -221,21 +245,33 @@ pub fn insert(tx: &Transaction<'_>, actor: &Actor, tenant: &Tenant, spec: &UserS
         ],
     )?;
     let user = by_id(tx, tx.last_insert_rowid())?;
-    audit::record(tx, actor, Change {
-        action: "create",
-        entity: "user",
-        key: user.spec.extension.to_string(),
-        tenant_id: Some(tenant.id),
-        before: None,
-        after: Some(user.to_json()),
-        snapshot: None,
-    })?;
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "create",
+            entity: "user",
+            key: user.spec.extension.to_string(),
+            tenant_id: Some(tenant.id),
+            before: None,
+            after: Some(user.to_json()),
+            snapshot: None,
+        },
+    )?;
     Ok(user)
 }
 
 /// Replaces the fields of `before` with `spec` (the extension stays).
-pub fn update(tx: &Transaction<'_>, actor: &Actor, tenant: &Tenant, before: &User, spec: &UserSpec) -> StoreResult<User> {
-    if spec.sip_username != before.spec.sip_username && sip_username_taken(tx, spec.sip_username.as_str(), Some(before.id))? {
+pub fn update(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    tenant: &Tenant,
+    before: &User,
+    spec: &UserSpec,
+) -> StoreResult<User> {
+    if spec.sip_username != before.spec.sip_username
+        && sip_username_taken(tx, spec.sip_username.as_str(), Some(before.id))?
+    {
         return Err(username_conflict(&spec.sip_username, "sip_username"));
     }
     if let Some(max) = spec.max_devices
@@ -244,7 +280,10 @@ pub fn update(tx: &Transaction<'_>, actor: &Actor, tenant: &Tenant, before: &Use
         return Err(StoreError::Conflict(RuleError::new(
             "max_devices",
             "below_current",
-            format!("the user already has {} devices; remove some before lowering the limit", before.devices),
+            format!(
+                "the user already has {} devices; remove some before lowering the limit",
+                before.devices
+            ),
         )));
     }
     let site_id = site_id(tx, tenant, spec)?;
@@ -278,15 +317,19 @@ pub fn update(tx: &Transaction<'_>, actor: &Actor, tenant: &Tenant, before: &Use
     if spec.sip_password != before.spec.sip_password {
         after_json["sip_password_changed"] = json!(true);
     }
-    audit::record(tx, actor, Change {
-        action: "update",
-        entity: "user",
-        key: after.spec.extension.to_string(),
-        tenant_id: Some(tenant.id),
-        before: Some(before.to_json()),
-        after: Some(after_json),
-        snapshot: None,
-    })?;
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "update",
+            entity: "user",
+            key: after.spec.extension.to_string(),
+            tenant_id: Some(tenant.id),
+            before: Some(before.to_json()),
+            after: Some(after_json),
+            snapshot: None,
+        },
+    )?;
     Ok(after)
 }
 
@@ -296,7 +339,10 @@ pub fn delete(tx: &Transaction<'_>, actor: &Actor, user: &User) -> StoreResult<(
         return Err(StoreError::Conflict(RuleError::new(
             "extension",
             "user_has_devices",
-            format!("{} has {} device(s); delete or re-assign them first", user.spec.name, user.devices),
+            format!(
+                "{} has {} device(s); delete or re-assign them first",
+                user.spec.name, user.devices
+            ),
         )));
     }
     let aliases = super::aliases::for_user(tx, user.id)?;
@@ -307,13 +353,17 @@ pub fn delete(tx: &Transaction<'_>, actor: &Actor, user: &User) -> StoreResult<(
     let mut before = user.to_json();
     before["aliases"] = aliases.iter().map(|a| a.to_json()).collect();
     tx.execute("DELETE FROM users WHERE id = ?1", [user.id])?;
-    audit::record(tx, actor, Change {
-        action: "delete",
-        entity: "user",
-        key: user.spec.extension.to_string(),
-        tenant_id: Some(user.tenant_id),
-        before: Some(before),
-        after: None,
-        snapshot: Some(snapshot),
-    })
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "delete",
+            entity: "user",
+            key: user.spec.extension.to_string(),
+            tenant_id: Some(user.tenant_id),
+            before: Some(before),
+            after: None,
+            snapshot: Some(snapshot),
+        },
+    )
 }

@@ -55,7 +55,11 @@ impl SettingsContext {
         Self {
             sip_server: s.sip_server.clone(),
             sip_port: s.sip_port,
-            transport: p.transports.get(s.transport.as_str()).cloned().unwrap_or_default(),
+            transport: p
+                .transports
+                .get(s.transport.as_str())
+                .cloned()
+                .unwrap_or_default(),
             outbound_proxy: s.outbound_proxy.clone(),
             outbound_proxy_port: s.outbound_proxy_port,
             expires: s.registration_expires,
@@ -79,7 +83,10 @@ impl SettingsContext {
         [
             ("sip_server", self.sip_server.as_str()),
             ("transport", self.transport.as_str()),
-            ("outbound_proxy", self.outbound_proxy.as_deref().unwrap_or("")),
+            (
+                "outbound_proxy",
+                self.outbound_proxy.as_deref().unwrap_or(""),
+            ),
             ("timezone", self.timezone.as_str()),
             ("ntp_server", self.ntp_server.as_str()),
             ("language", self.language.as_str()),
@@ -147,7 +154,15 @@ pub struct DeviceContext {
 
 impl DeviceContext {
     /// Builds the context from a line plan; `mask` replaces passwords for previews.
-    pub fn new(vendor: &Vendor, model: Option<&str>, mac: &Mac, plan: &LinePlan, settings: SettingsContext, server_url: &str, mask: bool) -> Self {
+    pub fn new(
+        vendor: &Vendor,
+        model: Option<&str>,
+        mac: &Mac,
+        plan: &LinePlan,
+        settings: SettingsContext,
+        server_url: &str,
+        mask: bool,
+    ) -> Self {
         let lines = plan
             .lines
             .iter()
@@ -161,13 +176,20 @@ impl DeviceContext {
                 display_name: l.account.name.clone(),
                 user_name: l.account.sip_username.clone(),
                 auth_name: l.account.sip_username.clone(),
-                password: if mask { MASK.to_owned() } else { l.account.password.expose().to_owned() },
+                password: if mask {
+                    MASK.to_owned()
+                } else {
+                    l.account.password.expose().to_owned()
+                },
             })
             .collect::<Vec<_>>();
         Self {
             vendor_id: vendor.id().to_owned(),
             vendor_name: vendor.profile.name.clone(),
-            model: model.and_then(|m| vendor.model_key(m)).unwrap_or_default().to_owned(),
+            model: model
+                .and_then(|m| vendor.model_key(m))
+                .unwrap_or_default()
+                .to_owned(),
             attrs: model_attrs(vendor, model),
             server_url: server_url.to_owned(),
             mac_lower: mac.lower12(),
@@ -182,7 +204,11 @@ impl DeviceContext {
 
     /// Every string value with a name, for the text-format safety check.
     pub fn strings(&self) -> Vec<(String, &str)> {
-        let mut out: Vec<(String, &str)> = self.settings.strings().map(|(k, v)| (k.to_owned(), v)).collect();
+        let mut out: Vec<(String, &str)> = self
+            .settings
+            .strings()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
         out.push(("server_url".to_owned(), &self.server_url));
         for l in &self.lines {
             for (k, v) in [
@@ -201,7 +227,10 @@ impl DeviceContext {
 
 /// The profile attributes of `model`, if the vendor knows it.
 pub fn model_attrs(vendor: &Vendor, model: Option<&str>) -> BTreeMap<String, String> {
-    model.and_then(|m| vendor.model(m)).map(|m| m.attrs.clone()).unwrap_or_default()
+    model
+        .and_then(|m| vendor.model(m))
+        .map(|m| m.attrs.clone())
+        .unwrap_or_default()
 }
 
 /// Everything a common template may use: no accounts, no secrets.
@@ -224,7 +253,11 @@ pub struct CommonContext {
 impl CommonContext {
     /// Every string value with a name, for the text-format safety check.
     pub fn strings(&self) -> Vec<(String, &str)> {
-        let mut out: Vec<(String, &str)> = self.settings.strings().map(|(k, v)| (k.to_owned(), v)).collect();
+        let mut out: Vec<(String, &str)> = self
+            .settings
+            .strings()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
         out.push(("server_url".to_owned(), &self.server_url));
         out
     }

@@ -4,10 +4,10 @@ use crate::domain::line_plan::{AccountKind, SipAccount};
 use crate::domain::{LinePlan, Settings};
 use crate::store::devices::DeviceBundle;
 
+use super::Vendor;
 use super::context::{CommonContext, DeviceContext, SettingsContext, model_attrs};
 use super::profile::FileSpec;
 use super::render::{RenderError, Rendered, render_common, render_device};
-use super::Vendor;
 
 /// The line plan of a device: owner on line 1, aliases after, overflow beyond the capacity.
 pub fn line_plan(bundle: &DeviceBundle, vendor: &Vendor) -> LinePlan {
@@ -30,7 +30,11 @@ pub fn line_plan(bundle: &DeviceBundle, vendor: &Vendor) -> LinePlan {
             password: a.sip_password.clone(),
         })
         .collect();
-    LinePlan::build(owner_account, aliases, vendor.capacity(bundle.device.effective_model()))
+    LinePlan::build(
+        owner_account,
+        aliases,
+        vendor.capacity(bundle.device.effective_model()),
+    )
 }
 
 /// Renders `file` for the device of `bundle`; `mask` hides passwords (previews).
@@ -44,7 +48,15 @@ pub fn render_device_file(
     let plan = line_plan(bundle, vendor);
     let settings = SettingsContext::new(&Settings::merge(&bundle.settings_levels()), vendor);
     let model = bundle.device.effective_model();
-    let ctx = DeviceContext::new(vendor, model, &bundle.device.mac, &plan, settings, server_url, mask);
+    let ctx = DeviceContext::new(
+        vendor,
+        model,
+        &bundle.device.mac,
+        &plan,
+        settings,
+        server_url,
+        mask,
+    );
     Ok((render_device(file, &ctx)?, plan))
 }
 
@@ -60,7 +72,10 @@ pub fn render_common_file(
     let ctx = CommonContext {
         vendor_id: vendor.id().to_owned(),
         vendor_name: vendor.profile.name.clone(),
-        model: model.and_then(|m| vendor.model_key(m)).unwrap_or_default().to_owned(),
+        model: model
+            .and_then(|m| vendor.model_key(m))
+            .unwrap_or_default()
+            .to_owned(),
         attrs: model_attrs(vendor, model),
         server_url: server_url.to_owned(),
         settings: SettingsContext::new(&Settings::merge(levels), vendor),
@@ -70,20 +85,34 @@ pub fn render_common_file(
 
 /// Whether every file the device fetched would still come out the same: `false` means its
 /// configuration changed since the phone last fetched it.
-pub fn config_current(bundle: &DeviceBundle, vendor: &Vendor, fetched: &[(String, String, String)]) -> bool {
+pub fn config_current(
+    bundle: &DeviceBundle,
+    vendor: &Vendor,
+    fetched: &[(String, String, String)],
+) -> bool {
     fetched.iter().all(|(name, hash, server_url)| {
-        let Some(file) = vendor.profile.files.iter().find(|f| f.kind == super::FileKind::Device && file_name_for(vendor, f, bundle) == *name) else {
+        let Some(file) = vendor.profile.files.iter().find(|f| {
+            f.kind == super::FileKind::Device && file_name_for(vendor, f, bundle) == *name
+        }) else {
             // The profile no longer serves that name: nothing to compare.
             return true;
         };
-        render_device_file(bundle, vendor, file, server_url, false).is_ok_and(|(r, _)| r.etag == *hash)
+        render_device_file(bundle, vendor, file, server_url, false)
+            .is_ok_and(|(r, _)| r.etag == *hash)
     })
 }
 
 fn file_name_for(vendor: &Vendor, file: &FileSpec, bundle: &DeviceBundle) -> String {
     let mac = &bundle.device.mac;
-    file.name.replace("{mac}", &mac.lower12()).replace("{MAC}", &mac.upper12()).replace(
-        "{model}",
-        bundle.device.effective_model().and_then(|m| vendor.model_key(m)).unwrap_or_default(),
-    )
+    file.name
+        .replace("{mac}", &mac.lower12())
+        .replace("{MAC}", &mac.upper12())
+        .replace(
+            "{model}",
+            bundle
+                .device
+                .effective_model()
+                .and_then(|m| vendor.model_key(m))
+                .unwrap_or_default(),
+        )
 }

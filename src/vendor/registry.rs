@@ -24,17 +24,24 @@ impl Vendor {
 
     /// The model key for `name` (case-insensitive), if the profile lists it.
     pub fn model_key(&self, name: &str) -> Option<&str> {
-        self.profile.models.keys().find(|k| k.eq_ignore_ascii_case(name)).map(String::as_str)
+        self.profile
+            .models
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(name))
+            .map(String::as_str)
     }
 
     /// The model spec for `name`, if known.
     pub fn model(&self, name: &str) -> Option<&ModelSpec> {
-        self.model_key(name).and_then(|k| self.profile.models.get(k))
+        self.model_key(name)
+            .and_then(|k| self.profile.models.get(k))
     }
 
     /// Lines of `model`, or the vendor default for unknown models.
     pub fn capacity(&self, model: Option<&str>) -> usize {
-        model.and_then(|m| self.model(m)).map_or(self.profile.default_lines, |m| m.lines)
+        model
+            .and_then(|m| self.model(m))
+            .map_or(self.profile.default_lines, |m| m.lines)
     }
 }
 
@@ -85,7 +92,9 @@ pub struct Vendors {
 
 impl std::fmt::Debug for Vendors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.vendors.iter().map(Vendor::id)).finish()
+        f.debug_list()
+            .entries(self.vendors.iter().map(Vendor::id))
+            .finish()
     }
 }
 
@@ -122,7 +131,8 @@ impl Vendors {
                 file: format!("{}.toml", profile.id),
                 message,
             };
-            let user_agent = Regex::new(&profile.user_agent).map_err(|e| err(format!("user_agent: {e}")))?;
+            let user_agent =
+                Regex::new(&profile.user_agent).map_err(|e| err(format!("user_agent: {e}")))?;
             for oui in &profile.ouis {
                 let bytes = parse_oui(oui).ok_or_else(|| err(format!("bad OUI {oui:?}")))?;
                 if by_oui.insert(bytes, vi).is_some() {
@@ -136,7 +146,10 @@ impl Vendors {
             }
             for (fi, file) in profile.files.iter().enumerate() {
                 let (regex, attr) = compile_name(&file.name, &profile).map_err(err)?;
-                if file.kind == FileKind::Device && !file.name.contains("{mac}") && !file.name.contains("{MAC}") {
+                if file.kind == FileKind::Device
+                    && !file.name.contains("{mac}")
+                    && !file.name.contains("{MAC}")
+                {
                     return Err(err(format!("device file {} has no {{mac}}", file.name)));
                 }
                 patterns.push(Pattern {
@@ -147,12 +160,16 @@ impl Vendors {
                     literal: !file.name.contains('{'),
                 });
             }
-            vendors.push(Vendor { profile, user_agent });
+            vendors.push(Vendor {
+                profile,
+                user_agent,
+            });
         }
-        let set = RegexSet::new(patterns.iter().map(|p| p.regex.as_str())).map_err(|e| ProfileError {
-            file: "(all)".into(),
-            message: e.to_string(),
-        })?;
+        let set =
+            RegexSet::new(patterns.iter().map(|p| p.regex.as_str())).map_err(|e| ProfileError {
+                file: "(all)".into(),
+                message: e.to_string(),
+            })?;
         Ok(Self {
             vendors,
             set,
@@ -180,7 +197,12 @@ impl Vendors {
     /// as `000000000000.cfg`) win over patterns; otherwise all candidates are returned and the
     /// caller picks by the registered device's vendor.
     pub fn match_file(&self, name: &str) -> Vec<FileMatch<'_>> {
-        let hits: Vec<&Pattern> = self.set.matches(name).into_iter().map(|i| &self.patterns[i]).collect();
+        let hits: Vec<&Pattern> = self
+            .set
+            .matches(name)
+            .into_iter()
+            .map(|i| &self.patterns[i])
+            .collect();
         let literal_only = hits.iter().any(|p| p.literal);
         hits.into_iter()
             .filter(|p| !literal_only || p.literal)
@@ -198,7 +220,12 @@ impl Vendors {
         let model = if let Some(m) = caps.name("model") {
             Some(vendor.model_key(m.as_str())?)
         } else if let (Some(attr), Some(value)) = (&p.attr, caps.name("attr")) {
-            vendor.profile.models.iter().find(|(_, spec)| spec.attrs.get(attr).map(String::as_str) == Some(value.as_str())).map(|(k, _)| k.as_str())
+            vendor
+                .profile
+                .models
+                .iter()
+                .find(|(_, spec)| spec.attrs.get(attr).map(String::as_str) == Some(value.as_str()))
+                .map(|(k, _)| k.as_str())
         } else {
             None
         };
@@ -218,7 +245,9 @@ impl Vendors {
             let mac = raw_mac.and_then(|m| Mac::parse(m).ok());
             Some(UaInfo {
                 vendor: v.id().to_owned(),
-                model: caps.name("model").map(|m| v.model_key(m.as_str()).unwrap_or(m.as_str()).to_owned()),
+                model: caps
+                    .name("model")
+                    .map(|m| v.model_key(m.as_str()).unwrap_or(m.as_str()).to_owned()),
                 firmware: caps.name("firmware").map(|m| m.as_str().to_owned()),
                 bad_mac: raw_mac.is_some() && mac.is_none(),
                 mac,
@@ -227,18 +256,43 @@ impl Vendors {
     }
 
     /// The file names `vendor` serves to a device of `model` (for previews).
-    pub fn device_file_names<'a>(&self, vendor: &'a Vendor, mac: &Mac, model: Option<&str>) -> Vec<(String, &'a FileSpec)> {
+    pub fn device_file_names<'a>(
+        &self,
+        vendor: &'a Vendor,
+        mac: &Mac,
+        model: Option<&str>,
+    ) -> Vec<(String, &'a FileSpec)> {
         vendor
             .profile
             .files
             .iter()
-            .filter_map(|f| expand_name(&f.name, vendor, mac, model).map(|n| (n, f)))
+            .filter_map(|f| expand_name(&f.name, vendor, Some(mac), model).map(|n| (n, f)))
             .collect()
     }
 }
 
+impl FileMatch<'_> {
+    /// The model the file is for: `ua_model` when that model's file has this very name (the
+    /// phone said what it is), else the model the name points to.
+    pub fn model_for(&self, name: &str, ua_model: Option<&str>) -> Option<String> {
+        ua_model
+            .filter(|m| {
+                self.vendor.model_key(m).is_some()
+                    && expand_name(&self.file.name, self.vendor, None, Some(m)).as_deref()
+                        == Some(name)
+            })
+            .or(self.model)
+            .map(str::to_owned)
+    }
+}
+
 /// Writes a file name pattern out for one device, or `None` if the model lacks an attribute.
-fn expand_name(pattern: &str, vendor: &Vendor, mac: &Mac, model: Option<&str>) -> Option<String> {
+fn expand_name(
+    pattern: &str,
+    vendor: &Vendor,
+    mac: Option<&Mac>,
+    model: Option<&str>,
+) -> Option<String> {
     let model_key = model.and_then(|m| vendor.model_key(m));
     let mut out = String::new();
     let mut rest = pattern;
@@ -247,8 +301,8 @@ fn expand_name(pattern: &str, vendor: &Vendor, mac: &Mac, model: Option<&str>) -
         let end = rest[start..].find('}')? + start;
         let token = &rest[start + 1..end];
         match token {
-            "mac" => out.push_str(&mac.lower12()),
-            "MAC" => out.push_str(&mac.upper12()),
+            "mac" => out.push_str(&mac?.lower12()),
+            "MAC" => out.push_str(&mac?.upper12()),
             "model" => out.push_str(model_key?),
             attr => out.push_str(vendor.profile.models.get(model_key?)?.attrs.get(attr)?),
         }
@@ -259,7 +313,10 @@ fn expand_name(pattern: &str, vendor: &Vendor, mac: &Mac, model: Option<&str>) -
 }
 
 /// Turns a name pattern into an anchored regex; returns the attribute the `attr` group holds.
-fn compile_name(pattern: &str, profile: &VendorProfile) -> Result<(String, Option<String>), String> {
+fn compile_name(
+    pattern: &str,
+    profile: &VendorProfile,
+) -> Result<(String, Option<String>), String> {
     let mut regex = String::from("^");
     let mut attr = None;
     let mut rest = pattern;
@@ -271,14 +328,19 @@ fn compile_name(pattern: &str, profile: &VendorProfile) -> Result<(String, Optio
     };
     while let Some(start) = rest.find('{') {
         regex.push_str(&regex::escape(&rest[..start]));
-        let end = rest[start..].find('}').ok_or_else(|| format!("unclosed '{{' in {pattern}"))? + start;
+        let end = rest[start..]
+            .find('}')
+            .ok_or_else(|| format!("unclosed '{{' in {pattern}"))?
+            + start;
         let token = &rest[start + 1..end];
         match token {
             "mac" | "MAC" => regex.push_str("(?P<mac>[0-9A-Fa-f]{12})"),
             "model" => {
                 let names: Vec<&str> = profile.models.keys().map(String::as_str).collect();
                 if names.is_empty() {
-                    return Err(format!("{pattern} names {{model}} but the profile lists no models"));
+                    return Err(format!(
+                        "{pattern} names {{model}} but the profile lists no models"
+                    ));
                 }
                 regex.push_str(&format!("(?P<model>(?i:{}))", alternation(names)));
             }
@@ -286,9 +348,16 @@ fn compile_name(pattern: &str, profile: &VendorProfile) -> Result<(String, Optio
                 if attr.is_some() {
                     return Err(format!("{pattern}: at most one model attribute per name"));
                 }
-                let values: Vec<&str> = profile.models.values().filter_map(|m| m.attrs.get(other)).map(String::as_str).collect();
+                let values: Vec<&str> = profile
+                    .models
+                    .values()
+                    .filter_map(|m| m.attrs.get(other))
+                    .map(String::as_str)
+                    .collect();
                 if values.is_empty() {
-                    return Err(format!("{pattern} names {{{other}}} but no model has that attribute"));
+                    return Err(format!(
+                        "{pattern} names {{{other}}} but no model has that attribute"
+                    ));
                 }
                 regex.push_str(&format!("(?P<attr>{})", alternation(values)));
                 attr = Some(other.to_owned());
@@ -329,19 +398,37 @@ mod tests {
         assert_eq!(common.len(), 1);
         assert_eq!(common[0].model, Some("T46U"));
         assert!(v.match_file("y000000000999.cfg").is_empty());
-        assert!(v.match_file("000000000000.cfg").iter().all(|m| m.mac.is_none()), "all-zero is no device");
+        assert!(
+            v.match_file("000000000000.cfg")
+                .iter()
+                .all(|m| m.mac.is_none()),
+            "all-zero is no device"
+        );
         assert!(v.match_file("../etc/passwd").is_empty());
     }
 
     #[test]
     fn yealink_user_agents() {
         let v = vendors();
-        let ua = v.parse_ua("Yealink SIP-T46G 28.72.0.1 00:15:65:4a:a9:37").unwrap();
-        assert_eq!((ua.vendor.as_str(), ua.model.as_deref(), ua.firmware.as_deref()), ("yealink", Some("T46G"), Some("28.72.0.1")));
+        let ua = v
+            .parse_ua("Yealink SIP-T46G 28.72.0.1 00:15:65:4a:a9:37")
+            .unwrap();
+        assert_eq!(
+            (
+                ua.vendor.as_str(),
+                ua.model.as_deref(),
+                ua.firmware.as_deref()
+            ),
+            ("yealink", Some("T46G"), Some("28.72.0.1"))
+        );
         assert_eq!(ua.mac.unwrap().lower12(), "0015654aa937");
-        let ua = v.parse_ua("Yealink SIP-T56A  58.80.0.25 001565f429a4").unwrap();
+        let ua = v
+            .parse_ua("Yealink SIP-T56A  58.80.0.25 001565f429a4")
+            .unwrap();
         assert_eq!(ua.mac.unwrap().lower12(), "001565f429a4");
-        let ua = v.parse_ua("Yealink-T46G 28.71.0.81 28.1.0.128.0.0.0").unwrap();
+        let ua = v
+            .parse_ua("Yealink-T46G 28.71.0.81 28.1.0.128.0.0.0")
+            .unwrap();
         assert_eq!((ua.model.as_deref(), ua.mac), (Some("T46G"), None));
         assert!(v.parse_ua("curl/8.5.0").is_none());
     }
@@ -349,13 +436,19 @@ mod tests {
     #[test]
     fn vendor_from_oui_and_capacity() {
         let v = vendors();
-        let y = v.for_mac(&Mac::parse("80:5e:c0:01:02:03").unwrap()).unwrap();
+        let y = v
+            .for_mac(&Mac::parse("80:5e:c0:01:02:03").unwrap())
+            .unwrap();
         assert_eq!(y.id(), "yealink");
         assert_eq!(y.capacity(Some("t46u")), 16);
         assert_eq!(y.capacity(Some("T31P")), 2);
         assert_eq!(y.capacity(Some("X999")), y.profile.default_lines);
         let mac = Mac::parse("001565aabbcc").unwrap();
-        let names: Vec<String> = v.device_file_names(y, &mac, Some("T46U")).into_iter().map(|(n, _)| n).collect();
+        let names: Vec<String> = v
+            .device_file_names(y, &mac, Some("T46U"))
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         assert_eq!(names, ["001565aabbcc.cfg", "y000000000108.cfg"]);
     }
 }

@@ -37,7 +37,10 @@ fn check_text(format: Format, strings: Vec<(String, &str)>) -> Result<(), Render
     if format != Format::Text {
         return Ok(());
     }
-    match strings.into_iter().find(|(_, v)| v.chars().any(char::is_control)) {
+    match strings
+        .into_iter()
+        .find(|(_, v)| v.chars().any(char::is_control))
+    {
         Some((name, _)) => Err(RenderError::UnsafeValue(name)),
         None => Ok(()),
     }
@@ -59,13 +62,15 @@ fn finish(file: &FileSpec, mut body: String, has_secrets: bool) -> Rendered {
 /// Renders a per-device file.
 pub fn render_device(file: &FileSpec, ctx: &DeviceContext) -> Result<Rendered, RenderError> {
     check_text(file.format, ctx.strings())?;
-    let body = templates::render_device(&file.template, ctx).ok_or_else(|| RenderError::MissingTemplate(file.template.clone()))??;
+    let body = templates::render_device(&file.template, ctx)
+        .ok_or_else(|| RenderError::MissingTemplate(file.template.clone()))??;
     Ok(finish(file, body, true))
 }
 
 /// Renders a common file.
 pub fn render_common(file: &FileSpec, ctx: &CommonContext) -> Result<Rendered, RenderError> {
     check_text(file.format, ctx.strings())?;
-    let body = templates::render_common(&file.template, ctx).ok_or_else(|| RenderError::MissingTemplate(file.template.clone()))??;
+    let body = templates::render_common(&file.template, ctx)
+        .ok_or_else(|| RenderError::MissingTemplate(file.template.clone()))??;
     Ok(finish(file, body, false))
 }

@@ -55,7 +55,8 @@ impl TestApp {
         let mut config = loopback_config(db.clone());
         adjust(&mut config);
         let running = server::start(&config).await.expect("server starts");
-        let admin_token = create_token(&running.state.store, TokenRole::Admin, None, "test-admin").await;
+        let admin_token =
+            create_token(&running.state.store, TokenRole::Admin, None, "test-admin").await;
         Self {
             phone: running.phone_addr,
             admin: running.admin_addr,
@@ -79,20 +80,41 @@ impl TestApp {
     }
 
     /// An API call with the admin token; returns status and JSON body (Null when empty).
-    pub async fn api(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn api(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         self.api_as(&self.admin_token, method, path, body).await
     }
 
     /// An API call with `token`.
-    pub async fn api_as(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.client.request(method, format!("http://{}/api/v1{path}", self.admin)).bearer_auth(token);
+    pub async fn api_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("http://{}/api/v1{path}", self.admin))
+            .bearer_auth(token);
         if let Some(body) = body {
             req = req.json(&body);
         }
         let resp = req.send().await.expect("admin listener answers");
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            },
+        )
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
@@ -109,7 +131,12 @@ impl TestApp {
     }
 
     /// A phone fetch with extra headers.
-    pub async fn phone_request(&self, file: &str, ua: Option<&str>, headers: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn phone_request(
+        &self,
+        file: &str,
+        ua: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut req = self.client.get(format!("http://{}/{file}", self.phone));
         if let Some(ua) = ua {
             req = req.header("user-agent", ua);
@@ -122,7 +149,12 @@ impl TestApp {
 
     /// Tenant `testsite.com` on `pbx.testsite.com`.
     pub async fn tenant(&self) {
-        let (status, body) = self.post("/tenants", json!({"name": "testsite.com", "sip_server": "pbx.testsite.com"})).await;
+        let (status, body) = self
+            .post(
+                "/tenants",
+                json!({"name": "testsite.com", "sip_server": "pbx.testsite.com"}),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
 
@@ -137,14 +169,24 @@ impl TestApp {
 
     /// An alias of `extension`; returns its id.
     pub async fn alias(&self, extension: &str, name: &str) -> i64 {
-        let (status, body) = self.post(&format!("/tenants/testsite.com/users/{extension}/aliases"), json!({"name": name})).await;
+        let (status, body) = self
+            .post(
+                &format!("/tenants/testsite.com/users/{extension}/aliases"),
+                json!({"name": name}),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_i64().unwrap()
     }
 
     /// Registers `mac` to `extension` in `testsite.com`.
     pub async fn device(&self, mac: &str, extension: &str) -> Value {
-        let (status, body) = self.post("/devices", json!({"mac": mac, "tenant": "testsite.com", "extension": extension})).await;
+        let (status, body) = self
+            .post(
+                "/devices",
+                json!({"mac": mac, "tenant": "testsite.com", "extension": extension}),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body
     }
@@ -164,8 +206,11 @@ impl TestApp {
         self.store()
             .read(|c| {
                 let mut out = Vec::new();
-                for table in ["tenants", "sites", "users", "aliases", "devices", "tokens", "audit"] {
-                    let n: i64 = c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
+                for table in [
+                    "tenants", "sites", "users", "aliases", "devices", "tokens", "audit",
+                ] {
+                    let n: i64 =
+                        c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
                     out.push((table.to_owned(), n));
                 }
                 Ok(out)
@@ -176,9 +221,17 @@ impl TestApp {
 }
 
 /// Creates a token straight in the store (as `deskprov token create` does).
-pub async fn create_token(store: &Store, role: TokenRole, tenant_id: Option<i64>, name: &str) -> String {
+pub async fn create_token(
+    store: &Store,
+    role: TokenRole,
+    tenant_id: Option<i64>,
+    name: &str,
+) -> String {
     let name = name.to_owned();
-    store.write(move |tx| tokens::create(tx, &Actor::new("test"), role, tenant_id, &name)).await.unwrap()
+    store
+        .write(move |tx| tokens::create(tx, &Actor::new("test"), role, tenant_id, &name))
+        .await
+        .unwrap()
 }
 
 /// Parses a `key = value` file into ordered pairs; panics on a line that is neither.
@@ -186,7 +239,9 @@ pub fn parse_kv(body: &str) -> Vec<(String, String)> {
     body.lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|l| {
-            let (k, v) = l.split_once(" = ").unwrap_or_else(|| panic!("not a key = value line: {l:?}"));
+            let (k, v) = l
+                .split_once(" = ")
+                .unwrap_or_else(|| panic!("not a key = value line: {l:?}"));
             (k.to_owned(), v.to_owned())
         })
         .collect()
@@ -194,12 +249,20 @@ pub fn parse_kv(body: &str) -> Vec<(String, String)> {
 
 /// The value of `key` in a `key = value` file.
 pub fn kv<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Asserts an API error body names `field` with `code`.
 pub fn assert_error(body: &Value, field: &str, code: &str) {
     assert_eq!(body["error"]["field"], field, "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
 }

@@ -4,6 +4,7 @@ mod helpers;
 
 mod api;
 mod cli;
-mod golden;
 mod provisioning;
 mod rules;
+mod vendor_kit;
+mod vendor_yealink;

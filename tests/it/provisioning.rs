@@ -12,11 +12,22 @@ async fn installer_flow_puts_owner_then_aliases_on_lines_in_order() {
     app.user("101", "John Smith").await;
     let support = app.alias("101", "John Support").await;
     let sales = app.alias("101", "John Sales").await;
-    let token = create_token(app.store(), deskprov::store::tokens::TokenRole::Installer, Some(1), "installer-anna").await;
+    let token = create_token(
+        app.store(),
+        deskprov::store::tokens::TokenRole::Installer,
+        Some(1),
+        "installer-anna",
+    )
+    .await;
 
     // The installer types the MAC with dashes and upper case.
     let (status, body) = app
-        .api_as(&token, Method::POST, "/devices", Some(json!({"mac": "00-15-65-AA-BB-CC", "tenant": "testsite.com", "extension": "101"})))
+        .api_as(
+            &token,
+            Method::POST,
+            "/devices",
+            Some(json!({"mac": "00-15-65-AA-BB-CC", "tenant": "testsite.com", "extension": "101"})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["mac"], YEALINK_MAC);
@@ -36,14 +47,26 @@ async fn installer_flow_puts_owner_then_aliases_on_lines_in_order() {
     assert_eq!(kv(&pairs, "account.2.display_name"), Some("John Support"));
     assert_eq!(kv(&pairs, "account.3.display_name"), Some("John Sales"));
     assert_eq!(kv(&pairs, "account.4.enable"), Some("0"));
-    assert_eq!(kv(&pairs, "account.1.sip_server.1.address"), Some("pbx.testsite.com"));
+    assert_eq!(
+        kv(&pairs, "account.1.sip_server.1.address"),
+        Some("pbx.testsite.com")
+    );
 
     // The admin reorders; the very next fetch follows.
     let (status, _) = app
-        .api(Method::PUT, "/tenants/testsite.com/users/101/aliases/order", Some(json!({"order": [sales, support]})))
+        .api(
+            Method::PUT,
+            "/tenants/testsite.com/users/101/aliases/order",
+            Some(json!({"order": [sales, support]})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let body = app.phone_get("001565AABBCC.cfg", Some(YEALINK_UA)).await.text().await.unwrap();
+    let body = app
+        .phone_get("001565AABBCC.cfg", Some(YEALINK_UA))
+        .await
+        .text()
+        .await
+        .unwrap();
     let pairs = parse_kv(&body);
     assert_eq!(kv(&pairs, "account.2.display_name"), Some("John Sales"));
     assert_eq!(kv(&pairs, "account.3.display_name"), Some("John Support"));
@@ -55,18 +78,33 @@ async fn unchanged_config_is_byte_identical_and_if_none_match_gives_304() {
     app.john_with_phone().await;
     let first = app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA)).await;
     let etag = first.headers()["etag"].to_str().unwrap().to_owned();
-    assert!(etag.starts_with('"') && etag.ends_with('"') && !etag.starts_with("W/"), "strong ETag: {etag}");
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"') && !etag.starts_with("W/"),
+        "strong ETag: {etag}"
+    );
     let first = first.bytes().await.unwrap();
     let second = app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA)).await;
     assert_eq!(second.headers()["etag"], etag.as_str());
     assert_eq!(second.bytes().await.unwrap(), first);
 
-    let cached = app.phone_request("001565aabbcc.cfg", Some(YEALINK_UA), &[("if-none-match", &etag)]).await;
+    let cached = app
+        .phone_request(
+            "001565aabbcc.cfg",
+            Some(YEALINK_UA),
+            &[("if-none-match", &etag)],
+        )
+        .await;
     assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(cached.headers()["etag"], etag.as_str());
     assert!(cached.bytes().await.unwrap().is_empty());
 
-    let stale = app.phone_request("001565aabbcc.cfg", Some(YEALINK_UA), &[("if-none-match", "\"0000\"")]).await;
+    let stale = app
+        .phone_request(
+            "001565aabbcc.cfg",
+            Some(YEALINK_UA),
+            &[("if-none-match", "\"0000\"")],
+        )
+        .await;
     assert_eq!(stale.status(), StatusCode::OK);
 }
 
@@ -74,7 +112,12 @@ async fn unchanged_config_is_byte_identical_and_if_none_match_gives_304() {
 async fn output_is_identical_after_a_restart() {
     let mut app = TestApp::spawn().await;
     app.john_with_phone().await;
-    let before = app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA)).await.bytes().await.unwrap();
+    let before = app
+        .phone_get("001565aabbcc.cfg", Some(YEALINK_UA))
+        .await
+        .bytes()
+        .await
+        .unwrap();
     let db = app.db.clone();
     app.stop().await;
     let running = deskprov::server::start(&loopback_config(db)).await.unwrap();
@@ -95,8 +138,18 @@ async fn output_is_identical_after_a_restart() {
 async fn unknown_macs_and_ua_mismatches_get_the_same_404() {
     let app = TestApp::spawn().await;
     app.john_with_phone().await;
-    let unknown = app.phone_get("001565000001.cfg", Some("Yealink SIP-T46U 108.86.0.45 00:15:65:00:00:01")).await;
-    let mismatch = app.phone_get("001565aabbcc.cfg", Some("Yealink SIP-T46U 108.86.0.45 00:15:65:aa:bb:cd")).await;
+    let unknown = app
+        .phone_get(
+            "001565000001.cfg",
+            Some("Yealink SIP-T46U 108.86.0.45 00:15:65:00:00:01"),
+        )
+        .await;
+    let mismatch = app
+        .phone_get(
+            "001565aabbcc.cfg",
+            Some("Yealink SIP-T46U 108.86.0.45 00:15:65:aa:bb:cd"),
+        )
+        .await;
     let no_such_file = app.phone_get("nothing-here.txt", None).await;
     let traversal = app.phone_get("..%2f..%2fetc%2fpasswd", None).await;
     let mut answers = Vec::new();
@@ -118,7 +171,12 @@ async fn unknown_macs_and_ua_mismatches_get_the_same_404() {
 async fn a_ua_without_mac_or_an_unknown_ua_is_only_a_hint() {
     let app = TestApp::spawn().await;
     app.john_with_phone().await;
-    let no_mac = app.phone_get("001565aabbcc.cfg", Some("Yealink-T46U 108.86.0.45 108.1.0.128.0.0.0")).await;
+    let no_mac = app
+        .phone_get(
+            "001565aabbcc.cfg",
+            Some("Yealink-T46U 108.86.0.45 108.1.0.128.0.0.0"),
+        )
+        .await;
     assert_eq!(no_mac.status(), StatusCode::OK);
     let curl = app.phone_get("001565aabbcc.cfg", Some("curl/8.5.0")).await;
     assert_eq!(curl.status(), StatusCode::OK);
@@ -128,7 +186,13 @@ async fn a_ua_without_mac_or_an_unknown_ua_is_only_a_hint() {
 async fn common_files_hold_no_secrets() {
     let app = TestApp::spawn().await;
     app.john_with_phone().await;
-    let (_, user) = app.api(Method::GET, "/tenants/testsite.com/users/101?reveal=true", None).await;
+    let (_, user) = app
+        .api(
+            Method::GET,
+            "/tenants/testsite.com/users/101?reveal=true",
+            None,
+        )
+        .await;
     let password = user["sip_password"].as_str().unwrap().to_owned();
     let resp = app.phone_get("y000000000108.cfg", Some(YEALINK_UA)).await;
     assert_eq!(resp.status(), StatusCode::OK);
@@ -136,9 +200,19 @@ async fn common_files_hold_no_secrets() {
     let body = resp.text().await.unwrap();
     assert!(!body.contains(&password));
     let pairs = parse_kv(&body);
-    assert!(pairs.iter().all(|(k, _)| !k.contains("password") && !k.starts_with("account.")), "{body}");
+    assert!(
+        pairs
+            .iter()
+            .all(|(k, _)| !k.contains("password") && !k.starts_with("account.")),
+        "{body}"
+    );
     // The device file does carry it, so the check above can fail.
-    let device = app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA)).await.text().await.unwrap();
+    let device = app
+        .phone_get("001565aabbcc.cfg", Some(YEALINK_UA))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(device.contains(&password));
 }
 
@@ -146,8 +220,16 @@ async fn common_files_hold_no_secrets() {
 async fn fetches_are_recorded_and_bind_the_device() {
     let mut app = TestApp::spawn().await;
     app.john_with_phone().await;
-    assert_eq!(app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA)).await.status(), StatusCode::OK);
-    assert_eq!(app.phone_get("001565000001.cfg", None).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.phone_get("001565000001.cfg", None).await.status(),
+        StatusCode::NOT_FOUND
+    );
     // The writer batches; wait for it instead of sleeping blindly.
     let mut recorded = Vec::new();
     for _ in 0..100 {
@@ -169,8 +251,14 @@ async fn fetches_are_recorded_and_bind_the_device() {
     assert_eq!(recorded[0].0, "001565aabbcc.cfg");
     assert_eq!((recorded[0].1, recorded[0].2.as_str()), (200, "served"));
     assert_eq!(recorded[0].3.as_deref(), Some(YEALINK_UA));
-    assert_eq!((recorded[0].5.as_deref(), recorded[0].6.as_deref()), (Some("T46U"), Some("108.86.0.45")));
-    assert_eq!((recorded[1].1, recorded[1].2.as_str()), (404, "unknown_device"));
+    assert_eq!(
+        (recorded[0].5.as_deref(), recorded[0].6.as_deref()),
+        (Some("T46U"), Some("108.86.0.45"))
+    );
+    assert_eq!(
+        (recorded[1].1, recorded[1].2.as_str()),
+        (404, "unknown_device")
+    );
 
     let (_, device) = app.get("/devices/00:15:65:aa:bb:cc").await;
     assert_eq!(device["status"], "provisioned", "{device}");
@@ -179,7 +267,13 @@ async fn fetches_are_recorded_and_bind_the_device() {
     assert_eq!(device["last_ip"], "127.0.0.1");
 
     // A change the phone has not fetched yet shows as such.
-    let (status, _) = app.api(Method::PATCH, "/tenants/testsite.com/users/101", Some(json!({"name": "John A. Smith"}))).await;
+    let (status, _) = app
+        .api(
+            Method::PATCH,
+            "/tenants/testsite.com/users/101",
+            Some(json!({"name": "John A. Smith"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let (_, device) = app.get("/devices/001565aabbcc").await;
     assert_eq!(device["status"], "config_changed_since_fetch", "{device}");
@@ -192,17 +286,37 @@ async fn a_display_name_with_a_newline_never_reaches_the_file() {
     app.john_with_phone().await;
     let before = app.counts().await;
     let (status, body) = app
-        .api(Method::PATCH, "/tenants/testsite.com/users/101", Some(json!({"name": "Bob\naccount.1.sip_server.1.address = evil.example"})))
+        .api(
+            Method::PATCH,
+            "/tenants/testsite.com/users/101",
+            Some(json!({"name": "Bob\naccount.1.sip_server.1.address = evil.example"})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_error(&body, "name", "text_not_printable");
-    let (status, body) = app.post("/tenants/testsite.com/users/101/aliases", json!({"name": "Sales\r\nx = y"})).await;
+    let (status, body) = app
+        .post(
+            "/tenants/testsite.com/users/101/aliases",
+            json!({"name": "Sales\r\nx = y"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_error(&body, "name", "text_not_printable");
     assert_eq!(app.counts().await, before);
-    let body = app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA)).await.text().await.unwrap();
+    let body = app
+        .phone_get("001565aabbcc.cfg", Some(YEALINK_UA))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(!body.contains("evil.example"));
-    assert_eq!(parse_kv(&body).iter().filter(|(k, _)| k == "account.1.sip_server.1.address").count(), 1);
+    assert_eq!(
+        parse_kv(&body)
+            .iter()
+            .filter(|(k, _)| k == "account.1.sip_server.1.address")
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -211,7 +325,8 @@ async fn an_internal_error_is_a_bare_500_never_a_file() {
     app.john_with_phone().await;
     // Break the store under the running server.
     let conn = rusqlite::Connection::open(&app.db).unwrap();
-    conn.execute_batch("PRAGMA foreign_keys=OFF; DROP TABLE aliases;").unwrap();
+    conn.execute_batch("PRAGMA foreign_keys=OFF; DROP TABLE aliases;")
+        .unwrap();
     let resp = app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA)).await;
     assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(resp.headers().get("etag").is_none());
@@ -227,33 +342,93 @@ async fn an_expired_enrollment_window_looks_unknown_until_reopened() {
     app.device(YEALINK_MAC, "101").await;
     // Move the deadline into the past, as if the window had run out.
     app.store()
-        .write(|tx| Ok(tx.execute("UPDATE devices SET enroll_deadline = '2000-01-01T00:00:00.000Z'", [])?))
+        .write(|tx| {
+            Ok(tx.execute(
+                "UPDATE devices SET enroll_deadline = '2000-01-01T00:00:00.000Z'",
+                [],
+            )?)
+        })
         .await
         .unwrap();
     let (_, device) = app.get("/devices/001565aabbcc").await;
     assert_eq!(device["status"], "enrollment_expired");
-    assert_eq!(app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA)).await.status(), StatusCode::NOT_FOUND);
-    let (status, device) = app.api(Method::PATCH, "/devices/001565aabbcc", Some(json!({"reopen_enrollment": true}))).await;
+    assert_eq!(
+        app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let (status, device) = app
+        .api(
+            Method::PATCH,
+            "/devices/001565aabbcc",
+            Some(json!({"reopen_enrollment": true})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(device["status"], "awaiting_first_fetch");
-    assert_eq!(app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA)).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA))
+            .await
+            .status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
 async fn tenant_allow_list_and_url_key_gate_the_phone_path() {
     let app = TestApp::spawn().await;
     app.john_with_phone().await;
-    let (status, _) = app.api(Method::PATCH, "/tenants/testsite.com", Some(json!({"phone_auth": {"allow_cidrs": ["10.0.0.0/8"]}}))).await;
+    let (status, _) = app
+        .api(
+            Method::PATCH,
+            "/tenants/testsite.com",
+            Some(json!({"phone_auth": {"allow_cidrs": ["10.0.0.0/8"]}})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA)).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
 
     let key = "k3y-0123456789abcdef";
     let (status, tenant) = app
-        .api(Method::PATCH, "/tenants/testsite.com", Some(json!({"phone_auth": {"allow_cidrs": ["127.0.0.0/8"], "url_key": key}})))
+        .api(
+            Method::PATCH,
+            "/tenants/testsite.com",
+            Some(json!({"phone_auth": {"allow_cidrs": ["127.0.0.0/8"], "url_key": key}})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{tenant}");
-    assert_eq!(app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA)).await.status(), StatusCode::NOT_FOUND, "key required");
-    assert_eq!(app.phone_get(&format!("wrong-key-0123456789/001565aabbcc.cfg"), Some(YEALINK_UA)).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(app.phone_get(&format!("{key}/001565aabbcc.cfg"), Some(YEALINK_UA)).await.status(), StatusCode::OK);
-    assert_eq!(app.phone_get(&format!("{key}/y000000000108.cfg"), Some(YEALINK_UA)).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND,
+        "key required"
+    );
+    assert_eq!(
+        app.phone_get(
+            &format!("wrong-key-0123456789/001565aabbcc.cfg"),
+            Some(YEALINK_UA)
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.phone_get(&format!("{key}/001565aabbcc.cfg"), Some(YEALINK_UA))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.phone_get(&format!("{key}/y000000000108.cfg"), Some(YEALINK_UA))
+            .await
+            .status(),
+        StatusCode::OK
+    );
 }

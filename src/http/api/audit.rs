@@ -19,13 +19,20 @@ pub(super) struct Filter {
     limit: Option<u32>,
 }
 
-pub(super) async fn list(State(state): State<AppState>, caller: Caller, Query(filter): Query<Filter>) -> ApiResult<Json<Value>> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(filter): Query<Filter>,
+) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
     let tenant_id = match filter.tenant {
         Some(name) => Some(load_tenant(&state.store, &caller, name).await?.id),
         None => caller.tenant_id(),
     };
     let limit = filter.limit.unwrap_or(100).clamp(1, 500);
-    let entries = state.store.read(move |c| audit::list(c, tenant_id, filter.before, limit)).await?;
+    let entries = state
+        .store
+        .read(move |c| audit::list(c, tenant_id, filter.before, limit))
+        .await?;
     Ok(Json(json!({ "entries": entries })))
 }

@@ -24,16 +24,22 @@ fn parse_mac(text: &str) -> ApiResult<Mac> {
 }
 
 fn vendor_of<'a>(state: &'a AppState, device: &Device) -> ApiResult<&'a Vendor> {
-    state
-        .vendors
-        .get(&device.vendor)
-        .ok_or_else(|| ApiError::Internal(format!("device {} has unknown vendor {}", device.mac, device.vendor)))
+    state.vendors.get(&device.vendor).ok_or_else(|| {
+        ApiError::Internal(format!(
+            "device {} has unknown vendor {}",
+            device.mac, device.vendor
+        ))
+    })
 }
 
 /// Loads the device bundle for `mac` and checks the caller's tenant.
 async fn load(state: &AppState, caller: &Caller, mac: &str) -> ApiResult<DeviceBundle> {
     let mac = parse_mac(mac)?;
-    let bundle = state.store.read(move |c| devices::bundle(c, &mac)).await?.ok_or(ApiError::NotFound("device"))?;
+    let bundle = state
+        .store
+        .read(move |c| devices::bundle(c, &mac))
+        .await?
+        .ok_or(ApiError::NotFound("device"))?;
     caller.require_tenant(&bundle.tenant)?;
     Ok(bundle)
 }
@@ -42,9 +48,17 @@ async fn load(state: &AppState, caller: &Caller, mac: &str) -> ApiResult<DeviceB
 async fn status(state: &AppState, bundle: &DeviceBundle) -> ApiResult<DeviceStatus> {
     let vendor = vendor_of(state, &bundle.device)?;
     let id = bundle.device.id;
-    let fetched = state.store.read(move |c| devices::fetched_files(c, id)).await?;
+    let fetched = state
+        .store
+        .read(move |c| devices::fetched_files(c, id))
+        .await?;
     let current = config_current(bundle, vendor, &fetched);
-    Ok(device_status(bundle.device.first_fetch_at, bundle.device.enroll_deadline, current, chrono::Utc::now()))
+    Ok(device_status(
+        bundle.device.first_fetch_at,
+        bundle.device.enroll_deadline,
+        current,
+        chrono::Utc::now(),
+    ))
 }
 
 async fn device_body(state: &AppState, bundle: &DeviceBundle) -> ApiResult<Value> {
@@ -60,18 +74,29 @@ async fn device_body(state: &AppState, bundle: &DeviceBundle) -> ApiResult<Value
     Ok(body)
 }
 
-pub(super) async fn create(State(state): State<AppState>, caller: Caller, ApiJson(draft): ApiJson<DeviceDraft>) -> ApiResult<(StatusCode, Json<Value>)> {
+pub(super) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(draft): ApiJson<DeviceDraft>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let spec = draft.into_spec()?;
     let vendor = match &spec.vendor {
         Some(id) => state.vendors.get(id).ok_or_else(|| {
             let known: Vec<&str> = state.vendors.all().iter().map(Vendor::id).collect();
-            ApiError::Invalid(RuleError::new("vendor", "vendor_unknown", format!("vendor is one of {}", known.join(", "))))
+            ApiError::Invalid(RuleError::new(
+                "vendor",
+                "vendor_unknown",
+                format!("vendor is one of {}", known.join(", ")),
+            ))
         })?,
         None => state.vendors.for_mac(&spec.mac).ok_or_else(|| {
             ApiError::Invalid(RuleError::new(
                 "mac",
                 "vendor_not_recognised",
-                format!("{} does not start with a known vendor prefix; give \"vendor\" explicitly", spec.mac),
+                format!(
+                    "{} does not start with a known vendor prefix; give \"vendor\" explicitly",
+                    spec.mac
+                ),
             ))
         })?,
     };
@@ -89,9 +114,15 @@ pub(super) async fn create(State(state): State<AppState>, caller: Caller, ApiJso
     let actor = caller.actor();
     let vendor_id = vendor.id().to_owned();
     let mac = spec.mac;
-    state.store.write(move |tx| devices::insert(tx, &actor, &tenant, &spec, &vendor_id)).await?;
+    state
+        .store
+        .write(move |tx| devices::insert(tx, &actor, &tenant, &spec, &vendor_id))
+        .await?;
     let bundle = load(&state, &caller, &mac.lower12()).await?;
-    Ok((StatusCode::CREATED, Json(device_body(&state, &bundle).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(device_body(&state, &bundle).await?),
+    ))
 }
 
 /// `?tenant=` filter.
@@ -100,12 +131,19 @@ pub(super) struct ListFilter {
     tenant: Option<String>,
 }
 
-pub(super) async fn list(State(state): State<AppState>, caller: Caller, Query(filter): Query<ListFilter>) -> ApiResult<Json<Value>> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(filter): Query<ListFilter>,
+) -> ApiResult<Json<Value>> {
     let tenant_id = match filter.tenant {
         Some(name) => Some(load_tenant(&state.store, &caller, name).await?.id),
         None => caller.tenant_id(),
     };
-    let list = state.store.read(move |c| devices::list(c, tenant_id, None)).await?;
+    let list = state
+        .store
+        .read(move |c| devices::list(c, tenant_id, None))
+        .await?;
     let mut out = Vec::with_capacity(list.len());
     for device in list {
         let mac = device.mac;
@@ -116,7 +154,11 @@ pub(super) async fn list(State(state): State<AppState>, caller: Caller, Query(fi
     Ok(Json(json!({ "devices": out })))
 }
 
-pub(super) async fn show(State(state): State<AppState>, caller: Caller, Path(mac): Path<String>) -> ApiResult<Json<Value>> {
+pub(super) async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(mac): Path<String>,
+) -> ApiResult<Json<Value>> {
     let bundle = load(&state, &caller, &mac).await?;
     Ok(Json(device_body(&state, &bundle).await?))
 }
@@ -130,14 +172,23 @@ pub(super) async fn update(
     patch.check()?;
     let bundle = load(&state, &caller, &mac).await?;
     if let Some(model) = &patch.model
-        && vendor_of(&state, &bundle.device)?.model_key(model).is_none()
+        && vendor_of(&state, &bundle.device)?
+            .model_key(model)
+            .is_none()
     {
-        return Err(ApiError::Invalid(RuleError::new("model", "model_unknown", format!("{model} is not a {} model", bundle.device.vendor))));
+        return Err(ApiError::Invalid(RuleError::new(
+            "model",
+            "model_unknown",
+            format!("{model} is not a {} model", bundle.device.vendor),
+        )));
     }
     let actor = caller.actor();
     let DeviceBundle { tenant, device, .. } = bundle;
     let mac = device.mac;
-    state.store.write(move |tx| devices::update(tx, &actor, &tenant, &device, &patch)).await?;
+    state
+        .store
+        .write(move |tx| devices::update(tx, &actor, &tenant, &device, &patch))
+        .await?;
     let bundle = load(&state, &caller, &mac.lower12()).await?;
     Ok(Json(device_body(&state, &bundle).await?))
 }
@@ -148,38 +199,61 @@ pub(super) struct Confirm {
     confirm: Option<String>,
 }
 
-pub(super) async fn remove(State(state): State<AppState>, caller: Caller, Path(mac): Path<String>, Query(confirm): Query<Confirm>) -> ApiResult<StatusCode> {
+pub(super) async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(mac): Path<String>,
+    Query(confirm): Query<Confirm>,
+) -> ApiResult<StatusCode> {
     let bundle = load(&state, &caller, &mac).await?;
-    let confirmed = confirm.confirm.as_deref().and_then(|c| Mac::parse(c).ok()) == Some(bundle.device.mac);
+    let confirmed =
+        confirm.confirm.as_deref().and_then(|c| Mac::parse(c).ok()) == Some(bundle.device.mac);
     if !confirmed {
         return Err(ApiError::BadRequest(RuleError::new(
             "confirm",
             "confirmation_required",
-            format!("to delete this device, repeat its MAC: ?confirm={}", bundle.device.mac),
+            format!(
+                "to delete this device, repeat its MAC: ?confirm={}",
+                bundle.device.mac
+            ),
         )));
     }
     let actor = caller.actor();
-    state.store.write(move |tx| devices::delete(tx, &actor, &bundle.device)).await?;
+    state
+        .store
+        .write(move |tx| devices::delete(tx, &actor, &bundle.device))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub(super) async fn lines(State(state): State<AppState>, caller: Caller, Path(mac): Path<String>) -> ApiResult<Json<Value>> {
+pub(super) async fn lines(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(mac): Path<String>,
+) -> ApiResult<Json<Value>> {
     let bundle = load(&state, &caller, &mac).await?;
     let vendor = vendor_of(&state, &bundle.device)?;
     let plan = line_plan(&bundle, vendor);
-    let account = |kind, name: &str, sip_username: &str, alias_id: Option<i64>| {
-        json!({"kind": kind, "name": name, "sip_username": sip_username, "alias_id": alias_id})
-    };
+    let account = |kind, name: &str, sip_username: &str, alias_id: Option<i64>| json!({"kind": kind, "name": name, "sip_username": sip_username, "alias_id": alias_id});
     let lines: Vec<Value> = plan
         .lines
         .iter()
         .map(|l| {
-            let mut v = account(l.account.kind, &l.account.name, &l.account.sip_username, l.account.alias_id);
+            let mut v = account(
+                l.account.kind,
+                &l.account.name,
+                &l.account.sip_username,
+                l.account.alias_id,
+            );
             v["line"] = json!(l.line);
             v
         })
         .collect();
-    let overflow: Vec<Value> = plan.overflow.iter().map(|a| account(a.kind, &a.name, &a.sip_username, a.alias_id)).collect();
+    let overflow: Vec<Value> = plan
+        .overflow
+        .iter()
+        .map(|a| account(a.kind, &a.name, &a.sip_username, a.alias_id))
+        .collect();
     Ok(Json(json!({
         "mac": bundle.device.mac.lower12(),
         "model": bundle.device.effective_model(),
@@ -189,7 +263,11 @@ pub(super) async fn lines(State(state): State<AppState>, caller: Caller, Path(ma
     })))
 }
 
-pub(super) async fn files(State(state): State<AppState>, caller: Caller, Path(mac): Path<String>) -> ApiResult<Json<Value>> {
+pub(super) async fn files(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(mac): Path<String>,
+) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
     let bundle = load(&state, &caller, &mac).await?;
     let vendor = vendor_of(&state, &bundle.device)?;
@@ -227,9 +305,15 @@ pub(super) async fn file(
         .ok_or(ApiError::NotFound("file"))?;
     let server_url = preview_server_url(&state, &bundle).await?;
     let rendered = match file.kind {
-        FileKind::Device => render_device_file(&bundle, vendor, file, &server_url, !reveal.reveal)?.0,
+        FileKind::Device => {
+            render_device_file(&bundle, vendor, file, &server_url, !reveal.reveal)?.0
+        }
         FileKind::Common => {
-            let levels = if bundle.tenant.phone_auth.url_key.is_some() { vec![&bundle.tenant.settings] } else { vec![] };
+            let levels = if bundle.tenant.phone_auth.url_key.is_some() {
+                vec![&bundle.tenant.settings]
+            } else {
+                vec![]
+            };
             render_common_file(vendor, file, model, &levels, &server_url)?
         }
     };
@@ -239,19 +323,30 @@ pub(super) async fn file(
         state
             .store
             .write(move |tx| {
-                audit::record(tx, &actor, Change {
-                    action: "reveal",
-                    entity: "device",
-                    key,
-                    tenant_id: Some(tenant_id),
-                    before: None,
-                    after: Some(json!({"file": name})),
-                    snapshot: None,
-                })
+                audit::record(
+                    tx,
+                    &actor,
+                    Change {
+                        action: "reveal",
+                        entity: "device",
+                        key,
+                        tenant_id: Some(tenant_id),
+                        before: None,
+                        after: Some(json!({"file": name})),
+                        snapshot: None,
+                    },
+                )
             })
             .await?;
     }
-    Ok(([(header::CONTENT_TYPE, rendered.content_type), (header::CACHE_CONTROL, "no-store".to_owned())], rendered.body).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, rendered.content_type),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        rendered.body,
+    )
+        .into_response())
 }
 
 /// The base URL a preview renders with: the configured public URL (plus the tenant's key),
@@ -264,6 +359,13 @@ async fn preview_server_url(state: &AppState, bundle: &DeviceBundle) -> ApiResul
         });
     }
     let id = bundle.device.id;
-    let fetched = state.store.read(move |c| devices::fetched_files(c, id)).await?;
-    Ok(fetched.into_iter().map(|(_, _, url)| url).next().unwrap_or_else(|| "http://deskprov.invalid".to_owned()))
+    let fetched = state
+        .store
+        .read(move |c| devices::fetched_files(c, id))
+        .await?;
+    Ok(fetched
+        .into_iter()
+        .map(|(_, _, url)| url)
+        .next()
+        .unwrap_or_else(|| "http://deskprov.invalid".to_owned()))
 }

@@ -29,24 +29,44 @@ fn with_generated(tenant: &Tenant, generated: Option<String>) -> Value {
     body
 }
 
-pub(super) async fn create(State(state): State<AppState>, caller: Caller, ApiJson(draft): ApiJson<TenantDraft>) -> ApiResult<(StatusCode, Json<Value>)> {
+pub(super) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(draft): ApiJson<TenantDraft>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require_global_admin()?;
     let spec = draft.into_new()?;
     let actor = caller.actor();
-    let (tenant, generated) = state.store.write(move |tx| tenants::insert(tx, &actor, spec)).await?;
-    Ok((StatusCode::CREATED, Json(with_generated(&tenant, generated))))
+    let (tenant, generated) = state
+        .store
+        .write(move |tx| tenants::insert(tx, &actor, spec))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(with_generated(&tenant, generated)),
+    ))
 }
 
 pub(super) async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
     let all = state.store.read(tenants::list).await?;
-    let visible: Vec<Value> = all.iter().filter(|t| caller.require_tenant(t).is_ok()).map(Tenant::to_json).collect();
+    let visible: Vec<Value> = all
+        .iter()
+        .filter(|t| caller.require_tenant(t).is_ok())
+        .map(Tenant::to_json)
+        .collect();
     Ok(Json(json!({ "tenants": visible })))
 }
 
-pub(super) async fn show(State(state): State<AppState>, caller: Caller, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+pub(super) async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
-    Ok(Json(load_tenant(&state.store, &caller, name).await?.to_json()))
+    Ok(Json(
+        load_tenant(&state.store, &caller, name).await?.to_json(),
+    ))
 }
 
 pub(super) async fn update(
@@ -59,7 +79,10 @@ pub(super) async fn update(
     let before = load_tenant(&state.store, &caller, name).await?;
     let spec = draft.apply_to(before.spec())?;
     let actor = caller.actor();
-    let (after, generated) = state.store.write(move |tx| tenants::update(tx, &actor, &before, spec)).await?;
+    let (after, generated) = state
+        .store
+        .write(move |tx| tenants::update(tx, &actor, &before, spec))
+        .await?;
     Ok(Json(with_generated(&after, generated)))
 }
 
@@ -73,11 +96,21 @@ pub(super) async fn create_site(
     let tenant = load_tenant(&state.store, &caller, name).await?;
     let (site_name, settings) = draft.into_new()?;
     let actor = caller.actor();
-    let site = state.store.write(move |tx| sites::insert(tx, &actor, tenant.id, &site_name, &settings)).await?;
-    Ok((StatusCode::CREATED, Json(serde_json::to_value(site).unwrap_or_default())))
+    let site = state
+        .store
+        .write(move |tx| sites::insert(tx, &actor, tenant.id, &site_name, &settings))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::to_value(site).unwrap_or_default()),
+    ))
 }
 
-pub(super) async fn list_sites(State(state): State<AppState>, caller: Caller, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+pub(super) async fn list_sites(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
     let tenant = load_tenant(&state.store, &caller, name).await?;
     let sites = state.store.read(move |c| sites::list(c, tenant.id)).await?;

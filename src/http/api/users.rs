@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::tenants::load_tenant;
-use crate::domain::user::{AliasDraft, TenantRules, UserDraft};
 use crate::domain::RuleError;
+use crate::domain::user::{AliasDraft, TenantRules, UserDraft};
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
@@ -24,10 +24,18 @@ fn rules(tenant: &Tenant) -> TenantRules<'_> {
     }
 }
 
-async fn load_user(state: &AppState, caller: &Caller, tenant: String, extension: String) -> ApiResult<(Tenant, User)> {
+async fn load_user(
+    state: &AppState,
+    caller: &Caller,
+    tenant: String,
+    extension: String,
+) -> ApiResult<(Tenant, User)> {
     let tenant = load_tenant(&state.store, caller, tenant).await?;
     let id = tenant.id;
-    let user = state.store.read(move |c| users::by_extension(c, id, &extension)).await?;
+    let user = state
+        .store
+        .read(move |c| users::by_extension(c, id, &extension))
+        .await?;
     Ok((tenant, user))
 }
 
@@ -60,7 +68,10 @@ pub(super) async fn create(
     let tenant = load_tenant(&state.store, &caller, tenant).await?;
     let spec = draft.into_new(rules(&tenant), &mut rand::rng())?;
     let actor = caller.actor();
-    let user = state.store.write(move |tx| users::insert(tx, &actor, &tenant, &spec)).await?;
+    let user = state
+        .store
+        .write(move |tx| users::insert(tx, &actor, &tenant, &spec))
+        .await?;
     Ok((StatusCode::CREATED, Json(user_body(&user, &[], false))))
 }
 
@@ -70,10 +81,20 @@ pub(super) struct Search {
     q: Option<String>,
 }
 
-pub(super) async fn list(State(state): State<AppState>, caller: Caller, Path(tenant): Path<String>, Query(search): Query<Search>) -> ApiResult<Json<Value>> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    Query(search): Query<Search>,
+) -> ApiResult<Json<Value>> {
     let tenant = load_tenant(&state.store, &caller, tenant).await?;
-    let list = state.store.read(move |c| users::list(c, tenant.id, search.q.as_deref())).await?;
-    Ok(Json(json!({ "users": list.iter().map(User::to_json).collect::<Vec<_>>() })))
+    let list = state
+        .store
+        .read(move |c| users::list(c, tenant.id, search.q.as_deref()))
+        .await?;
+    Ok(Json(
+        json!({ "users": list.iter().map(User::to_json).collect::<Vec<_>>() }),
+    ))
 }
 
 pub(super) async fn show(
@@ -134,11 +155,18 @@ pub(super) async fn remove(
     }
     let (_, user) = load_user(&state, &caller, tenant, extension).await?;
     let actor = caller.actor();
-    state.store.write(move |tx| users::delete(tx, &actor, &user)).await?;
+    state
+        .store
+        .write(move |tx| users::delete(tx, &actor, &user))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub(super) async fn extensions(State(state): State<AppState>, caller: Caller, Path(tenant): Path<String>) -> ApiResult<Json<Value>> {
+pub(super) async fn extensions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
     let tenant = load_tenant(&state.store, &caller, tenant).await?;
     let id = tenant.id;
@@ -146,7 +174,9 @@ pub(super) async fn extensions(State(state): State<AppState>, caller: Caller, Pa
     let next = tenant.extension_plan.next_free(&taken);
     let mut allocated: Vec<String> = taken.into_iter().collect();
     allocated.sort_by(|a, b| (a.len(), a).cmp(&(b.len(), b)));
-    Ok(Json(json!({ "allocated": allocated, "next_free": next, "plan": tenant.extension_plan })))
+    Ok(Json(
+        json!({ "allocated": allocated, "next_free": next, "plan": tenant.extension_plan }),
+    ))
 }
 
 pub(super) async fn add_alias(
@@ -166,11 +196,20 @@ pub(super) async fn add_alias(
     Ok((StatusCode::CREATED, Json(alias.to_json())))
 }
 
-pub(super) async fn list_aliases(State(state): State<AppState>, caller: Caller, Path((tenant, extension)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+pub(super) async fn list_aliases(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, extension)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
     let (_, user) = load_user(&state, &caller, tenant, extension).await?;
-    let list = state.store.read(move |c| aliases::for_user(c, user.id)).await?;
-    Ok(Json(json!({ "aliases": list.iter().map(Alias::to_json).collect::<Vec<_>>() })))
+    let list = state
+        .store
+        .read(move |c| aliases::for_user(c, user.id))
+        .await?;
+    Ok(Json(
+        json!({ "aliases": list.iter().map(Alias::to_json).collect::<Vec<_>>() }),
+    ))
 }
 
 /// `{"order": [alias ids]}`.
@@ -189,8 +228,13 @@ pub(super) async fn reorder_aliases(
     caller.require_admin()?;
     let (_, user) = load_user(&state, &caller, tenant, extension).await?;
     let actor = caller.actor();
-    let list = state.store.write(move |tx| aliases::reorder(tx, &actor, &user, &order.order)).await?;
-    Ok(Json(json!({ "aliases": list.iter().map(Alias::to_json).collect::<Vec<_>>() })))
+    let list = state
+        .store
+        .write(move |tx| aliases::reorder(tx, &actor, &user, &order.order))
+        .await?;
+    Ok(Json(
+        json!({ "aliases": list.iter().map(Alias::to_json).collect::<Vec<_>>() }),
+    ))
 }
 
 pub(super) async fn remove_alias(

@@ -1,0 +1,153 @@
+//! Yealink: golden files, parse-back, capacities, secrets only where they belong.
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+use crate::vendor_kit::*;
+
+const T31P: Phone = Phone {
+    vendor: "yealink",
+    mac: "805ec0d57d72",
+    model: "T31P",
+    ua: "Yealink SIP-T31P 124.85.257.55 80:5e:c0:d5:7d:72",
+};
+const T46U: Phone = Phone {
+    vendor: "yealink",
+    mac: "0015654aa937",
+    model: "T46U",
+    ua: "Yealink SIP-T46U 108.86.0.45 00:15:65:4a:a9:37",
+};
+
+/// The keys one account line carries.
+fn account_keys(n: usize) -> Vec<String> {
+    [
+        "enable",
+        "label",
+        "display_name",
+        "user_name",
+        "auth_name",
+        "password",
+        "sip_server.1.address",
+        "sip_server.1.port",
+        "sip_server.1.transport_type",
+        "sip_server.1.expires",
+        "outbound_proxy_enable",
+    ]
+    .iter()
+    .map(|k| format!("account.{n}.{k}"))
+    .collect()
+}
+
+fn expected_keys(lines: usize, capacity: usize) -> std::collections::BTreeSet<String> {
+    let mut keys: Vec<String> = (1..=lines).flat_map(account_keys).collect();
+    keys.extend((lines + 1..=capacity).map(|n| format!("account.{n}.enable")));
+    keys.extend(
+        [
+            "local_time.time_zone",
+            "local_time.summer_time",
+            "local_time.ntp_server1",
+            "lang.gui",
+            "lang.wui",
+        ]
+        .map(String::from),
+    );
+    keys.into_iter().collect()
+}
+
+#[tokio::test]
+async fn few_lines_model() {
+    let app = TestApp::spawn().await;
+    provision(&app, T31P, "John Smith", &["John Support"]).await;
+    let (body, content_type) = fetch(&app, T31P, "805ec0d57d72.cfg").await;
+    assert_eq!(content_type, "text/plain; charset=utf-8");
+    golden("yealink", "t31p-one-alias", "805ec0d57d72.cfg", &body);
+    let pairs = parse_kv(&body);
+    assert_eq!(keys(&pairs), expected_keys(2, 2));
+    assert_eq!(kv(&pairs, "account.1.password"), Some(OWNER_PASSWORD));
+    assert_eq!(kv(&pairs, "account.2.display_name"), Some("John Support"));
+    assert_eq!(
+        kv(&pairs, "account.2.password"),
+        Some(alias_password(1).as_str())
+    );
+    assert_eq!(kv(&pairs, "account.1.sip_server.1.port"), Some("5062"));
+    assert_eq!(
+        kv(&pairs, "account.1.sip_server.1.transport_type"),
+        Some("1"),
+        "tcp is 1"
+    );
+    assert_eq!(kv(&pairs, "local_time.time_zone"), Some("+1"));
+    assert_eq!(
+        kv(&pairs, "local_time.ntp_server1"),
+        Some("ntp.testsite.com")
+    );
+    assert_eq!(kv(&pairs, "lang.gui"), Some("German"));
+
+    let (common, _) = fetch(&app, T31P, "y000000000123.cfg").await;
+    golden("yealink", "t31p-one-alias", "y000000000123.cfg", &common);
+    assert_no_secrets("y000000000123.cfg", &common);
+}
+
+#[tokio::test]
+async fn many_lines_model_with_tricky_names() {
+    let app = TestApp::spawn().await;
+    provision(
+        &app,
+        T46U,
+        TRICKY_NAME,
+        &["John Support", "Zoë Ångström", "李小龍"],
+    )
+    .await;
+    let (body, _) = fetch(&app, T46U, "0015654aa937.cfg").await;
+    golden("yealink", "t46u-tricky-names", "0015654aa937.cfg", &body);
+    let pairs = parse_kv(&body);
+    assert_eq!(keys(&pairs), expected_keys(4, 16));
+    assert_eq!(
+        kv(&pairs, "account.1.display_name"),
+        Some(TRICKY_NAME),
+        "text formats carry names verbatim"
+    );
+    assert_eq!(kv(&pairs, "account.3.label"), Some("Zoë Ångström"));
+    assert_eq!(kv(&pairs, "account.4.label"), Some("李小龍"));
+}
+
+#[tokio::test]
+async fn more_aliases_than_lines_overflow_visibly() {
+    let app = TestApp::spawn().await;
+    provision(
+        &app,
+        T31P,
+        "John Smith",
+        &["Alias One", "Alias Two", "Alias Three"],
+    )
+    .await;
+    let (body, _) = fetch(&app, T31P, "805ec0d57d72.cfg").await;
+    golden("yealink", "t31p-overflow", "805ec0d57d72.cfg", &body);
+    let pairs = parse_kv(&body);
+    assert_eq!(keys(&pairs), expected_keys(2, 2));
+    assert!(!body.contains("Alias Two"));
+    let (lines, overflow) = line_map(&app, T31P.mac).await;
+    assert_eq!(lines, ["John Smith", "Alias One"]);
+    assert_eq!(overflow, ["Alias Two", "Alias Three"]);
+}
+
+#[tokio::test]
+async fn registered_gets_200_and_unregistered_404() {
+    let app = TestApp::spawn().await;
+    provision(&app, T46U, "John Smith", &[]).await;
+    assert_eq!(
+        status_of(&app, T46U, "0015654aa937.cfg").await,
+        StatusCode::OK
+    );
+    let stranger = Phone {
+        mac: "0015654aa938",
+        ua: "Yealink SIP-T46U 108.86.0.45 00:15:65:4a:a9:38",
+        ..T46U
+    };
+    assert_eq!(
+        status_of(&app, stranger, "0015654aa938.cfg").await,
+        StatusCode::NOT_FOUND
+    );
+    let (_, device) = app.get("/devices/0015654aa937").await;
+    assert_eq!(device["vendor"], "yealink");
+    assert_eq!(device["capacity"], 16);
+}
