@@ -412,7 +412,7 @@ async fn tenant_allow_list_and_url_key_gate_the_phone_path() {
     );
     assert_eq!(
         app.phone_get(
-            &format!("wrong-key-0123456789/001565aabbcc.cfg"),
+            "wrong-key-0123456789/001565aabbcc.cfg",
             Some(YEALINK_UA)
         )
         .await

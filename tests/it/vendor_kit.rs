@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::*;
@@ -120,18 +120,6 @@ pub fn parse_xml(body: &str) -> roxmltree::Document<'_> {
 /// The set of keys of a `key = value` file.
 pub fn keys(pairs: &[(String, String)]) -> BTreeSet<String> {
     pairs.iter().map(|(k, _)| k.clone()).collect()
-}
-
-/// The owner's revealed SIP password as the API reports it (to search files for it).
-pub async fn owner_password(app: &TestApp) -> String {
-    let (_, user) = app
-        .api(
-            Method::GET,
-            "/tenants/testsite.com/users/101?reveal=true",
-            None,
-        )
-        .await;
-    user["sip_password"].as_str().unwrap().to_owned()
 }
 
 /// The line map the API reports for `mac`: (names on lines, names in overflow).
