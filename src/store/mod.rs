@@ -14,6 +14,7 @@ pub mod recorder;
 pub mod sites;
 pub mod tenants;
 pub mod tokens;
+pub mod uploads;
 pub mod users;
 
 use std::path::{Path, PathBuf};

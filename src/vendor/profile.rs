@@ -26,6 +26,9 @@ pub struct VendorProfile {
     pub languages: BTreeMap<String, String>,
     /// Files the phones request.
     pub files: Vec<FileSpec>,
+    /// Files the phones upload (`PUT`): logs, local overrides.
+    #[serde(default)]
+    pub uploads: Vec<UploadSpec>,
     /// Models by name, with their line capacity and file-name attributes.
     #[serde(default)]
     pub models: BTreeMap<String, ModelSpec>,
@@ -46,6 +49,16 @@ pub struct FileSpec {
     pub format: Format,
     /// Content-Type header.
     pub content_type: String,
+}
+
+/// A file name a phone may `PUT` (only for its own MAC).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadSpec {
+    /// Name pattern with `{mac}` or `{MAC}` (`{mac}-boot.log`).
+    pub name: String,
+    /// Largest body accepted, in bytes.
+    pub max_bytes: usize,
 }
 
 /// Whether a file is rendered for one device or shared.

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use regex::{Regex, RegexSet};
 
-use super::profile::{FileKind, FileSpec, ModelSpec, VendorProfile};
+use super::profile::{FileKind, FileSpec, ModelSpec, UploadSpec, VendorProfile};
 use super::templates::PROFILES;
 use crate::domain::Mac;
 
@@ -82,11 +82,23 @@ struct Pattern {
     literal: bool,
 }
 
+/// An upload name a phone may `PUT`.
+#[derive(Debug, Clone)]
+pub struct UploadMatch<'a> {
+    /// The vendor.
+    pub vendor: &'a Vendor,
+    /// The upload pattern that matched.
+    pub upload: &'a UploadSpec,
+    /// The MAC from the name.
+    pub mac: Mac,
+}
+
 /// All vendor profiles, ready to match requests.
 pub struct Vendors {
     vendors: Vec<Vendor>,
     set: RegexSet,
     patterns: Vec<Pattern>,
+    uploads: Vec<(usize, usize, Regex)>,
     by_oui: HashMap<[u8; 3], usize>,
 }
 
@@ -126,6 +138,7 @@ impl Vendors {
         let mut vendors = Vec::new();
         let mut patterns = Vec::new();
         let mut by_oui = HashMap::new();
+        let mut uploads = Vec::new();
         for (vi, profile) in profiles.into_iter().enumerate() {
             let err = |message: String| ProfileError {
                 file: format!("{}.toml", profile.id),
@@ -160,6 +173,17 @@ impl Vendors {
                     literal: !file.name.contains('{'),
                 });
             }
+            for (ui, upload) in profile.uploads.iter().enumerate() {
+                if !upload.name.contains("{mac}") && !upload.name.contains("{MAC}") {
+                    return Err(err(format!(
+                        "upload {} has no {{mac}}: phones may only upload their own files",
+                        upload.name
+                    )));
+                }
+                let (regex, _) = compile_name(&upload.name, &profile).map_err(err)?;
+                let regex = Regex::new(&regex).map_err(|e| err(format!("{}: {e}", upload.name)))?;
+                uploads.push((vi, ui, regex));
+            }
             vendors.push(Vendor {
                 profile,
                 user_agent,
@@ -174,6 +198,7 @@ impl Vendors {
             vendors,
             set,
             patterns,
+            uploads,
             by_oui,
         })
     }
@@ -235,6 +260,22 @@ impl Vendors {
             mac,
             model,
         })
+    }
+
+    /// Every upload `name` could be (one per vendor that declares the pattern).
+    pub fn match_upload(&self, name: &str) -> Vec<UploadMatch<'_>> {
+        self.uploads
+            .iter()
+            .filter_map(|(vi, ui, regex)| {
+                let mac = Mac::parse(regex.captures(name)?.name("mac")?.as_str()).ok()?;
+                let vendor = &self.vendors[*vi];
+                Some(UploadMatch {
+                    vendor,
+                    upload: &vendor.profile.uploads[*ui],
+                    mac,
+                })
+            })
+            .collect()
     }
 
     /// Reads a User-Agent with every vendor's pattern; `None` when no vendor recognises it.

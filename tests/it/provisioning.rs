@@ -411,12 +411,9 @@ async fn tenant_allow_list_and_url_key_gate_the_phone_path() {
         "key required"
     );
     assert_eq!(
-        app.phone_get(
-            "wrong-key-0123456789/001565aabbcc.cfg",
-            Some(YEALINK_UA)
-        )
-        .await
-        .status(),
+        app.phone_get("wrong-key-0123456789/001565aabbcc.cfg", Some(YEALINK_UA))
+            .await
+            .status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(

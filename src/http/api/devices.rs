@@ -16,6 +16,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::ApiJson;
 use crate::store::audit::{self, Change};
 use crate::store::devices::{self, Device, DeviceBundle};
+use crate::store::uploads;
 use crate::vendor::provision::{config_current, line_plan, render_common_file, render_device_file};
 use crate::vendor::{FileKind, Vendor};
 
@@ -368,4 +369,41 @@ async fn preview_server_url(state: &AppState, bundle: &DeviceBundle) -> ApiResul
         .map(|(_, _, url)| url)
         .next()
         .unwrap_or_else(|| "http://deskprov.invalid".to_owned()))
+}
+
+pub(super) async fn uploads(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(mac): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require_admin()?;
+    let bundle = load(&state, &caller, &mac).await?;
+    let id = bundle.device.id;
+    let list = state.store.read(move |c| uploads::list(c, id)).await?;
+    Ok(Json(json!({ "uploads": list })))
+}
+
+pub(super) async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((mac, name)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    caller.require_admin()?;
+    let bundle = load(&state, &caller, &mac).await?;
+    let id = bundle.device.id;
+    let body = state
+        .store
+        .read(move |c| uploads::get(c, id, &name))
+        .await?
+        .ok_or(ApiError::NotFound("upload"))?;
+    // Phones write these; serve them as inert text so a browser never interprets them.
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response())
 }

@@ -54,6 +54,8 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/{mac}/lines", get(devices::lines))
         .route("/devices/{mac}/files", get(devices::files))
         .route("/devices/{mac}/files/{file}", get(devices::file))
+        .route("/devices/{mac}/uploads", get(devices::uploads))
+        .route("/devices/{mac}/uploads/{file}", get(devices::upload))
         .route("/audit", get(audit::list))
         .fallback(|| async { ApiError::NotFound("endpoint") });
     Router::new()

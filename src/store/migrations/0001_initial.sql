@@ -90,6 +90,15 @@ CREATE TABLE device_files (
     PRIMARY KEY (device_id, file)
 );
 
+-- The latest file of each name a device uploaded (logs, local overrides).
+CREATE TABLE device_uploads (
+    device_id   INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    file        TEXT NOT NULL,
+    body        BLOB NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (device_id, file)
+);
+
 CREATE TABLE tokens (
     id         INTEGER PRIMARY KEY,
     name       TEXT NOT NULL,

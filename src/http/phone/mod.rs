@@ -2,7 +2,10 @@
 //!
 //! Every answer that is not a file is the same 404 whatever the reason (unknown MAC, wrong
 //! tenant key, address not allowed, enrollment expired, UA mismatch), so a prober learns nothing.
-//! Internal errors are a bare 500: never a default or partial file.
+//! Internal errors are a bare 500: never a default or partial file. Phones may also `PUT` the
+//! files their profile lists as uploads (logs), for their own MAC only.
+
+mod upload;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -75,6 +78,8 @@ struct Fetch {
 
 enum Outcome {
     Served(Rendered),
+    Stored,
+    TooLarge,
     Missed(Miss),
     Failed(String),
 }
@@ -111,10 +116,10 @@ async fn fetch(
         vendor: None,
         device_id: None,
     };
-    let outcome = if method != Method::GET && method != Method::HEAD {
-        return StatusCode::METHOD_NOT_ALLOWED.into_response();
-    } else {
-        serve(&state, &path, &mut fetch).await
+    let outcome = match method {
+        Method::GET | Method::HEAD => serve(&state, &path, &mut fetch).await,
+        Method::PUT => upload::receive(&state, &path, &mut fetch, request.into_body()).await,
+        _ => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
     };
     let response = respond(&outcome, &headers, method == Method::HEAD);
     record(&state, fetch, &outcome, response.status());
@@ -158,27 +163,18 @@ fn serve_device(
     mut bundle: DeviceBundle,
     fetch: &mut Fetch,
 ) -> Outcome {
-    let device = &bundle.device;
-    fetch.vendor = Some(device.vendor.clone());
-    if let Some(miss) = tenant_gate(&bundle.tenant, key, fetch.ip) {
+    fetch.vendor = Some(bundle.device.vendor.clone());
+    if let Err(miss) = device_gate(&bundle, key, fetch) {
         return Outcome::Missed(miss);
     }
-    if !device.enrollment_open(Utc::now()) {
-        return Outcome::Missed(Miss::EnrollmentExpired);
-    }
-    let Some(matched) = matches.iter().find(|m| m.vendor.id() == device.vendor) else {
+    let Some(matched) = matches
+        .iter()
+        .find(|m| m.vendor.id() == bundle.device.vendor)
+    else {
         return Outcome::Missed(Miss::VendorMismatch);
     };
-    if let Some(ua) = &fetch.ua_info {
-        if ua.bad_mac || ua.mac.is_some_and(|m| m != device.mac) {
-            return Outcome::Missed(Miss::UaMacMismatch);
-        }
-        if ua.vendor != device.vendor {
-            return Outcome::Missed(Miss::VendorMismatch);
-        }
-        if let Some(model) = &ua.model {
-            bundle.device.seen_model = Some(model.clone());
-        }
+    if let Some(model) = fetch.ua_info.as_ref().and_then(|ua| ua.model.clone()) {
+        bundle.device.seen_model = Some(model);
     }
     fetch.device_id = Some(bundle.device.id);
     match render_device_file(
@@ -201,6 +197,26 @@ fn serve_device(
         }
         Err(e) => Outcome::Failed(e.to_string()),
     }
+}
+
+/// Whether a request for this device may be answered at all: the tenant's own checks, the
+/// enrollment window, and a User-Agent that does not contradict the device.
+fn device_gate(bundle: &DeviceBundle, key: Option<&str>, fetch: &Fetch) -> Result<(), Miss> {
+    if let Some(miss) = tenant_gate(&bundle.tenant, key, fetch.ip) {
+        return Err(miss);
+    }
+    if !bundle.device.enrollment_open(Utc::now()) {
+        return Err(Miss::EnrollmentExpired);
+    }
+    if let Some(ua) = &fetch.ua_info {
+        if ua.bad_mac || ua.mac.is_some_and(|m| m != bundle.device.mac) {
+            return Err(Miss::UaMacMismatch);
+        }
+        if ua.vendor != bundle.device.vendor {
+            return Err(Miss::VendorMismatch);
+        }
+    }
+    Ok(())
 }
 
 async fn serve_common(
@@ -353,6 +369,8 @@ fn respond(outcome: &Outcome, request_headers: &HeaderMap, head: bool) -> Respon
                 .body(body)
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
+        Outcome::Stored => StatusCode::NO_CONTENT.into_response(),
+        Outcome::TooLarge => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
         Outcome::Missed(_) => not_found(),
         Outcome::Failed(detail) => {
             tracing::error!(%detail, "phone request failed; answering 500 with no body");
@@ -386,6 +404,8 @@ fn record(state: &AppState, fetch: Fetch, outcome: &Outcome, status: StatusCode)
             ("not_modified", Some(r.etag.clone()))
         }
         Outcome::Served(r) => ("served", Some(r.etag.clone())),
+        Outcome::Stored => ("uploaded", None),
+        Outcome::TooLarge => ("upload_too_large", None),
         Outcome::Missed(miss) => (miss.as_str(), None),
         Outcome::Failed(_) => ("error", None),
     };

@@ -1,0 +1,54 @@
+//! `PUT /{file}`: a phone uploading one of its own files (logs, local overrides).
+
+use axum::body::Body;
+
+use super::{Fetch, Miss, Outcome, device_gate, split_path};
+use crate::http::AppState;
+use crate::store::{devices, uploads};
+
+/// Stores the upload when the name is one the device's vendor uploads, for that device's own
+/// MAC, within the size limit; otherwise the usual miss.
+pub(super) async fn receive(
+    state: &AppState,
+    path: &str,
+    fetch: &mut Fetch,
+    body: Body,
+) -> Outcome {
+    let Some((key, name)) = split_path(path) else {
+        return Outcome::Missed(Miss::BadPath);
+    };
+    fetch.file = name.to_owned();
+    let matches = state.vendors.match_upload(name);
+    let Some(mac) = matches.first().map(|m| m.mac) else {
+        return Outcome::Missed(Miss::NoSuchFile);
+    };
+    fetch.mac = Some(mac.lower12());
+    let bundle = match state.store.read(move |c| devices::bundle(c, &mac)).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return Outcome::Missed(Miss::UnknownDevice),
+        Err(e) => return Outcome::Failed(e.to_string()),
+    };
+    fetch.vendor = Some(bundle.device.vendor.clone());
+    if let Err(miss) = device_gate(&bundle, key, fetch) {
+        return Outcome::Missed(miss);
+    }
+    let Some(matched) = matches
+        .iter()
+        .find(|m| m.vendor.id() == bundle.device.vendor)
+    else {
+        return Outcome::Missed(Miss::VendorMismatch);
+    };
+    let bytes = match axum::body::to_bytes(body, matched.upload.max_bytes).await {
+        Ok(b) => b,
+        Err(_) => return Outcome::TooLarge,
+    };
+    let (device_id, file) = (bundle.device.id, name.to_owned());
+    match state
+        .store
+        .write(move |tx| uploads::save(tx, device_id, &file, &bytes))
+        .await
+    {
+        Ok(()) => Outcome::Stored,
+        Err(e) => Outcome::Failed(e.to_string()),
+    }
+}

@@ -1,0 +1,50 @@
+//! Files phones upload: the latest of each name per device.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::Serialize;
+
+use super::{StoreResult, now, time_text};
+
+/// An upload as listed to admins.
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadInfo {
+    /// File name.
+    pub file: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// When it arrived.
+    pub received_at: String,
+}
+
+/// Keeps `body` as the latest `file` of `device_id`, replacing the previous one.
+pub fn save(tx: &Transaction<'_>, device_id: i64, file: &str, body: &[u8]) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO device_uploads (device_id, file, body, received_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (device_id, file) DO UPDATE SET body = excluded.body, received_at = excluded.received_at",
+        params![device_id, file, body, time_text(now())],
+    )?;
+    Ok(())
+}
+
+/// A device's uploads by name.
+pub fn list(conn: &Connection, device_id: i64) -> StoreResult<Vec<UploadInfo>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT file, length(body), received_at FROM device_uploads WHERE device_id = ?1 ORDER BY file",
+    )?;
+    let rows = stmt.query_map([device_id], |r| {
+        Ok(UploadInfo {
+            file: r.get(0)?,
+            size: r.get(1)?,
+            received_at: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The latest body of `file` from `device_id`.
+pub fn get(conn: &Connection, device_id: i64, file: &str) -> StoreResult<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT body FROM device_uploads WHERE device_id = ?1 AND file = ?2")?
+        .query_row(params![device_id, file], |r| r.get(0))
+        .optional()?)
+}
