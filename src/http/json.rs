@@ -42,7 +42,7 @@ fn field_in(text: &str) -> Option<String> {
             return rest.find('`').map(|end| rest[..end].to_owned());
         }
     }
-    let after = text.split_once("body: ").map_or(text, |(_, r)| r);
+    let after = text.split_once("target type: ").map_or(text, |(_, r)| r);
     let (path, _) = after.split_once(": ")?;
     (!path.contains(' ')).then(|| path.to_owned())
 }
