@@ -151,3 +151,69 @@ async fn registered_gets_200_and_unregistered_404() {
     assert_eq!(device["vendor"], "yealink");
     assert_eq!(device["capacity"], 16);
 }
+
+/// The `include:config` targets of a boot file, in order.
+fn includes(body: &str) -> Vec<&str> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("include:config \""))
+        .map(|l| l.trim_end_matches('"'))
+        .collect()
+}
+
+#[tokio::test]
+async fn boot_files_include_the_model_common_file_then_the_device_file() {
+    let app = TestApp::spawn().await;
+    provision(&app, T46U, "John Smith", &["John Support"]).await;
+    let (boot, _) = fetch(&app, T46U, "0015654aa937.boot").await;
+    golden("yealink", "t46u-boot", "0015654aa937.boot", &boot);
+    assert!(boot.starts_with("#!version:1.0.0.1\n"));
+    assert_eq!(includes(&boot), ["y000000000108.cfg", "0015654aa937.cfg"]);
+    assert_no_secrets("0015654aa937.boot", &boot);
+    // Every file the boot file names is served to this phone.
+    for file in includes(&boot) {
+        assert_eq!(status_of(&app, T46U, file).await, StatusCode::OK, "{file}");
+    }
+
+    let (common, _) = fetch(&app, T46U, "y000000000000.boot").await;
+    golden("yealink", "t46u-boot", "y000000000000.boot", &common);
+    assert_eq!(includes(&common), ["y000000000108.cfg"]);
+    assert_no_secrets("y000000000000.boot", &common);
+
+    let stranger = Phone {
+        mac: "0015654aa938",
+        ua: "Yealink SIP-T46U 108.86.0.45 00:15:65:4a:a9:38",
+        ..T46U
+    };
+    assert_eq!(
+        status_of(&app, stranger, "0015654aa938.boot").await,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_boot_file_for_an_unknown_model_still_names_the_device_file() {
+    let app = TestApp::spawn().await;
+    app.tenant().await;
+    app.user("101", "John Smith").await;
+    app.device(YEALINK_MAC, "101").await;
+    let resp = app.phone_get("001565aabbcc.boot", None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body = resp.text().await.unwrap();
+    assert_eq!(includes(&body), ["001565aabbcc.cfg"]);
+}
+
+#[tokio::test]
+async fn shared_common_files_follow_the_model_the_phone_names() {
+    let app = TestApp::spawn().await;
+    let w56p = Phone {
+        vendor: "yealink",
+        mac: "001565a0b0c0",
+        model: "W56P",
+        ua: "Yealink SIP-W56P 25.81.0.10 00:15:65:a0:b0:c0",
+    };
+    provision(&app, w56p, "John Smith", &[]).await;
+    let (common, _) = fetch(&app, w56p, "y000000000025.cfg").await;
+    assert!(common.contains("common file for W56P"), "{common}");
+    let (_, device) = app.get("/devices/001565a0b0c0").await;
+    assert_eq!(device["capacity"], 5);
+}
