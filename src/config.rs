@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use ipnet::IpNet;
@@ -92,6 +93,18 @@ pub struct ServeConfig {
     #[arg(long, env = "DESKPROV_PUBLIC_URL", value_parser = parse_public_url, value_name = "URL")]
     pub public_url: Option<String>,
 
+    /// Misses (unknown MAC, wrong key or credentials, …) from one source that trigger a ban.
+    #[arg(long, env = "DESKPROV_BAN_MISSES", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub ban_misses: u32,
+
+    /// Window the misses are counted in (`60s`, `5m`).
+    #[arg(long, env = "DESKPROV_BAN_WINDOW", default_value = "60s", value_parser = parse_duration)]
+    pub ban_window: Duration,
+
+    /// How long a ban lasts (`15m`, `24h`).
+    #[arg(long, env = "DESKPROV_BAN_FOR", default_value = "15m", value_parser = parse_duration)]
+    pub ban_for: Duration,
+
     /// Fill an empty database with a demo tenant, users, aliases and devices, and print what to try.
     #[arg(long, env = "DESKPROV_DEMO")]
     pub demo: bool,
@@ -117,4 +130,8 @@ fn parse_public_url(text: &str) -> Result<String, String> {
             "a public URL is http:// or https:// followed by a host, optional port and path".into(),
         ),
     }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::domain::phone_auth::parse_duration(text, "duration").map_err(|e| e.message)
 }

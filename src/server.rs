@@ -203,6 +203,7 @@ use anyhow::Context;
 use tokio::task::JoinHandle;
 
 use crate::config::ServeConfig;
+use crate::http::phone::{BanList, BanPolicy};
 use crate::http::{AppState, admin_router, phone_router};
 use crate::store::Store;
 use crate::store::recorder::FetchRecorder;
@@ -250,6 +251,11 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
             .public_url
             .clone()
             .map(|u| u.trim_end_matches('/').to_owned()),
+        bans: Arc::new(BanList::new(BanPolicy {
+            misses: config.ban_misses,
+            window: config.ban_window,
+            ban_for: config.ban_for,
+        })),
     };
     let (trigger, shutdown) = Shutdown::new();
     let bind = |addr: SocketAddr, what: &'static str| async move {

@@ -26,6 +26,8 @@ pub struct AppState {
     pub recorder: FetchRecorder,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<Vec<IpNet>>,
+    /// Miss counts and bans of phone sources.
+    pub bans: Arc<phone::BanList>,
     /// The URL phones reach deskprov at, when set; otherwise taken from each request's `Host`.
     pub public_url: Option<String>,
 }

@@ -490,6 +490,14 @@ mod tests {
             .into_iter()
             .map(|(n, _)| n)
             .collect();
-        assert_eq!(names, ["001565aabbcc.cfg", "y000000000108.cfg"]);
+        assert_eq!(
+            names,
+            [
+                "001565aabbcc.boot",
+                "y000000000000.boot",
+                "001565aabbcc.cfg",
+                "y000000000108.cfg"
+            ]
+        );
     }
 }

@@ -6,5 +6,6 @@ mod api;
 mod cli;
 mod provisioning;
 mod rules;
+mod security;
 mod vendor_kit;
 mod vendor_yealink;

@@ -5,7 +5,10 @@
 //! Internal errors are a bare 500: never a default or partial file. Phones may also `PUT` the
 //! files their profile lists as uploads (logs), for their own MAC only.
 
+mod bans;
 mod upload;
+
+pub use bans::{BanList, BanPolicy};
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -14,6 +17,8 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::time::Instant;
+
 use chrono::Utc;
 
 use super::AppState;
@@ -46,6 +51,12 @@ enum Miss {
 }
 
 impl Miss {
+    /// Whether the miss says something about a device identity, and so counts toward a ban.
+    /// Names no profile knows are not counted: phones ask for firmware and files we do not serve.
+    fn counts(self) -> bool {
+        !matches!(self, Miss::NoSuchFile)
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Miss::BadPath => "bad_path",
@@ -78,6 +89,7 @@ struct Fetch {
 
 enum Outcome {
     Served(Rendered),
+    Banned,
     Stored,
     TooLarge,
     Missed(Miss),
@@ -117,6 +129,7 @@ async fn fetch(
         device_id: None,
     };
     let outcome = match method {
+        _ if state.bans.is_banned(fetch.ip, Instant::now()) => Outcome::Banned,
         Method::GET | Method::HEAD => serve(&state, &path, &mut fetch).await,
         Method::PUT => upload::receive(&state, &path, &mut fetch, request.into_body()).await,
         _ => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
@@ -371,7 +384,7 @@ fn respond(outcome: &Outcome, request_headers: &HeaderMap, head: bool) -> Respon
         }
         Outcome::Stored => StatusCode::NO_CONTENT.into_response(),
         Outcome::TooLarge => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
-        Outcome::Missed(_) => not_found(),
+        Outcome::Missed(_) | Outcome::Banned => not_found(),
         Outcome::Failed(detail) => {
             tracing::error!(%detail, "phone request failed; answering 500 with no body");
             let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -407,10 +420,11 @@ fn record(state: &AppState, fetch: Fetch, outcome: &Outcome, status: StatusCode)
         Outcome::Stored => ("uploaded", None),
         Outcome::TooLarge => ("upload_too_large", None),
         Outcome::Missed(miss) => (miss.as_str(), None),
+        Outcome::Banned => ("banned", None),
         Outcome::Failed(_) => ("error", None),
     };
     if let Outcome::Missed(miss) = outcome {
-        tracing::info!(ip = %fetch.ip, file = %fetch.file, reason = miss.as_str(), "phone request refused");
+        count_miss(state, &fetch, *miss);
     }
     let served = matches!(outcome, Outcome::Served(_));
     let ua = fetch.ua_info.as_ref();
@@ -429,6 +443,35 @@ fn record(state: &AppState, fetch: Fetch, outcome: &Outcome, status: StatusCode)
         body_hash: body_hash.filter(|_| served),
         server_url: fetch.server_url,
     });
+}
+
+/// Target of the log lines fail2ban reads (format documented in the README).
+pub const FAIL2BAN_TARGET: &str = "deskprov::fail2ban";
+
+/// Logs a miss in the fail2ban format and counts it; logs the ban it may start.
+fn count_miss(state: &AppState, fetch: &Fetch, miss: Miss) {
+    if !miss.counts() {
+        tracing::debug!(ip = %fetch.ip, file = %fetch.file, reason = miss.as_str(), "phone asked for a file no profile serves");
+        return;
+    }
+    // The file name is printed only when it is a plain name: request text stays out of logs.
+    let file = if split_path(&format!("/{}", fetch.file)).is_some() {
+        fetch.file.as_str()
+    } else {
+        "-"
+    };
+    tracing::warn!(target: FAIL2BAN_TARGET, "phone miss ip={} reason={} file={}", fetch.ip, miss.as_str(), file);
+    if state.bans.miss(fetch.ip, Instant::now()) {
+        let policy = state.bans.policy();
+        tracing::warn!(
+            target: FAIL2BAN_TARGET,
+            "phone ban ip={} misses={} window={}s for={}s",
+            fetch.ip,
+            policy.misses,
+            policy.window.as_secs(),
+            policy.ban_for.as_secs()
+        );
+    }
 }
 
 #[cfg(test)]
