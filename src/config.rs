@@ -79,6 +79,16 @@ pub struct ServeConfig {
     )]
     pub phone_tls_listen: SocketAddr,
 
+    /// A CA bundle (PEM) that phones' factory client certificates chain to; `VENDOR=FILE` ties
+    /// it to one vendor (repeatable). Turns on client-certificate verification on HTTPS.
+    #[arg(
+        long = "client-ca",
+        env = "DESKPROV_CLIENT_CA",
+        value_delimiter = ',',
+        value_name = "[VENDOR=]FILE"
+    )]
+    pub client_cas: Vec<crate::server::tls::ClientCa>,
+
     /// A proxy whose X-Forwarded-For is believed (CIDR; repeatable, or comma-separated in env).
     #[arg(
         long = "trusted-proxy",

@@ -18,13 +18,14 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 /// How long a client may take to send its request head (slow-loris defence).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most request headers accepted.
+const MAX_HEADERS: usize = 64;
 /// Largest request head accepted.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// How long open connections get to finish after shutdown begins.
@@ -35,7 +36,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    tls: Option<TlsAcceptor>,
+    tls: Option<PhoneTls>,
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -44,6 +45,7 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_headers(MAX_HEADERS)
         .max_buf_size(MAX_HEAD_BYTES);
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
@@ -61,58 +63,42 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let scheme = if tls.is_some() {
-            Scheme::Https
-        } else {
-            Scheme::Http
-        };
-        let service = router
-            .clone()
-            .map_request(move |mut req: axum::http::Request<Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                req.extensions_mut().insert(scheme);
-                req
-            });
-        let hyper_service = hyper::service::service_fn(move |req| {
-            let service = service.clone();
-            async move {
-                Ok::<_, Infallible>(
-                    service
-                        .oneshot(req)
-                        .await
-                        .unwrap_or_else(|never| match never {}),
-                )
-            }
-        });
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        let tls = tls.clone();
+        let (router, builder, watcher, tls) = (
+            router.clone(),
+            builder.clone(),
+            graceful.watcher(),
+            tls.clone(),
+        );
         tokio::spawn(async move {
-            match tls {
-                None => {
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
-                    let _ = watcher.watch(conn.into_owned()).await;
-                }
-                Some(acceptor) => {
-                    let stream = match tokio::time::timeout(
-                        HANDSHAKE_TIMEOUT,
-                        acceptor.accept(stream),
-                    )
-                    .await
-                    {
-                        Ok(Ok(s)) => s,
-                        Ok(Err(e)) => {
-                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => return,
-                    };
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
-                    let _ = watcher.watch(conn.into_owned()).await;
-                }
-            }
+            let Some(tls) = tls else {
+                let conn = Connection {
+                    peer,
+                    scheme: Scheme::Http,
+                    cert: None,
+                };
+                let served = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), conn.service(router));
+                let _ = watcher.watch(served.into_owned()).await;
+                return;
+            };
+            let stream =
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let cert = tls.peer_cert(stream.get_ref().1).map(Arc::new);
+            let conn = Connection {
+                peer,
+                scheme: Scheme::Https,
+                cert,
+            };
+            let served =
+                builder.serve_connection_with_upgrades(TokioIo::new(stream), conn.service(router));
+            let _ = watcher.watch(served.into_owned()).await;
         });
     }
     drop(listener);
@@ -121,6 +107,36 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("connections still open after the drain timeout; closing them");
+    }
+}
+
+/// What every request of one connection carries as extensions: peer address, scheme, and the
+/// client certificate read at the handshake.
+#[derive(Clone)]
+struct Connection {
+    peer: SocketAddr,
+    scheme: Scheme,
+    cert: Option<Arc<PeerCert>>,
+}
+
+impl Connection {
+    fn service(
+        self,
+        router: Router,
+    ) -> impl hyper::service::Service<
+        axum::http::Request<Incoming>,
+        Response = axum::response::Response,
+        Error = Infallible,
+        Future = impl Future<Output = Result<axum::response::Response, Infallible>> + Send,
+    > + Clone {
+        hyper::service::service_fn(move |mut req: axum::http::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(self.peer));
+            req.extensions_mut().insert(self.scheme);
+            if let Some(cert) = &self.cert {
+                req.extensions_mut().insert(cert.clone());
+            }
+            router.clone().oneshot(req)
+        })
     }
 }
 
@@ -199,6 +215,8 @@ pub fn local_addr(listener: &TcpListener) -> std::io::Result<SocketAddr> {
 
 pub mod tls;
 
+use tls::{PeerCert, PhoneTls};
+
 use anyhow::Context;
 use tokio::task::JoinHandle;
 
@@ -265,10 +283,13 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     };
     let phone = bind(config.phone_listen, "phone HTTP").await?;
     let admin = bind(config.admin_listen, "admin").await?;
+    if !config.client_cas.is_empty() && config.tls_cert.is_none() {
+        anyhow::bail!("--client-ca needs the HTTPS listener: give --tls-cert and --tls-key too");
+    }
     let phone_tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some((
             bind(config.phone_tls_listen, "phone HTTPS").await?,
-            tls::acceptor(cert, key)?,
+            tls::phone_tls(cert, key, &config.client_cas)?,
         )),
         _ => None,
     };

@@ -46,6 +46,10 @@ pub struct Device {
     pub seen_model: Option<String>,
     /// Firmware from the latest User-Agent.
     pub seen_firmware: Option<String>,
+    /// Address of the first successful fetch (the binding).
+    pub bound_ip: Option<String>,
+    /// Client certificate fingerprint of the first successful fetch, if it used one.
+    pub bound_cert: Option<String>,
     /// Created.
     pub created_at: String,
 }
@@ -75,6 +79,8 @@ impl Device {
             "last_ip": self.last_ip,
             "seen_model": self.seen_model,
             "seen_firmware": self.seen_firmware,
+            "bound_ip": self.bound_ip,
+            "bound_cert_fingerprint": self.bound_cert,
             "created_at": self.created_at,
         })
     }
@@ -82,7 +88,7 @@ impl Device {
 
 const SELECT: &str =
     "SELECT id, mac, tenant_id, user_id, vendor, model, site_id, label, settings, enroll_deadline,
-    first_fetch_at, last_fetch_at, last_ip, seen_model, seen_firmware, created_at FROM devices";
+    first_fetch_at, last_fetch_at, last_ip, seen_model, seen_firmware, created_at, bound_ip, bound_cert FROM devices";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Device> {
     let mac: String = r.get(1)?;
@@ -109,6 +115,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Device> {
         seen_model: r.get(13)?,
         seen_firmware: r.get(14)?,
         created_at: r.get(15)?,
+        bound_ip: r.get(16)?,
+        bound_cert: r.get(17)?,
     })
 }
 
@@ -305,7 +313,9 @@ pub fn update(
     let settings = patch.settings.as_ref().unwrap_or(&device.settings);
     tx.execute(
         "UPDATE devices SET user_id = ?2, model = ?3, site_id = ?4, label = ?5, settings = ?6, enroll_deadline = ?7,
-            first_fetch_at = CASE WHEN ?8 THEN NULL ELSE first_fetch_at END, updated_at = ?9
+            first_fetch_at = CASE WHEN ?8 THEN NULL ELSE first_fetch_at END,
+            bound_ip = CASE WHEN ?8 THEN NULL ELSE bound_ip END,
+            bound_cert = CASE WHEN ?8 THEN NULL ELSE bound_cert END, updated_at = ?9
          WHERE id = ?1",
         params![
             device.id,

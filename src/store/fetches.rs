@@ -37,6 +37,8 @@ pub struct FetchRecord {
     pub body_hash: Option<String>,
     /// Base URL the phone reached deskprov at (rendered into some files).
     pub server_url: String,
+    /// SHA-256 of the client certificate, when one was presented.
+    pub cert_fingerprint: Option<String>,
 }
 
 /// Writes a batch of records and updates the devices they served.
@@ -45,7 +47,10 @@ pub fn record_batch(tx: &Transaction<'_>, batch: &[FetchRecord]) -> StoreResult<
         "INSERT INTO fetches (at, ip, ua, mac, vendor, model, firmware, file, status, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     let mut touch = tx.prepare_cached(
-        "UPDATE devices SET first_fetch_at = COALESCE(first_fetch_at, ?2), last_fetch_at = ?2, last_ip = ?3,
+        "UPDATE devices SET
+            bound_ip = CASE WHEN first_fetch_at IS NULL THEN ?3 ELSE bound_ip END,
+            bound_cert = CASE WHEN first_fetch_at IS NULL THEN ?7 ELSE bound_cert END,
+            first_fetch_at = COALESCE(first_fetch_at, ?2), last_fetch_at = ?2, last_ip = ?3,
             seen_model = COALESCE(?4, seen_model), seen_firmware = COALESCE(?5, seen_firmware), seen_ua = COALESCE(?6, seen_ua)
          WHERE id = ?1",
     )?;
@@ -63,7 +68,15 @@ pub fn record_batch(tx: &Transaction<'_>, batch: &[FetchRecord]) -> StoreResult<
             at, r.ip, ua, r.mac, r.vendor, r.model, r.firmware, r.file, r.status, r.result
         ])?;
         if let Some(device_id) = r.device_id {
-            touch.execute(params![device_id, at, r.ip, r.model, r.firmware, ua])?;
+            touch.execute(params![
+                device_id,
+                at,
+                r.ip,
+                r.model,
+                r.firmware,
+                ua,
+                r.cert_fingerprint
+            ])?;
             if let Some(hash) = &r.body_hash {
                 // Devices deleted since the fetch have no row to point at; skip those.
                 let exists: bool = tx.query_row(

@@ -37,6 +37,7 @@ pub fn loopback_config(db: PathBuf) -> ServeConfig {
         phone_tls_listen: "127.0.0.1:0".parse().unwrap(),
         trusted_proxies: Vec::new(),
         public_url: None,
+        client_cas: Vec::new(),
         ban_misses: 10,
         ban_window: std::time::Duration::from_secs(60),
         ban_for: std::time::Duration::from_secs(900),

@@ -24,7 +24,10 @@ use chrono::Utc;
 use super::AppState;
 use super::client_ip::client_ip;
 use crate::domain::phone_auth::PhoneAuthMode;
+use std::sync::Arc;
+
 use crate::server::Scheme;
+use crate::server::tls::PeerCert;
 use crate::store::devices::{self, DeviceBundle};
 use crate::store::fetches::FetchRecord;
 use crate::store::tenants::{self, Tenant};
@@ -48,6 +51,9 @@ enum Miss {
     VendorMismatch,
     UaMacMismatch,
     AuthNotSupported,
+    NoClientCert,
+    CertMismatch,
+    CertChanged,
 }
 
 impl Miss {
@@ -68,6 +74,9 @@ impl Miss {
             Miss::VendorMismatch => "vendor_mismatch",
             Miss::UaMacMismatch => "ua_mac_mismatch",
             Miss::AuthNotSupported => "auth_mode_not_served",
+            Miss::NoClientCert => "client_cert_required",
+            Miss::CertMismatch => "cert_identity_mismatch",
+            Miss::CertChanged => "cert_changed_since_binding",
         }
     }
 }
@@ -85,6 +94,8 @@ struct Fetch {
     mac: Option<String>,
     vendor: Option<String>,
     device_id: Option<i64>,
+    /// The client certificate of the connection, if any.
+    cert: Option<Arc<PeerCert>>,
 }
 
 enum Outcome {
@@ -127,6 +138,7 @@ async fn fetch(
         mac: None,
         vendor: None,
         device_id: None,
+        cert: request.extensions().get::<Arc<PeerCert>>().cloned(),
     };
     let outcome = match method {
         _ if state.bans.is_banned(fetch.ip, Instant::now()) => Outcome::Banned,
@@ -221,6 +233,7 @@ fn device_gate(bundle: &DeviceBundle, key: Option<&str>, fetch: &Fetch) -> Resul
     if !bundle.device.enrollment_open(Utc::now()) {
         return Err(Miss::EnrollmentExpired);
     }
+    cert_gate(bundle, fetch.cert.as_deref())?;
     if let Some(ua) = &fetch.ua_info {
         if ua.bad_mac || ua.mac.is_some_and(|m| m != bundle.device.mac) {
             return Err(Miss::UaMacMismatch);
@@ -284,6 +297,30 @@ async fn serve_common(
         Ok(r) => Outcome::Served(r),
         Err(e) => Outcome::Failed(e.to_string()),
     }
+}
+
+/// A client certificate must name this device's MAC, come from its vendor's CA when that CA is
+/// pinned, and be the one the device was bound with; tenants may require one.
+fn cert_gate(bundle: &DeviceBundle, cert: Option<&PeerCert>) -> Result<(), Miss> {
+    let device = &bundle.device;
+    let Some(cert) = cert else {
+        return if bundle.tenant.phone_auth.require_client_cert {
+            Err(Miss::NoClientCert)
+        } else {
+            Ok(())
+        };
+    };
+    if cert.mac != Some(device.mac) || cert.vendor.as_ref().is_some_and(|v| *v != device.vendor) {
+        return Err(Miss::CertMismatch);
+    }
+    if device
+        .bound_cert
+        .as_ref()
+        .is_some_and(|bound| *bound != cert.fingerprint)
+    {
+        return Err(Miss::CertChanged);
+    }
+    Ok(())
 }
 
 /// The tenant's own checks: URL key, source address, authentication mode.
@@ -442,6 +479,7 @@ fn record(state: &AppState, fetch: Fetch, outcome: &Outcome, status: StatusCode)
         device_id: fetch.device_id.filter(|_| served),
         body_hash: body_hash.filter(|_| served),
         server_url: fetch.server_url,
+        cert_fingerprint: fetch.cert.as_ref().map(|c| c.fingerprint.clone()),
     });
 }
 

@@ -74,6 +74,8 @@ CREATE TABLE devices (
     seen_model      TEXT,
     seen_firmware   TEXT,
     seen_ua         TEXT,
+    bound_ip        TEXT,                       -- address of the first successful fetch
+    bound_cert      TEXT,                       -- SHA-256 of the client certificate it used, if any
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL
 );
