@@ -8,4 +8,5 @@ mod provisioning;
 mod rules;
 mod security;
 mod vendor_kit;
+mod vendor_polycom;
 mod vendor_yealink;

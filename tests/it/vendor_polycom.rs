@@ -1,0 +1,536 @@
+//! Poly / Polycom: golden files, parse-back, the boot chain, capacities, secrets only where
+//! they belong.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::vendor_kit::*;
+
+/// A VVX 101 (2 registrations); its UA is [W]'s VVX 101 example.
+const VVX101: Phone = Phone {
+    vendor: "polycom",
+    mac: "0004f2a1b2c3",
+    model: "VVX_101",
+    ua: "FileTransport PolycomVVX-VVX_101-UA/5.4.3.1014 Type/Application",
+};
+/// A VVX 411 (12 registrations) in Poly's 48:25:67 block.
+const VVX411: Phone = Phone {
+    vendor: "polycom",
+    mac: "482567d4e5f6",
+    model: "VVX_411",
+    ua: "FileTransport PolycomVVX-VVX_411-UA/6.4.6.2024 Type/Application",
+};
+/// A VVX 400 with the reference's User-Agent, in the 64:16:7F block.
+const VVX400: Phone = Phone {
+    vendor: "polycom",
+    mac: "64167f0a0b0c",
+    model: "VVX_400",
+    ua: "FileTransport PolycomVVX-VVX_400-UA/4.1.4.7430 Type/Application",
+};
+
+/// The User-Agent examples of the reference with the capacity of the model each names.
+const REFERENCE_UAS: [(&str, usize); 3] = [
+    (
+        "FileTransport PolycomVVX-VVX_400-UA/4.1.4.7430 Type/Application",
+        12,
+    ),
+    (
+        "FileTransport PolycomSoundPointIP-SPIP_335-UA/3.2.1.0078",
+        2,
+    ),
+    (
+        "FileTransport PolycomSoundStationIP-SSIP_6000-UA/5.0.3.1667 Type/Updater",
+        1,
+    ),
+];
+
+/// Every per-device file name, for a MAC.
+fn device_files(mac: &str) -> Vec<String> {
+    [
+        ".cfg",
+        "-user.cfg",
+        "-phone.cfg",
+        "-web.cfg",
+        "-license.cfg",
+        "-calls.xml",
+        "-directory.xml",
+    ]
+    .iter()
+    .map(|suffix| format!("{mac}{suffix}"))
+    .collect()
+}
+
+/// Every common file name.
+const COMMON_FILES: [&str; 4] = [
+    "000000000000.cfg",
+    "polycom-common.cfg",
+    "000000000000-license.cfg",
+    "000000000000-directory.xml",
+];
+
+/// Every attribute of every element, by name; a name set twice is an error (the phone would
+/// take one of them silently).
+fn attributes(body: &str) -> BTreeMap<String, String> {
+    let doc = parse_xml(body);
+    let mut out = BTreeMap::new();
+    for node in doc.descendants().filter(|n| n.is_element()) {
+        for a in node.attributes() {
+            let old = out.insert(a.name().to_owned(), a.value().to_owned());
+            assert!(old.is_none(), "{} is set twice:\n{body}", a.name());
+        }
+    }
+    out
+}
+
+fn attr<'a>(attrs: &'a BTreeMap<String, String>, key: &str) -> &'a str {
+    attrs
+        .get(key)
+        .unwrap_or_else(|| panic!("{key} is missing"))
+        .as_str()
+}
+
+/// The keys one used registration carries (without an outbound proxy).
+fn registration_keys(n: usize) -> Vec<String> {
+    [
+        "type",
+        "lineKeys",
+        "label",
+        "displayName",
+        "address",
+        "auth.userId",
+        "auth.password",
+        "server.1.address",
+        "server.1.port",
+        "server.1.transport",
+        "server.1.expires",
+        "server.1.register",
+        "outboundProxy.address",
+    ]
+    .iter()
+    .map(|k| format!("reg.{n}.{k}"))
+    .collect()
+}
+
+/// The keys a registration with nothing on it carries.
+fn unused_keys(n: usize) -> Vec<String> {
+    [
+        "address",
+        "auth.userId",
+        "auth.password",
+        "server.1.register",
+    ]
+    .iter()
+    .map(|k| format!("reg.{n}.{k}"))
+    .collect()
+}
+
+/// Time, NTP and language keys in a European zone with summer time.
+const EUROPEAN_SETTINGS: [&str; 14] = [
+    "tcpIpApp.sntp.address",
+    "tcpIpApp.sntp.address.overrideDHCP",
+    "tcpIpApp.sntp.gmtOffset",
+    "tcpIpApp.sntp.daylightSavings.enable",
+    "tcpIpApp.sntp.daylightSavings.fixedDayEnable",
+    "tcpIpApp.sntp.daylightSavings.start.month",
+    "tcpIpApp.sntp.daylightSavings.start.dayOfWeek",
+    "tcpIpApp.sntp.daylightSavings.start.dayOfWeek.lastInMonth",
+    "tcpIpApp.sntp.daylightSavings.start.time",
+    "tcpIpApp.sntp.daylightSavings.stop.month",
+    "tcpIpApp.sntp.daylightSavings.stop.dayOfWeek",
+    "tcpIpApp.sntp.daylightSavings.stop.dayOfWeek.lastInMonth",
+    "tcpIpApp.sntp.daylightSavings.stop.time",
+    "lcl.ml.lang",
+];
+
+fn expected_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
+    let mut keys: Vec<String> = (1..=lines).flat_map(registration_keys).collect();
+    keys.extend((lines + 1..=capacity).flat_map(unused_keys));
+    keys.extend(EUROPEAN_SETTINGS.map(String::from));
+    keys.into_iter().collect()
+}
+
+/// The tenant's settings as the phone must see them (Berlin, German, its NTP server).
+fn assert_tenant_settings(attrs: &BTreeMap<String, String>) {
+    assert_eq!(attr(attrs, "tcpIpApp.sntp.gmtOffset"), "3600");
+    assert_eq!(attr(attrs, "tcpIpApp.sntp.address"), "ntp.testsite.com");
+    assert_eq!(attr(attrs, "tcpIpApp.sntp.daylightSavings.enable"), "1");
+    // The European rule in Berlin's local hours: 02:00 standard time on, 03:00 summer time off.
+    assert_eq!(
+        attr(attrs, "tcpIpApp.sntp.daylightSavings.start.month"),
+        "3"
+    );
+    assert_eq!(attr(attrs, "tcpIpApp.sntp.daylightSavings.start.time"), "2");
+    assert_eq!(
+        attr(attrs, "tcpIpApp.sntp.daylightSavings.stop.month"),
+        "10"
+    );
+    assert_eq!(attr(attrs, "tcpIpApp.sntp.daylightSavings.stop.time"), "3");
+    assert_eq!(attr(attrs, "lcl.ml.lang"), "German_Germany");
+}
+
+/// The comma list of a master file's `APPLICATION` element.
+fn config_files(master: &str) -> Vec<String> {
+    let doc = parse_xml(master);
+    let app = doc.root_element();
+    assert_eq!(app.tag_name().name(), "APPLICATION");
+    assert_eq!(app.attribute("APP_FILE_PATH"), Some("sip.ld"));
+    app.attribute("CONFIG_FILES")
+        .expect("CONFIG_FILES")
+        .split(',')
+        .map(|f| f.trim().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn few_lines_model() {
+    let app = TestApp::spawn().await;
+    provision(&app, VVX101, "John Smith", &["John Support"]).await;
+
+    let (master, content_type) = fetch(&app, VVX101, "0004f2a1b2c3.cfg").await;
+    assert_eq!(content_type, "text/xml; charset=utf-8");
+    golden("polycom", "vvx101-one-alias", "0004f2a1b2c3.cfg", &master);
+    assert_eq!(
+        config_files(&master),
+        ["0004f2a1b2c3-user.cfg", "polycom-common.cfg"],
+        "the device's own file first: the file named first wins"
+    );
+
+    let (body, content_type) = fetch(&app, VVX101, "0004f2a1b2c3-user.cfg").await;
+    assert_eq!(content_type, "text/xml; charset=utf-8");
+    golden(
+        "polycom",
+        "vvx101-one-alias",
+        "0004f2a1b2c3-user.cfg",
+        &body,
+    );
+    let attrs = attributes(&body);
+    assert_eq!(
+        attrs.keys().cloned().collect::<BTreeSet<_>>(),
+        expected_keys(2, 2)
+    );
+    assert_eq!(attr(&attrs, "reg.1.label"), "John Smith");
+    assert_eq!(attr(&attrs, "reg.1.address"), "testsitecom_101");
+    assert_eq!(attr(&attrs, "reg.1.auth.userId"), "testsitecom_101");
+    assert_eq!(attr(&attrs, "reg.1.auth.password"), OWNER_PASSWORD);
+    assert_eq!(
+        attr(&attrs, "reg.1.auth.password"),
+        owner_password(&app).await,
+        "the password the API reveals"
+    );
+    assert_eq!(attr(&attrs, "reg.2.displayName"), "John Support");
+    assert_eq!(attr(&attrs, "reg.2.auth.password"), alias_password(1));
+    for n in 1..=2 {
+        let key = |k: &str| format!("reg.{n}.{k}");
+        assert_eq!(attr(&attrs, &key("server.1.address")), "pbx.testsite.com");
+        assert_eq!(attr(&attrs, &key("server.1.port")), "5062");
+        assert_eq!(attr(&attrs, &key("server.1.transport")), "TCPOnly");
+        assert_eq!(attr(&attrs, &key("server.1.expires")), "3600");
+        assert_eq!(attr(&attrs, &key("server.1.register")), "1");
+        assert_eq!(attr(&attrs, &key("outboundProxy.address")), "");
+    }
+    assert_tenant_settings(&attrs);
+
+    // Without a tenant URL key the common file cannot know the tenant: built-in defaults (UTC,
+    // English), which the device's own file, named first, overrides.
+    let (common, _) = fetch(&app, VVX101, "polycom-common.cfg").await;
+    golden("polycom", "vvx101-one-alias", "polycom-common.cfg", &common);
+    assert_no_secrets("polycom-common.cfg", &common);
+    let attrs = attributes(&common);
+    assert!(attrs.keys().all(|k| !k.starts_with("reg.")), "{common}");
+    assert_eq!(attr(&attrs, "tcpIpApp.sntp.gmtOffset"), "0");
+    assert_eq!(attr(&attrs, "tcpIpApp.sntp.daylightSavings.enable"), "0");
+    assert_eq!(attr(&attrs, "tcpIpApp.sntp.address"), "pool.ntp.org");
+    assert_eq!(attr(&attrs, "lcl.ml.lang"), "English_United_States");
+}
+
+#[tokio::test]
+async fn many_lines_model_with_tricky_names() {
+    let app = TestApp::spawn().await;
+    provision(
+        &app,
+        VVX411,
+        TRICKY_NAME,
+        &["John Support", "Zoë Ångström", "李小龍"],
+    )
+    .await;
+    let (body, _) = fetch(&app, VVX411, "482567d4e5f6-user.cfg").await;
+    golden(
+        "polycom",
+        "vvx411-tricky-names",
+        "482567d4e5f6-user.cfg",
+        &body,
+    );
+    assert!(
+        !body.contains("<x>") && !body.contains("\"q\""),
+        "markup in names is escaped"
+    );
+    let attrs = attributes(&body);
+    assert_eq!(
+        attrs.keys().cloned().collect::<BTreeSet<_>>(),
+        expected_keys(4, 12)
+    );
+    assert_eq!(
+        attr(&attrs, "reg.1.displayName"),
+        TRICKY_NAME,
+        "XML escaping round-trips"
+    );
+    assert_eq!(attr(&attrs, "reg.1.label"), TRICKY_NAME);
+    assert_eq!(attr(&attrs, "reg.3.label"), "Zoë Ångström");
+    assert_eq!(attr(&attrs, "reg.4.displayName"), "李小龍");
+    assert_eq!(attr(&attrs, "reg.4.auth.password"), alias_password(3));
+    for n in 5..=12 {
+        assert_eq!(attr(&attrs, &format!("reg.{n}.address")), "", "line {n}");
+        assert_eq!(attr(&attrs, &format!("reg.{n}.server.1.register")), "0");
+    }
+    assert_tenant_settings(&attrs);
+}
+
+#[tokio::test]
+async fn more_aliases_than_lines_overflow_visibly() {
+    let app = TestApp::spawn().await;
+    provision(
+        &app,
+        VVX101,
+        "John Smith",
+        &["Alias One", "Alias Two", "Alias Three"],
+    )
+    .await;
+    let (body, _) = fetch(&app, VVX101, "0004f2a1b2c3-user.cfg").await;
+    golden("polycom", "vvx101-overflow", "0004f2a1b2c3-user.cfg", &body);
+    let attrs = attributes(&body);
+    assert_eq!(
+        attrs.keys().cloned().collect::<BTreeSet<_>>(),
+        expected_keys(2, 2)
+    );
+    assert_eq!(attr(&attrs, "reg.2.label"), "Alias One");
+    assert!(!body.contains("Alias Two") && !body.contains("Alias Three"));
+    let (lines, overflow) = line_map(&app, VVX101.mac).await;
+    assert_eq!(lines, ["John Smith", "Alias One"]);
+    assert_eq!(overflow, ["Alias Two", "Alias Three"]);
+}
+
+#[tokio::test]
+async fn registered_gets_200_and_unregistered_404() {
+    let app = TestApp::spawn().await;
+    provision(&app, VVX400, "John Smith", &[]).await;
+    for file in device_files(VVX400.mac) {
+        assert_eq!(
+            status_of(&app, VVX400, &file).await,
+            StatusCode::OK,
+            "{file}"
+        );
+    }
+    // The MAC in the name is matched in either case.
+    assert_eq!(
+        status_of(&app, VVX400, "64167F0A0B0C-user.cfg").await,
+        StatusCode::OK
+    );
+    let stranger = Phone {
+        mac: "64167f0a0b0d",
+        ..VVX400
+    };
+    for file in device_files(stranger.mac) {
+        assert_eq!(
+            status_of(&app, stranger, &file).await,
+            StatusCode::NOT_FOUND,
+            "{file}"
+        );
+    }
+    // Another vendor's User-Agent on a Poly phone's file is refused.
+    let yealink_ua = Phone {
+        ua: "Yealink SIP-T46U 108.86.0.45",
+        ..VVX400
+    };
+    assert_eq!(
+        status_of(&app, yealink_ua, "64167f0a0b0c-user.cfg").await,
+        StatusCode::NOT_FOUND
+    );
+    let (_, device) = app.get("/devices/64167f0a0b0c").await;
+    assert_eq!(device["vendor"], "polycom");
+    assert_eq!(device["capacity"], 12);
+}
+
+#[tokio::test]
+async fn every_file_the_phone_requests_is_a_valid_document() {
+    let app = TestApp::spawn().await;
+    provision(&app, VVX400, "John Smith", &["John Support"]).await;
+    let names: Vec<String> = device_files(VVX400.mac)
+        .into_iter()
+        .chain(COMMON_FILES.map(String::from))
+        .collect();
+    for name in &names {
+        let (body, content_type) = fetch(&app, VVX400, name).await;
+        assert_eq!(content_type, "text/xml; charset=utf-8", "{name}");
+        assert!(body.ends_with('\n'), "{name}");
+        parse_xml(&body);
+        if name.ends_with("-user.cfg") {
+            continue; // the accounts file has its own cases above
+        }
+        golden("polycom", "vvx400-files", name, &body);
+        assert!(!body.contains("John"), "{name} names the owner:\n{body}");
+        assert!(!body.contains(OWNER_PASSWORD), "{name} leaks a password");
+    }
+    for name in COMMON_FILES {
+        let (body, _) = fetch(&app, VVX400, name).await;
+        assert_no_secrets(name, &body);
+    }
+    // The empty documents hold no entries.
+    for (name, root) in [
+        ("64167f0a0b0c-directory.xml", "directory"),
+        ("000000000000-directory.xml", "directory"),
+        ("64167f0a0b0c-phone.cfg", "PHONE_CONFIG"),
+        ("64167f0a0b0c-web.cfg", "PHONE_CONFIG"),
+        ("64167f0a0b0c-license.cfg", "polycomConfig"),
+        ("000000000000-license.cfg", "polycomConfig"),
+        ("64167f0a0b0c-calls.xml", "callList"),
+    ] {
+        let (body, _) = fetch(&app, VVX400, name).await;
+        let doc = parse_xml(&body);
+        assert_eq!(doc.root_element().tag_name().name(), root, "{name}");
+        assert!(
+            doc.descendants().all(|n| n.attributes().next().is_none()),
+            "{name} sets something:\n{body}"
+        );
+        assert!(
+            doc.descendants().filter(|n| n.is_element()).count() <= 2,
+            "{name} has entries:\n{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn master_files_name_only_files_that_are_served() {
+    let app = TestApp::spawn().await;
+    provision(&app, VVX400, "John Smith", &[]).await;
+    let (master, _) = fetch(&app, VVX400, "64167f0a0b0c.cfg").await;
+    for file in config_files(&master) {
+        assert_eq!(
+            status_of(&app, VVX400, &file).await,
+            StatusCode::OK,
+            "{file}"
+        );
+    }
+    // The all-zero master is a common file, not a device: the phone puts its own MAC in.
+    let (common_master, _) = fetch(&app, VVX400, "000000000000.cfg").await;
+    assert_no_secrets("000000000000.cfg", &common_master);
+    let listed = config_files(&common_master);
+    assert_eq!(
+        listed,
+        ["[PHONE_MAC_ADDRESS]-user.cfg", "polycom-common.cfg"]
+    );
+    for file in &listed {
+        let file = file.replace("[PHONE_MAC_ADDRESS]", VVX400.mac);
+        assert_eq!(
+            status_of(&app, VVX400, &file).await,
+            StatusCode::OK,
+            "{file}"
+        );
+    }
+    // An unregistered phone gets the all-zero master and the common file, nothing of its own.
+    let stranger = Phone {
+        mac: "64167f0a0b0d",
+        ..VVX400
+    };
+    assert_eq!(
+        status_of(&app, stranger, "000000000000.cfg").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(&app, stranger, "64167f0a0b0d.cfg").await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        status_of(&app, stranger, "64167f0a0b0d-user.cfg").await,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn reference_user_agents_name_known_models() {
+    let app = TestApp::spawn().await;
+    let aliases = [
+        "A1", "A2", "A3", "A4", "A5", "A6", "A7", "A8", "A9", "A10", "A11",
+    ];
+    provision(&app, VVX400, "John Smith", &aliases).await;
+    // The model the User-Agent names decides the registrations, so each example must map to a
+    // model the profile lists (an unknown one would fall back to the default of 2).
+    for (ua, capacity) in REFERENCE_UAS {
+        let phone = Phone { ua, ..VVX400 };
+        let (body, _) = fetch(&app, phone, "64167f0a0b0c-user.cfg").await;
+        let attrs = attributes(&body);
+        let used = (1..=34)
+            .filter(|n| {
+                attrs
+                    .get(&format!("reg.{n}.server.1.register"))
+                    .map(String::as_str)
+                    == Some("1")
+            })
+            .count();
+        assert_eq!(used, capacity, "{ua}");
+        assert!(
+            !attrs.contains_key(&format!("reg.{}.address", capacity + 1)),
+            "{ua}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn device_settings_reach_the_phone() {
+    let app = TestApp::spawn().await;
+    provision(&app, VVX101, "John Smith", &[]).await;
+    let (status, body) = app
+        .api(
+            Method::PATCH,
+            "/devices/0004f2a1b2c3",
+            Some(json!({"settings": {"outbound_proxy": "sbc.testsite.com", "outbound_proxy_port": 5070,
+                                     "transport": "tls", "timezone": "America/New_York", "language": "fr"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (body, _) = fetch(&app, VVX101, "0004f2a1b2c3-user.cfg").await;
+    golden(
+        "polycom",
+        "vvx101-proxy-new-york",
+        "0004f2a1b2c3-user.cfg",
+        &body,
+    );
+    let attrs = attributes(&body);
+    assert_eq!(attr(&attrs, "reg.1.server.1.transport"), "TLS");
+    assert_eq!(
+        attr(&attrs, "reg.1.outboundProxy.address"),
+        "sbc.testsite.com"
+    );
+    assert_eq!(attr(&attrs, "reg.1.outboundProxy.port"), "5070");
+    assert_eq!(attr(&attrs, "reg.1.outboundProxy.transport"), "TLS");
+    assert_eq!(attr(&attrs, "reg.2.address"), "", "line 2 is unused");
+    assert_eq!(attr(&attrs, "tcpIpApp.sntp.gmtOffset"), "-18000");
+    assert_eq!(attr(&attrs, "tcpIpApp.sntp.daylightSavings.enable"), "1");
+    assert!(
+        !attrs.contains_key("tcpIpApp.sntp.daylightSavings.start.month"),
+        "outside Europe the phone keeps its built-in (North American) rule"
+    );
+    assert_eq!(attr(&attrs, "lcl.ml.lang"), "French_France");
+
+    // No summer time, a half-hour zone, and a language Poly lacks (English instead).
+    let (status, body) = app
+        .api(
+            Method::PATCH,
+            "/devices/0004f2a1b2c3",
+            Some(json!({"settings": {"timezone": "Asia/Kolkata", "language": "fi"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (body, _) = fetch(&app, VVX101, "0004f2a1b2c3-user.cfg").await;
+    let attrs = attributes(&body);
+    assert_eq!(attr(&attrs, "tcpIpApp.sntp.gmtOffset"), "19800");
+    assert_eq!(attr(&attrs, "tcpIpApp.sntp.daylightSavings.enable"), "0");
+    assert_eq!(attr(&attrs, "lcl.ml.lang"), "English_United_States");
+    assert_eq!(
+        attr(&attrs, "reg.1.outboundProxy.address"),
+        "",
+        "settings replaced"
+    );
+}
