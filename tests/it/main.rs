@@ -10,3 +10,4 @@ mod security;
 mod vendor_kit;
 mod vendor_polycom;
 mod vendor_yealink;
+mod vendor_fanvil;

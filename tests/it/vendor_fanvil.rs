@@ -1,0 +1,456 @@
+//! Fanvil: golden files, XML parse-back, capacities, secrets only where they belong, the
+//! irregular per-model common file names, and the User-Agents of the reference.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::vendor_kit::*;
+
+/// X3S: 4 lines, common file from [W].
+const X3S: Phone = Phone {
+    vendor: "fanvil",
+    mac: "0c383e3a5b01",
+    model: "X3S",
+    ua: "Fanvil X3S 2.10.2.6887 0c383e3a5b01",
+};
+/// X4U: 12 lines, short language codes.
+const X4U: Phone = Phone {
+    vendor: "fanvil",
+    mac: "0c383e2cd783",
+    model: "X4U",
+    ua: "Fanvil X4U 2.12.16.17 0c383e2cd783",
+};
+/// V62: 4 lines, numeric V-series language codes.
+const V62: Phone = Phone {
+    vendor: "fanvil",
+    mac: "0c383e38e124",
+    model: "V62",
+    ua: "Fanvil V62 2.12.16.4 0c383e38e124",
+};
+/// X4 with the reference's own User-Agent.
+const X4: Phone = Phone {
+    vendor: "fanvil",
+    mac: "0c383e07e16c",
+    model: "X4",
+    ua: "Fanvil X4 2.10.2.6887 0c383e07e16c",
+};
+
+/// The elements an occupied `<line>` carries (without an outbound proxy).
+const LINE_FIELDS: &[&str] = &[
+    "PhoneNumber",
+    "DisplayName",
+    "RegisterAddr",
+    "RegisterPort",
+    "RegisterUser",
+    "RegisterPswd",
+    "RegisterTTL",
+    "EnableReg",
+    "Transport",
+    "ProxyAddr",
+];
+
+/// The elements a switched-off `<line>` carries.
+const UNUSED_FIELDS: &[&str] = &[
+    "PhoneNumber",
+    "DisplayName",
+    "RegisterAddr",
+    "RegisterUser",
+    "RegisterPswd",
+    "EnableReg",
+];
+
+/// Every common file name with the model it must be rendered for (shared names go to the first
+/// model in the profile's order when no User-Agent says otherwise).
+const COMMON_FILES: &[(&str, &str)] = &[
+    ("f0X1shw1.100.cfg", "X1S"),
+    ("f0X3shw1.100.cfg", "X3S"),
+    ("F0V00X3U0000.cfg", "X3U"),
+    ("f0X4hw1.100.cfg", "X4"),
+    ("F0V00X4U0000.cfg", "X4U"),
+    ("F0V00X5U0000.cfg", "X5U"),
+    ("F0V5UV200000.cfg", "X5U-V2"),
+    ("F0V00X6U0000.cfg", "X6U"),
+    ("F0V00X700000.cfg", "X7"),
+    ("F0V00X200000.cfg", "X210"),
+    ("F0V0V6100000.cfg", "V61"),
+    ("F0VV61G00000.cfg", "V61G"),
+    ("F0VV61W00000.cfg", "V61W"),
+    ("F0V0V6200000.cfg", "V62"),
+    ("F0V0V6400000.cfg", "V64"),
+    ("F0V0V6500000.cfg", "V65"),
+    ("F0V0V6700000.cfg", "V67"),
+];
+
+/// The `<sip><line>` elements of a device file: index → (element → text).
+fn lines(doc: &roxmltree::Document<'_>) -> BTreeMap<usize, BTreeMap<String, String>> {
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "sysConf");
+    let sip = root
+        .children()
+        .find(|n| n.has_tag_name("sip"))
+        .expect("a <sip> section");
+    sip.children()
+        .filter(|n| n.is_element())
+        .map(|line| {
+            assert!(line.has_tag_name("line"), "only <line> in <sip>");
+            let index: usize = line.attribute("index").unwrap().parse().unwrap();
+            let fields = line
+                .children()
+                .filter(|n| n.is_element())
+                .map(|f| {
+                    (
+                        f.tag_name().name().to_owned(),
+                        f.text().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect();
+            (index, fields)
+        })
+        .collect()
+}
+
+/// The text of the one element `path` (`phone/date/TimeZone`) below `<sysConf>`.
+fn value<'a>(doc: &'a roxmltree::Document<'_>, path: &str) -> &'a str {
+    let mut node = doc.root_element();
+    for step in path.split('/') {
+        let mut found = node.children().filter(|n| n.has_tag_name(step));
+        node = found.next().unwrap_or_else(|| panic!("no {path}"));
+        assert!(found.next().is_none(), "{step} twice in {path}");
+    }
+    node.text().unwrap_or("")
+}
+
+/// The names of an element's children.
+fn keys_of(fields: &BTreeMap<String, String>) -> BTreeSet<&str> {
+    fields.keys().map(String::as_str).collect()
+}
+
+/// Asserts the device file's shape: `used` occupied lines out of `capacity`, the others off.
+fn assert_line_shape(doc: &roxmltree::Document<'_>, used: usize, capacity: usize) {
+    let lines = lines(doc);
+    assert_eq!(
+        lines.keys().copied().collect::<Vec<_>>(),
+        (1..=capacity).collect::<Vec<_>>(),
+        "every line of the model, in order"
+    );
+    for (n, fields) in &lines {
+        if *n <= used {
+            assert_eq!(keys_of(fields), LINE_FIELDS.iter().copied().collect());
+            assert_eq!(fields["EnableReg"], "1");
+        } else {
+            assert_eq!(keys_of(fields), UNUSED_FIELDS.iter().copied().collect());
+            assert_eq!(fields["EnableReg"], "0", "line {n} is switched off");
+            assert_eq!(fields["RegisterPswd"], "", "line {n} keeps no password");
+        }
+    }
+}
+
+#[tokio::test]
+async fn few_lines_model() {
+    let app = TestApp::spawn().await;
+    provision(&app, X3S, "John Smith", &["John Support"]).await;
+    let (body, content_type) = fetch(&app, X3S, "0c383e3a5b01.cfg").await;
+    assert_eq!(content_type, "text/xml; charset=utf-8");
+    golden("fanvil", "x3s-one-alias", "0c383e3a5b01.cfg", &body);
+    let doc = parse_xml(&body);
+    assert_eq!(value(&doc, "Version"), "2.0000000000");
+    assert_line_shape(&doc, 2, 4);
+    let lines = lines(&doc);
+    let owner = &lines[&1];
+    assert_eq!(owner["PhoneNumber"], "testsitecom_101");
+    assert_eq!(owner["RegisterUser"], "testsitecom_101");
+    assert_eq!(owner["RegisterPswd"], OWNER_PASSWORD);
+    assert_eq!(owner["DisplayName"], "John Smith");
+    assert_eq!(owner["RegisterAddr"], "pbx.testsite.com");
+    assert_eq!(owner["RegisterPort"], "5062");
+    assert_eq!(owner["RegisterTTL"], "3600");
+    assert_eq!(owner["Transport"], "1", "tcp is 1");
+    assert_eq!(owner["ProxyAddr"], "", "no outbound proxy: cleared");
+    let alias = &lines[&2];
+    assert_eq!(alias["DisplayName"], "John Support");
+    assert_eq!(alias["PhoneNumber"], "testsitecom_101_2");
+    assert_eq!(alias["RegisterPswd"], alias_password(1));
+    // Berlin: UTC+1 is 4 quarter-hours; X3S takes [W]'s numeric code for German.
+    assert_eq!(value(&doc, "phone/date/TimeZone"), "4");
+    assert_eq!(value(&doc, "phone/date/TimeZoneName"), "UTC+1");
+    assert_eq!(value(&doc, "phone/date/SNTPServer"), "ntp.testsite.com");
+    assert_eq!(value(&doc, "phone/date/EnableSNTP"), "1");
+    assert_eq!(value(&doc, "phone/display/DefaultLanguage"), "16");
+
+    let (common, content_type) = fetch(&app, X3S, "f0X3shw1.100.cfg").await;
+    assert_eq!(content_type, "text/xml; charset=utf-8");
+    golden("fanvil", "x3s-one-alias", "f0X3shw1.100.cfg", &common);
+    assert_no_secrets("f0X3shw1.100.cfg", &common);
+    let doc = parse_xml(&common);
+    assert!(doc.descendants().all(|n| !n.has_tag_name("sip")));
+    // A common file asked for without a tenant URL key has only the built-in defaults.
+    assert_eq!(value(&doc, "phone/date/TimeZone"), "0");
+    assert_eq!(value(&doc, "phone/date/TimeZoneName"), "UCT");
+    assert_eq!(value(&doc, "phone/date/SNTPServer"), "pool.ntp.org");
+    assert_eq!(value(&doc, "phone/display/DefaultLanguage"), "0", "English");
+    assert_eq!(value(&doc, "ap/DownloadDeviceConf"), "1");
+}
+
+#[tokio::test]
+async fn many_lines_model_with_tricky_names() {
+    let app = TestApp::spawn().await;
+    provision(
+        &app,
+        X4U,
+        TRICKY_NAME,
+        &["John Support", "Zoë Ångström", "李小龍"],
+    )
+    .await;
+    let (body, _) = fetch(&app, X4U, "0c383e2cd783.cfg").await;
+    golden("fanvil", "x4u-tricky-names", "0c383e2cd783.cfg", &body);
+    assert!(
+        !body.contains("<x>") && !body.contains("A & B"),
+        "names are XML-escaped"
+    );
+    let doc = parse_xml(&body);
+    assert_line_shape(&doc, 4, 12);
+    let lines = lines(&doc);
+    assert_eq!(lines[&1]["DisplayName"], TRICKY_NAME, "comes back intact");
+    assert_eq!(lines[&3]["DisplayName"], "Zoë Ångström");
+    assert_eq!(lines[&4]["DisplayName"], "李小龍");
+    assert_eq!(lines[&4]["RegisterPswd"], alias_password(3));
+    assert_eq!(
+        value(&doc, "phone/display/DefaultLanguage"),
+        "de",
+        "X4U takes short codes"
+    );
+    let (common, _) = fetch(&app, X4U, "F0V00X4U0000.cfg").await;
+    golden("fanvil", "x4u-tricky-names", "F0V00X4U0000.cfg", &common);
+    assert_no_secrets("F0V00X4U0000.cfg", &common);
+    assert!(
+        !common.contains("Ångström") && !common.contains("John Support"),
+        "no names in a common file"
+    );
+}
+
+#[tokio::test]
+async fn v_series_takes_numeric_language_codes() {
+    let app = TestApp::spawn().await;
+    provision(&app, V62, "John Smith", &[]).await;
+    let (body, _) = fetch(&app, V62, "0c383e38e124.cfg").await;
+    golden("fanvil", "v62-no-alias", "0c383e38e124.cfg", &body);
+    let doc = parse_xml(&body);
+    assert_line_shape(&doc, 1, 4);
+    assert_eq!(value(&doc, "phone/display/DefaultLanguage"), "16");
+    let (common, _) = fetch(&app, V62, "F0V0V6200000.cfg").await;
+    golden("fanvil", "v62-no-alias", "F0V0V6200000.cfg", &common);
+    assert_no_secrets("F0V0V6200000.cfg", &common);
+    assert_eq!(
+        value(&parse_xml(&common), "phone/display/DefaultLanguage"),
+        "0",
+        "built-in default: English"
+    );
+}
+
+#[tokio::test]
+async fn more_aliases_than_lines_overflow_visibly() {
+    let app = TestApp::spawn().await;
+    provision(
+        &app,
+        X3S,
+        "John Smith",
+        &[
+            "Alias One",
+            "Alias Two",
+            "Alias Three",
+            "Alias Four",
+            "Alias Five",
+        ],
+    )
+    .await;
+    let (body, _) = fetch(&app, X3S, "0c383e3a5b01.cfg").await;
+    golden("fanvil", "x3s-overflow", "0c383e3a5b01.cfg", &body);
+    let doc = parse_xml(&body);
+    assert_line_shape(&doc, 4, 4);
+    assert!(!body.contains("Alias Four") && !body.contains("Alias Five"));
+    assert!(!body.contains(&alias_password(4)));
+    let (lines, overflow) = line_map(&app, X3S.mac).await;
+    assert_eq!(
+        lines,
+        ["John Smith", "Alias One", "Alias Two", "Alias Three"]
+    );
+    assert_eq!(overflow, ["Alias Four", "Alias Five"]);
+}
+
+#[tokio::test]
+async fn proxy_tls_and_other_zones() {
+    let app = TestApp::spawn().await;
+    provision(&app, X4U, "John Smith", &["John Support"]).await;
+    let (status, body) = app
+        .api(
+            Method::PATCH,
+            "/tenants/testsite.com",
+            Some(json!({"transport": "tls", "outbound_proxy": "sbc.testsite.com",
+                        "outbound_proxy_port": 5061, "timezone": "America/New_York", "language": "sv"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (body, _) = fetch(&app, X4U, "0c383e2cd783.cfg").await;
+    golden("fanvil", "x4u-proxy-tls", "0c383e2cd783.cfg", &body);
+    let doc = parse_xml(&body);
+    for (n, line) in lines(&doc).into_iter().take(2) {
+        assert_eq!(line["Transport"], "3", "line {n}: tls is 3");
+        assert_eq!(line["ProxyAddr"], "sbc.testsite.com");
+        assert_eq!(line["ProxyPort"], "5061");
+    }
+    assert_eq!(value(&doc, "phone/date/TimeZone"), "-20");
+    assert_eq!(value(&doc, "phone/date/TimeZoneName"), "UTC-05");
+    assert_eq!(
+        value(&doc, "phone/display/DefaultLanguage"),
+        "en",
+        "no Swedish on Fanvil: English"
+    );
+
+    for (zone, quarters, name) in [("Asia/Kolkata", "22", "UTC+5:30"), ("UTC", "0", "UCT")] {
+        let (status, body) = app
+            .api(
+                Method::PATCH,
+                "/tenants/testsite.com",
+                Some(json!({"timezone": zone, "transport": "dns_srv"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (body, _) = fetch(&app, X4U, "0c383e2cd783.cfg").await;
+        let doc = parse_xml(&body);
+        assert_eq!(value(&doc, "phone/date/TimeZone"), quarters, "{zone}");
+        assert_eq!(value(&doc, "phone/date/TimeZoneName"), name, "{zone}");
+        assert_eq!(
+            lines(&doc)[&1]["Transport"],
+            "0",
+            "dns_srv falls back to udp"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_common_file_is_served_without_secrets() {
+    let app = TestApp::spawn().await;
+    provision(&app, X4U, "John Smith", &["A One", "A Two", "A Three"]).await;
+    let revealed = owner_password(&app).await;
+    assert_eq!(revealed, OWNER_PASSWORD);
+    for (file, model) in COMMON_FILES {
+        let resp = app.phone_get(file, None).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{file}");
+        assert_eq!(
+            resp.headers()["content-type"],
+            "text/xml; charset=utf-8",
+            "{file}"
+        );
+        let body = resp.text().await.unwrap();
+        assert_no_secrets(file, &body);
+        assert!(
+            body.contains(&format!("Fanvil common file for {model}.")),
+            "{file} is {model}'s:\n{body}"
+        );
+        let doc = parse_xml(&body);
+        assert!(doc.descendants().all(|n| !n.has_tag_name("sip")), "{file}");
+        assert_eq!(value(&doc, "phone/date/EnableSNTP"), "1", "{file}");
+    }
+    // A shared name is rendered for the model the User-Agent names.
+    let x3sp = Phone {
+        model: "X3SP",
+        ua: "Fanvil X3SP 2.14.0.7387 0c383e3a5b09",
+        ..X3S
+    };
+    let (body, _) = fetch(&app, x3sp, "f0X3shw1.100.cfg").await;
+    assert!(body.contains("Fanvil common file for X3SP."), "{body}");
+    // Case matters, and the firmware manifests are not configuration.
+    for name in [
+        "F0X4HW1.100.CFG",
+        "f0x4hw1.100.cfg",
+        "fanvil_x5u_v2_hwv2_0.txt",
+        "fanvil_v62_hwv1_0.txt",
+        "F0V00X600000.cfg",
+    ] {
+        assert_eq!(
+            app.phone_get(name, None).await.status(),
+            StatusCode::NOT_FOUND,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn user_agents_from_the_reference() {
+    // (UA, registered model, lines the UA's model has). A UA whose model was misread would get
+    // the default of 6 lines.
+    let cases = [
+        ("Fanvil X4 2.10.2.6887 0c383e07e16c", "X4", 12),
+        ("Fanvil X6U Pro 0.0.10 0c383e2cd782", "X6U", 20),
+        ("Fanvil X5U-V2 2.12.16.17 0c383e557eb1", "X5U-V2", 16),
+        ("Fanvil V67 2.6.6.187 0c383e2b29e6", "V67", 20),
+    ];
+    let app = TestApp::spawn().await;
+    provision(&app, X3S, "John Smith", &[]).await;
+    for (i, (ua, model, capacity)) in cases.into_iter().enumerate() {
+        let mac = &ua[ua.len() - 12..];
+        let extension = format!("{}", 102 + i);
+        let (status, body) = app
+            .post(
+                "/tenants/testsite.com/users",
+                json!({"name": format!("User {extension}"), "extension": extension}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, body) = app
+            .post(
+                "/devices",
+                json!({"mac": mac, "tenant": "testsite.com", "extension": extension,
+                       "model": model, "vendor": "fanvil"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let phone = Phone {
+            vendor: "fanvil",
+            mac,
+            model,
+            ua,
+        };
+        let (body, _) = fetch(&app, phone, &format!("{mac}.cfg")).await;
+        let doc = parse_xml(&body);
+        assert_eq!(lines(&doc).len(), capacity, "{ua}");
+        assert!(body.contains(&format!("Fanvil {model} {mac}.")), "{ua}");
+    }
+}
+
+#[tokio::test]
+async fn registered_gets_200_and_unregistered_404() {
+    let app = TestApp::spawn().await;
+    provision(&app, X4, "John Smith", &[]).await;
+    assert_eq!(
+        status_of(&app, X4, "0c383e07e16c.cfg").await,
+        StatusCode::OK
+    );
+    let stranger = Phone {
+        mac: "0c383e07e16d",
+        ua: "Fanvil X4 2.10.2.6887 0c383e07e16d",
+        ..X4
+    };
+    assert_eq!(
+        status_of(&app, stranger, "0c383e07e16d.cfg").await,
+        StatusCode::NOT_FOUND
+    );
+    // The registered MAC asked for by a phone whose UA carries another MAC, or a broken one.
+    for ua in [
+        "Fanvil X4 2.10.2.6887 0c383e07e16d",
+        "Fanvil X4 2.10.2.6887 0c383e07e16",
+    ] {
+        let impostor = Phone { ua, ..X4 };
+        assert_eq!(
+            status_of(&app, impostor, "0c383e07e16c.cfg").await,
+            StatusCode::NOT_FOUND,
+            "{ua}"
+        );
+    }
+    let (_, device) = app.get("/devices/0c383e07e16c").await;
+    assert_eq!(device["vendor"], "fanvil");
+    assert_eq!(device["capacity"], 12);
+}
