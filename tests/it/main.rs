@@ -7,7 +7,7 @@ mod cli;
 mod provisioning;
 mod rules;
 mod security;
+mod vendor_fanvil;
 mod vendor_kit;
 mod vendor_polycom;
 mod vendor_yealink;
-mod vendor_fanvil;
