@@ -122,6 +122,14 @@ pub fn keys(pairs: &[(String, String)]) -> BTreeSet<String> {
     pairs.iter().map(|(k, _)| k.clone()).collect()
 }
 
+/// The owner's revealed SIP password as the API reports it (to search files for it).
+pub async fn owner_password(app: &TestApp) -> String {
+    let (_, user) = app
+        .api(reqwest::Method::GET, "/tenants/testsite.com/users/101?reveal=true", None)
+        .await;
+    user["sip_password"].as_str().unwrap().to_owned()
+}
+
 /// The line map the API reports for `mac`: (names on lines, names in overflow).
 pub async fn line_map(app: &TestApp, mac: &str) -> (Vec<String>, Vec<String>) {
     let (status, body) = app.get(&format!("/devices/{mac}/lines")).await;
