@@ -49,6 +49,10 @@ pub struct FileSpec {
     pub format: Format,
     /// Content-Type header.
     pub content_type: String,
+    /// Serve the device's latest upload of this very name instead of the template, when there
+    /// is one (phones that keep local overrides on the server).
+    #[serde(default)]
+    pub prefer_upload: bool,
 }
 
 /// A file name a phone may `PUT` (only for its own MAC).

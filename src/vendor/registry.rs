@@ -28,7 +28,10 @@ impl Vendor {
     /// exact (case-insensitive) match wins over a loose one.
     pub fn model_key(&self, name: &str) -> Option<&str> {
         let loose = |s: &str| -> String {
-            s.chars().filter(|c| *c != '_' && *c != '-').map(|c| c.to_ascii_lowercase()).collect()
+            s.chars()
+                .filter(|c| *c != '_' && *c != '-')
+                .map(|c| c.to_ascii_lowercase())
+                .collect()
         };
         let wanted = loose(name);
         let keys = || self.profile.models.keys();
@@ -490,7 +493,11 @@ mod tests {
         assert_eq!(y.id(), "yealink");
         assert_eq!(y.capacity(Some("t46u")), 16);
         assert_eq!(y.capacity(Some("T31P")), 2);
-        assert_eq!(y.model_key("t19p-e2"), Some("T19P_E2"), "case, '-' and '_' do not count");
+        assert_eq!(
+            y.model_key("t19p-e2"),
+            Some("T19P_E2"),
+            "case, '-' and '_' do not count"
+        );
         assert_eq!(y.capacity(Some("X999")), y.profile.default_lines);
         let mac = Mac::parse("001565aabbcc").unwrap();
         let names: Vec<String> = v

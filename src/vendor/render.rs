@@ -19,6 +19,23 @@ pub struct Rendered {
     pub has_secrets: bool,
 }
 
+impl Rendered {
+    /// A file served as stored (a phone's own upload), with its ETag.
+    pub fn verbatim(file: &FileSpec, body: String) -> Self {
+        Self {
+            etag: etag_of(&body),
+            content_type: file.content_type.clone(),
+            body,
+            has_secrets: true,
+        }
+    }
+}
+
+fn etag_of(body: &str) -> String {
+    let digest = Sha256::digest(body.as_bytes());
+    format!("\"{}\"", hex::encode(&digest[..16]))
+}
+
 /// Why a file could not be rendered. Never answered with a body: the phone gets a 5xx.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -50,9 +67,8 @@ fn finish(file: &FileSpec, mut body: String, has_secrets: bool) -> Rendered {
     if !body.ends_with('\n') {
         body.push('\n');
     }
-    let digest = Sha256::digest(body.as_bytes());
     Rendered {
-        etag: format!("\"{}\"", hex::encode(&digest[..16])),
+        etag: etag_of(&body),
         content_type: file.content_type.clone(),
         body,
         has_secrets,

@@ -7,6 +7,7 @@ mod cli;
 mod provisioning;
 mod rules;
 mod security;
+mod uploads;
 mod vendor_fanvil;
 mod vendor_kit;
 mod vendor_polycom;

@@ -125,7 +125,11 @@ pub fn keys(pairs: &[(String, String)]) -> BTreeSet<String> {
 /// The owner's revealed SIP password as the API reports it (to search files for it).
 pub async fn owner_password(app: &TestApp) -> String {
     let (_, user) = app
-        .api(reqwest::Method::GET, "/tenants/testsite.com/users/101?reveal=true", None)
+        .api(
+            reqwest::Method::GET,
+            "/tenants/testsite.com/users/101?reveal=true",
+            None,
+        )
         .await;
     user["sip_password"].as_str().unwrap().to_owned()
 }

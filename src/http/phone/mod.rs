@@ -31,8 +31,9 @@ use crate::server::tls::PeerCert;
 use crate::store::devices::{self, DeviceBundle};
 use crate::store::fetches::FetchRecord;
 use crate::store::tenants::{self, Tenant};
+use crate::store::uploads;
 use crate::vendor::provision::{render_common_file, render_device_file};
-use crate::vendor::{FileMatch, Rendered, UaInfo};
+use crate::vendor::{FileMatch, FileSpec, Rendered, UaInfo};
 
 /// The phone listener's router.
 pub fn router(state: AppState) -> Router {
@@ -176,13 +177,14 @@ async fn serve(state: &AppState, path: &str, fetch: &mut Fetch) -> Outcome {
                 Ok(None) => return Outcome::Missed(Miss::UnknownDevice),
                 Err(e) => return Outcome::Failed(e.to_string()),
             };
-            serve_device(key, &matches, bundle, fetch)
+            serve_device(state, key, &matches, bundle, fetch).await
         }
         None => serve_common(state, key, &matches, fetch).await,
     }
 }
 
-fn serve_device(
+async fn serve_device(
+    state: &AppState,
     key: Option<&str>,
     matches: &[FileMatch<'_>],
     mut bundle: DeviceBundle,
@@ -202,6 +204,13 @@ fn serve_device(
         bundle.device.seen_model = Some(model);
     }
     fetch.device_id = Some(bundle.device.id);
+    if matched.file.prefer_upload {
+        match stored_upload(state, bundle.device.id, &fetch.file, matched.file).await {
+            Ok(Some(rendered)) => return Outcome::Served(rendered),
+            Ok(None) => {}
+            Err(detail) => return Outcome::Failed(detail),
+        }
+    }
     match render_device_file(
         &bundle,
         matched.vendor,
@@ -222,6 +231,32 @@ fn serve_device(
         }
         Err(e) => Outcome::Failed(e.to_string()),
     }
+}
+
+/// The device's own latest upload of `name`, when it is text.
+async fn stored_upload(
+    state: &AppState,
+    device_id: i64,
+    name: &str,
+    file: &FileSpec,
+) -> Result<Option<Rendered>, String> {
+    let owned = name.to_owned();
+    let body = state
+        .store
+        .read(move |c| uploads::get(c, device_id, &owned))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(body.and_then(|bytes| match String::from_utf8(bytes) {
+        Ok(text) => Some(Rendered::verbatim(file, text)),
+        Err(_) => {
+            tracing::warn!(
+                device_id,
+                file = name,
+                "stored upload is not UTF-8; serving the template instead"
+            );
+            None
+        }
+    }))
 }
 
 /// Whether a request for this device may be answered at all: the tenant's own checks, the

@@ -1,0 +1,127 @@
+//! Phones uploading their own files (`PUT`): logs kept per device, overrides served back.
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+use crate::vendor_kit::*;
+
+const VVX: Phone = Phone {
+    vendor: "polycom",
+    mac: "0004f2a1b2c3",
+    model: "VVX_411",
+    ua: "FileTransport PolycomVVX-VVX_411-UA/6.4.6.2024 Type/Application",
+};
+
+async fn put(app: &TestApp, file: &str, body: impl Into<reqwest::Body>) -> StatusCode {
+    app.client
+        .put(format!("http://{}/{file}", app.phone))
+        .header("user-agent", VVX.ua)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn logs_are_kept_per_device_and_readable_by_admins() {
+    let app = TestApp::spawn().await;
+    provision(&app, VVX, "John Smith", &[]).await;
+    assert_eq!(
+        put(&app, "0004f2a1b2c3-app.log", "first boot\n").await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        put(&app, "0004f2a1b2c3-app.log", "second boot\n").await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        put(&app, "0004f2a1b2c3-boot.log", "bootrom\n").await,
+        StatusCode::NO_CONTENT
+    );
+    let (status, list) = app.get("/devices/0004f2a1b2c3/uploads").await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = list["uploads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["0004f2a1b2c3-app.log", "0004f2a1b2c3-boot.log"]);
+    let resp = app
+        .client
+        .get(format!(
+            "http://{}/api/v1/devices/0004f2a1b2c3/uploads/0004f2a1b2c3-app.log",
+            app.admin
+        ))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        resp.text().await.unwrap(),
+        "second boot\n",
+        "the latest upload replaces the one before"
+    );
+}
+
+#[tokio::test]
+async fn only_registered_devices_own_names_within_the_limit_are_accepted() {
+    let app = TestApp::spawn().await;
+    provision(&app, VVX, "John Smith", &[]).await;
+    let before = app.counts().await;
+    // An unregistered MAC, a name that is not an upload, a path with a slash.
+    assert_eq!(
+        put(&app, "0004f2000001-app.log", "x").await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        put(&app, "0004f2a1b2c3.cfg", "x").await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        put(&app, "a/0004f2a1b2c3-app.log", "x").await,
+        StatusCode::NOT_FOUND
+    );
+    // Over the 1 MiB log limit.
+    assert_eq!(
+        put(&app, "0004f2a1b2c3-app.log", vec![b'x'; 1024 * 1024 + 1]).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    let (_, list) = app.get("/devices/0004f2a1b2c3/uploads").await;
+    assert!(list["uploads"].as_array().unwrap().is_empty(), "{list}");
+    assert_eq!(app.counts().await, before);
+    // A Yealink device has no uploads in its profile.
+    provision_yealink(&app).await;
+    assert_eq!(
+        put(&app, "001565aabbcc-app.log", "x").await,
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn provision_yealink(app: &TestApp) {
+    app.user("102", "Mary Jones").await;
+    app.device(YEALINK_MAC, "102").await;
+}
+
+#[tokio::test]
+async fn local_overrides_come_back_to_the_phone() {
+    let app = TestApp::spawn().await;
+    provision(&app, VVX, "John Smith", &[]).await;
+    let (empty, _) = fetch(&app, VVX, "0004f2a1b2c3-phone.cfg").await;
+    parse_xml(&empty);
+    let overrides = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PHONE_CONFIG><OVERRIDES up.backlight.idleIntensity=\"1\"/></PHONE_CONFIG>\n";
+    assert_eq!(
+        put(&app, "0004f2a1b2c3-phone.cfg", overrides).await,
+        StatusCode::NO_CONTENT
+    );
+    let (served, content_type) = fetch(&app, VVX, "0004f2a1b2c3-phone.cfg").await;
+    assert_eq!(served, overrides);
+    assert_eq!(content_type, "text/xml; charset=utf-8");
+    // The web overrides are kept apart.
+    let (web, _) = fetch(&app, VVX, "0004f2a1b2c3-web.cfg").await;
+    assert!(!web.contains("idleIntensity"), "{web}");
+    parse_xml(&web);
+}
