@@ -6,6 +6,7 @@ pub mod client_ip;
 pub mod error;
 pub mod json;
 pub mod phone;
+pub mod phone_credentials;
 
 use std::sync::Arc;
 
