@@ -221,7 +221,13 @@ use anyhow::Context;
 use tokio::task::JoinHandle;
 
 use crate::config::ServeConfig;
+use crate::http::phone::credentials::PhoneAuthenticator;
 use crate::http::phone::{BanList, BanPolicy};
+
+/// How long a Digest nonce stays valid.
+const NONCE_TTL: Duration = Duration::from_secs(300);
+/// Digest nonces remembered at once (oldest evicted first).
+const MAX_NONCES: usize = 100_000;
 use crate::http::{AppState, admin_router, phone_router};
 use crate::store::Store;
 use crate::store::recorder::FetchRecorder;
@@ -269,6 +275,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
             .public_url
             .clone()
             .map(|u| u.trim_end_matches('/').to_owned()),
+        authenticator: Arc::new(PhoneAuthenticator::new("deskprov", NONCE_TTL, MAX_NONCES)),
         bans: Arc::new(BanList::new(BanPolicy {
             misses: config.ban_misses,
             window: config.ban_window,

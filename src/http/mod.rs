@@ -6,7 +6,6 @@ pub mod client_ip;
 pub mod error;
 pub mod json;
 pub mod phone;
-pub mod phone_credentials;
 
 use std::sync::Arc;
 
@@ -27,6 +26,8 @@ pub struct AppState {
     pub recorder: FetchRecorder,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<Vec<IpNet>>,
+    /// Digest nonces and credential checks for phones.
+    pub authenticator: Arc<phone::credentials::PhoneAuthenticator>,
     /// Miss counts and bans of phone sources.
     pub bans: Arc<phone::BanList>,
     /// The URL phones reach deskprov at, when set; otherwise taken from each request's `Host`.

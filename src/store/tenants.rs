@@ -122,6 +122,13 @@ pub fn by_url_key(conn: &Connection, key: &str) -> StoreResult<Option<Tenant>> {
     Ok(stmt.query_row([key], from_row).optional()?)
 }
 
+/// Whether any tenant asks its phones for HTTP credentials.
+pub fn any_phone_auth(conn: &Connection) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM tenants WHERE json_extract(phone_auth, '$.mode') != 'none')")?
+        .query_row([], |r| r.get(0))?)
+}
+
 /// Every tenant, by name.
 pub fn list(conn: &Connection) -> StoreResult<Vec<Tenant>> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM tenants ORDER BY name"))?;

@@ -1,85 +1,50 @@
-//! The phone-facing side: `GET /{file}` and `GET /{url_key}/{file}`.
+//! The phone-facing side: `GET /{file}` and `GET /{url_key}/{file}`, and `PUT` of the files a
+//! profile lists as uploads.
 //!
-//! Every answer that is not a file is the same 404 whatever the reason (unknown MAC, wrong
-//! tenant key, address not allowed, enrollment expired, UA mismatch), so a prober learns nothing.
-//! Internal errors are a bare 500: never a default or partial file. Phones may also `PUT` the
-//! files their profile lists as uploads (logs), for their own MAC only.
+//! A request passes the gates in [`gate`] (tenant key and allow-list, enrollment window,
+//! User-Agent, client certificate, credentials) before a file is rendered. Every refusal on a
+//! per-device path gets the same answer whatever the reason, so a prober cannot tell an unknown
+//! MAC from a known one; refusals count toward a ban of the source ([`bans`]). Internal errors
+//! are a bare 500: never a default or partial file.
 
+mod answer;
 mod bans;
+pub mod credentials;
+mod gate;
+mod path;
 mod upload;
 
 pub use bans::{BanList, BanPolicy};
+pub use gate::constant_time_eq;
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
+use axum::http::{Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use std::time::Instant;
-
 use chrono::Utc;
 
 use super::AppState;
 use super::client_ip::client_ip;
-use crate::domain::phone_auth::PhoneAuthMode;
-use std::sync::Arc;
-
 use crate::server::Scheme;
 use crate::server::tls::PeerCert;
 use crate::store::devices::{self, DeviceBundle};
 use crate::store::fetches::FetchRecord;
-use crate::store::tenants::{self, Tenant};
+use crate::store::tenants;
 use crate::store::uploads;
 use crate::vendor::provision::{render_common_file, render_device_file};
 use crate::vendor::{FileMatch, FileSpec, Rendered, UaInfo};
+use answer::{MissAnswer, respond};
+use gate::{Miss, device_gate, tenant_gate};
+use path::{plain_name, request_base_url, split_path};
 
 /// The phone listener's router.
 pub fn router(state: AppState) -> Router {
     Router::new().fallback(fetch).with_state(state)
-}
-
-/// Why a request was not served a file; recorded and logged, never told to the phone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Miss {
-    BadPath,
-    NoSuchFile,
-    UnknownDevice,
-    WrongKey,
-    AddressNotAllowed,
-    EnrollmentExpired,
-    VendorMismatch,
-    UaMacMismatch,
-    AuthNotSupported,
-    NoClientCert,
-    CertMismatch,
-    CertChanged,
-}
-
-impl Miss {
-    /// Whether the miss says something about a device identity, and so counts toward a ban.
-    /// Names no profile knows are not counted: phones ask for firmware and files we do not serve.
-    fn counts(self) -> bool {
-        !matches!(self, Miss::NoSuchFile)
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Miss::BadPath => "bad_path",
-            Miss::NoSuchFile => "no_such_file",
-            Miss::UnknownDevice => "unknown_device",
-            Miss::WrongKey => "wrong_key",
-            Miss::AddressNotAllowed => "address_not_allowed",
-            Miss::EnrollmentExpired => "enrollment_expired",
-            Miss::VendorMismatch => "vendor_mismatch",
-            Miss::UaMacMismatch => "ua_mac_mismatch",
-            Miss::AuthNotSupported => "auth_mode_not_served",
-            Miss::NoClientCert => "client_cert_required",
-            Miss::CertMismatch => "cert_identity_mismatch",
-            Miss::CertChanged => "cert_changed_since_binding",
-        }
-    }
 }
 
 /// What the handler learnt about a request, for the fetch record.
@@ -97,6 +62,11 @@ struct Fetch {
     device_id: Option<i64>,
     /// The client certificate of the connection, if any.
     cert: Option<Arc<PeerCert>>,
+    /// The Authorization header, for Digest/Basic.
+    authorization: Option<String>,
+    /// Method and request target as sent, which Digest responses cover.
+    method: String,
+    uri: String,
 }
 
 enum Outcome {
@@ -140,6 +110,15 @@ async fn fetch(
         vendor: None,
         device_id: None,
         cert: request.extensions().get::<Arc<PeerCert>>().cloned(),
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        method: method.to_string(),
+        uri: request
+            .uri()
+            .path_and_query()
+            .map_or_else(|| path.clone(), ToString::to_string),
     };
     let outcome = match method {
         _ if state.bans.is_banned(fetch.ip, Instant::now()) => Outcome::Banned,
@@ -147,7 +126,14 @@ async fn fetch(
         Method::PUT => upload::receive(&state, &path, &mut fetch, request.into_body()).await,
         _ => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
     };
-    let response = respond(&outcome, &headers, method == Method::HEAD);
+    let miss = miss_answer(&state, &fetch, &outcome).await;
+    let response = respond(
+        &outcome,
+        &headers,
+        method == Method::HEAD,
+        miss,
+        &state.authenticator,
+    );
     record(&state, fetch, &outcome, response.status());
     response
 }
@@ -191,7 +177,7 @@ async fn serve_device(
     fetch: &mut Fetch,
 ) -> Outcome {
     fetch.vendor = Some(bundle.device.vendor.clone());
-    if let Err(miss) = device_gate(&bundle, key, fetch) {
+    if let Err(miss) = device_gate(&bundle, key, fetch, &state.authenticator) {
         return Outcome::Missed(miss);
     }
     let Some(matched) = matches
@@ -259,27 +245,6 @@ async fn stored_upload(
     }))
 }
 
-/// Whether a request for this device may be answered at all: the tenant's own checks, the
-/// enrollment window, and a User-Agent that does not contradict the device.
-fn device_gate(bundle: &DeviceBundle, key: Option<&str>, fetch: &Fetch) -> Result<(), Miss> {
-    if let Some(miss) = tenant_gate(&bundle.tenant, key, fetch.ip) {
-        return Err(miss);
-    }
-    if !bundle.device.enrollment_open(Utc::now()) {
-        return Err(Miss::EnrollmentExpired);
-    }
-    cert_gate(bundle, fetch.cert.as_deref())?;
-    if let Some(ua) = &fetch.ua_info {
-        if ua.bad_mac || ua.mac.is_some_and(|m| m != bundle.device.mac) {
-            return Err(Miss::UaMacMismatch);
-        }
-        if ua.vendor != bundle.device.vendor {
-            return Err(Miss::VendorMismatch);
-        }
-    }
-    Ok(())
-}
-
 async fn serve_common(
     state: &AppState,
     key: Option<&str>,
@@ -309,7 +274,7 @@ async fn serve_common(
         None => None,
     };
     if let Some(t) = &tenant
-        && let Some(miss) = tenant_gate(t, key, fetch.ip)
+        && let Err(miss) = tenant_gate(t, key, fetch.ip)
     {
         return Outcome::Missed(miss);
     }
@@ -332,155 +297,6 @@ async fn serve_common(
         Ok(r) => Outcome::Served(r),
         Err(e) => Outcome::Failed(e.to_string()),
     }
-}
-
-/// A client certificate must name this device's MAC, come from its vendor's CA when that CA is
-/// pinned, and be the one the device was bound with; tenants may require one.
-fn cert_gate(bundle: &DeviceBundle, cert: Option<&PeerCert>) -> Result<(), Miss> {
-    let device = &bundle.device;
-    let Some(cert) = cert else {
-        return if bundle.tenant.phone_auth.require_client_cert {
-            Err(Miss::NoClientCert)
-        } else {
-            Ok(())
-        };
-    };
-    if cert.mac != Some(device.mac) || cert.vendor.as_ref().is_some_and(|v| *v != device.vendor) {
-        return Err(Miss::CertMismatch);
-    }
-    if device
-        .bound_cert
-        .as_ref()
-        .is_some_and(|bound| *bound != cert.fingerprint)
-    {
-        return Err(Miss::CertChanged);
-    }
-    Ok(())
-}
-
-/// The tenant's own checks: URL key, source address, authentication mode.
-fn tenant_gate(tenant: &Tenant, key: Option<&str>, ip: IpAddr) -> Option<Miss> {
-    let auth = &tenant.phone_auth;
-    let key_ok = match (&auth.url_key, key) {
-        (None, None) => true,
-        (Some(expected), Some(given)) => constant_time_eq(expected.as_bytes(), given.as_bytes()),
-        _ => false,
-    };
-    if !key_ok {
-        return Some(Miss::WrongKey);
-    }
-    if !auth.allows_ip(ip) {
-        return Some(Miss::AddressNotAllowed);
-    }
-    if auth.mode != PhoneAuthMode::None {
-        // HTTP authentication of phones is not served yet: fail closed rather than open.
-        return Some(Miss::AuthNotSupported);
-    }
-    None
-}
-
-/// `scheme://host` from the `Host` header, when it is a plain host name or address with an
-/// optional port; anything else is refused rather than written into a file.
-fn request_base_url(scheme: Scheme, headers: &HeaderMap) -> Option<String> {
-    let host = headers.get(header::HOST)?.to_str().ok()?;
-    let plain = !host.is_empty()
-        && host.len() <= 255
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
-    plain.then(|| format!("{}://{host}", scheme.as_str()))
-}
-
-/// Compares secrets without an early exit.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Splits `/file` or `/key/file`; refuses anything but plain names (no `..`, `%`, `\`, …), so
-/// request text never reaches a file system.
-fn split_path(path: &str) -> Option<(Option<&str>, &str)> {
-    let rest = path.strip_prefix('/')?;
-    if rest.len() > 256 {
-        return None;
-    }
-    let valid = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 128
-            && !s.starts_with('.')
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    };
-    match rest.split_once('/') {
-        None if valid(rest) => Some((None, rest)),
-        Some((key, file)) if valid(key) && valid(file) => Some((Some(key), file)),
-        _ => None,
-    }
-}
-
-fn respond(outcome: &Outcome, request_headers: &HeaderMap, head: bool) -> Response {
-    match outcome {
-        Outcome::Served(r) => {
-            let not_modified = request_headers
-                .get(header::IF_NONE_MATCH)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| etag_matches(v, &r.etag));
-            let (status, body) = if not_modified {
-                (StatusCode::NOT_MODIFIED, Body::empty())
-            } else if head {
-                (StatusCode::OK, Body::empty())
-            } else {
-                (StatusCode::OK, Body::from(r.body.clone()))
-            };
-            let mut response = Response::builder()
-                .status(status)
-                .header(header::ETAG, &r.etag)
-                .header(
-                    header::CACHE_CONTROL,
-                    if r.has_secrets {
-                        "no-store"
-                    } else {
-                        "no-cache"
-                    },
-                );
-            if !not_modified {
-                response = response
-                    .header(header::CONTENT_TYPE, &r.content_type)
-                    .header(header::CONTENT_LENGTH, r.body.len());
-            }
-            response
-                .body(body)
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-        }
-        Outcome::Stored => StatusCode::NO_CONTENT.into_response(),
-        Outcome::TooLarge => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
-        Outcome::Missed(_) | Outcome::Banned => not_found(),
-        Outcome::Failed(detail) => {
-            tracing::error!(%detail, "phone request failed; answering 500 with no body");
-            let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
-    }
-}
-
-/// The one answer for every miss.
-fn not_found() -> Response {
-    let mut r = (StatusCode::NOT_FOUND, "Not Found\n").into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
-}
-
-/// Whether an `If-None-Match` value names `etag` (strong comparison, `*` matches).
-fn etag_matches(header_value: &str, etag: &str) -> bool {
-    header_value
-        .split(',')
-        .map(str::trim)
-        .any(|candidate| candidate == "*" || candidate == etag)
 }
 
 fn record(state: &AppState, fetch: Fetch, outcome: &Outcome, status: StatusCode) {
@@ -528,7 +344,7 @@ fn count_miss(state: &AppState, fetch: &Fetch, miss: Miss) {
         return;
     }
     // The file name is printed only when it is a plain name: request text stays out of logs.
-    let file = if split_path(&format!("/{}", fetch.file)).is_some() {
+    let file = if plain_name(&fetch.file) {
         fetch.file.as_str()
     } else {
         "-"
@@ -547,42 +363,17 @@ fn count_miss(state: &AppState, fetch: &Fetch, miss: Miss) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_plain_names_pass() {
-        assert_eq!(
-            split_path("/001565aabbcc.cfg"),
-            Some((None, "001565aabbcc.cfg"))
-        );
-        assert_eq!(
-            split_path("/k3y-abcdefghijklmnop/y000000000108.cfg"),
-            Some((Some("k3y-abcdefghijklmnop"), "y000000000108.cfg"))
-        );
-        for bad in [
-            "/",
-            "/../etc/passwd",
-            "/%2e%2e/x",
-            "/..%5c..%5cwin.ini",
-            "/a/b/c",
-            "/001565aabbcc.cfg%00.xml",
-            "/.hidden",
-            "/a\\b",
-            "noslash",
-        ] {
-            assert_eq!(split_path(bad), None, "{bad}");
-        }
-        assert_eq!(split_path(&format!("/{}", "a".repeat(300))), None);
+/// How misses on per-device paths are answered right now: a challenge as soon as any tenant
+/// asks phones for credentials (so unknown MACs look like unauthenticated known ones), else 404.
+async fn miss_answer(state: &AppState, fetch: &Fetch, outcome: &Outcome) -> MissAnswer {
+    let per_device_miss =
+        fetch.mac.is_some() && matches!(outcome, Outcome::Missed(_) | Outcome::Banned);
+    if !per_device_miss {
+        return MissAnswer::NotFound;
     }
-
-    #[test]
-    fn etags_compare_strongly() {
-        assert!(etag_matches("\"abc\"", "\"abc\""));
-        assert!(etag_matches("\"x\", \"abc\"", "\"abc\""));
-        assert!(etag_matches("*", "\"abc\""));
-        assert!(!etag_matches("W/\"abc\"", "\"abc\""));
-        assert!(!etag_matches("\"abd\"", "\"abc\""));
+    match state.store.read(tenants::any_phone_auth).await {
+        Ok(false) => MissAnswer::NotFound,
+        // When in doubt, challenge: it reveals nothing either way.
+        Ok(true) | Err(_) => MissAnswer::Challenge,
     }
 }

@@ -29,7 +29,7 @@ pub(super) async fn receive(
         Err(e) => return Outcome::Failed(e.to_string()),
     };
     fetch.vendor = Some(bundle.device.vendor.clone());
-    if let Err(miss) = device_gate(&bundle, key, fetch) {
+    if let Err(miss) = device_gate(&bundle, key, fetch, &state.authenticator) {
         return Outcome::Missed(miss);
     }
     let Some(matched) = matches

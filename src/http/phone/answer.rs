@@ -1,0 +1,115 @@
+//! Turning an outcome into the bytes a phone receives.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::Outcome;
+use super::credentials::PhoneAuthenticator;
+
+/// How a miss on a per-device path is answered. It must be the same whatever the reason, so
+/// that a prober cannot tell an unknown MAC from a known one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MissAnswer {
+    /// `404 Not Found`: no tenant asks phones for credentials, so none is ever challenged.
+    NotFound,
+    /// `401` with a fresh challenge: some tenant uses credentials, so every per-device miss
+    /// looks like a phone that has not authenticated yet.
+    Challenge,
+}
+
+/// The response for `outcome`. `miss` decides how misses on per-device paths look.
+pub(super) fn respond(
+    outcome: &Outcome,
+    request_headers: &HeaderMap,
+    head: bool,
+    miss: MissAnswer,
+    authenticator: &PhoneAuthenticator,
+) -> Response {
+    match outcome {
+        Outcome::Served(r) => {
+            let not_modified = request_headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| etag_matches(v, &r.etag));
+            let (status, body) = if not_modified {
+                (StatusCode::NOT_MODIFIED, Body::empty())
+            } else if head {
+                (StatusCode::OK, Body::empty())
+            } else {
+                (StatusCode::OK, Body::from(r.body.clone()))
+            };
+            let cache = if r.has_secrets {
+                "no-store"
+            } else {
+                "no-cache"
+            };
+            let mut response = Response::builder()
+                .status(status)
+                .header(header::ETAG, &r.etag)
+                .header(header::CACHE_CONTROL, cache);
+            if !not_modified {
+                response = response
+                    .header(header::CONTENT_TYPE, &r.content_type)
+                    .header(header::CONTENT_LENGTH, r.body.len());
+            }
+            response
+                .body(body)
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+        Outcome::Stored => StatusCode::NO_CONTENT.into_response(),
+        Outcome::TooLarge => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+        Outcome::Missed(_) | Outcome::Banned => match miss {
+            MissAnswer::Challenge => challenge(authenticator),
+            MissAnswer::NotFound => not_found(),
+        },
+        Outcome::Failed(detail) => {
+            tracing::error!(%detail, "phone request failed; answering 500 with no body");
+            let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+    }
+}
+
+/// The answer for misses that say nothing about a device.
+pub(super) fn not_found() -> Response {
+    let mut r = (StatusCode::NOT_FOUND, "Not Found\n").into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// `401` with Digest (SHA-256, MD5) and Basic challenges and a fresh nonce.
+fn challenge(authenticator: &PhoneAuthenticator) -> Response {
+    let mut r = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
+    let headers = r.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for value in authenticator.challenge() {
+        headers.append(header::WWW_AUTHENTICATE, value);
+    }
+    r
+}
+
+/// Whether an `If-None-Match` value names `etag` (strong comparison, `*` matches).
+fn etag_matches(header_value: &str, etag: &str) -> bool {
+    header_value
+        .split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate == etag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::etag_matches;
+
+    #[test]
+    fn etags_compare_strongly() {
+        assert!(etag_matches("\"abc\"", "\"abc\""));
+        assert!(etag_matches("\"x\", \"abc\"", "\"abc\""));
+        assert!(etag_matches("*", "\"abc\""));
+        assert!(!etag_matches("W/\"abc\"", "\"abc\""));
+        assert!(!etag_matches("\"abd\"", "\"abc\""));
+    }
+}

@@ -1,0 +1,176 @@
+//! The checks a phone request passes before it gets a file, and why it was refused if not.
+
+use std::net::IpAddr;
+
+use chrono::Utc;
+
+use super::Fetch;
+use super::credentials::{Credentials, PhoneAuthenticator, Verdict};
+use crate::domain::phone_auth::PhoneAuthMode;
+use crate::server::tls::PeerCert;
+use crate::store::devices::DeviceBundle;
+use crate::store::tenants::Tenant;
+
+/// Why a request was not served a file; recorded and logged, never told to the phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Miss {
+    BadPath,
+    NoSuchFile,
+    UnknownDevice,
+    WrongKey,
+    AddressNotAllowed,
+    EnrollmentExpired,
+    VendorMismatch,
+    UaMacMismatch,
+    NoClientCert,
+    CertMismatch,
+    CertChanged,
+    /// No Authorization header yet: the first step of every Digest exchange, not a failure.
+    NoCredentials,
+    /// An Authorization header that does not check out.
+    BadCredentials(&'static str),
+}
+
+impl Miss {
+    /// Whether the miss says something about a device identity, and so counts toward a ban.
+    /// Names no profile knows are not counted (phones ask for firmware and files we do not
+    /// serve), nor are requests that simply have not authenticated yet.
+    pub(super) fn counts(self) -> bool {
+        !matches!(self, Miss::NoSuchFile | Miss::NoCredentials)
+    }
+
+    /// The name recorded and logged.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Miss::BadPath => "bad_path",
+            Miss::NoSuchFile => "no_such_file",
+            Miss::UnknownDevice => "unknown_device",
+            Miss::WrongKey => "wrong_key",
+            Miss::AddressNotAllowed => "address_not_allowed",
+            Miss::EnrollmentExpired => "enrollment_expired",
+            Miss::VendorMismatch => "vendor_mismatch",
+            Miss::UaMacMismatch => "ua_mac_mismatch",
+            Miss::NoClientCert => "client_cert_required",
+            Miss::CertMismatch => "cert_identity_mismatch",
+            Miss::CertChanged => "cert_changed_since_binding",
+            Miss::NoCredentials => "credentials_required",
+            Miss::BadCredentials(reason) => match reason {
+                "wrong_username" => "credentials_wrong_username",
+                "wrong_password" => "credentials_wrong_password",
+                "replayed" => "credentials_replayed",
+                "stale_nonce" => "credentials_stale_nonce",
+                "unknown_nonce" => "credentials_unknown_nonce",
+                "wrong_uri" => "credentials_wrong_uri",
+                "wrong_realm" => "credentials_wrong_realm",
+                "unsupported" => "credentials_unsupported",
+                _ => "credentials_bad_header",
+            },
+        }
+    }
+}
+
+/// The tenant's address checks: URL key and source allow-list.
+pub(super) fn tenant_gate(tenant: &Tenant, key: Option<&str>, ip: IpAddr) -> Result<(), Miss> {
+    let auth = &tenant.phone_auth;
+    let key_ok = match (&auth.url_key, key) {
+        (None, None) => true,
+        (Some(expected), Some(given)) => constant_time_eq(expected.as_bytes(), given.as_bytes()),
+        _ => false,
+    };
+    if !key_ok {
+        return Err(Miss::WrongKey);
+    }
+    if !auth.allows_ip(ip) {
+        return Err(Miss::AddressNotAllowed);
+    }
+    Ok(())
+}
+
+/// Whether a request for this device may be answered at all: the tenant's checks, the
+/// enrollment window, a User-Agent that does not contradict the device, the client
+/// certificate, and the credentials.
+pub(super) fn device_gate(
+    bundle: &DeviceBundle,
+    key: Option<&str>,
+    fetch: &Fetch,
+    authenticator: &PhoneAuthenticator,
+) -> Result<(), Miss> {
+    tenant_gate(&bundle.tenant, key, fetch.ip)?;
+    if !bundle.device.enrollment_open(Utc::now()) {
+        return Err(Miss::EnrollmentExpired);
+    }
+    if let Some(ua) = &fetch.ua_info {
+        if ua.bad_mac || ua.mac.is_some_and(|m| m != bundle.device.mac) {
+            return Err(Miss::UaMacMismatch);
+        }
+        if ua.vendor != bundle.device.vendor {
+            return Err(Miss::VendorMismatch);
+        }
+    }
+    cert_gate(bundle, fetch.cert.as_deref())?;
+    credentials_gate(bundle, fetch, authenticator)
+}
+
+/// A client certificate must name this device's MAC, come from its vendor's CA when that CA is
+/// pinned, and be the one the device was bound with; tenants may require one.
+fn cert_gate(bundle: &DeviceBundle, cert: Option<&PeerCert>) -> Result<(), Miss> {
+    let device = &bundle.device;
+    let Some(cert) = cert else {
+        return if bundle.tenant.phone_auth.require_client_cert {
+            Err(Miss::NoClientCert)
+        } else {
+            Ok(())
+        };
+    };
+    if cert.mac != Some(device.mac) || cert.vendor.as_ref().is_some_and(|v| *v != device.vendor) {
+        return Err(Miss::CertMismatch);
+    }
+    if device
+        .bound_cert
+        .as_ref()
+        .is_some_and(|bound| *bound != cert.fingerprint)
+    {
+        return Err(Miss::CertChanged);
+    }
+    Ok(())
+}
+
+/// HTTP Digest (or Basic, where the tenant allows it) against the tenant's phone credentials.
+fn credentials_gate(
+    bundle: &DeviceBundle,
+    fetch: &Fetch,
+    authenticator: &PhoneAuthenticator,
+) -> Result<(), Miss> {
+    let auth = &bundle.tenant.phone_auth;
+    if auth.mode == PhoneAuthMode::None {
+        return Ok(());
+    }
+    let Some(username) = auth.username.as_deref() else {
+        // A password mode without a username cannot be satisfied: refuse rather than serve.
+        return Err(Miss::BadCredentials("wrong_username"));
+    };
+    let creds = Credentials {
+        username,
+        passwords: &auth.passwords,
+    };
+    let allow_basic = auth.mode == PhoneAuthMode::Basic;
+    match authenticator.verify(
+        fetch.authorization.as_deref(),
+        &fetch.method,
+        &fetch.uri,
+        &creds,
+        allow_basic,
+    ) {
+        Verdict::Accepted => Ok(()),
+        Verdict::Missing => Err(Miss::NoCredentials),
+        Verdict::Rejected(reason) => Err(Miss::BadCredentials(reason)),
+    }
+}
+
+/// Compares secrets without an early exit.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
