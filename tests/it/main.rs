@@ -8,3 +8,4 @@ mod provisioning;
 mod rules;
 mod vendor_kit;
 mod vendor_yealink;
+mod vendor_grandstream;
