@@ -12,3 +12,4 @@ mod vendor_fanvil;
 mod vendor_kit;
 mod vendor_polycom;
 mod vendor_yealink;
+mod vendor_grandstream;
