@@ -6,5 +6,7 @@ mod api;
 mod cli;
 mod provisioning;
 mod rules;
+mod vendor_cisco_mpp;
+mod vendor_cisco_spa;
 mod vendor_kit;
 mod vendor_yealink;
