@@ -1,0 +1,375 @@
+//! Cisco SPA30x/50x/51x/525G: golden files, parse-back, capacities, the factory
+//! `spa$PSN.cfg` file pointing at `$MA.xml`, secrets only where they belong, and the per-MAC
+//! `{mac}.xml` name shared with Cisco MPP going to the registered device's profile.
+
+use std::collections::BTreeSet;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::vendor_cisco_mpp::{
+    app_with_public_url, assert_berlin_german, common_keys, device_keys, flat_profile,
+    patch_tenant, set_url_key, val,
+};
+use crate::vendor_kit::*;
+
+const SPA303: Phone = Phone {
+    vendor: "cisco_spa",
+    mac: "0002fd303a01",
+    model: "SPA303",
+    ua: "Cisco/SPA303-7.5.5 (0002FD303A01)(CBT150100AB)",
+};
+const SPA502G: Phone = Phone {
+    vendor: "cisco_spa",
+    mac: "8843e1502b01",
+    model: "SPA502G",
+    ua: "Cisco/SPA502G-7.5.5 (8843E1502B01)(CBT150200CD)",
+};
+/// The User-Agent from the reference, with its own MAC.
+const SPA508G: Phone = Phone {
+    vendor: "cisco_spa",
+    mac: "0002fdff2103",
+    model: "SPA508G",
+    ua: "Cisco/SPA508G-7.4.4 (0002FDFF2103)(CBT141400UK)",
+};
+/// The reference's User-Agent without a MAC.
+const SPA525G: Phone = Phone {
+    vendor: "cisco_spa",
+    mac: "0002fd525c01",
+    model: "SPA525G",
+    ua: "Cisco/SPA525G-7.4.7 (CBT141900G7)",
+};
+
+/// Every model the profile lists: model, `$PSN`, line capacity.
+const MODELS: [(&str, &str, usize); 11] = [
+    ("SPA301", "301", 1),
+    ("SPA303", "303", 3),
+    ("SPA501G", "501G", 8),
+    ("SPA502G", "502G", 1),
+    ("SPA504G", "504G", 4),
+    ("SPA508G", "508G", 8),
+    ("SPA509G", "509G", 12),
+    ("SPA512G", "512G", 1),
+    ("SPA514G", "514G", 4),
+    ("SPA525G", "525G", 5),
+    ("SPA525G2", "525G2", 5),
+];
+
+fn keys_of(p: &std::collections::BTreeMap<String, String>) -> BTreeSet<String> {
+    p.keys().cloned().collect()
+}
+
+#[tokio::test]
+async fn few_lines_model() {
+    let app = TestApp::spawn().await;
+    provision(&app, SPA303, "John Smith", &["John Support"]).await;
+    let (body, content_type) = fetch(&app, SPA303, "0002fd303a01.xml").await;
+    assert_eq!(content_type, "text/xml; charset=utf-8");
+    golden("cisco_spa", "spa303-one-alias", "0002fd303a01.xml", &body);
+    let p = flat_profile(&body);
+    assert_eq!(keys_of(&p), device_keys(2, 3, &[]));
+    assert_eq!(val(&p, "Line_Enable_1_"), "Yes");
+    assert_eq!(val(&p, "Display_Name_1_"), "John Smith");
+    assert_eq!(val(&p, "User_ID_1_"), "testsitecom_101");
+    assert_eq!(val(&p, "Auth_ID_1_"), "testsitecom_101");
+    assert_eq!(val(&p, "Use_Auth_ID_1_"), "Yes");
+    assert_eq!(val(&p, "Password_1_"), OWNER_PASSWORD);
+    assert_eq!(val(&p, "Display_Name_2_"), "John Support");
+    assert_eq!(val(&p, "Short_Name_2_"), "John Support");
+    assert_eq!(val(&p, "Password_2_"), alias_password(1));
+    for n in 1..=2 {
+        assert_eq!(val(&p, &format!("Proxy_{n}_")), "pbx.testsite.com:5062");
+        assert_eq!(val(&p, &format!("SIP_Transport_{n}_")), "TCP");
+        assert_eq!(val(&p, &format!("Use_DNS_SRV_{n}_")), "No");
+        assert_eq!(val(&p, &format!("Register_Expires_{n}_")), "3600");
+        assert_eq!(val(&p, &format!("Use_Outbound_Proxy_{n}_")), "No");
+    }
+    assert_eq!(val(&p, "Line_Enable_3_"), "No", "the unused line is off");
+    assert_eq!(val(&p, "Extension_3_"), "Disabled");
+    assert_berlin_german(&p);
+
+    let (common, content_type) = fetch(&app, SPA303, "spa303.cfg").await;
+    assert_eq!(content_type, "text/xml; charset=utf-8");
+    assert_no_secrets("spa303.cfg", &common);
+    assert_eq!(keys_of(&flat_profile(&common)), common_keys(false));
+}
+
+#[tokio::test]
+async fn many_lines_model_with_tricky_names() {
+    let app = TestApp::spawn().await;
+    provision(
+        &app,
+        SPA508G,
+        TRICKY_NAME,
+        &["John Support", "Zoë Ångström", "李小龍"],
+    )
+    .await;
+    let (body, _) = fetch(&app, SPA508G, "0002fdff2103.xml").await;
+    golden(
+        "cisco_spa",
+        "spa508g-tricky-names",
+        "0002fdff2103.xml",
+        &body,
+    );
+    assert!(
+        body.contains("A &#38; B &#60;x&#62;") && !body.contains("<x>"),
+        "names are XML-escaped"
+    );
+    let p = flat_profile(&body);
+    assert_eq!(keys_of(&p), device_keys(4, 8, &[]));
+    assert_eq!(
+        val(&p, "Display_Name_1_"),
+        TRICKY_NAME,
+        "intact after parsing"
+    );
+    assert_eq!(val(&p, "Short_Name_1_"), TRICKY_NAME);
+    assert_eq!(val(&p, "Short_Name_3_"), "Zoë Ångström");
+    assert_eq!(val(&p, "Display_Name_4_"), "李小龍");
+    assert_eq!(val(&p, "Password_4_"), alias_password(3));
+    for n in 5..=8 {
+        assert_eq!(val(&p, &format!("Line_Enable_{n}_")), "No");
+    }
+}
+
+#[tokio::test]
+async fn more_aliases_than_lines_overflow_visibly() {
+    let app = TestApp::spawn().await;
+    provision(
+        &app,
+        SPA502G,
+        "John Smith",
+        &["Alias One", "Alias Two", "Alias Three"],
+    )
+    .await;
+    let (body, _) = fetch(&app, SPA502G, "8843e1502b01.xml").await;
+    golden("cisco_spa", "spa502g-overflow", "8843e1502b01.xml", &body);
+    let p = flat_profile(&body);
+    assert_eq!(keys_of(&p), device_keys(1, 1, &[]));
+    assert!(!body.contains("Alias "));
+    let (lines, overflow) = line_map(&app, SPA502G.mac).await;
+    assert_eq!(lines, ["John Smith"]);
+    assert_eq!(overflow, ["Alias One", "Alias Two", "Alias Three"]);
+}
+
+#[tokio::test]
+async fn registered_gets_200_and_unregistered_404() {
+    let app = TestApp::spawn().await;
+    app.tenant().await;
+    app.user("101", "John Smith").await;
+    // No "vendor": the 00:02:FD block names the profile.
+    let (status, body) = app
+        .post(
+            "/devices",
+            json!({"mac": SPA508G.mac, "tenant": "testsite.com", "extension": "101", "model": "SPA508G"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        status_of(&app, SPA508G, "0002fdff2103.xml").await,
+        StatusCode::OK
+    );
+    let stranger = Phone {
+        mac: "0002fdff2104",
+        ua: "Cisco/SPA508G-7.4.4 (0002FDFF2104)(CBT141400UL)",
+        ..SPA508G
+    };
+    assert_eq!(
+        status_of(&app, stranger, "0002fdff2104.xml").await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        status_of(&app, stranger, "0002fdff2103.xml").await,
+        StatusCode::NOT_FOUND,
+        "a UA naming another MAC is refused"
+    );
+    let (_, device) = app.get("/devices/0002fdff2103").await;
+    assert_eq!(device["vendor"], "cisco_spa");
+    assert_eq!(device["capacity"], 8);
+
+    // The reference's UA without a MAC: the path's MAC decides.
+    let (status, body) = app
+        .post(
+            "/devices",
+            json!({"mac": SPA525G.mac, "tenant": "testsite.com", "extension": "101", "model": "SPA525G"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        status_of(&app, SPA525G, "0002fd525c01.xml").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(&app, SPA525G, "0002fd525c02.xml").await,
+        StatusCode::NOT_FOUND
+    );
+    let (_, device) = app.get("/devices/0002fd525c01").await;
+    assert_eq!(device["capacity"], 5);
+
+    // The reference's Linksys UA: its lone parenthesised value is a serial, not a MAC, so it
+    // does not clash with the path's MAC.
+    let linksys = Phone {
+        ua: "Linksys/SPA-942-6.1.5(a) (88019FA42805)",
+        ..SPA508G
+    };
+    assert_eq!(
+        status_of(&app, linksys, "0002fdff2103.xml").await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn every_model_common_file_points_at_the_device_file_and_holds_no_secret() {
+    let app = app_with_public_url().await;
+    provision(&app, SPA508G, "John Smith", &["John Support", "John Sales"]).await;
+    let (common, _) = fetch(&app, SPA508G, "spa508G.cfg").await;
+    golden("cisco_spa", "common", "spa508G.cfg", &common);
+    let p = flat_profile(&common);
+    assert_eq!(keys_of(&p), common_keys(false));
+    assert_eq!(
+        val(&p, "Profile_Rule"),
+        "https://prov.testsite.com/spa$PSN.cfg"
+    );
+    assert_eq!(
+        val(&p, "Profile_Rule_B"),
+        "https://prov.testsite.com/$MA.xml"
+    );
+    assert_eq!(val(&p, "Profile_Rule_C"), "");
+    assert_eq!(val(&p, "Time_Zone"), "GMT+00:00");
+    assert_eq!(val(&p, "Language_Selection"), "English");
+
+    for (model, psn, _) in MODELS {
+        let name = format!("spa{psn}.cfg");
+        let ua = format!("Cisco/{model}-7.5.5 (0002FDFF2103)(CBT141400UK)");
+        let resp = app.phone_get(&name, Some(&ua)).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{name}");
+        let body = resp.text().await.unwrap();
+        assert_no_secrets(&name, &body);
+        assert!(
+            body.contains(&format!("common file for {model}.")),
+            "{name}:\n{body}"
+        );
+        assert_eq!(
+            val(&flat_profile(&body), "Profile_Rule_B"),
+            "https://prov.testsite.com/$MA.xml"
+        );
+        // The model from the file name alone, as a phone without a User-Agent would get it.
+        let body = app.phone_get(&name, None).await.text().await.unwrap();
+        assert!(
+            body.contains(&format!("common file for {model}.")),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        status_of(&app, SPA508G, "spa999G.cfg").await,
+        StatusCode::NOT_FOUND
+    );
+
+    let key = "k3y-0123456789abcdef";
+    set_url_key(&app, key).await;
+    let (common, _) = fetch(&app, SPA508G, &format!("{key}/spa508G.cfg")).await;
+    golden("cisco_spa", "common-url-key", "spa508G.cfg", &common);
+    assert_no_secrets("spa508G.cfg", &common);
+    let p = flat_profile(&common);
+    assert_eq!(keys_of(&p), common_keys(true));
+    assert_eq!(
+        val(&p, "Profile_Rule_B"),
+        format!("https://prov.testsite.com/{key}/$MA.xml")
+    );
+    assert_berlin_german(&p);
+    let (device, _) = fetch(&app, SPA508G, &format!("{key}/0002fdff2103.xml")).await;
+    assert_eq!(val(&flat_profile(&device), "Password_1_"), OWNER_PASSWORD);
+}
+
+#[tokio::test]
+async fn dns_srv_is_udp_with_srv_lookups() {
+    let app = TestApp::spawn().await;
+    provision(&app, SPA303, "John Smith", &[]).await;
+    patch_tenant(
+        &app,
+        json!({"transport": "dns_srv", "outbound_proxy": "sbc.testsite.com", "outbound_proxy_port": 5070}),
+    )
+    .await;
+    let (body, _) = fetch(&app, SPA303, "0002fd303a01.xml").await;
+    let p = flat_profile(&body);
+    assert_eq!(val(&p, "SIP_Transport_1_"), "UDP");
+    assert_eq!(val(&p, "Use_DNS_SRV_1_"), "Yes");
+    assert_eq!(val(&p, "Proxy_1_"), "pbx.testsite.com");
+    assert_eq!(val(&p, "Use_Outbound_Proxy_1_"), "Yes");
+    assert_eq!(val(&p, "Outbound_Proxy_1_"), "sbc.testsite.com");
+    patch_tenant(&app, json!({"transport": "tls"})).await;
+    let (body, _) = fetch(&app, SPA303, "0002fd303a01.xml").await;
+    let p = flat_profile(&body);
+    assert_eq!(val(&p, "SIP_Transport_1_"), "TLS");
+    assert_eq!(val(&p, "Use_DNS_SRV_1_"), "No");
+    assert_eq!(val(&p, "Outbound_Proxy_1_"), "sbc.testsite.com:5070");
+    // A language the SPA profile does not list falls back to English, Locale included.
+    patch_tenant(&app, json!({"language": "pl"})).await;
+    let (body, _) = fetch(&app, SPA303, "0002fd303a01.xml").await;
+    let p = flat_profile(&body);
+    assert_eq!(val(&p, "Language_Selection"), "English");
+    assert_eq!(val(&p, "Locale"), "en-US");
+}
+
+/// Both Cisco profiles serve `{mac}.xml`: the registered device's profile answers, whatever
+/// its OUI, and a phone of the other family is refused.
+#[tokio::test]
+async fn shared_mac_file_goes_to_the_registered_profile() {
+    let app = TestApp::spawn().await;
+    app.tenant().await;
+    app.user("101", "John Smith").await;
+    // 6C:41:6A is a Cisco block neither profile claims: registrations name the vendor.
+    let (status, body) = app
+        .post(
+            "/devices",
+            json!({"mac": "6c416a000001", "tenant": "testsite.com", "extension": "101", "model": "7841", "vendor": "cisco_mpp"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .post(
+            "/devices",
+            json!({"mac": "6c416a000002", "tenant": "testsite.com", "extension": "101", "model": "SPA504G", "vendor": "cisco_spa"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    patch_tenant(&app, json!({"timezone": "Europe/Berlin"})).await;
+
+    let mpp = Phone {
+        vendor: "cisco_mpp",
+        mac: "6c416a000001",
+        model: "7841",
+        ua: "Cisco-CP-7841-3PCC/12.0.1 (6c416a000001)",
+    };
+    let spa = Phone {
+        vendor: "cisco_spa",
+        mac: "6c416a000002",
+        model: "SPA504G",
+        ua: "Cisco/SPA504G-7.5.5 (6C416A000002)(CBT150400EF)",
+    };
+    let (body, _) = fetch(&app, mpp, "6c416a000001.xml").await;
+    assert!(
+        body.contains("deskprov: Cisco MPP 7841 6c416a000001."),
+        "{body}"
+    );
+    assert_eq!(
+        keys_of(&flat_profile(&body)),
+        device_keys(1, 4, &["Station_Display_Name"])
+    );
+    let (body, _) = fetch(&app, spa, "6c416a000002.xml").await;
+    assert!(
+        body.contains("deskprov: Cisco SPA SPA504G 6c416a000002."),
+        "{body}"
+    );
+    assert_eq!(keys_of(&flat_profile(&body)), device_keys(1, 4, &[]));
+
+    // A UA of the other family for the same MAC is refused.
+    let wrong = Phone {
+        ua: "Cisco-CP-7841-3PCC/12.0.1 (6c416a000002)",
+        ..spa
+    };
+    assert_eq!(
+        status_of(&app, wrong, "6c416a000002.xml").await,
+        StatusCode::NOT_FOUND
+    );
+}
