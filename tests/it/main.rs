@@ -7,4 +7,5 @@ mod cli;
 mod provisioning;
 mod rules;
 mod vendor_kit;
+mod vendor_snom;
 mod vendor_yealink;
