@@ -14,4 +14,5 @@ mod vendor_fanvil;
 mod vendor_grandstream;
 mod vendor_kit;
 mod vendor_polycom;
+mod vendor_snom;
 mod vendor_yealink;
