@@ -36,7 +36,7 @@ fn print_demo(running: &server::Running, info: &demo::DemoInfo) {
     };
     let admin = running.admin_addr;
     println!(
-        "\nDemo data is in place: tenant {}, users 101 and 102 with two aliases each, one phone per vendor.",
+        "\nDemo data is in place: tenant {}, users 101 to 104 with two aliases each, one phone per vendor family.",
         demo::TENANT
     );
     println!("Admin token (shown once): {}\n", info.admin_token);

@@ -28,15 +28,74 @@ pub struct DemoPhone {
     pub file: &'static str,
 }
 
-/// The demo phones, one per supported vendor.
-pub const PHONES: &[DemoPhone] = &[DemoPhone {
-    vendor: "yealink",
-    mac: "001565123456",
-    model: "T46U",
-    extension: "101",
-    user_agent: "Yealink SIP-T46U 108.86.0.45 00:15:65:12:34:56",
-    file: "001565123456.cfg",
-}];
+/// The demo phones, one per supported vendor, with real User-Agents of those models.
+pub const PHONES: &[DemoPhone] = &[
+    DemoPhone {
+        vendor: "yealink",
+        mac: "001565123456",
+        model: "T46U",
+        extension: "101",
+        user_agent: "Yealink SIP-T46U 108.86.0.45 00:15:65:12:34:56",
+        file: "001565123456.cfg",
+    },
+    DemoPhone {
+        vendor: "polycom",
+        mac: "0004f2123456",
+        model: "VVX_411",
+        extension: "101",
+        user_agent: "FileTransport PolycomVVX-VVX_411-UA/6.4.6.2024 Type/Application",
+        file: "0004f2123456-user.cfg",
+    },
+    DemoPhone {
+        vendor: "cisco_mpp",
+        mac: "00562b123456",
+        model: "7841",
+        extension: "102",
+        user_agent: "Cisco-CP-7841-3PCC/11.3.1 (00562b123456)",
+        file: "00562b123456.xml",
+    },
+    DemoPhone {
+        vendor: "cisco_spa",
+        mac: "0002fd123456",
+        model: "SPA504G",
+        extension: "102",
+        user_agent: "Cisco/SPA504G-7.6.2 (0002FD123456)(CBT141400UK)",
+        file: "0002fd123456.xml",
+    },
+    DemoPhone {
+        vendor: "snom",
+        mac: "000413123456",
+        model: "D785",
+        extension: "103",
+        user_agent: "Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5 000413123456 SXM:0 UXM:0)",
+        file: "snom-000413123456.xml",
+    },
+    DemoPhone {
+        vendor: "grandstream",
+        mac: "c074ad123456",
+        model: "GRP2614",
+        extension: "103",
+        user_agent: "Grandstream Model HW GRP2614 SW 1.0.5.15 DevId c074ad123456",
+        file: "cfgc074ad123456.xml",
+    },
+    DemoPhone {
+        vendor: "fanvil",
+        mac: "0c383e123456",
+        model: "X4U",
+        extension: "104",
+        user_agent: "Fanvil X4U 2.12.1 0c383e123456",
+        file: "0c383e123456.cfg",
+    },
+];
+
+/// The demo users: extension, name, email. Each gets two aliases ("<first name> Support" and
+/// "<first name> Sales").
+const PEOPLE: [(&str, &str, &str); 4] = [
+    ("101", "John Smith", "john.smith@demo.example"),
+    ("102", "Mary Jones", "mary.jones@demo.example"),
+    ("103", "Ali Khan", "ali.khan@demo.example"),
+    ("104", "Li Wei", "li.wei@demo.example"),
+];
 
 /// What was created, to print.
 pub struct DemoInfo {
@@ -67,11 +126,7 @@ pub async fn fill(store: &Store) -> anyhow::Result<Option<DemoInfo>> {
                 plan: &tenant.extension_plan,
                 prefix: &tenant.sip_username_prefix,
             };
-            let people = [
-                ("101", "John Smith", "john.smith@demo.example"),
-                ("102", "Mary Jones", "mary.jones@demo.example"),
-            ];
-            for (ext, name, email) in people {
+            for (ext, name, email) in PEOPLE {
                 let spec = UserDraft {
                     name: Some(name.into()),
                     extension: Some(ext.into()),

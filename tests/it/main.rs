@@ -4,6 +4,7 @@ mod helpers;
 
 mod api;
 mod cli;
+mod demo;
 mod provisioning;
 mod rules;
 mod security;
