@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{Label, Mac, PrintableText, RuleError, Settings};
+use super::{Label, Mac, PrintableText, RuleError, Settings, SipPassword};
 
 /// A device as sent in `POST /api/v1/devices`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -44,6 +44,88 @@ pub struct DevicePatch {
     pub settings: Option<Settings>,
     /// Re-open the enrollment window from now.
     pub reopen_enrollment: Option<bool>,
+    /// Credentials for this device alone, instead of the tenant's (`null` removes them).
+    #[serde(default, deserialize_with = "nullable")]
+    pub phone_credentials: Option<Option<DeviceCredentialsInput>>,
+}
+
+/// Per-device HTTP credentials as sent: a username and one or two passwords (two during a
+/// rotation); with no password, one is generated and shown once.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceCredentialsInput {
+    /// Username the phone presents.
+    pub username: String,
+    /// Accepted passwords.
+    #[serde(default)]
+    pub passwords: Vec<String>,
+}
+
+/// Checked per-device credentials.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct DeviceCredentials {
+    /// Username the phone presents.
+    pub username: String,
+    /// Accepted passwords.
+    pub passwords: Vec<String>,
+}
+
+impl std::fmt::Debug for DeviceCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceCredentials")
+            .field("username", &self.username)
+            .field(
+                "passwords",
+                &format_args!("[{} redacted]", self.passwords.len()),
+            )
+            .finish()
+    }
+}
+
+impl DeviceCredentialsInput {
+    /// Checks the input; a missing password is generated with `rng`. Returns the generated
+    /// password too, to show once.
+    pub fn check(
+        &self,
+        rng: &mut impl rand::Rng,
+    ) -> Result<(DeviceCredentials, Option<String>), RuleError> {
+        let ok = !self.username.is_empty()
+            && self.username.len() <= 64
+            && self
+                .username
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !ok {
+            return Err(RuleError::new(
+                "phone_credentials.username",
+                "username_invalid",
+                "1 to 64 characters of letters, digits, '.', '_' and '-'",
+            ));
+        }
+        if self.passwords.len() > 2 {
+            return Err(RuleError::new(
+                "phone_credentials.passwords",
+                "too_many_passwords",
+                "at most two passwords are valid at once (the current and the next, for rotation)",
+            ));
+        }
+        for (i, pw) in self.passwords.iter().enumerate() {
+            SipPassword::parse(pw, &format!("phone_credentials.passwords[{i}]"))?;
+        }
+        let (passwords, generated) = if self.passwords.is_empty() {
+            let pw = SipPassword::generate(rng).expose().to_owned();
+            (vec![pw.clone()], Some(pw))
+        } else {
+            (self.passwords.clone(), None)
+        };
+        Ok((
+            DeviceCredentials {
+                username: self.username.clone(),
+                passwords,
+            },
+            generated,
+        ))
+    }
 }
 
 fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(

@@ -31,6 +31,13 @@ pub const DEFAULT_ALLOW_CIDRS: [&str; 6] = [
     "fc00::/7",
 ];
 
+/// Given as `url_key`, asks for a fresh random key (the store replaces it before writing; it is
+/// too short to be a key itself).
+pub const GENERATE_URL_KEY: &str = "generate";
+
+/// Length of generated URL keys.
+pub const GENERATED_URL_KEY_CHARS: usize = 24;
+
 /// Shortest URL key accepted.
 pub const MIN_URL_KEY_CHARS: usize = 16;
 
@@ -162,7 +169,9 @@ impl PhoneAuth {
                 .collect::<Result<_, _>>()?;
         }
         if let Some(key) = &input.url_key {
-            if let Some(k) = key {
+            if let Some(k) = key
+                && k != GENERATE_URL_KEY
+            {
                 check_url_key(k)?;
             }
             next.url_key = key.clone();

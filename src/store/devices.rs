@@ -10,7 +10,7 @@ use super::sites::{self, Site};
 use super::tenants::{self, Tenant};
 use super::users::{self, User};
 use super::{StoreError, StoreResult, now, parse_time, time_text};
-use crate::domain::device::{DevicePatch, DeviceSpec};
+use crate::domain::device::{DeviceCredentials, DevicePatch, DeviceSpec};
 use crate::domain::{Mac, RuleError, Settings};
 
 /// A stored device.
@@ -50,6 +50,8 @@ pub struct Device {
     pub bound_ip: Option<String>,
     /// Client certificate fingerprint of the first successful fetch, if it used one.
     pub bound_cert: Option<String>,
+    /// Credentials for this device alone, if set (else the tenant's apply).
+    pub credentials: Option<DeviceCredentials>,
     /// Created.
     pub created_at: String,
 }
@@ -81,6 +83,10 @@ impl Device {
             "seen_firmware": self.seen_firmware,
             "bound_ip": self.bound_ip,
             "bound_cert_fingerprint": self.bound_cert,
+            "phone_credentials": self.credentials.as_ref().map(|c| json!({
+                "username": c.username,
+                "passwords_set": c.passwords.len(),
+            })),
             "created_at": self.created_at,
         })
     }
@@ -88,7 +94,7 @@ impl Device {
 
 const SELECT: &str =
     "SELECT id, mac, tenant_id, user_id, vendor, model, site_id, label, settings, enroll_deadline,
-    first_fetch_at, last_fetch_at, last_ip, seen_model, seen_firmware, created_at, bound_ip, bound_cert FROM devices";
+    first_fetch_at, last_fetch_at, last_ip, seen_model, seen_firmware, created_at, bound_ip, bound_cert, credentials FROM devices";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Device> {
     let mac: String = r.get(1)?;
@@ -117,6 +123,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Device> {
         created_at: r.get(15)?,
         bound_ip: r.get(16)?,
         bound_cert: r.get(17)?,
+        credentials: r
+            .get::<_, Option<String>>(18)?
+            .and_then(|c| serde_json::from_str(&c).ok()),
     })
 }
 
@@ -278,13 +287,15 @@ fn with_owner(device: &Device, owner: &User) -> Value {
     v
 }
 
-/// Applies `patch` to `device` (re-assign, model, site, label, settings, re-open enrollment).
+/// Applies `patch` to `device` (re-assign, model, site, label, settings, re-open enrollment);
+/// `credentials` replaces (`Some(Some)`) or removes (`Some(None)`) the device's own credentials.
 pub fn update(
     tx: &Transaction<'_>,
     actor: &Actor,
     tenant: &Tenant,
     device: &Device,
     patch: &DevicePatch,
+    credentials: Option<Option<&DeviceCredentials>>,
 ) -> StoreResult<Device> {
     let current_owner = users::by_id(tx, device.user_id)?;
     let owner = match &patch.extension {
@@ -311,11 +322,15 @@ pub fn update(
         device.enroll_deadline
     };
     let settings = patch.settings.as_ref().unwrap_or(&device.settings);
+    let credentials = match credentials {
+        Some(new) => new,
+        None => device.credentials.as_ref(),
+    };
     tx.execute(
         "UPDATE devices SET user_id = ?2, model = ?3, site_id = ?4, label = ?5, settings = ?6, enroll_deadline = ?7,
             first_fetch_at = CASE WHEN ?8 THEN NULL ELSE first_fetch_at END,
             bound_ip = CASE WHEN ?8 THEN NULL ELSE bound_ip END,
-            bound_cert = CASE WHEN ?8 THEN NULL ELSE bound_cert END, updated_at = ?9
+            bound_cert = CASE WHEN ?8 THEN NULL ELSE bound_cert END, updated_at = ?9, credentials = ?10
          WHERE id = ?1",
         params![
             device.id,
@@ -327,6 +342,7 @@ pub fn update(
             time_text(deadline),
             patch.reopen_enrollment == Some(true),
             time_text(at),
+            credentials.map(serde_json::to_string).transpose()?,
         ],
     )?;
     let after = by_mac(tx, &device.mac)?;

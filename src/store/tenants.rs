@@ -9,7 +9,9 @@ use serde_json::json;
 use super::audit::{self, Actor, Change};
 use super::{StoreError, StoreResult, is_constraint, now, time_text};
 use crate::domain::extension::ExtensionPlanInput;
-use crate::domain::phone_auth::{PhoneAuth, format_duration};
+use crate::domain::phone_auth::{
+    GENERATE_URL_KEY, GENERATED_URL_KEY_CHARS, PhoneAuth, format_duration,
+};
 use crate::domain::tenant::TenantSpec;
 use crate::domain::{ExtensionPlan, RuleError, Settings, SipPassword, sip_username_prefix};
 
@@ -122,10 +124,13 @@ pub fn by_url_key(conn: &Connection, key: &str) -> StoreResult<Option<Tenant>> {
     Ok(stmt.query_row([key], from_row).optional()?)
 }
 
-/// Whether any tenant asks its phones for HTTP credentials.
+/// Whether any tenant or device asks phones for HTTP credentials.
 pub fn any_phone_auth(conn: &Connection) -> StoreResult<bool> {
     Ok(conn
-        .prepare_cached("SELECT EXISTS(SELECT 1 FROM tenants WHERE json_extract(phone_auth, '$.mode') != 'none')")?
+        .prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM tenants WHERE json_extract(phone_auth, '$.mode') != 'none')
+                 OR EXISTS(SELECT 1 FROM devices WHERE credentials IS NOT NULL)",
+        )?
         .query_row([], |r| r.get(0))?)
 }
 
@@ -136,8 +141,17 @@ pub fn list(conn: &Connection) -> StoreResult<Vec<Tenant>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Fills in a generated phone password when the policy asks for one; returns it to show once.
+/// Fills in what the policy asks to be generated: a random URL key (shown in the tenant from then
+/// on), and a phone password, returned to show once.
 fn settle_phone_password(spec: &mut TenantSpec, rng: &mut impl Rng) -> Option<String> {
+    if spec.phone_auth.url_key.as_deref() == Some(GENERATE_URL_KEY) {
+        let key: String = rng
+            .sample_iter(&rand::distr::Alphanumeric)
+            .take(GENERATED_URL_KEY_CHARS)
+            .map(char::from)
+            .collect();
+        spec.phone_auth.url_key = Some(key);
+    }
     if !spec.generate_phone_password {
         return None;
     }

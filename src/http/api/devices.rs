@@ -183,15 +183,36 @@ pub(super) async fn update(
             format!("{model} is not a {} model", bundle.device.vendor),
         )));
     }
+    let (credentials, generated) = match &patch.phone_credentials {
+        None => (None, None),
+        Some(change) => {
+            caller.require_admin()?;
+            match change {
+                None => (Some(None), None),
+                Some(input) => {
+                    let (creds, generated) = input.check(&mut rand::rng())?;
+                    (Some(Some(creds)), generated)
+                }
+            }
+        }
+    };
     let actor = caller.actor();
     let DeviceBundle { tenant, device, .. } = bundle;
     let mac = device.mac;
     state
         .store
-        .write(move |tx| devices::update(tx, &actor, &tenant, &device, &patch))
+        .write(move |tx| {
+            let credentials = credentials.as_ref().map(Option::as_ref);
+            devices::update(tx, &actor, &tenant, &device, &patch, credentials)
+        })
         .await?;
     let bundle = load(&state, &caller, &mac.lower12()).await?;
-    Ok(Json(device_body(&state, &bundle).await?))
+    let mut body = device_body(&state, &bundle).await?;
+    if let Some(pw) = generated {
+        // Shown once, here.
+        body["phone_credentials"]["generated_password"] = json!(pw);
+    }
+    Ok(Json(body))
 }
 
 /// `?confirm=<mac>` guards deletes.

@@ -135,23 +135,28 @@ fn cert_gate(bundle: &DeviceBundle, cert: Option<&PeerCert>) -> Result<(), Miss>
     Ok(())
 }
 
-/// HTTP Digest (or Basic, where the tenant allows it) against the tenant's phone credentials.
+/// HTTP Digest (or Basic, where the tenant allows it) against the device's own credentials when
+/// it has them, else the tenant's when its mode asks for credentials.
 fn credentials_gate(
     bundle: &DeviceBundle,
     fetch: &Fetch,
     authenticator: &PhoneAuthenticator,
 ) -> Result<(), Miss> {
     let auth = &bundle.tenant.phone_auth;
-    if auth.mode == PhoneAuthMode::None {
-        return Ok(());
-    }
-    let Some(username) = auth.username.as_deref() else {
-        // A password mode without a username cannot be satisfied: refuse rather than serve.
-        return Err(Miss::BadCredentials("wrong_username"));
-    };
-    let creds = Credentials {
-        username,
-        passwords: &auth.passwords,
+    let creds = match (&bundle.device.credentials, auth.mode) {
+        (Some(own), _) => Credentials {
+            username: &own.username,
+            passwords: &own.passwords,
+        },
+        (None, PhoneAuthMode::None) => return Ok(()),
+        (None, _) => match auth.username.as_deref() {
+            Some(username) => Credentials {
+                username,
+                passwords: &auth.passwords,
+            },
+            // A password mode without a username cannot be satisfied: refuse rather than serve.
+            None => return Err(Miss::BadCredentials("wrong_username")),
+        },
     };
     let allow_basic = auth.mode == PhoneAuthMode::Basic;
     match authenticator.verify(

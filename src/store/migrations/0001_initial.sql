@@ -76,6 +76,7 @@ CREATE TABLE devices (
     seen_ua         TEXT,
     bound_ip        TEXT,                       -- address of the first successful fetch
     bound_cert      TEXT,                       -- SHA-256 of the client certificate it used, if any
+    credentials     TEXT,                       -- domain::device::DeviceCredentials (JSON), if any
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL
 );
