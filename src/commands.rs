@@ -11,6 +11,8 @@ use crate::{demo, server};
 
 /// `deskprov serve`: runs until Ctrl-C or SIGTERM.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    // Before anything is served or announced, so that an early SIGTERM is a graceful stop.
+    let stop = server::os_signal();
     let running = server::start(&config).await?;
     tracing::info!(phone = %running.phone_addr, admin = %running.admin_addr, https = ?running.phone_tls_addr, db = %config.db.path.display(), "deskprov is serving");
     if config.demo {
@@ -21,7 +23,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             ),
         }
     }
-    server::os_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())

@@ -270,3 +270,58 @@ pub fn assert_error(body: &Value, field: &str, code: &str) {
         "{body}"
     );
 }
+
+/// Sends a request that must be refused: asserts the status, the error's field and code, and
+/// that no table changed. Returns the error body.
+pub async fn assert_refused(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    status: StatusCode,
+    field: &str,
+    code: &str,
+) -> Value {
+    let before = app.counts().await;
+    let (got, resp) = app.api(method.clone(), path, body.clone()).await;
+    assert_eq!(got, status, "{method} {path} {body:?}: {resp}");
+    assert_error(&resp, field, code);
+    assert_eq!(
+        app.counts().await,
+        before,
+        "{method} {path} {body:?} was refused but wrote something"
+    );
+    resp
+}
+
+/// A request to the admin listener with a raw body and optional token and content type.
+pub async fn raw_request(
+    app: &TestApp,
+    token: Option<&str>,
+    method: Method,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> reqwest::Response {
+    let mut req = app
+        .client
+        .request(method, format!("http://{}{path}", app.admin))
+        .body(body.to_owned());
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    req.send().await.expect("admin listener answers")
+}
+
+/// The row id of the tenant called `name`.
+pub async fn tenant_id(app: &TestApp, name: &str) -> i64 {
+    let name = name.to_owned();
+    app.store()
+        .read(move |c| deskprov::store::tenants::by_name(c, &name))
+        .await
+        .unwrap()
+        .id
+}
