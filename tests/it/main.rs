@@ -9,6 +9,7 @@ mod phone_auth;
 mod provisioning;
 mod rules;
 mod security;
+mod tls;
 mod uploads;
 mod vendor_cisco_mpp;
 mod vendor_cisco_spa;
