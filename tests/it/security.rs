@@ -202,3 +202,238 @@ async fn the_shipped_fail2ban_filter_matches_the_real_log_lines() {
     let ban = lines.iter().find(|l| l.contains("phone ban")).unwrap();
     assert!(ban.contains("misses=3 window=60s for=900s"), "{ban}");
 }
+
+/// Sends raw bytes on a fresh connection and returns what the server answered until it closed
+/// (or `limit` passed).
+async fn raw_exchange(
+    addr: std::net::SocketAddr,
+    request: &[u8],
+    limit: Duration,
+) -> (String, Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let started = std::time::Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(limit, stream.read_to_end(&mut answer)).await;
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[tokio::test]
+async fn oversized_heads_are_refused() {
+    let app = TestApp::spawn().await;
+    app.john_with_phone().await;
+    let many: String = (0..101).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let (answer, _) = raw_exchange(
+        app.phone,
+        format!("GET /001565aabbcc.cfg HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes(),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(
+        answer.starts_with("HTTP/1.1 431"),
+        "101 headers: {answer:?}"
+    );
+    let big = "a".repeat(64 * 1024);
+    let (answer, _) = raw_exchange(
+        app.phone,
+        format!("GET /001565aabbcc.cfg HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n").as_bytes(),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(
+        answer.starts_with("HTTP/1.1 431"),
+        "64 KiB header: {}",
+        &answer[..answer.len().min(80)]
+    );
+    let long_uri = format!("/{}.cfg", "a".repeat(16 * 1024));
+    let (answer, _) = raw_exchange(
+        app.phone,
+        format!("GET {long_uri} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(
+        answer.starts_with("HTTP/1.1 414") || answer.starts_with("HTTP/1.1 431"),
+        "16 KiB URI: {}",
+        &answer[..answer.len().min(80)]
+    );
+    // A head split across many small writes is still bounded and still served when small.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.phone).await.unwrap();
+    let head = format!(
+        "GET /001565aabbcc.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: {YEALINK_UA}\r\nConnection: close\r\n\r\n"
+    );
+    for chunk in head.as_bytes().chunks(7) {
+        stream.write_all(chunk).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_slow_loris_is_cut_off() {
+    let app = TestApp::spawn().await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let started = std::time::Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(app.phone).await.unwrap();
+    stream
+        .write_all(b"GET /001565aabbcc.cfg HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    // One header byte every second, never finishing the head.
+    let mut closed = false;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if stream.write_all(b"X").await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 256];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(10), stream.read(&mut buf)).await
+        {
+            // The server answered (408) or closed (0 bytes).
+            closed = n == 0 || String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408");
+            if closed {
+                break;
+            }
+        }
+    }
+    assert!(
+        closed,
+        "the connection was still open after {:?}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (phone_port, admin_port) = (free_port(), free_port());
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_deskprov"))
+            .args(["serve", "--demo"])
+            .args(["--phone-listen", &format!("127.0.0.1:{phone_port}")])
+            .args(["--admin-listen", &format!("127.0.0.1:{admin_port}")])
+            .arg("--db")
+            .arg(dir.path().join("deskprov.db"))
+            .env("RUST_LOG", "debug")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let stderr = child.0.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<(bool, String)>();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .for_each(|l| drop(tx.send((true, l))))
+    });
+    std::thread::spawn(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .for_each(|l| drop(tx2.send((false, l))))
+    });
+    let mut token = None;
+    let mut log = Vec::new();
+    while token.is_none() {
+        let (is_stdout, line) = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the demo starts");
+        if is_stdout {
+            token = line
+                .strip_prefix("Admin token (shown once): ")
+                .map(str::to_owned);
+        } else {
+            log.push(line);
+        }
+    }
+    let token = token.unwrap();
+    let admin = format!("http://127.0.0.1:{admin_port}/api/v1");
+    let http = reqwest::Client::new();
+    // Turn on Basic for the demo tenant and make every kind of request that carries a secret.
+    let body: serde_json::Value = http
+        .patch(format!("{admin}/tenants/demo.example"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"phone_auth": {"mode": "basic", "username": "phones"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let phone_password = body["phone_auth"]["generated_password"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let user: serde_json::Value = http
+        .get(format!(
+            "{admin}/tenants/demo.example/users/101?reveal=true"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sip_password = user["sip_password"].as_str().unwrap().to_owned();
+    use base64::Engine as _;
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("phones:{phone_password}"));
+    for auth in [
+        format!("Basic {basic}"),
+        "Basic d3Jvbmc6d3Jvbmc=".to_owned(),
+    ] {
+        let _ = http
+            .get(format!("http://127.0.0.1:{phone_port}/001565123456.cfg"))
+            .header("authorization", &auth)
+            .send()
+            .await
+            .unwrap();
+    }
+    let _ = http
+        .get(format!("{admin}/tenants"))
+        .bearer_auth("dp_not-a-real-token")
+        .send()
+        .await
+        .unwrap();
+    // Let the server log what it logs, then read everything it wrote.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    while let Ok((is_stdout, line)) = rx.try_recv() {
+        if !is_stdout {
+            log.push(line);
+        }
+    }
+    assert!(log.len() > 3, "debug logging produced lines: {log:#?}");
+    for secret in [
+        token.as_str(),
+        &phone_password,
+        &sip_password,
+        &basic,
+        "d3Jvbmc6d3Jvbmc=",
+        "dp_not-a-real-token",
+    ] {
+        assert!(
+            log.iter().all(|l| !l.contains(secret)),
+            "a secret reached the log"
+        );
+    }
+    assert!(
+        log.iter()
+            .all(|l| !l.to_lowercase().contains("authorization:")),
+        "an Authorization header reached the log"
+    );
+}

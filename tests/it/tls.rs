@@ -283,3 +283,102 @@ async fn a_new_certificate_is_served_after_the_files_change() {
         "the old one is gone"
     );
 }
+
+/// Kills the child on drop.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_certificate_of_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let old_ca = Ca::new("Old Server CA");
+    let (cert, key) = old_ca.leaf("localhost", &["localhost", "127.0.0.1"]);
+    let cert_path = write(dir.path(), "server.pem", &cert);
+    let key_path = write(dir.path(), "server.key", &key);
+    let (tls_port, phone_port, admin_port) = (free_port(), free_port(), free_port());
+    let child = Child(
+        std::process::Command::new(env!("CARGO_BIN_EXE_deskprov"))
+            .arg("serve")
+            .args(["--phone-listen", &format!("127.0.0.1:{phone_port}")])
+            .args(["--admin-listen", &format!("127.0.0.1:{admin_port}")])
+            .args(["--phone-tls-listen", &format!("127.0.0.1:{tls_port}")])
+            .arg("--tls-cert")
+            .arg(&cert_path)
+            .arg("--tls-key")
+            .arg(&key_path)
+            .arg("--db")
+            .arg(dir.path().join("deskprov.db"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Any answer over TLS shows which certificate is served (an unknown file is a 404).
+    let url = format!("https://localhost:{tls_port}/nothing.cfg");
+    let mut up = false;
+    for _ in 0..100 {
+        if try_fetch(&client(&old_ca, None, false), &url).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the HTTPS listener came up");
+
+    // New files, but with the old modification times: only the signal can trigger the reload.
+    let stamp = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
+    let (cert_time, key_time) = (stamp(&cert_path), stamp(&key_path));
+    let new_ca = Ca::new("New Server CA");
+    let (cert, key) = new_ca.leaf("localhost", &["localhost", "127.0.0.1"]);
+    write(dir.path(), "server.pem", &cert);
+    write(dir.path(), "server.key", &key);
+    std::fs::File::options()
+        .write(true)
+        .open(&cert_path)
+        .unwrap()
+        .set_modified(cert_time)
+        .unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&key_path)
+        .unwrap()
+        .set_modified(key_time)
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        try_fetch(&client(&old_ca, None, false), &url).await.is_ok(),
+        "no reload without a signal"
+    );
+
+    let pid = child.0.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut switched = false;
+    for _ in 0..50 {
+        if try_fetch(&client(&new_ca, None, false), &url).await.is_ok() {
+            switched = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(switched, "SIGHUP reloaded the certificate");
+}
