@@ -152,21 +152,7 @@ impl PhoneAuth {
             next.passwords = passwords.clone();
         }
         if let Some(cidrs) = &input.allow_cidrs {
-            next.allow_cidrs = cidrs
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    c.parse::<IpNet>().map(|n| n.trunc()).map_err(|_| {
-                        RuleError::new(
-                            format!("phone_auth.allow_cidrs[{i}]"),
-                            "cidr_invalid",
-                            format!(
-                                "'{c}' is not a CIDR range such as 10.0.0.0/8 or 2001:db8::/32"
-                            ),
-                        )
-                    })
-                })
-                .collect::<Result<_, _>>()?;
+            next.allow_cidrs = parse_cidrs(cidrs, "phone_auth.allow_cidrs")?;
         }
         if let Some(key) = &input.url_key {
             if let Some(k) = key
@@ -197,11 +183,7 @@ impl PhoneAuth {
 
     /// Whether `ip` may fetch under this policy.
     pub fn allows_ip(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
-        self.allow_cidrs.iter().any(|net| net.contains(&ip))
+        ip_in(&self.allow_cidrs, ip)
     }
 }
 
@@ -222,6 +204,31 @@ fn check_url_key(key: &str) -> Result<(), RuleError> {
             ),
         ))
     }
+}
+
+/// Parses CIDR ranges (`10.0.0.0/8`, `2001:db8::/32`); errors name `field[i]`.
+pub fn parse_cidrs(list: &[String], field: &str) -> Result<Vec<IpNet>, RuleError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, c)| {
+            c.parse::<IpNet>().map(|n| n.trunc()).map_err(|_| {
+                RuleError::new(
+                    format!("{field}[{i}]"),
+                    "cidr_invalid",
+                    format!("'{c}' is not a CIDR range such as 10.0.0.0/8 or 2001:db8::/32"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Whether `ip` falls in any of `nets` (IPv4-mapped IPv6 addresses count as IPv4).
+pub fn ip_in(nets: &[IpNet], ip: IpAddr) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    };
+    nets.iter().any(|net| net.contains(&ip))
 }
 
 /// Parses a duration such as `90s`, `30m`, `72h` or `7d` for `field`.

@@ -5,7 +5,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::extension::ExtensionPlanInput;
-use super::phone_auth::{PhoneAuth, PhoneAuthInput, parse_duration};
+use ipnet::IpNet;
+
+use super::phone_auth::{PhoneAuth, PhoneAuthInput, parse_cidrs, parse_duration};
 use super::{ExtensionPlan, PrintableText, RuleError, Settings, Transport};
 
 /// Default enrollment window: a new device must fetch within 72 hours.
@@ -170,7 +172,7 @@ pub fn parse_tenant_name(input: &str) -> Result<String, RuleError> {
     }
 }
 
-/// A site as sent in `POST /api/v1/tenants/{tenant}/sites`.
+/// A site as sent in `POST /api/v1/tenants/{tenant}/sites` (or a patch of one).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteDraft {
@@ -184,25 +186,70 @@ pub struct SiteDraft {
     pub sip_server: Option<String>,
     /// Language code.
     pub language: Option<String>,
+    /// Source ranges this site's phones fetch from, on top of the tenant's (`null` removes).
+    #[serde(default, deserialize_with = "nullable")]
+    pub allow_cidrs: Option<Option<Vec<String>>>,
+}
+
+fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A checked site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteSpec {
+    /// Name.
+    pub name: PrintableText,
+    /// Site-level phone settings.
+    pub settings: Settings,
+    /// Source ranges, if the site narrows the tenant's allow-list.
+    pub allow_cidrs: Option<Vec<IpNet>>,
 }
 
 impl SiteDraft {
     /// Checks a new site.
-    pub fn into_new(self) -> Result<(PrintableText, Settings), RuleError> {
+    pub fn into_new(self) -> Result<SiteSpec, RuleError> {
         let name = self
             .name
             .as_deref()
             .ok_or_else(|| RuleError::new("name", "required", "a site needs a name"))?;
-        let name = PrintableText::name(name, "name")?;
-        let settings = Settings {
+        let base = SiteSpec {
+            name: PrintableText::name(name, "name")?,
+            settings: Settings::default(),
+            allow_cidrs: None,
+        };
+        SiteDraft { name: None, ..self }.apply_to(base)
+    }
+
+    /// Applies a patch to a site; the name cannot change (users and imports refer to it).
+    pub fn apply_to(self, mut spec: SiteSpec) -> Result<SiteSpec, RuleError> {
+        if let Some(name) = &self.name
+            && name != spec.name.as_str()
+        {
+            return Err(RuleError::new(
+                "name",
+                "immutable",
+                "a site's name cannot change",
+            ));
+        }
+        let patch = Settings {
             sip_server: self.sip_server,
             timezone: self.timezone,
             ntp_server: self.ntp_server,
             language: self.language,
             ..Default::default()
         };
-        settings.validate("")?;
-        Ok((name, settings))
+        patch.validate("")?;
+        spec.settings = spec.settings.overlay(&patch);
+        if let Some(cidrs) = self.allow_cidrs {
+            spec.allow_cidrs = cidrs
+                .as_deref()
+                .map(|c| parse_cidrs(c, "allow_cidrs"))
+                .transpose()?;
+        }
+        Ok(spec)
     }
 }
 

@@ -5,6 +5,9 @@ use serde::Serialize;
 
 use super::audit::{self, Actor, Change};
 use super::{StoreError, StoreResult, now, time_text};
+use ipnet::IpNet;
+
+use crate::domain::tenant::SiteSpec;
 use crate::domain::{PrintableText, RuleError, Settings};
 
 /// A stored site.
@@ -21,9 +24,24 @@ pub struct Site {
     /// Site-level settings.
     #[serde(flatten)]
     pub settings: Settings,
+    /// Source ranges narrowing the tenant's allow-list, if any.
+    pub allow_cidrs: Option<Vec<IpNet>>,
     /// Created.
     pub created_at: String,
 }
+
+impl Site {
+    /// The checked spec this site was made from, for patching.
+    pub fn spec(&self) -> SiteSpec {
+        SiteSpec {
+            name: PrintableText::from_trusted(self.name.clone()),
+            settings: self.settings.clone(),
+            allow_cidrs: self.allow_cidrs.clone(),
+        }
+    }
+}
+
+const COLUMNS: &str = "id, tenant_id, name, settings, created_at, allow_cidrs";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Site> {
     let settings: String = r.get(3)?;
@@ -33,32 +51,51 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Site> {
         name: r.get(2)?,
         settings: serde_json::from_str(&settings).unwrap_or_default(),
         created_at: r.get(4)?,
+        allow_cidrs: r
+            .get::<_, Option<String>>(5)?
+            .and_then(|c| serde_json::from_str(&c).ok()),
     })
 }
 
 /// The site with row id `id`.
 pub fn by_id(conn: &Connection, id: i64) -> StoreResult<Site> {
-    conn.prepare_cached(
-        "SELECT id, tenant_id, name, settings, created_at FROM sites WHERE id = ?1",
-    )?
-    .query_row([id], from_row)
-    .optional()?
-    .ok_or(StoreError::NotFound("site"))
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM sites WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()?
+        .ok_or(StoreError::NotFound("site"))
 }
 
 /// The site of `tenant_id` called `name`, or an error naming `field`.
 pub fn resolve(conn: &Connection, tenant_id: i64, name: &str, field: &str) -> StoreResult<Site> {
-    conn.prepare_cached("SELECT id, tenant_id, name, settings, created_at FROM sites WHERE tenant_id = ?1 AND name = ?2")?
-        .query_row(params![tenant_id, name], from_row)
-        .optional()?
-        .ok_or_else(|| StoreError::Invalid(RuleError::new(field, "site_unknown", format!("this tenant has no site named '{name}'"))))
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM sites WHERE tenant_id = ?1 AND name = ?2"
+    ))?
+    .query_row(params![tenant_id, name], from_row)
+    .optional()?
+    .ok_or_else(|| {
+        StoreError::Invalid(RuleError::new(
+            field,
+            "site_unknown",
+            format!("this tenant has no site named '{name}'"),
+        ))
+    })
 }
 
 /// Sites of a tenant by name.
 pub fn list(conn: &Connection, tenant_id: i64) -> StoreResult<Vec<Site>> {
-    let mut stmt = conn.prepare_cached("SELECT id, tenant_id, name, settings, created_at FROM sites WHERE tenant_id = ?1 ORDER BY name")?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM sites WHERE tenant_id = ?1 ORDER BY name"
+    ))?;
     let rows = stmt.query_map([tenant_id], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn cidrs_json(spec: &SiteSpec) -> StoreResult<Option<String>> {
+    Ok(spec
+        .allow_cidrs
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?)
 }
 
 /// Creates a site.
@@ -66,13 +103,12 @@ pub fn insert(
     tx: &Transaction<'_>,
     actor: &Actor,
     tenant_id: i64,
-    name: &PrintableText,
-    settings: &Settings,
+    spec: &SiteSpec,
 ) -> StoreResult<Site> {
     let exists = tx
         .query_row(
             "SELECT 1 FROM sites WHERE tenant_id = ?1 AND name = ?2",
-            params![tenant_id, name.as_str()],
+            params![tenant_id, spec.name.as_str()],
             |_| Ok(()),
         )
         .optional()?;
@@ -80,15 +116,16 @@ pub fn insert(
         return Err(StoreError::Conflict(RuleError::new(
             "name",
             "site_exists",
-            format!("a site named '{name}' already exists"),
+            format!("a site named '{}' already exists", spec.name),
         )));
     }
     tx.execute(
-        "INSERT INTO sites (tenant_id, name, settings, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO sites (tenant_id, name, settings, allow_cidrs, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
             tenant_id,
-            name.as_str(),
-            serde_json::to_string(settings)?,
+            spec.name.as_str(),
+            serde_json::to_string(&spec.settings)?,
+            cidrs_json(spec)?,
             time_text(now())
         ],
     )?;
@@ -107,4 +144,36 @@ pub fn insert(
         },
     )?;
     Ok(site)
+}
+
+/// Replaces a site's settings and allow-list.
+pub fn update(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    before: &Site,
+    spec: &SiteSpec,
+) -> StoreResult<Site> {
+    tx.execute(
+        "UPDATE sites SET settings = ?2, allow_cidrs = ?3 WHERE id = ?1",
+        params![
+            before.id,
+            serde_json::to_string(&spec.settings)?,
+            cidrs_json(spec)?
+        ],
+    )?;
+    let after = by_id(tx, before.id)?;
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "update",
+            entity: "site",
+            key: after.name.clone(),
+            tenant_id: Some(after.tenant_id),
+            before: Some(serde_json::to_value(before)?),
+            after: Some(serde_json::to_value(&after)?),
+            snapshot: None,
+        },
+    )?;
+    Ok(after)
 }

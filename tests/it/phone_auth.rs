@@ -429,3 +429,56 @@ async fn forwarded_for_counts_only_from_trusted_proxies() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn a_site_narrows_the_tenant_allow_list() {
+    let app = TestApp::spawn().await;
+    app.tenant().await;
+    app.user("101", "John Smith").await;
+    let (status, body) = app
+        .post(
+            "/tenants/testsite.com/sites",
+            json!({"name": "Berlin", "allow_cidrs": ["10.0.0.0/8", "bad"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_error(&body, "allow_cidrs[1]", "cidr_invalid");
+    let (status, site) = app
+        .post(
+            "/tenants/testsite.com/sites",
+            json!({"name": "Berlin", "allow_cidrs": ["10.0.0.0/8"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{site}");
+    assert_eq!(site["allow_cidrs"], json!(["10.0.0.0/8"]));
+    let (status, _) = app
+        .post("/devices", json!({"mac": YEALINK_MAC, "tenant": "testsite.com", "extension": "101", "site": "Berlin"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Loopback is in the tenant's list but not in the site's.
+    assert_eq!(
+        app.phone_get(FILE, Some(YEALINK_UA)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let (status, site) = app
+        .api(
+            Method::PATCH,
+            "/tenants/testsite.com/sites/Berlin",
+            Some(json!({"allow_cidrs": ["127.0.0.0/8"], "timezone": "Europe/Berlin"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{site}");
+    assert_eq!(site["timezone"], "Europe/Berlin");
+    assert_eq!(
+        app.phone_get(FILE, Some(YEALINK_UA)).await.status(),
+        StatusCode::OK
+    );
+    let (status, _) = app
+        .api(
+            Method::PATCH,
+            "/tenants/testsite.com/sites/Nowhere",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

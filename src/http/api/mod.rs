@@ -20,6 +20,10 @@ pub fn router(state: AppState) -> Router {
             get(tenants::show).patch(tenants::update),
         )
         .route(
+            "/tenants/{tenant}/sites/{site}",
+            axum::routing::patch(tenants::update_site),
+        )
+        .route(
             "/tenants/{tenant}/sites",
             post(tenants::create_site).get(tenants::list_sites),
         )

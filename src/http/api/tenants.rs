@@ -11,7 +11,7 @@ use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::json::ApiJson;
 use crate::store::tenants::{self, Tenant};
-use crate::store::{Store, sites};
+use crate::store::{Store, StoreError, sites};
 
 /// Loads a tenant by name and checks the caller may see it.
 pub(super) async fn load_tenant(store: &Store, caller: &Caller, name: String) -> ApiResult<Tenant> {
@@ -94,16 +94,40 @@ pub(super) async fn create_site(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require_admin()?;
     let tenant = load_tenant(&state.store, &caller, name).await?;
-    let (site_name, settings) = draft.into_new()?;
+    let spec = draft.into_new()?;
     let actor = caller.actor();
     let site = state
         .store
-        .write(move |tx| sites::insert(tx, &actor, tenant.id, &site_name, &settings))
+        .write(move |tx| sites::insert(tx, &actor, tenant.id, &spec))
         .await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::to_value(site).unwrap_or_default()),
     ))
+}
+
+pub(super) async fn update_site(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((name, site)): Path<(String, String)>,
+    ApiJson(draft): ApiJson<SiteDraft>,
+) -> ApiResult<Json<Value>> {
+    caller.require_admin()?;
+    let tenant = load_tenant(&state.store, &caller, name).await?;
+    let before = state
+        .store
+        .read(move |c| match sites::resolve(c, tenant.id, &site, "site") {
+            Err(StoreError::Invalid(_)) => Err(StoreError::NotFound("site")),
+            other => other,
+        })
+        .await?;
+    let spec = draft.apply_to(before.spec())?;
+    let actor = caller.actor();
+    let after = state
+        .store
+        .write(move |tx| sites::update(tx, &actor, &before, &spec))
+        .await?;
+    Ok(Json(serde_json::to_value(after).unwrap_or_default()))
 }
 
 pub(super) async fn list_sites(

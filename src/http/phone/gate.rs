@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use super::Fetch;
 use super::credentials::{Credentials, PhoneAuthenticator, Verdict};
-use crate::domain::phone_auth::PhoneAuthMode;
+use crate::domain::phone_auth::{PhoneAuthMode, ip_in};
 use crate::server::tls::PeerCert;
 use crate::store::devices::DeviceBundle;
 use crate::store::tenants::Tenant;
@@ -96,6 +96,14 @@ pub(super) fn device_gate(
     authenticator: &PhoneAuthenticator,
 ) -> Result<(), Miss> {
     tenant_gate(&bundle.tenant, key, fetch.ip)?;
+    let site_allows = |site: &crate::store::sites::Site| {
+        site.allow_cidrs
+            .as_deref()
+            .is_none_or(|nets| ip_in(nets, fetch.ip))
+    };
+    if !bundle.site.as_ref().is_none_or(site_allows) {
+        return Err(Miss::AddressNotAllowed);
+    }
     if !bundle.device.enrollment_open(Utc::now()) {
         return Err(Miss::EnrollmentExpired);
     }

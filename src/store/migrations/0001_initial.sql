@@ -19,6 +19,7 @@ CREATE TABLE sites (
     tenant_id  INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     name       TEXT NOT NULL,
     settings   TEXT NOT NULL,
+    allow_cidrs TEXT,                            -- JSON list narrowing the tenant's, if any
     created_at TEXT NOT NULL,
     UNIQUE (tenant_id, name)
 );
