@@ -104,6 +104,14 @@ fn check_policy(input: &str, field: &str) -> Result<(), RuleError> {
             "a password must not contain line breaks or other control characters",
         ));
     }
+    if input.trim() != input {
+        // Phones trim `key = value` lines, so such a password would never match.
+        return Err(RuleError::new(
+            field,
+            "password_untrimmed",
+            "a password must not begin or end with a space",
+        ));
+    }
     if input.contains('<') || input.contains('>') {
         return Err(RuleError::new(
             field,
@@ -163,6 +171,12 @@ mod tests {
                 .unwrap_err()
                 .code,
             "password_forbidden_char"
+        );
+        assert_eq!(
+            SipPassword::parse(" Padded-Pass-123 ", "sip_password")
+                .unwrap_err()
+                .code,
+            "password_untrimmed"
         );
         assert_eq!(
             SipPassword::parse("Line\nBreak1!abcdef", "sip_password")

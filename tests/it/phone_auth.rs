@@ -482,3 +482,63 @@ async fn a_site_narrows_the_tenant_allow_list() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn one_tenants_credentials_do_not_open_another_tenants_phones() {
+    let app = TestApp::spawn().await;
+    app.john_with_phone().await;
+    let password_a = require_credentials(&app, "digest").await;
+    let (status, _) = app
+        .post(
+            "/tenants",
+            json!({"name": "other.org", "sip_server": "pbx.other.org"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = app
+        .api(
+            Method::PATCH,
+            "/tenants/other.org",
+            Some(json!({"phone_auth": {"mode": "digest", "username": "phones"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = app
+        .post(
+            "/tenants/other.org/users",
+            json!({"name": "Olga", "extension": "201"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = app
+        .post(
+            "/devices",
+            json!({"mac": "001565bbccdd", "tenant": "other.org", "extension": "201"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Same username, tenant A's password, tenant B's phone: refused.
+    let file = "001565bbccdd.cfg";
+    let ua = "Yealink SIP-T46U 108.86.0.45 00:15:65:bb:cc:dd";
+    let resp = app.phone_get(file, Some(ua)).await;
+    let challenge = challenges(&resp)
+        .into_iter()
+        .find(|c| c.contains("algorithm=MD5"))
+        .unwrap();
+    let header = digest_header(&challenge, "phones", &password_a, &format!("/{file}"), 1);
+    assert_eq!(
+        app.phone_request(file, Some(ua), &[("authorization", &header)])
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // And tenant A's own phone still opens with it.
+    let challenge = md5_challenge(&app, FILE).await;
+    let header = digest_header(&challenge, "phones", &password_a, &format!("/{FILE}"), 1);
+    assert_eq!(
+        app.phone_request(FILE, Some(YEALINK_UA), &[("authorization", &header)])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}

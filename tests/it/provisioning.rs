@@ -429,3 +429,73 @@ async fn tenant_allow_list_and_url_key_gate_the_phone_path() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn passwords_with_format_characters_round_trip_in_text_and_xml() {
+    let app = TestApp::spawn().await;
+    app.tenant().await;
+    let tricky = "Pa&ss%#;=wo rd'\"1X€😀";
+    let (status, body) = app
+        .post(
+            "/tenants/testsite.com/users",
+            json!({"name": "John Smith", "extension": "101", "sip_password": tricky}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.device(YEALINK_MAC, "101").await;
+    let (status, body) = app
+        .post("/devices", json!({"mac": "0004f2a1b2c3", "tenant": "testsite.com", "extension": "101", "model": "VVX_411"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Text: the value after " = " is the password, to the end of the line.
+    let yealink = app
+        .phone_get("001565aabbcc.cfg", Some(YEALINK_UA))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(kv(&parse_kv(&yealink), "account.1.password"), Some(tricky));
+    // XML: the attribute parses back to the password.
+    let poly = app
+        .phone_get(
+            "0004f2a1b2c3-user.cfg",
+            Some("FileTransport PolycomVVX-VVX_411-UA/6.4.6.2024 Type/Application"),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let doc = roxmltree::Document::parse(&poly).unwrap();
+    let found = doc
+        .descendants()
+        .find_map(|n| n.attribute("reg.1.auth.password"));
+    assert_eq!(found, Some(tricky), "{poly}");
+}
+
+#[tokio::test]
+async fn user_agents_are_stored_cut_to_a_bounded_length() {
+    let mut app = TestApp::spawn().await;
+    app.john_with_phone().await;
+    let junk = format!("<script>alert(1)</script>{}", "x".repeat(10 * 1024));
+    let resp = app.phone_get("001565aabbcc.cfg", Some(&junk)).await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "an unknown UA is only a hint"
+    );
+    app.stop().await;
+    let conn = rusqlite::Connection::open(&app.db).unwrap();
+    let stored: String = conn
+        .query_row("SELECT ua FROM fetches ORDER BY id DESC LIMIT 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(
+        stored.chars().count(),
+        deskprov::store::fetches::MAX_STORED_UA
+    );
+    assert!(
+        stored.starts_with("<script>"),
+        "stored as sent (escaped wherever shown)"
+    );
+}

@@ -382,3 +382,76 @@ async fn sighup_reloads_the_certificate_of_a_running_server() {
     }
     assert!(switched, "SIGHUP reloaded the certificate");
 }
+
+#[tokio::test]
+async fn an_expired_client_certificate_fails_the_handshake() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server_ca, phone_ca) = (Ca::new("Test Server CA"), Ca::new("Yealink Test CA"));
+    let app = tls_app(dir.path(), &server_ca, &phone_ca).await;
+    app.john_with_phone().await;
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name = DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "001565aabbcc");
+    params.not_before = rcgen::date_time_ymd(2015, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2016, 1, 1);
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &phone_ca.issuer).unwrap();
+    let expired = client(&server_ca, Some((&cert.pem(), &key.serialize_pem())), false);
+    assert!(
+        try_fetch(&expired, &https_url(&app, "001565aabbcc.cfg"))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_phone_may_upload_only_under_its_own_certificate_mac() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server_ca, phone_ca) = (Ca::new("Test Server CA"), Ca::new("Poly Test CA"));
+    let (cert, key) = server_ca.leaf("localhost", &["localhost", "127.0.0.1"]);
+    let (cert, key) = (
+        write(dir.path(), "s.pem", &cert),
+        write(dir.path(), "s.key", &key),
+    );
+    let cas = write(dir.path(), "poly-ca.pem", &phone_ca.cert_pem);
+    let app = TestApp::spawn_with(|c| {
+        c.tls_cert = Some(cert);
+        c.tls_key = Some(key);
+        c.client_cas = vec![format!("polycom={}", cas.display()).parse().unwrap()];
+    })
+    .await;
+    app.tenant().await;
+    app.user("101", "John Smith").await;
+    app.user("102", "Mary Jones").await;
+    for (mac, ext) in [("0004f2a1b2c3", "101"), ("0004f2a1b2c4", "102")] {
+        let (status, body) = app
+            .post(
+                "/devices",
+                json!({"mac": mac, "tenant": "testsite.com", "extension": ext}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (c, k) = phone_ca.leaf("0004f2a1b2c3", &[]);
+    let phone_a = client(&server_ca, Some((&c, &k)), false);
+    let put = |file: &'static str| {
+        let req = phone_a
+            .put(https_url(&app, file))
+            .header(
+                "user-agent",
+                "FileTransport PolycomVVX-VVX_411-UA/6.4.6.2024 Type/Application",
+            )
+            .body("log line\n");
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(
+        put("0004f2a1b2c4-app.log").await,
+        StatusCode::NOT_FOUND,
+        "B's name under A's certificate"
+    );
+    assert_eq!(put("0004f2a1b2c3-app.log").await, StatusCode::NO_CONTENT);
+    let (_, b) = app.get("/devices/0004f2a1b2c4/uploads").await;
+    assert!(b["uploads"].as_array().unwrap().is_empty(), "{b}");
+}
