@@ -5,14 +5,17 @@ use serde::Deserialize;
 use super::{Label, Mac, PrintableText, RuleError, Settings, SipPassword};
 
 /// A device as sent in `POST /api/v1/devices`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceDraft {
-    /// MAC in any common spelling.
+    /// MAC in any common spelling (required).
+    #[schema(example = "00:15:65:aa:bb:cc")]
     pub mac: Option<String>,
-    /// Tenant name.
+    /// Tenant name (required).
+    #[schema(example = "testsite.com")]
     pub tenant: Option<String>,
-    /// Extension of the owning user.
+    /// Extension of the owning user (required).
+    #[schema(example = "101")]
     pub extension: Option<String>,
     /// Vendor profile id; detected from the MAC's OUI when absent.
     pub vendor: Option<String>,
@@ -27,7 +30,7 @@ pub struct DeviceDraft {
 }
 
 /// A device patch (`PATCH /api/v1/devices/{mac}`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DevicePatch {
     /// Re-assign to the user with this extension.
@@ -51,7 +54,7 @@ pub struct DevicePatch {
 
 /// Per-device HTTP credentials as sent: a username and one or two passwords (two during a
 /// rotation); with no password, one is generated and shown once.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceCredentialsInput {
     /// Username the phone presents.

@@ -133,20 +133,22 @@ impl Serialize for NumberRange {
 }
 
 /// A tenant's extension numbering plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ExtensionPlan {
     /// Fewest digits an extension may have.
     pub min_digits: u32,
     /// Most digits an extension may have.
     pub max_digits: u32,
-    /// Ranges extensions must fall in; empty means any.
+    /// Ranges extensions must fall in (`100-899`, or a single number); empty means any.
+    #[schema(value_type = Vec<String>)]
     pub allowed: Vec<NumberRange>,
     /// Ranges no extension may use (emergency numbers by default).
+    #[schema(value_type = Vec<String>)]
     pub reserved: Vec<NumberRange>,
 }
 
 /// The plan as written in API bodies, before it is checked.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtensionPlanInput {
     /// Fewest digits [3].

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::SipPassword;
 
 /// Whether a line carries the owner's account or one of their aliases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
     /// The owning user's own account.

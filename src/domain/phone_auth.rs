@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::RuleError;
 
 /// How phones authenticate over HTTP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PhoneAuthMode {
     /// No HTTP credentials; the allow-list, URL key and client certificates still apply.
@@ -91,7 +91,7 @@ impl Default for PhoneAuth {
 }
 
 /// The policy as written in API bodies; missing fields keep their current (or default) value.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneAuthInput {
     /// `none`, `digest` or `basic`.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::RuleError;
 
 /// What a user may do in the PBX portal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// No portal access.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::RuleError;
 
 /// SIP transport between the phone and the registrar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
     /// UDP [default].
@@ -51,7 +51,7 @@ pub const LANGUAGES: [&str; 16] = [
 ];
 
 /// Settings at one level; `None` means "inherit".
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Registrar host name or address.
@@ -84,7 +84,7 @@ pub struct Settings {
 }
 
 /// Settings with every value decided: what a phone file is rendered from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EffectiveSettings {
     /// Registrar host ("" when no level sets one).
     pub sip_server: String,

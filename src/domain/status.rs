@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// A tag on a user that tells an admin what is missing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UserTag {
     /// Has an email but neither voicemail PIN nor portal password yet.
@@ -49,7 +49,7 @@ pub fn user_tags(f: UserFacts) -> Vec<UserTag> {
 }
 
 /// Where a device is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceStatus {
     /// Registered, inside its enrollment window, never fetched.

@@ -16,16 +16,18 @@ pub const DEFAULT_ENROLL_WINDOW: Duration = Duration::from_secs(72 * 3600);
 pub const DEFAULT_MAX_DEVICES: u32 = 2;
 
 /// A tenant as sent in `POST /api/v1/tenants` (or a patch of one).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantDraft {
-    /// Tenant name, usually its domain (`testsite.com`).
+    /// Tenant name, usually its domain (`testsite.com`); required on create, immutable after.
+    #[schema(example = "testsite.com")]
     pub name: Option<String>,
     /// Registrar host.
     pub sip_server: Option<String>,
     /// Registrar port.
     pub sip_port: Option<u16>,
     /// SIP transport (`udp`, `tcp`, `tls`, `dns_srv`).
+    #[schema(value_type = Option<super::Transport>)]
     pub transport: Option<String>,
     /// Outbound proxy host.
     pub outbound_proxy: Option<String>,
@@ -173,7 +175,7 @@ pub fn parse_tenant_name(input: &str) -> Result<String, RuleError> {
 }
 
 /// A site as sent in `POST /api/v1/tenants/{tenant}/sites` (or a patch of one).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SiteDraft {
     /// Site name (`Berlin office`).

@@ -20,7 +20,7 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// A user as sent in `POST …/users` or `PATCH …/users/{extension}`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserDraft {
     /// Full name, shown on line 1.
@@ -28,9 +28,11 @@ pub struct UserDraft {
     /// Email address; a user without one is tagged `setup_required`.
     #[serde(default, deserialize_with = "nullable")]
     pub email: Option<Option<String>>,
-    /// Extension (create only).
+    /// Extension (required on create, immutable after).
+    #[schema(example = "101")]
     pub extension: Option<String>,
     /// Portal role.
+    #[schema(value_type = Option<super::Role>)]
     pub role: Option<String>,
     /// Admin flag.
     pub admin: Option<bool>,
@@ -258,7 +260,7 @@ impl UserDraft {
 }
 
 /// An alias as sent in `POST …/users/{extension}/aliases`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AliasDraft {
     /// Name shown on the line (`John Support`).

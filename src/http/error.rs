@@ -4,7 +4,8 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::RuleError;
 use crate::store::StoreError;
@@ -76,26 +77,57 @@ impl From<RenderError> for ApiError {
     }
 }
 
+/// The body of every API error: `{"error": {"code", "message", "field"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// One error: a stable code, a sentence for people and the field it is about.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable code scripts can match on (`extension_reserved`, `not_found`, `unauthorized`, …).
+    #[schema(example = "extension_reserved")]
+    pub code: String,
+    /// What is wrong and what the rule is.
+    pub message: String,
+    /// The input field at fault, as named in the API (`extension`, `phone_auth.url_key`);
+    /// `null` when the error is not about a field.
+    #[schema(required = true)]
+    pub field: Option<String>,
+}
+
+impl ErrorDetail {
+    fn new(code: &str, message: impl Into<String>, field: Option<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+            field,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = match &self {
+        let error = match self {
             ApiError::BadRequest(r) | ApiError::Conflict(r) | ApiError::Invalid(r) => {
-                json!({"code": r.code, "message": r.message, "field": r.field})
+                ErrorDetail::new(r.code, r.message, Some(r.field))
             }
             ApiError::Unauthorized => {
-                json!({"code": "unauthorized", "message": "a valid bearer token is required", "field": null})
+                ErrorDetail::new("unauthorized", "a valid bearer token is required", None)
             }
-            ApiError::Forbidden(why) => json!({"code": "forbidden", "message": why, "field": null}),
+            ApiError::Forbidden(why) => ErrorDetail::new("forbidden", why, None),
             ApiError::NotFound(what) => {
-                json!({"code": "not_found", "message": format!("{what} not found"), "field": null})
+                ErrorDetail::new("not_found", format!("{what} not found"), None)
             }
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error in admin API");
-                json!({"code": "internal", "message": "internal error; see the server log", "field": null})
+                ErrorDetail::new("internal", "internal error; see the server log", None)
             }
         };
-        let mut response = (status, Json(json!({ "error": body }))).into_response();
+        let mut response = (status, Json(ErrorBody { error })).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod error;
 pub mod json;
+pub mod params;
 pub mod phone;
 
 use std::sync::Arc;

@@ -1,29 +1,48 @@
 //! The audit log, newest first.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::IntoParams;
 
+use super::openapi::{BadRequest, Forbidden, NotFound, Unauthorized};
 use super::tenants::load_tenant;
+use super::views::AuditView;
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
+use crate::http::params::ApiQuery;
 use crate::store::audit;
 
-/// Filters: `?tenant=`, `?before=<id>` (paging), `?limit=` (≤ 500, default 100).
-#[derive(Debug, Deserialize)]
+/// Filters and paging.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct Filter {
+    /// Only this tenant's entries.
     tenant: Option<String>,
+    /// Only entries older than this id (the last id of the previous page).
     before: Option<i64>,
+    /// At most this many entries (1 to 500, default 100).
     limit: Option<u32>,
 }
 
+/// Who changed what, newest first, with the record before and after (admins).
+#[utoipa::path(
+    get,
+    path = "/audit",
+    operation_id = "listAudit",
+    tag = "audit",
+    params(Filter),
+    responses(
+        (status = 200, description = "Audit entries", body = AuditView),
+        BadRequest, Unauthorized, Forbidden, NotFound,
+    )
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(filter): Query<Filter>,
-) -> ApiResult<Json<Value>> {
+    ApiQuery(filter): ApiQuery<Filter>,
+) -> ApiResult<Json<AuditView>> {
     caller.require_admin()?;
     let tenant_id = match filter.tenant {
         Some(name) => Some(load_tenant(&state.store, &caller, name).await?.id),
@@ -34,5 +53,7 @@ pub(super) async fn list(
         .store
         .read(move |c| audit::list(c, tenant_id, filter.before, limit))
         .await?;
-    Ok(Json(json!({ "entries": entries })))
+    Ok(Json(AuditView {
+        entries: entries.into_iter().map(Into::into).collect(),
+    }))
 }

@@ -1,24 +1,46 @@
 //! Devices: registration by installers, re-assignment, the line map and file previews.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use utoipa::IntoParams;
 
+use super::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable};
 use super::tenants::load_tenant;
+use super::views::{DeviceView, DevicesView, FileView, FilesView, LinesView, UploadsView};
 use crate::domain::device::{DeviceDraft, DevicePatch};
 use crate::domain::{DeviceStatus, Mac, RuleError, device_status};
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::ApiJson;
+use crate::http::params::{ApiPath, ApiQuery};
 use crate::store::audit::{self, Change};
 use crate::store::devices::{self, Device, DeviceBundle};
 use crate::store::uploads;
 use crate::vendor::provision::{config_current, line_plan, render_common_file, render_device_file};
 use crate::vendor::{FileKind, Vendor};
+
+/// `/devices/{mac}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(super) struct DevicePath {
+    /// MAC in any common spelling (`00:15:65:aa:bb:cc`, `001565AABBCC`, …).
+    mac: String,
+}
+
+/// `/devices/{mac}/files/{file}` and `/devices/{mac}/uploads/{file}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(super) struct DeviceFilePath {
+    /// MAC in any common spelling.
+    mac: String,
+    /// File name.
+    file: String,
+}
 
 fn parse_mac(text: &str) -> ApiResult<Mac> {
     Mac::parse(text).map_err(ApiError::Invalid)
@@ -62,24 +84,37 @@ async fn status(state: &AppState, bundle: &DeviceBundle) -> ApiResult<DeviceStat
     ))
 }
 
-async fn device_body(state: &AppState, bundle: &DeviceBundle) -> ApiResult<Value> {
-    let mut body = bundle.device.to_json();
+async fn device_view(state: &AppState, bundle: &DeviceBundle) -> ApiResult<DeviceView> {
     let vendor = vendor_of(state, &bundle.device)?;
-    body["vendor_name"] = json!(vendor.profile.name);
-    body["tenant"] = json!(bundle.tenant.name);
-    body["extension"] = json!(bundle.owner.spec.extension);
-    body["user"] = json!(bundle.owner.spec.name);
-    body["site"] = json!(bundle.site.as_ref().map(|s| &s.name));
-    body["status"] = json!(status(state, bundle).await?);
-    body["capacity"] = json!(vendor.capacity(bundle.device.effective_model()));
-    Ok(body)
+    let capacity = vendor.capacity(bundle.device.effective_model());
+    let status = status(state, bundle).await?;
+    Ok(DeviceView::new(
+        bundle,
+        &vendor.profile.name,
+        status,
+        capacity,
+    ))
 }
 
+/// Registers a phone to a user (admins, installers of the tenant).
+///
+/// The vendor is recognised from the MAC unless given.
+#[utoipa::path(
+    post,
+    path = "/devices",
+    operation_id = "createDevice",
+    tag = "devices",
+    request_body = DeviceDraft,
+    responses(
+        (status = 201, description = "Registered", body = DeviceView),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+    )
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(draft): ApiJson<DeviceDraft>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<DeviceView>)> {
     let spec = draft.into_spec()?;
     let vendor = match &spec.vendor {
         Some(id) => state.vendors.get(id).ok_or_else(|| {
@@ -122,21 +157,35 @@ pub(super) async fn create(
     let bundle = load(&state, &caller, &mac.lower12()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(device_body(&state, &bundle).await?),
+        Json(device_view(&state, &bundle).await?),
     ))
 }
 
 /// `?tenant=` filter.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListFilter {
+    /// Only this tenant's devices (tokens bound to a tenant see only theirs anyway).
     tenant: Option<String>,
 }
 
+/// Devices with their status (admins, installers).
+#[utoipa::path(
+    get,
+    path = "/devices",
+    operation_id = "listDevices",
+    tag = "devices",
+    params(ListFilter),
+    responses(
+        (status = 200, description = "The devices", body = DevicesView),
+        BadRequest, Unauthorized, Forbidden, NotFound,
+    )
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(filter): Query<ListFilter>,
-) -> ApiResult<Json<Value>> {
+    ApiQuery(filter): ApiQuery<ListFilter>,
+) -> ApiResult<Json<DevicesView>> {
     let tenant_id = match filter.tenant {
         Some(name) => Some(load_tenant(&state.store, &caller, name).await?.id),
         None => caller.tenant_id(),
@@ -149,29 +198,57 @@ pub(super) async fn list(
     for device in list {
         let mac = device.mac;
         if let Some(bundle) = state.store.read(move |c| devices::bundle(c, &mac)).await? {
-            out.push(device_body(&state, &bundle).await?);
+            out.push(device_view(&state, &bundle).await?);
         }
     }
-    Ok(Json(json!({ "devices": out })))
+    Ok(Json(DevicesView { devices: out }))
 }
 
+/// A device, its owner and status (admins, installers of the tenant).
+#[utoipa::path(
+    get,
+    path = "/devices/{mac}",
+    operation_id = "getDevice",
+    tag = "devices",
+    params(DevicePath),
+    responses(
+        (status = 200, description = "The device", body = DeviceView),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unprocessable,
+    )
+)]
 pub(super) async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(mac): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let bundle = load(&state, &caller, &mac).await?;
-    Ok(Json(device_body(&state, &bundle).await?))
+    ApiPath(path): ApiPath<DevicePath>,
+) -> ApiResult<Json<DeviceView>> {
+    let bundle = load(&state, &caller, &path.mac).await?;
+    Ok(Json(device_view(&state, &bundle).await?))
 }
 
+/// Changes a device (admins, installers of the tenant).
+///
+/// Re-assigns it, changes its model, site, label or settings, re-opens its enrollment, or
+/// sets its own phone credentials (admins only).
+#[utoipa::path(
+    patch,
+    path = "/devices/{mac}",
+    operation_id = "updateDevice",
+    tag = "devices",
+    params(DevicePath),
+    request_body = DevicePatch,
+    responses(
+        (status = 200, description = "The changed device", body = DeviceView),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+    )
+)]
 pub(super) async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(mac): Path<String>,
+    ApiPath(path): ApiPath<DevicePath>,
     ApiJson(patch): ApiJson<DevicePatch>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeviceView>> {
     patch.check()?;
-    let bundle = load(&state, &caller, &mac).await?;
+    let bundle = load(&state, &caller, &path.mac).await?;
     if let Some(model) = &patch.model
         && vendor_of(&state, &bundle.device)?
             .model_key(model)
@@ -207,27 +284,41 @@ pub(super) async fn update(
         })
         .await?;
     let bundle = load(&state, &caller, &mac.lower12()).await?;
-    let mut body = device_body(&state, &bundle).await?;
-    if let Some(pw) = generated {
+    let mut view = device_view(&state, &bundle).await?;
+    if let Some(credentials) = &mut view.phone_credentials {
         // Shown once, here.
-        body["phone_credentials"]["generated_password"] = json!(pw);
+        credentials.generated_password = generated;
     }
-    Ok(Json(body))
+    Ok(Json(view))
 }
 
 /// `?confirm=<mac>` guards deletes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct Confirm {
+    /// The device's MAC again (any spelling), to confirm the delete.
     confirm: Option<String>,
 }
 
+/// Deletes a device (admins, installers of the tenant), kept in the audit log.
+#[utoipa::path(
+    delete,
+    path = "/devices/{mac}",
+    operation_id = "deleteDevice",
+    tag = "devices",
+    params(DevicePath, Confirm),
+    responses(
+        (status = 204, description = "Deleted"),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unprocessable,
+    )
+)]
 pub(super) async fn remove(
     State(state): State<AppState>,
     caller: Caller,
-    Path(mac): Path<String>,
-    Query(confirm): Query<Confirm>,
+    ApiPath(path): ApiPath<DevicePath>,
+    ApiQuery(confirm): ApiQuery<Confirm>,
 ) -> ApiResult<StatusCode> {
-    let bundle = load(&state, &caller, &mac).await?;
+    let bundle = load(&state, &caller, &path.mac).await?;
     let confirmed =
         confirm.confirm.as_deref().and_then(|c| Mac::parse(c).ok()) == Some(bundle.device.mac);
     if !confirmed {
@@ -248,72 +339,93 @@ pub(super) async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// What the phone shows on each line, and the aliases that do not fit (admins, installers).
+#[utoipa::path(
+    get,
+    path = "/devices/{mac}/lines",
+    operation_id = "getDeviceLines",
+    tag = "devices",
+    params(DevicePath),
+    responses(
+        (status = 200, description = "The line map", body = LinesView),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unprocessable,
+    )
+)]
 pub(super) async fn lines(
     State(state): State<AppState>,
     caller: Caller,
-    Path(mac): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let bundle = load(&state, &caller, &mac).await?;
+    ApiPath(path): ApiPath<DevicePath>,
+) -> ApiResult<Json<LinesView>> {
+    let bundle = load(&state, &caller, &path.mac).await?;
     let vendor = vendor_of(&state, &bundle.device)?;
     let plan = line_plan(&bundle, vendor);
-    let account = |kind, name: &str, sip_username: &str, alias_id: Option<i64>| json!({"kind": kind, "name": name, "sip_username": sip_username, "alias_id": alias_id});
-    let lines: Vec<Value> = plan
-        .lines
-        .iter()
-        .map(|l| {
-            let mut v = account(
-                l.account.kind,
-                &l.account.name,
-                &l.account.sip_username,
-                l.account.alias_id,
-            );
-            v["line"] = json!(l.line);
-            v
-        })
-        .collect();
-    let overflow: Vec<Value> = plan
-        .overflow
-        .iter()
-        .map(|a| account(a.kind, &a.name, &a.sip_username, a.alias_id))
-        .collect();
-    Ok(Json(json!({
-        "mac": bundle.device.mac.lower12(),
-        "model": bundle.device.effective_model(),
-        "capacity": plan.capacity,
-        "lines": lines,
-        "overflow": overflow,
-    })))
+    Ok(Json(LinesView::new(
+        bundle.device.mac.lower12(),
+        bundle.device.effective_model().map(str::to_owned),
+        &plan,
+    )))
 }
 
+/// The files this phone fetches (admins).
+#[utoipa::path(
+    get,
+    path = "/devices/{mac}/files",
+    operation_id = "listDeviceFiles",
+    tag = "devices",
+    params(DevicePath),
+    responses(
+        (status = 200, description = "The file names", body = FilesView),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unprocessable,
+    )
+)]
 pub(super) async fn files(
     State(state): State<AppState>,
     caller: Caller,
-    Path(mac): Path<String>,
-) -> ApiResult<Json<Value>> {
+    ApiPath(path): ApiPath<DevicePath>,
+) -> ApiResult<Json<FilesView>> {
     caller.require_admin()?;
-    let bundle = load(&state, &caller, &mac).await?;
+    let bundle = load(&state, &caller, &path.mac).await?;
     let vendor = vendor_of(&state, &bundle.device)?;
-    let names: Vec<Value> = state
+    let files = state
         .vendors
         .device_file_names(vendor, &bundle.device.mac, bundle.device.effective_model())
         .into_iter()
-        .map(|(name, f)| json!({"name": name, "kind": f.kind_name(), "content_type": f.content_type}))
+        .map(|(name, f)| FileView {
+            name,
+            kind: f.kind_name().to_owned(),
+            content_type: f.content_type.clone(),
+        })
         .collect();
-    Ok(Json(json!({ "files": names })))
+    Ok(Json(FilesView { files }))
 }
 
 /// `?reveal=true` shows passwords (and is audited).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct Reveal {
+    /// Show the passwords instead of masking them (audited).
     #[serde(default)]
     reveal: bool,
 }
 
+/// The file as the phone gets it, passwords masked unless `?reveal=true` (admins).
+#[utoipa::path(
+    get,
+    path = "/devices/{mac}/files/{file}",
+    operation_id = "getDeviceFile",
+    tag = "devices",
+    params(DeviceFilePath, Reveal),
+    responses(
+        (status = 200, description = "The file, in the vendor's content type",
+            content((String = "text/plain"), (String = "text/xml"))),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unprocessable,
+    )
+)]
 pub(super) async fn file(
     State(state): State<AppState>,
     caller: Caller,
-    Path((mac, name)): Path<(String, String)>,
-    Query(reveal): Query<Reveal>,
+    ApiPath(DeviceFilePath { mac, file: name }): ApiPath<DeviceFilePath>,
+    ApiQuery(reveal): ApiQuery<Reveal>,
 ) -> ApiResult<Response> {
     caller.require_admin()?;
     let bundle = load(&state, &caller, &mac).await?;
@@ -392,22 +504,49 @@ async fn preview_server_url(state: &AppState, bundle: &DeviceBundle) -> ApiResul
         .unwrap_or_else(|| "http://deskprov.invalid".to_owned()))
 }
 
+/// The files this phone uploaded: logs and local overrides, the latest of each (admins).
+#[utoipa::path(
+    get,
+    path = "/devices/{mac}/uploads",
+    operation_id = "listDeviceUploads",
+    tag = "devices",
+    params(DevicePath),
+    responses(
+        (status = 200, description = "The uploads", body = UploadsView),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unprocessable,
+    )
+)]
 pub(super) async fn uploads(
     State(state): State<AppState>,
     caller: Caller,
-    Path(mac): Path<String>,
-) -> ApiResult<Json<Value>> {
+    ApiPath(path): ApiPath<DevicePath>,
+) -> ApiResult<Json<UploadsView>> {
     caller.require_admin()?;
-    let bundle = load(&state, &caller, &mac).await?;
+    let bundle = load(&state, &caller, &path.mac).await?;
     let id = bundle.device.id;
     let list = state.store.read(move |c| uploads::list(c, id)).await?;
-    Ok(Json(json!({ "uploads": list })))
+    Ok(Json(UploadsView {
+        uploads: list.into_iter().map(Into::into).collect(),
+    }))
 }
 
+/// An uploaded file as inert text (admins).
+#[utoipa::path(
+    get,
+    path = "/devices/{mac}/uploads/{file}",
+    operation_id = "getDeviceUpload",
+    tag = "devices",
+    params(DeviceFilePath),
+    responses(
+        (status = 200, description = "The file as the phone sent it", body = String,
+            content_type = "text/plain"),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unprocessable,
+    )
+)]
 pub(super) async fn upload(
     State(state): State<AppState>,
     caller: Caller,
-    Path((mac, name)): Path<(String, String)>,
+    ApiPath(DeviceFilePath { mac, file: name }): ApiPath<DeviceFilePath>,
 ) -> ApiResult<Response> {
     caller.require_admin()?;
     let bundle = load(&state, &caller, &mac).await?;

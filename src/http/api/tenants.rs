@@ -1,17 +1,39 @@
 //! Tenants and sites.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
+use super::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable};
+use super::views::{SiteView, SitesView, TenantView, TenantsView};
 use crate::domain::tenant::{SiteDraft, TenantDraft};
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::json::ApiJson;
+use crate::http::params::ApiPath;
 use crate::store::tenants::{self, Tenant};
 use crate::store::{Store, StoreError, sites};
+
+/// `/tenants/{tenant}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(super) struct TenantPath {
+    /// Tenant name (`testsite.com`).
+    pub(super) tenant: String,
+}
+
+/// `/tenants/{tenant}/sites/{site}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(super) struct SitePath {
+    /// Tenant name.
+    tenant: String,
+    /// Site name.
+    site: String,
+}
 
 /// Loads a tenant by name and checks the caller may see it.
 pub(super) async fn load_tenant(store: &Store, caller: &Caller, name: String) -> ApiResult<Tenant> {
@@ -20,20 +42,26 @@ pub(super) async fn load_tenant(store: &Store, caller: &Caller, name: String) ->
     Ok(tenant)
 }
 
-fn with_generated(tenant: &Tenant, generated: Option<String>) -> Value {
-    let mut body = tenant.to_json();
-    if let Some(pw) = generated {
-        // Shown once, here; stored only for phones to be checked against.
-        body["phone_auth"]["generated_password"] = json!(pw);
-    }
-    body
-}
-
+/// Creates a tenant (global admins).
+///
+/// A password mode without passwords gets one generated, shown once in
+/// `phone_auth.generated_password`.
+#[utoipa::path(
+    post,
+    path = "/tenants",
+    operation_id = "createTenant",
+    tag = "tenants",
+    request_body = TenantDraft,
+    responses(
+        (status = 201, description = "Created", body = TenantView),
+        BadRequest, Unauthorized, Forbidden, Conflict, Unprocessable,
+    )
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(draft): ApiJson<TenantDraft>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<TenantView>)> {
     caller.require_global_admin()?;
     let spec = draft.into_new()?;
     let actor = caller.actor();
@@ -43,77 +71,139 @@ pub(super) async fn create(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(with_generated(&tenant, generated)),
+        Json(TenantView::new(&tenant, generated)),
     ))
 }
 
-pub(super) async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+/// Lists the tenants the token may see (admins).
+#[utoipa::path(
+    get,
+    path = "/tenants",
+    operation_id = "listTenants",
+    tag = "tenants",
+    responses(
+        (status = 200, description = "The tenants", body = TenantsView),
+        Unauthorized, Forbidden,
+    )
+)]
+pub(super) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<TenantsView>> {
     caller.require_admin()?;
     let all = state.store.read(tenants::list).await?;
-    let visible: Vec<Value> = all
+    let tenants = all
         .iter()
         .filter(|t| caller.require_tenant(t).is_ok())
-        .map(Tenant::to_json)
+        .map(|t| TenantView::new(t, None))
         .collect();
-    Ok(Json(json!({ "tenants": visible })))
+    Ok(Json(TenantsView { tenants }))
 }
 
+/// A tenant and its settings (admins).
+#[utoipa::path(
+    get,
+    path = "/tenants/{tenant}",
+    operation_id = "getTenant",
+    tag = "tenants",
+    params(TenantPath),
+    responses(
+        (status = 200, description = "The tenant", body = TenantView),
+        BadRequest, Unauthorized, Forbidden, NotFound,
+    )
+)]
 pub(super) async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
+    ApiPath(path): ApiPath<TenantPath>,
+) -> ApiResult<Json<TenantView>> {
     caller.require_admin()?;
-    Ok(Json(
-        load_tenant(&state.store, &caller, name).await?.to_json(),
-    ))
+    let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
+    Ok(Json(TenantView::new(&tenant, None)))
 }
 
+/// Changes a tenant's settings, plan or phone-side policy (admins); the name is immutable.
+#[utoipa::path(
+    patch,
+    path = "/tenants/{tenant}",
+    operation_id = "updateTenant",
+    tag = "tenants",
+    params(TenantPath),
+    request_body = TenantDraft,
+    responses(
+        (status = 200, description = "The changed tenant", body = TenantView),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+    )
+)]
 pub(super) async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
+    ApiPath(path): ApiPath<TenantPath>,
     ApiJson(draft): ApiJson<TenantDraft>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TenantView>> {
     caller.require_admin()?;
-    let before = load_tenant(&state.store, &caller, name).await?;
+    let before = load_tenant(&state.store, &caller, path.tenant).await?;
     let spec = draft.apply_to(before.spec())?;
     let actor = caller.actor();
     let (after, generated) = state
         .store
         .write(move |tx| tenants::update(tx, &actor, &before, spec))
         .await?;
-    Ok(Json(with_generated(&after, generated)))
+    Ok(Json(TenantView::new(&after, generated)))
 }
 
+/// Adds a site to a tenant (admins).
+#[utoipa::path(
+    post,
+    path = "/tenants/{tenant}/sites",
+    operation_id = "createSite",
+    tag = "tenants",
+    params(TenantPath),
+    request_body = SiteDraft,
+    responses(
+        (status = 201, description = "Created", body = SiteView),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+    )
+)]
 pub(super) async fn create_site(
     State(state): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
+    ApiPath(path): ApiPath<TenantPath>,
     ApiJson(draft): ApiJson<SiteDraft>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<SiteView>)> {
     caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller, name).await?;
+    let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
     let spec = draft.into_new()?;
     let actor = caller.actor();
     let site = state
         .store
         .write(move |tx| sites::insert(tx, &actor, tenant.id, &spec))
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::to_value(site).unwrap_or_default()),
-    ))
+    Ok((StatusCode::CREATED, Json(SiteView::from(&site))))
 }
 
+/// Changes a site's settings or allow-list (admins); the name is immutable.
+#[utoipa::path(
+    patch,
+    path = "/tenants/{tenant}/sites/{site}",
+    operation_id = "updateSite",
+    tag = "tenants",
+    params(SitePath),
+    request_body = SiteDraft,
+    responses(
+        (status = 200, description = "The changed site", body = SiteView),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+    )
+)]
 pub(super) async fn update_site(
     State(state): State<AppState>,
     caller: Caller,
-    Path((name, site)): Path<(String, String)>,
+    ApiPath(path): ApiPath<SitePath>,
     ApiJson(draft): ApiJson<SiteDraft>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SiteView>> {
     caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller, name).await?;
+    let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
+    let site = path.site;
     let before = state
         .store
         .read(move |c| match sites::resolve(c, tenant.id, &site, "site") {
@@ -127,16 +217,30 @@ pub(super) async fn update_site(
         .store
         .write(move |tx| sites::update(tx, &actor, &before, &spec))
         .await?;
-    Ok(Json(serde_json::to_value(after).unwrap_or_default()))
+    Ok(Json(SiteView::from(&after)))
 }
 
+/// A tenant's sites (admins).
+#[utoipa::path(
+    get,
+    path = "/tenants/{tenant}/sites",
+    operation_id = "listSites",
+    tag = "tenants",
+    params(TenantPath),
+    responses(
+        (status = 200, description = "The sites", body = SitesView),
+        BadRequest, Unauthorized, Forbidden, NotFound,
+    )
+)]
 pub(super) async fn list_sites(
     State(state): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
+    ApiPath(path): ApiPath<TenantPath>,
+) -> ApiResult<Json<SitesView>> {
     caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller, name).await?;
+    let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
     let sites = state.store.read(move |c| sites::list(c, tenant.id)).await?;
-    Ok(Json(json!({ "sites": sites })))
+    Ok(Json(SitesView {
+        sites: sites.iter().map(SiteView::from).collect(),
+    }))
 }

@@ -1,21 +1,46 @@
 //! Users, extensions and SIP aliases.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
-use super::tenants::load_tenant;
+use super::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable};
+use super::tenants::{TenantPath, load_tenant};
+use super::views::{AliasView, AliasesView, ExtensionsView, UserDetailView, UserView, UsersView};
 use crate::domain::RuleError;
 use crate::domain::user::{AliasDraft, TenantRules, UserDraft};
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::ApiJson;
-use crate::store::aliases::{self, Alias};
+use crate::http::params::{ApiPath, ApiQuery};
+use crate::store::aliases;
 use crate::store::tenants::Tenant;
 use crate::store::users::{self, User};
+
+/// `/tenants/{tenant}/users/{extension}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(super) struct UserPath {
+    /// Tenant name.
+    tenant: String,
+    /// The user's extension.
+    extension: String,
+}
+
+/// `/tenants/{tenant}/users/{extension}/aliases/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(super) struct AliasPath {
+    /// Tenant name.
+    tenant: String,
+    /// The owner's extension.
+    extension: String,
+    /// Alias id.
+    id: i64,
+}
 
 fn rules(tenant: &Tenant) -> TenantRules<'_> {
     TenantRules {
@@ -24,14 +49,10 @@ fn rules(tenant: &Tenant) -> TenantRules<'_> {
     }
 }
 
-async fn load_user(
-    state: &AppState,
-    caller: &Caller,
-    tenant: String,
-    extension: String,
-) -> ApiResult<(Tenant, User)> {
-    let tenant = load_tenant(&state.store, caller, tenant).await?;
+async fn load_user(state: &AppState, caller: &Caller, path: UserPath) -> ApiResult<(Tenant, User)> {
+    let tenant = load_tenant(&state.store, caller, path.tenant).await?;
     let id = tenant.id;
+    let extension = path.extension;
     let user = state
         .store
         .read(move |c| users::by_extension(c, id, &extension))
@@ -40,86 +61,131 @@ async fn load_user(
 }
 
 /// `?reveal=true`: admins may ask for SIP passwords.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct Reveal {
+    /// Show the SIP passwords of the user and their aliases (admins only).
     #[serde(default)]
     reveal: bool,
 }
 
-fn user_body(user: &User, aliases: &[Alias], reveal: bool) -> Value {
-    let mut body = user.to_json();
-    body["aliases"] = aliases
-        .iter()
-        .map(|a| if reveal { a.snapshot() } else { a.to_json() })
-        .collect();
-    if reveal {
-        body["sip_password"] = json!(user.spec.sip_password.expose());
-    }
-    body
-}
-
+/// Creates a user (admins). A missing SIP password is generated; passwords are never echoed.
+#[utoipa::path(
+    post,
+    path = "/tenants/{tenant}/users",
+    operation_id = "createUser",
+    tag = "users",
+    params(TenantPath),
+    request_body = UserDraft,
+    responses(
+        (status = 201, description = "Created", body = UserDetailView),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+    )
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Path(tenant): Path<String>,
+    ApiPath(path): ApiPath<TenantPath>,
     ApiJson(draft): ApiJson<UserDraft>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<UserDetailView>)> {
     caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller, tenant).await?;
+    let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
     let spec = draft.into_new(rules(&tenant), &mut rand::rng())?;
     let actor = caller.actor();
     let user = state
         .store
         .write(move |tx| users::insert(tx, &actor, &tenant, &spec))
         .await?;
-    Ok((StatusCode::CREATED, Json(user_body(&user, &[], false))))
+    Ok((
+        StatusCode::CREATED,
+        Json(UserDetailView::new(&user, &[], false)),
+    ))
 }
 
 /// `?q=` filters by name or extension.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct Search {
+    /// Part of a name or an extension.
     q: Option<String>,
 }
 
+/// A tenant's users with status tags (admins, installers).
+#[utoipa::path(
+    get,
+    path = "/tenants/{tenant}/users",
+    operation_id = "listUsers",
+    tag = "users",
+    params(TenantPath, Search),
+    responses(
+        (status = 200, description = "The users", body = UsersView),
+        BadRequest, Unauthorized, Forbidden, NotFound,
+    )
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(tenant): Path<String>,
-    Query(search): Query<Search>,
-) -> ApiResult<Json<Value>> {
-    let tenant = load_tenant(&state.store, &caller, tenant).await?;
+    ApiPath(path): ApiPath<TenantPath>,
+    ApiQuery(search): ApiQuery<Search>,
+) -> ApiResult<Json<UsersView>> {
+    let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
     let list = state
         .store
         .read(move |c| users::list(c, tenant.id, search.q.as_deref()))
         .await?;
-    Ok(Json(
-        json!({ "users": list.iter().map(User::to_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(UsersView {
+        users: list.iter().map(UserView::from).collect(),
+    }))
 }
 
+/// A user with their aliases (admins; installers without secrets).
+#[utoipa::path(
+    get,
+    path = "/tenants/{tenant}/users/{extension}",
+    operation_id = "getUser",
+    tag = "users",
+    params(UserPath, Reveal),
+    responses(
+        (status = 200, description = "The user", body = UserDetailView),
+        BadRequest, Unauthorized, Forbidden, NotFound,
+    )
+)]
 pub(super) async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path((tenant, extension)): Path<(String, String)>,
-    Query(reveal): Query<Reveal>,
-) -> ApiResult<Json<Value>> {
+    ApiPath(path): ApiPath<UserPath>,
+    ApiQuery(reveal): ApiQuery<Reveal>,
+) -> ApiResult<Json<UserDetailView>> {
     if reveal.reveal {
         caller.require_admin()?;
     }
-    let (_, user) = load_user(&state, &caller, tenant, extension).await?;
+    let (_, user) = load_user(&state, &caller, path).await?;
     let id = user.id;
     let aliases = state.store.read(move |c| aliases::for_user(c, id)).await?;
-    Ok(Json(user_body(&user, &aliases, reveal.reveal)))
+    Ok(Json(UserDetailView::new(&user, &aliases, reveal.reveal)))
 }
 
+/// Changes a user (admins); the extension is immutable, `null` clears a field.
+#[utoipa::path(
+    patch,
+    path = "/tenants/{tenant}/users/{extension}",
+    operation_id = "updateUser",
+    tag = "users",
+    params(UserPath),
+    request_body = UserDraft,
+    responses(
+        (status = 200, description = "The changed user", body = UserDetailView),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+    )
+)]
 pub(super) async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path((tenant, extension)): Path<(String, String)>,
+    ApiPath(path): ApiPath<UserPath>,
     ApiJson(draft): ApiJson<UserDraft>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserDetailView>> {
     caller.require_admin()?;
-    let (tenant, before) = load_user(&state, &caller, tenant, extension).await?;
+    let (tenant, before) = load_user(&state, &caller, path).await?;
     let spec = draft.apply_to(before.spec.clone(), rules(&tenant))?;
     let actor = caller.actor();
     let (user, aliases) = state
@@ -130,30 +196,49 @@ pub(super) async fn update(
             Ok((user, aliases))
         })
         .await?;
-    Ok(Json(user_body(&user, &aliases, false)))
+    Ok(Json(UserDetailView::new(&user, &aliases, false)))
 }
 
 /// `?confirm=<extension>` guards deletes against a wrong click.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct Confirm {
+    /// The user's extension again, to confirm the delete.
     confirm: Option<String>,
 }
 
+/// Deletes a user and their aliases (admins).
+///
+/// The record is kept in the audit log; refused while devices are assigned.
+#[utoipa::path(
+    delete,
+    path = "/tenants/{tenant}/users/{extension}",
+    operation_id = "deleteUser",
+    tag = "users",
+    params(UserPath, Confirm),
+    responses(
+        (status = 204, description = "Deleted"),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
+    )
+)]
 pub(super) async fn remove(
     State(state): State<AppState>,
     caller: Caller,
-    Path((tenant, extension)): Path<(String, String)>,
-    Query(confirm): Query<Confirm>,
+    ApiPath(path): ApiPath<UserPath>,
+    ApiQuery(confirm): ApiQuery<Confirm>,
 ) -> ApiResult<StatusCode> {
     caller.require_admin()?;
-    if confirm.confirm.as_deref() != Some(extension.as_str()) {
+    if confirm.confirm.as_deref() != Some(path.extension.as_str()) {
         return Err(ApiError::BadRequest(RuleError::new(
             "confirm",
             "confirmation_required",
-            format!("to delete this user, repeat its extension: ?confirm={extension}"),
+            format!(
+                "to delete this user, repeat its extension: ?confirm={}",
+                path.extension
+            ),
         )));
     }
-    let (_, user) = load_user(&state, &caller, tenant, extension).await?;
+    let (_, user) = load_user(&state, &caller, path).await?;
     let actor = caller.actor();
     state
         .store
@@ -162,88 +247,155 @@ pub(super) async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Extensions in use, the next free one, and the plan (admins).
+#[utoipa::path(
+    get,
+    path = "/tenants/{tenant}/extensions",
+    operation_id = "getExtensions",
+    tag = "users",
+    params(TenantPath),
+    responses(
+        (status = 200, description = "The allocation", body = ExtensionsView),
+        BadRequest, Unauthorized, Forbidden, NotFound,
+    )
+)]
 pub(super) async fn extensions(
     State(state): State<AppState>,
     caller: Caller,
-    Path(tenant): Path<String>,
-) -> ApiResult<Json<Value>> {
+    ApiPath(path): ApiPath<TenantPath>,
+) -> ApiResult<Json<ExtensionsView>> {
     caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller, tenant).await?;
+    let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
     let id = tenant.id;
     let taken = state.store.read(move |c| users::extensions(c, id)).await?;
     let next = tenant.extension_plan.next_free(&taken);
     let mut allocated: Vec<String> = taken.into_iter().collect();
     allocated.sort_by(|a, b| (a.len(), a).cmp(&(b.len(), b)));
-    Ok(Json(
-        json!({ "allocated": allocated, "next_free": next, "plan": tenant.extension_plan }),
-    ))
+    Ok(Json(ExtensionsView {
+        allocated,
+        next_free: next.map(|e| e.as_str().to_owned()),
+        plan: tenant.extension_plan,
+    }))
 }
 
+/// Adds a SIP alias at the end of a user's order (admins).
+#[utoipa::path(
+    post,
+    path = "/tenants/{tenant}/users/{extension}/aliases",
+    operation_id = "createAlias",
+    tag = "users",
+    params(UserPath),
+    request_body = AliasDraft,
+    responses(
+        (status = 201, description = "Created", body = AliasView),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+    )
+)]
 pub(super) async fn add_alias(
     State(state): State<AppState>,
     caller: Caller,
-    Path((tenant, extension)): Path<(String, String)>,
+    ApiPath(path): ApiPath<UserPath>,
     ApiJson(draft): ApiJson<AliasDraft>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<AliasView>)> {
     caller.require_admin()?;
-    let (tenant, user) = load_user(&state, &caller, tenant, extension).await?;
+    let (tenant, user) = load_user(&state, &caller, path).await?;
     let spec = draft.into_new(&tenant.sip_username_prefix, &mut rand::rng())?;
     let actor = caller.actor();
     let alias = state
         .store
         .write(move |tx| aliases::insert(tx, &actor, &tenant.sip_username_prefix, &user, &spec))
         .await?;
-    Ok((StatusCode::CREATED, Json(alias.to_json())))
+    Ok((StatusCode::CREATED, Json(AliasView::new(&alias, false))))
 }
 
+/// A user's aliases in line order (admins).
+#[utoipa::path(
+    get,
+    path = "/tenants/{tenant}/users/{extension}/aliases",
+    operation_id = "listAliases",
+    tag = "users",
+    params(UserPath),
+    responses(
+        (status = 200, description = "The aliases", body = AliasesView),
+        BadRequest, Unauthorized, Forbidden, NotFound,
+    )
+)]
 pub(super) async fn list_aliases(
     State(state): State<AppState>,
     caller: Caller,
-    Path((tenant, extension)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+    ApiPath(path): ApiPath<UserPath>,
+) -> ApiResult<Json<AliasesView>> {
     caller.require_admin()?;
-    let (_, user) = load_user(&state, &caller, tenant, extension).await?;
+    let (_, user) = load_user(&state, &caller, path).await?;
     let list = state
         .store
         .read(move |c| aliases::for_user(c, user.id))
         .await?;
-    Ok(Json(
-        json!({ "aliases": list.iter().map(Alias::to_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(AliasesView::new(&list)))
 }
 
-/// `{"order": [alias ids]}`.
-#[derive(Debug, Deserialize)]
+/// The new order of a user's aliases.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct Order {
+pub(super) struct AliasOrder {
+    /// Every alias id of the user exactly once, in line order.
+    #[schema(example = json!([12, 11]))]
     order: Vec<i64>,
 }
 
+/// Reorders a user's aliases (admins).
+#[utoipa::path(
+    put,
+    path = "/tenants/{tenant}/users/{extension}/aliases/order",
+    operation_id = "reorderAliases",
+    tag = "users",
+    params(UserPath),
+    request_body = AliasOrder,
+    responses(
+        (status = 200, description = "The aliases in their new order", body = AliasesView),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unprocessable,
+    )
+)]
 pub(super) async fn reorder_aliases(
     State(state): State<AppState>,
     caller: Caller,
-    Path((tenant, extension)): Path<(String, String)>,
-    ApiJson(order): ApiJson<Order>,
-) -> ApiResult<Json<Value>> {
+    ApiPath(path): ApiPath<UserPath>,
+    ApiJson(order): ApiJson<AliasOrder>,
+) -> ApiResult<Json<AliasesView>> {
     caller.require_admin()?;
-    let (_, user) = load_user(&state, &caller, tenant, extension).await?;
+    let (_, user) = load_user(&state, &caller, path).await?;
     let actor = caller.actor();
     let list = state
         .store
         .write(move |tx| aliases::reorder(tx, &actor, &user, &order.order))
         .await?;
-    Ok(Json(
-        json!({ "aliases": list.iter().map(Alias::to_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(AliasesView::new(&list)))
 }
 
+/// Deletes an alias (admins); the ones after it move up a line.
+#[utoipa::path(
+    delete,
+    path = "/tenants/{tenant}/users/{extension}/aliases/{id}",
+    operation_id = "deleteAlias",
+    tag = "users",
+    params(AliasPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        BadRequest, Unauthorized, Forbidden, NotFound,
+    )
+)]
 pub(super) async fn remove_alias(
     State(state): State<AppState>,
     caller: Caller,
-    Path((tenant, extension, id)): Path<(String, String, i64)>,
+    ApiPath(path): ApiPath<AliasPath>,
 ) -> ApiResult<StatusCode> {
     caller.require_admin()?;
-    let (_, user) = load_user(&state, &caller, tenant, extension).await?;
+    let id = path.id;
+    let user_path = UserPath {
+        tenant: path.tenant,
+        extension: path.extension,
+    };
+    let (_, user) = load_user(&state, &caller, user_path).await?;
     let actor = caller.actor();
     state
         .store
