@@ -284,24 +284,6 @@ async fn a_new_certificate_is_served_after_the_files_change() {
     );
 }
 
-/// Kills the child on drop.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn sighup_reloads_the_certificate_of_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
@@ -310,7 +292,7 @@ async fn sighup_reloads_the_certificate_of_a_running_server() {
     let cert_path = write(dir.path(), "server.pem", &cert);
     let key_path = write(dir.path(), "server.key", &key);
     let (tls_port, phone_port, admin_port) = (free_port(), free_port(), free_port());
-    let child = Child(
+    let child = ChildGuard(Some(
         std::process::Command::new(env!("CARGO_BIN_EXE_deskprov"))
             .arg("serve")
             .args(["--phone-listen", &format!("127.0.0.1:{phone_port}")])
@@ -326,7 +308,7 @@ async fn sighup_reloads_the_certificate_of_a_running_server() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap(),
-    );
+    ));
     // Any answer over TLS shows which certificate is served (an unknown file is a 404).
     let url = format!("https://localhost:{tls_port}/nothing.cfg");
     let mut up = false;
@@ -364,7 +346,7 @@ async fn sighup_reloads_the_certificate_of_a_running_server() {
         "no reload without a signal"
     );
 
-    let pid = child.0.id().to_string();
+    let pid = child.id().to_string();
     assert!(
         std::process::Command::new("kill")
             .args(["-HUP", &pid])
