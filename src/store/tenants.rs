@@ -66,6 +66,7 @@ impl Tenant {
                 "allow_cidrs": auth.allow_cidrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "url_key": auth.url_key,
                 "require_client_cert": auth.require_client_cert,
+                "require_https": auth.require_https,
             },
             "enroll_window": format_duration(self.enroll_window),
             "max_devices_per_user": self.max_devices_per_user,
