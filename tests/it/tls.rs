@@ -130,6 +130,26 @@ async fn phones_fetch_over_tls_1_2_and_1_3() {
             .status(),
         StatusCode::OK
     );
+    let (status, _) = app
+        .api(
+            Method::PATCH,
+            "/tenants/testsite.com",
+            Some(json!({"phone_auth": {"require_https": true}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let plain = app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA)).await;
+    assert_eq!(plain.status(), StatusCode::NOT_FOUND);
+    let common = app.phone_get("y000000000108.cfg", Some(YEALINK_UA)).await;
+    assert_eq!(
+        common.status(),
+        StatusCode::OK,
+        "common files hold no secrets"
+    );
+    assert_eq!(
+        status_of(&client(&server_ca, None, false), &url).await,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
