@@ -290,6 +290,11 @@ mod tests {
             eff("Australia/Sydney").standard_utc_offset_seconds(),
             10 * 3600
         );
+        assert_eq!(
+            eff("Australia/Sydney").zone_rules().posix_tz(),
+            "AEST-10AEDT,M10.1.0,M4.1.0/3"
+        );
+        assert_eq!(Settings::merge(&[]).zone_rules().posix_tz(), "UTC0");
     }
 
     #[test]
