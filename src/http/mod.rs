@@ -1,5 +1,6 @@
 //! HTTP: the phone-facing handler, the admin/installer JSON API, auth and errors. No SQL here.
 
+pub mod actions;
 pub mod api;
 pub mod auth;
 pub mod client_ip;
