@@ -112,7 +112,11 @@ pub fn close(tx: &Transaction<'_>, cookie: &str) -> StoreResult<bool> {
             |r| r.get(0),
         )
         .optional()?;
-    let Some(token) = token_id.map(|id| tokens::by_id(tx, id)).transpose()?.flatten() else {
+    let Some(token) = token_id
+        .map(|id| tokens::by_id(tx, id))
+        .transpose()?
+        .flatten()
+    else {
         return Ok(false);
     };
     record(tx, &token, "sign_out")?;
@@ -180,9 +184,9 @@ mod tests {
         );
         // The cookie value itself is nowhere in the database.
         let stored: String = store
-            .read_blocking(|c| {
-                Ok(c.query_row("SELECT id_hash FROM ui_sessions", [], |r| r.get(0))?)
-            })
+            .read_blocking(
+                |c| Ok(c.query_row("SELECT id_hash FROM ui_sessions", [], |r| r.get(0))?),
+            )
             .unwrap();
         assert_ne!(stored, opened.cookie);
         assert_eq!(

@@ -66,17 +66,34 @@ pub async fn status(state: &AppState, bundle: &DeviceBundle) -> ApiResult<Device
     Ok(status_of(vendor, bundle, &fetched))
 }
 
-/// Every device of one tenant (or all), with its status, in one pass over the store.
-pub async fn statuses(
+/// A device with its owner and status, for lists.
+#[derive(Debug, Clone)]
+pub struct DeviceSummary {
+    /// The device.
+    pub device: Device,
+    /// Its tenant's name.
+    pub tenant: String,
+    /// The owner's extension.
+    pub extension: String,
+    /// The owner's name.
+    pub user: String,
+    /// The status now.
+    pub status: DeviceStatus,
+}
+
+/// The devices of one tenant (or all) and/or one user, with their status, in one pass over
+/// the store.
+pub async fn summaries(
     state: &AppState,
     tenant_id: Option<i64>,
-) -> ApiResult<Vec<(Device, DeviceStatus)>> {
+    user_id: Option<i64>,
+) -> ApiResult<Vec<DeviceSummary>> {
     let vendors = state.vendors.clone();
     let found = state
         .store
         .read(move |c| {
             let mut out = Vec::new();
-            for device in devices::list(c, tenant_id, None)? {
+            for device in devices::list(c, tenant_id, user_id)? {
                 let Some(bundle) = devices::bundle(c, &device.mac)? else {
                     continue;
                 };
@@ -91,7 +108,13 @@ pub async fn statuses(
         .map(|(bundle, fetched)| {
             let vendor = vendor_of(&vendors, &bundle.device)?;
             let status = status_of(vendor, &bundle, &fetched);
-            Ok((bundle.device, status))
+            Ok(DeviceSummary {
+                status,
+                tenant: bundle.tenant.name,
+                extension: bundle.owner.spec.extension.to_string(),
+                user: bundle.owner.spec.name.to_string(),
+                device: bundle.device,
+            })
         })
         .collect()
 }
@@ -182,11 +205,9 @@ pub fn file_names<'a>(
     bundle: &DeviceBundle,
 ) -> ApiResult<Vec<(String, &'a FileSpec)>> {
     let vendor = vendor_of(&state.vendors, &bundle.device)?;
-    Ok(state.vendors.device_file_names(
-        vendor,
-        &bundle.device.mac,
-        bundle.device.effective_model(),
-    ))
+    Ok(state
+        .vendors
+        .device_file_names(vendor, &bundle.device.mac, bundle.device.effective_model()))
 }
 
 /// The file `name` as the phone gets it (admins only); passwords masked unless `reveal`,

@@ -78,7 +78,9 @@ pub async fn remove(
         return Err(ApiError::BadRequest(RuleError::new(
             "confirm",
             "confirmation_required",
-            format!("to delete this user, repeat its extension as the confirmation: confirm={extension}"),
+            format!(
+                "to delete this user, repeat its extension as the confirmation: confirm={extension}"
+            ),
         )));
     }
     let (_, user) = load_user(state, caller, tenant, extension).await?;

@@ -115,7 +115,14 @@ pub(super) async fn remove(
     Path((tenant, extension)): Path<(String, String)>,
     Query(confirm): Query<Confirm>,
 ) -> ApiResult<StatusCode> {
-    act::remove(&state, &caller, tenant, extension, confirm.confirm.as_deref()).await?;
+    act::remove(
+        &state,
+        &caller,
+        tenant,
+        extension,
+        confirm.confirm.as_deref(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
