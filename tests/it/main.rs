@@ -7,6 +7,7 @@ mod cli;
 mod provisioning;
 mod rules;
 mod security;
+mod ui;
 mod uploads;
 mod vendor_cisco_mpp;
 mod vendor_cisco_spa;
