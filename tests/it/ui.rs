@@ -227,6 +227,7 @@ impl Browser {
 
     /// A screenshot of the whole page at `width` CSS pixels, kept as a test artifact.
     async fn shot(&self, name: &str, width: u32) {
+        let (was_width, was_height) = self.client.get_window_size().await.unwrap();
         self.client.set_window_size(width, 900).await.unwrap();
         let height = self
             .client
@@ -246,7 +247,10 @@ impl Browser {
         let png = self.client.screenshot().await.unwrap();
         assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
         std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
-        self.client.set_window_size(1280, 900).await.unwrap();
+        self.client
+            .set_window_size(was_width as u32, was_height as u32)
+            .await
+            .unwrap();
     }
 
     async fn sign_in(&self, token: &str) {
@@ -505,6 +509,7 @@ async fn an_installer_registers_a_phone_on_a_phone_sized_screen_and_no_more() {
     browser.go("/ui/tenants/testsite.com/users").await;
     browser.find("#user-list").await;
     assert!(!browser.exists("#create-user").await);
+    browser.shot("users-installer-phone", 360).await;
     browser.go("/ui/tenants/testsite.com/users/101").await;
     browser.find("#alias-list").await;
     assert!(!browser.exists("#alias-list button").await);
@@ -530,6 +535,12 @@ async fn an_installer_registers_a_phone_on_a_phone_sized_screen_and_no_more() {
     browser.shot("device-installer-phone", 360).await;
 
     // The page fits the screen: nothing wider than 360 px but tables that scroll.
+    let width = browser
+        .client
+        .execute("return window.innerWidth;", vec![])
+        .await
+        .unwrap();
+    assert!(width.as_u64().is_some_and(|w| w <= 360), "{width}");
     let overflowing = browser
         .client
         .execute(
