@@ -142,6 +142,38 @@ pub fn list(conn: &Connection) -> StoreResult<Vec<Tenant>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// A tenant with how many users and devices it has.
+#[derive(Debug, Clone)]
+pub struct TenantSummary {
+    /// Tenant row id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Users.
+    pub users: i64,
+    /// Devices.
+    pub devices: i64,
+}
+
+/// Every tenant with its counts of users and devices, by name.
+pub fn summaries(conn: &Connection) -> StoreResult<Vec<TenantSummary>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT t.id, t.name,
+            (SELECT COUNT(*) FROM users u WHERE u.tenant_id = t.id),
+            (SELECT COUNT(*) FROM devices d WHERE d.tenant_id = t.id)
+         FROM tenants t ORDER BY t.name",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(TenantSummary {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            users: r.get(2)?,
+            devices: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Fills in what the policy asks to be generated: a random URL key (shown in the tenant from then
 /// on), and a phone password, returned to show once.
 fn settle_phone_password(spec: &mut TenantSpec, rng: &mut impl Rng) -> Option<String> {

@@ -5,8 +5,8 @@ use axum::extract::{Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::tenants::load_tenant;
 use crate::http::AppState;
+use crate::http::actions::tenants::load_tenant;
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::store::audit;

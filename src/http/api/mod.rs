@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))
+        .merge(super::ui::router())
         .with_state(state)
 }
 

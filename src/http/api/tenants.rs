@@ -7,18 +7,12 @@ use serde_json::{Value, json};
 
 use crate::domain::tenant::{SiteDraft, TenantDraft};
 use crate::http::AppState;
+use crate::http::actions::tenants::{load_tenant, visible_tenants};
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::json::ApiJson;
 use crate::store::tenants::{self, Tenant};
-use crate::store::{Store, StoreError, sites};
-
-/// Loads a tenant by name and checks the caller may see it.
-pub(super) async fn load_tenant(store: &Store, caller: &Caller, name: String) -> ApiResult<Tenant> {
-    let tenant = store.read(move |c| tenants::by_name(c, &name)).await?;
-    caller.require_tenant(&tenant)?;
-    Ok(tenant)
-}
+use crate::store::{StoreError, sites};
 
 fn with_generated(tenant: &Tenant, generated: Option<String>) -> Value {
     let mut body = tenant.to_json();
@@ -49,10 +43,9 @@ pub(super) async fn create(
 
 pub(super) async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
-    let all = state.store.read(tenants::list).await?;
-    let visible: Vec<Value> = all
+    let visible: Vec<Value> = visible_tenants(&state.store, &caller)
+        .await?
         .iter()
-        .filter(|t| caller.require_tenant(t).is_ok())
         .map(Tenant::to_json)
         .collect();
     Ok(Json(json!({ "tenants": visible })))

@@ -6,38 +6,15 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::tenants::load_tenant;
-use crate::domain::RuleError;
-use crate::domain::user::{AliasDraft, TenantRules, UserDraft};
+use crate::domain::user::{AliasDraft, UserDraft};
 use crate::http::AppState;
+use crate::http::actions::tenants::load_tenant;
+use crate::http::actions::users::{self as act, load_user};
 use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::ApiResult;
 use crate::http::json::ApiJson;
 use crate::store::aliases::{self, Alias};
-use crate::store::tenants::Tenant;
 use crate::store::users::{self, User};
-
-fn rules(tenant: &Tenant) -> TenantRules<'_> {
-    TenantRules {
-        plan: &tenant.extension_plan,
-        prefix: &tenant.sip_username_prefix,
-    }
-}
-
-async fn load_user(
-    state: &AppState,
-    caller: &Caller,
-    tenant: String,
-    extension: String,
-) -> ApiResult<(Tenant, User)> {
-    let tenant = load_tenant(&state.store, caller, tenant).await?;
-    let id = tenant.id;
-    let user = state
-        .store
-        .read(move |c| users::by_extension(c, id, &extension))
-        .await?;
-    Ok((tenant, user))
-}
 
 /// `?reveal=true`: admins may ask for SIP passwords.
 #[derive(Debug, Deserialize)]
@@ -64,14 +41,7 @@ pub(super) async fn create(
     Path(tenant): Path<String>,
     ApiJson(draft): ApiJson<UserDraft>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller, tenant).await?;
-    let spec = draft.into_new(rules(&tenant), &mut rand::rng())?;
-    let actor = caller.actor();
-    let user = state
-        .store
-        .write(move |tx| users::insert(tx, &actor, &tenant, &spec))
-        .await?;
+    let user = act::create(&state, &caller, tenant, draft).await?;
     Ok((StatusCode::CREATED, Json(user_body(&user, &[], false))))
 }
 
@@ -120,7 +90,7 @@ pub(super) async fn update(
 ) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
     let (tenant, before) = load_user(&state, &caller, tenant, extension).await?;
-    let spec = draft.apply_to(before.spec.clone(), rules(&tenant))?;
+    let spec = draft.apply_to(before.spec.clone(), act::rules(&tenant))?;
     let actor = caller.actor();
     let (user, aliases) = state
         .store
@@ -145,20 +115,14 @@ pub(super) async fn remove(
     Path((tenant, extension)): Path<(String, String)>,
     Query(confirm): Query<Confirm>,
 ) -> ApiResult<StatusCode> {
-    caller.require_admin()?;
-    if confirm.confirm.as_deref() != Some(extension.as_str()) {
-        return Err(ApiError::BadRequest(RuleError::new(
-            "confirm",
-            "confirmation_required",
-            format!("to delete this user, repeat its extension: ?confirm={extension}"),
-        )));
-    }
-    let (_, user) = load_user(&state, &caller, tenant, extension).await?;
-    let actor = caller.actor();
-    state
-        .store
-        .write(move |tx| users::delete(tx, &actor, &user))
-        .await?;
+    act::remove(
+        &state,
+        &caller,
+        tenant,
+        extension,
+        confirm.confirm.as_deref(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -169,11 +133,7 @@ pub(super) async fn extensions(
 ) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
     let tenant = load_tenant(&state.store, &caller, tenant).await?;
-    let id = tenant.id;
-    let taken = state.store.read(move |c| users::extensions(c, id)).await?;
-    let next = tenant.extension_plan.next_free(&taken);
-    let mut allocated: Vec<String> = taken.into_iter().collect();
-    allocated.sort_by(|a, b| (a.len(), a).cmp(&(b.len(), b)));
+    let (allocated, next) = act::extensions(&state, &tenant).await?;
     Ok(Json(
         json!({ "allocated": allocated, "next_free": next, "plan": tenant.extension_plan }),
     ))
@@ -185,14 +145,7 @@ pub(super) async fn add_alias(
     Path((tenant, extension)): Path<(String, String)>,
     ApiJson(draft): ApiJson<AliasDraft>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.require_admin()?;
-    let (tenant, user) = load_user(&state, &caller, tenant, extension).await?;
-    let spec = draft.into_new(&tenant.sip_username_prefix, &mut rand::rng())?;
-    let actor = caller.actor();
-    let alias = state
-        .store
-        .write(move |tx| aliases::insert(tx, &actor, &tenant.sip_username_prefix, &user, &spec))
-        .await?;
+    let alias = act::add_alias(&state, &caller, tenant, extension, draft).await?;
     Ok((StatusCode::CREATED, Json(alias.to_json())))
 }
 
@@ -225,13 +178,7 @@ pub(super) async fn reorder_aliases(
     Path((tenant, extension)): Path<(String, String)>,
     ApiJson(order): ApiJson<Order>,
 ) -> ApiResult<Json<Value>> {
-    caller.require_admin()?;
-    let (_, user) = load_user(&state, &caller, tenant, extension).await?;
-    let actor = caller.actor();
-    let list = state
-        .store
-        .write(move |tx| aliases::reorder(tx, &actor, &user, &order.order))
-        .await?;
+    let list = act::reorder_aliases(&state, &caller, tenant, extension, order.order).await?;
     Ok(Json(
         json!({ "aliases": list.iter().map(Alias::to_json).collect::<Vec<_>>() }),
     ))
@@ -242,15 +189,6 @@ pub(super) async fn remove_alias(
     caller: Caller,
     Path((tenant, extension, id)): Path<(String, String, i64)>,
 ) -> ApiResult<StatusCode> {
-    caller.require_admin()?;
-    let (_, user) = load_user(&state, &caller, tenant, extension).await?;
-    let actor = caller.actor();
-    state
-        .store
-        .write(move |tx| {
-            let alias = aliases::by_id(tx, user.id, id)?;
-            aliases::delete(tx, &actor, &user, &alias)
-        })
-        .await?;
+    act::remove_alias(&state, &caller, tenant, extension, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
