@@ -52,6 +52,8 @@ fn print_demo(running: &server::Running, info: &demo::DemoInfo) {
         info.admin_token,
         demo::PHONES[0].mac
     );
+    println!("\nOr open the pages in a browser and sign in with the admin token:");
+    println!("  http://{admin}/ui/");
 }
 
 /// `deskprov token create`: prints the token alone on the last line.

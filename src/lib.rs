@@ -5,7 +5,8 @@
 //! - [`domain`]: pure types and rules (MACs, extensions, passwords, the line plan). No I/O.
 //! - [`store`]: SQLite, the only place with SQL.
 //! - [`vendor`]: vendor profiles from `vendors/`, request matching, UA parsing, rendering.
-//! - [`http`]: the phone-facing handler, the admin/installer JSON API, errors, auth.
+//! - [`http`]: the phone-facing handler, the admin/installer JSON API, the HTML pages under
+//!   `/ui`, errors, auth.
 //! - [`server`]: listeners (phone HTTP, phone HTTPS, admin) and graceful shutdown.
 //! - [`cli`], [`config`]: commands and settings (flags and `DESKPROV_*` environment).
 

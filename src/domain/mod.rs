@@ -18,6 +18,7 @@ pub mod sip;
 pub mod status;
 pub mod tenant;
 pub mod user;
+pub mod zone;
 
 pub use error::RuleError;
 pub use extension::{Extension, ExtensionPlan};

@@ -56,6 +56,9 @@ pub struct PhoneAuth {
     pub url_key: Option<String>,
     /// Whether phones must present a factory client certificate.
     pub require_client_cert: bool,
+    /// Whether per-device files (they carry passwords) are refused over plain HTTP.
+    #[serde(default)]
+    pub require_https: bool,
 }
 
 impl std::fmt::Debug for PhoneAuth {
@@ -70,6 +73,7 @@ impl std::fmt::Debug for PhoneAuth {
             .field("allow_cidrs", &self.allow_cidrs)
             .field("url_key", &self.url_key.as_ref().map(|_| "***"))
             .field("require_client_cert", &self.require_client_cert)
+            .field("require_https", &self.require_https)
             .finish()
     }
 }
@@ -86,6 +90,7 @@ impl Default for PhoneAuth {
                 .collect(),
             url_key: None,
             require_client_cert: false,
+            require_https: false,
         }
     }
 }
@@ -107,6 +112,8 @@ pub struct PhoneAuthInput {
     pub url_key: Option<Option<String>>,
     /// Require client certificates.
     pub require_client_cert: Option<bool>,
+    /// Refuse per-device files over plain HTTP.
+    pub require_https: Option<bool>,
 }
 
 fn double_option<'de, D: serde::Deserializer<'de>>(
@@ -161,6 +168,9 @@ impl PhoneAuth {
                 check_url_key(k)?;
             }
             next.url_key = key.clone();
+        }
+        if let Some(require) = input.require_https {
+            next.require_https = require;
         }
         if let Some(require) = input.require_client_cert {
             next.require_client_cert = require;

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::RuleError;
+use super::zone::ZoneRules;
 
 /// SIP transport between the phone and the registrar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -200,29 +201,20 @@ impl Settings {
 }
 
 impl EffectiveSettings {
+    /// The zone's rules (standard offset, summer-time rule, abbreviations) in the reference
+    /// year; an unknown name (never stored: input is checked) falls back to UTC.
+    pub fn zone_rules(&self) -> ZoneRules {
+        ZoneRules::of(self.timezone.parse().unwrap_or(chrono_tz::UTC))
+    }
+
     /// The zone's standard (winter) offset from UTC in seconds; phones apply DST themselves.
     pub fn standard_utc_offset_seconds(&self) -> i32 {
-        use chrono::{Offset, TimeZone};
-        let tz: chrono_tz::Tz = self.timezone.parse().unwrap_or(chrono_tz::UTC);
-        // The smaller of the January and July offsets is the standard one in both hemispheres.
-        [1, 7]
-            .iter()
-            .filter_map(|month| tz.with_ymd_and_hms(2025, *month, 1, 12, 0, 0).single())
-            .map(|t| t.offset().fix().local_minus_utc())
-            .min()
-            .unwrap_or(0)
+        self.zone_rules().std_offset_seconds
     }
 
     /// Whether the zone observes daylight saving time.
     pub fn observes_dst(&self) -> bool {
-        use chrono::{Offset, TimeZone};
-        let tz: chrono_tz::Tz = self.timezone.parse().unwrap_or(chrono_tz::UTC);
-        let offsets: Vec<i32> = [1, 7]
-            .iter()
-            .filter_map(|month| tz.with_ymd_and_hms(2025, *month, 1, 12, 0, 0).single())
-            .map(|t| t.offset().fix().local_minus_utc())
-            .collect();
-        offsets.windows(2).any(|w| w[0] != w[1])
+        self.zone_rules().observes_dst
     }
 }
 
@@ -298,6 +290,11 @@ mod tests {
             eff("Australia/Sydney").standard_utc_offset_seconds(),
             10 * 3600
         );
+        assert_eq!(
+            eff("Australia/Sydney").zone_rules().posix_tz(),
+            "AEST-10AEDT,M10.1.0,M4.1.0/3"
+        );
+        assert_eq!(Settings::merge(&[]).zone_rules().posix_tz(), "UTC0");
     }
 
     #[test]

@@ -17,6 +17,18 @@ pub enum UserTag {
     NoDevice,
 }
 
+impl UserTag {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserTag::New => "new",
+            UserTag::SetupRequired => "setup_required",
+            UserTag::PasswordRequired => "password_required",
+            UserTag::NoDevice => "no_device",
+        }
+    }
+}
+
 /// What the tags of a user are computed from.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UserFacts {
@@ -63,6 +75,14 @@ pub enum DeviceStatus {
 }
 
 impl DeviceStatus {
+    /// Every status, in the order of a device's life.
+    pub const ALL: [DeviceStatus; 4] = [
+        DeviceStatus::AwaitingFirstFetch,
+        DeviceStatus::Provisioned,
+        DeviceStatus::ConfigChangedSinceFetch,
+        DeviceStatus::EnrollmentExpired,
+    ];
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -121,6 +141,9 @@ mod tests {
             devices: 1,
         };
         assert!(user_tags(done).is_empty());
+        for tag in user_tags(UserFacts::default()) {
+            assert_eq!(serde_json::to_value(tag).unwrap(), tag.as_str());
+        }
     }
 
     #[test]
@@ -144,5 +167,8 @@ mod tests {
             device_status(Some(earlier), earlier, false, now),
             DeviceStatus::ConfigChangedSinceFetch
         );
+        for status in DeviceStatus::ALL {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
     }
 }

@@ -74,11 +74,18 @@ impl FromRequestParts<AppState> for Caller {
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 128)
-            .ok_or(ApiError::Unauthorized)?
-            .to_owned();
-        let info = state.store.read(move |c| tokens::lookup(c, &token)).await?;
-        info.map(Caller).ok_or(ApiError::Unauthorized)
+            .ok_or(ApiError::Unauthorized)?;
+        caller_for_token(state, token).await
     }
+}
+
+/// The caller a token value stands for (the bearer header's, or the sign-in form's).
+pub async fn caller_for_token(state: &AppState, token: &str) -> ApiResult<Caller> {
+    let token = token.trim();
+    if token.is_empty() || token.len() > 128 {
+        return Err(ApiError::Unauthorized);
+    }
+    let token = token.to_owned();
+    let info = state.store.read(move |c| tokens::lookup(c, &token)).await?;
+    info.map(Caller).ok_or(ApiError::Unauthorized)
 }

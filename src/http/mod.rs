@@ -1,5 +1,7 @@
-//! HTTP: the phone-facing handler, the admin/installer JSON API, auth and errors. No SQL here.
+//! HTTP: the phone-facing handler, the admin/installer JSON API, the HTML pages under `/ui`,
+//! auth and errors. No SQL here.
 
+pub mod actions;
 pub mod api;
 pub mod auth;
 pub mod client_ip;
@@ -7,6 +9,7 @@ pub mod error;
 pub mod json;
 pub mod params;
 pub mod phone;
+pub mod ui;
 
 use std::sync::Arc;
 

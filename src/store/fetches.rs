@@ -130,3 +130,41 @@ pub fn latest(conn: &Connection, mac: Option<&str>, limit: u32) -> StoreResult<V
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// Results that mean the phone got what it asked for (or stored what it sent).
+pub const GRANTED_RESULTS: [&str; 3] = ["served", "not_modified", "uploaded"];
+
+/// Which fetches [`recent`] returns.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FetchScope {
+    /// Only fetches of this tenant's devices (by MAC); `None` for every fetch.
+    pub tenant_id: Option<i64>,
+    /// Only refused requests and bans (results other than [`GRANTED_RESULTS`]).
+    pub refused_only: bool,
+}
+
+/// The latest fetches in `scope`, newest first.
+pub fn recent(conn: &Connection, scope: FetchScope, limit: u32) -> StoreResult<Vec<FetchView>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT at, ip, ua, mac, file, status, result FROM fetches
+         WHERE (?1 IS NULL OR mac IN (SELECT mac FROM devices WHERE tenant_id = ?1))
+           AND (NOT ?2 OR result NOT IN (?3, ?4, ?5))
+         ORDER BY id DESC LIMIT ?6",
+    )?;
+    let [a, b, c] = GRANTED_RESULTS;
+    let rows = stmt.query_map(
+        params![scope.tenant_id, scope.refused_only, a, b, c, limit],
+        |r| {
+            Ok(FetchView {
+                at: r.get(0)?,
+                ip: r.get(1)?,
+                ua: r.get(2)?,
+                mac: r.get(3)?,
+                file: r.get(4)?,
+                status: r.get(5)?,
+                result: r.get(6)?,
+            })
+        },
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

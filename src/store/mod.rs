@@ -11,6 +11,7 @@ pub mod devices;
 pub mod fetches;
 pub mod migrations;
 pub mod recorder;
+pub mod sessions;
 pub mod sites;
 pub mod tenants;
 pub mod tokens;

@@ -66,6 +66,7 @@ impl Tenant {
                 "allow_cidrs": auth.allow_cidrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "url_key": auth.url_key,
                 "require_client_cert": auth.require_client_cert,
+                "require_https": auth.require_https,
             },
             "enroll_window": format_duration(self.enroll_window),
             "max_devices_per_user": self.max_devices_per_user,
@@ -138,6 +139,38 @@ pub fn any_phone_auth(conn: &Connection) -> StoreResult<bool> {
 pub fn list(conn: &Connection) -> StoreResult<Vec<Tenant>> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM tenants ORDER BY name"))?;
     let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A tenant with how many users and devices it has.
+#[derive(Debug, Clone)]
+pub struct TenantSummary {
+    /// Tenant row id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Users.
+    pub users: i64,
+    /// Devices.
+    pub devices: i64,
+}
+
+/// Every tenant with its counts of users and devices, by name.
+pub fn summaries(conn: &Connection) -> StoreResult<Vec<TenantSummary>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT t.id, t.name,
+            (SELECT COUNT(*) FROM users u WHERE u.tenant_id = t.id),
+            (SELECT COUNT(*) FROM devices d WHERE d.tenant_id = t.id)
+         FROM tenants t ORDER BY t.name",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(TenantSummary {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            users: r.get(2)?,
+            devices: r.get(3)?,
+        })
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

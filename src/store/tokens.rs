@@ -79,23 +79,34 @@ pub fn create(
     Ok(token)
 }
 
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenInfo> {
+    let role: String = r.get(2)?;
+    Ok(TokenInfo {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        role: if role == "admin" {
+            TokenRole::Admin
+        } else {
+            TokenRole::Installer
+        },
+        tenant_id: r.get(3)?,
+    })
+}
+
 /// The token whose secret value is `token`, if any.
 pub fn lookup(conn: &Connection, token: &str) -> StoreResult<Option<TokenInfo>> {
     let found = conn
         .prepare_cached("SELECT id, name, role, tenant_id FROM tokens WHERE token_hash = ?1")?
-        .query_row([hash(token)], |r| {
-            let role: String = r.get(2)?;
-            Ok(TokenInfo {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                role: if role == "admin" {
-                    TokenRole::Admin
-                } else {
-                    TokenRole::Installer
-                },
-                tenant_id: r.get(3)?,
-            })
-        })
+        .query_row([hash(token)], from_row)
+        .optional()?;
+    Ok(found)
+}
+
+/// The token with row id `id`, if it still exists.
+pub fn by_id(conn: &Connection, id: i64) -> StoreResult<Option<TokenInfo>> {
+    let found = conn
+        .prepare_cached("SELECT id, name, role, tenant_id FROM tokens WHERE id = ?1")?
+        .query_row([id], from_row)
         .optional()?;
     Ok(found)
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::domain::line_plan::AccountKind;
 use crate::domain::settings::EffectiveSettings;
+use crate::domain::zone::{self, DstTransition};
 use crate::domain::{LinePlan, Mac};
 
 use super::Vendor;
@@ -39,6 +40,18 @@ pub struct SettingsContext {
     pub tz_offset_minutes: i32,
     /// Whether the zone has summer time.
     pub dst: bool,
+    /// The zone's summer-time rule (reference year 2025); `None` without summer time or when
+    /// the zone's dates are not a recurring weekday rule.
+    pub dst_rule: Option<DstRule>,
+    /// POSIX TZ string, shortest form (`CET-1CEST,M3.5.0,M10.5.0/3`, `<+0530>-5:30`).
+    pub posix_tz: String,
+    /// POSIX TZ string with every part spelled out
+    /// (`CET-1CEST-2,M3.5.0/02:00:00,M10.5.0/03:00:00`).
+    pub posix_tz_explicit: String,
+    /// Abbreviation of standard time (`CET`), when the time zone database has a real one.
+    pub tz_std_abbr: Option<String>,
+    /// Abbreviation of summer time (`CEST`), when the zone has summer time and a real name.
+    pub tz_dst_abbr: Option<String>,
     /// NTP server.
     pub ntp_server: String,
     /// Language in the vendor's naming.
@@ -50,7 +63,8 @@ pub struct SettingsContext {
 impl SettingsContext {
     /// Translates merged settings into `vendor`'s codes.
     pub fn new(s: &EffectiveSettings, vendor: &Vendor) -> Self {
-        let offset = s.standard_utc_offset_seconds();
+        let zone = s.zone_rules();
+        let offset = zone.std_offset_seconds;
         let p = &vendor.profile;
         Self {
             sip_server: s.sip_server.clone(),
@@ -67,7 +81,12 @@ impl SettingsContext {
             tz_hours: hours_text(offset),
             tz_offset_seconds: offset,
             tz_offset_minutes: offset / 60,
-            dst: s.observes_dst(),
+            dst: zone.observes_dst,
+            dst_rule: zone.dst.map(DstRule::from),
+            posix_tz: zone.posix_tz(),
+            posix_tz_explicit: zone.posix_tz_explicit(),
+            tz_std_abbr: zone.std_abbr,
+            tz_dst_abbr: zone.dst_abbr,
             ntp_server: s.ntp_server.clone(),
             language: p
                 .languages
@@ -88,10 +107,68 @@ impl SettingsContext {
                 self.outbound_proxy.as_deref().unwrap_or(""),
             ),
             ("timezone", self.timezone.as_str()),
+            ("posix_tz", self.posix_tz.as_str()),
             ("ntp_server", self.ntp_server.as_str()),
             ("language", self.language.as_str()),
         ]
         .into_iter()
+    }
+}
+
+/// A summer-time rule in the fields vendor formats are built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DstRule {
+    /// Minutes the clock goes forward (60 almost everywhere).
+    pub save_minutes: i32,
+    /// When summer time begins, on the standard-time clock.
+    pub start: DstChange,
+    /// When summer time ends, on the summer-time clock.
+    pub end: DstChange,
+}
+
+/// One end of the summer-time period: the `week`-th `weekday` of `month` at `hour:minute`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DstChange {
+    /// Month, 1–12.
+    pub month: u32,
+    /// Week of the month, 1–4, or 5 for the last one.
+    pub week: u32,
+    /// Whether this is the last such weekday of the month (`week` is 5).
+    pub last: bool,
+    /// Weekday, 0 = Sunday … 6 = Saturday.
+    pub weekday: u32,
+    /// Weekday, 1 = Monday … 7 = Sunday.
+    pub iso_weekday: u32,
+    /// First day of the month the week can start on: 1, 8, 15, 22 (29 for the last week).
+    pub first_day: u32,
+    /// Local hour, 0–23.
+    pub hour: u32,
+    /// Local minute, 0–59.
+    pub minute: u32,
+}
+
+impl From<zone::DstRule> for DstRule {
+    fn from(r: zone::DstRule) -> Self {
+        Self {
+            save_minutes: r.save_minutes,
+            start: r.start.into(),
+            end: r.end.into(),
+        }
+    }
+}
+
+impl From<DstTransition> for DstChange {
+    fn from(t: DstTransition) -> Self {
+        Self {
+            month: t.month,
+            week: t.week,
+            last: t.week == 5,
+            weekday: t.weekday,
+            iso_weekday: if t.weekday == 0 { 7 } else { t.weekday },
+            first_day: (t.week - 1) * 7 + 1,
+            hour: t.minutes / 60,
+            minute: t.minutes % 60,
+        }
     }
 }
 
@@ -265,7 +342,41 @@ impl CommonContext {
 
 #[cfg(test)]
 mod tests {
-    use super::hours_text;
+    use super::{DstChange, DstRule, hours_text};
+    use crate::domain::zone::ZoneRules;
+
+    fn rule(zone: &str) -> Option<DstRule> {
+        ZoneRules::of(zone.parse().unwrap()).dst.map(DstRule::from)
+    }
+
+    #[test]
+    fn rules_in_template_fields() {
+        let ny = rule("America/New_York").unwrap();
+        assert_eq!(ny.save_minutes, 60);
+        assert_eq!(
+            ny.start,
+            DstChange {
+                month: 3,
+                week: 2,
+                last: false,
+                weekday: 0,
+                iso_weekday: 7,
+                first_day: 8,
+                hour: 2,
+                minute: 0,
+            }
+        );
+        let berlin = rule("Europe/Berlin").unwrap();
+        assert!(berlin.end.last);
+        assert_eq!((berlin.end.month, berlin.end.hour), (10, 3));
+        // Israel starts on a Friday: ISO 5, Sunday-based 5.
+        let jerusalem = rule("Asia/Jerusalem").unwrap();
+        assert_eq!(
+            (jerusalem.start.weekday, jerusalem.start.iso_weekday),
+            (5, 5)
+        );
+        assert_eq!(rule("Asia/Kolkata"), None);
+    }
 
     #[test]
     fn offsets_as_hours() {

@@ -2,9 +2,9 @@
 //! `serve --demo` answering a phone and stopping cleanly on SIGTERM.
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -14,43 +14,6 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_deskprov");
-
-/// A child process that is killed when dropped, so a failing test leaves nothing running.
-struct ChildGuard(Option<Child>);
-
-impl ChildGuard {
-    fn child(&mut self) -> &mut Child {
-        self.0.as_mut().expect("child still owned")
-    }
-
-    fn id(&self) -> u32 {
-        self.0.as_ref().expect("child still owned").id()
-    }
-
-    /// Waits up to `timeout` for the child to exit; `None` if it is still running.
-    fn wait_timeout(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child().try_wait().expect("try_wait") {
-                self.0 = None;
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 /// `deskprov` with no `DESKPROV_*` variables from the test's environment, run in `cwd` so a
 /// default `./deskprov.db` can never land in the source tree.
@@ -344,15 +307,6 @@ async fn the_database_comes_from_db_then_deskprov_db_then_the_working_directory(
     create_token_cli(deskprov(&work).args(["token", "create", "--role", "admin"]));
     assert_eq!(tokens_in(&work.join("deskprov.db")), 1);
     assert_eq!(tokens_in(&from_env), 1);
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A `deskprov serve` child and the lines of its stdout.

@@ -1,7 +1,10 @@
 //! A running deskprov on loopback with a temporary database, and request helpers.
 
 use std::net::SocketAddr;
+use std::net::TcpListener;
 use std::path::PathBuf;
+use std::process::{Child, ExitStatus};
+use std::time::{Duration, Instant};
 
 use deskprov::config::{DbArgs, LogFormat, ServeConfig};
 use deskprov::server::{self, Running};
@@ -324,4 +327,50 @@ pub async fn tenant_id(app: &TestApp, name: &str) -> i64 {
         .await
         .unwrap()
         .id
+}
+
+/// A child process that is killed when dropped, so a failing test leaves nothing running.
+pub struct ChildGuard(pub Option<Child>);
+
+impl ChildGuard {
+    pub fn child(&mut self) -> &mut Child {
+        self.0.as_mut().expect("child still owned")
+    }
+
+    pub fn id(&self) -> u32 {
+        self.0.as_ref().expect("child still owned").id()
+    }
+
+    /// Waits up to `timeout` for the child to exit; `None` if it is still running.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child().try_wait().expect("try_wait") {
+                self.0 = None;
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

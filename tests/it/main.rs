@@ -11,6 +11,7 @@ mod provisioning;
 mod rules;
 mod security;
 mod tls;
+mod ui;
 mod uploads;
 mod vendor_cisco_mpp;
 mod vendor_cisco_spa;

@@ -116,29 +116,11 @@ fn readme_failregex() -> regex::Regex {
     regex::Regex::new(&line.replace("<HOST>", r"(?P<host>[0-9A-Fa-f:.]+)")).unwrap()
 }
 
-/// Kills the child on drop, so a failing test leaves no server behind.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn the_shipped_fail2ban_filter_matches_the_real_log_lines() {
     let dir = tempfile::tempdir().unwrap();
     let (phone_port, admin_port) = (free_port(), free_port());
-    let mut child = Child(
+    let mut child = ChildGuard(Some(
         Command::new(env!("CARGO_BIN_EXE_deskprov"))
             .args(["serve", "--ban-misses", "3"])
             .args(["--phone-listen", &format!("127.0.0.1:{phone_port}")])
@@ -150,8 +132,8 @@ async fn the_shipped_fail2ban_filter_matches_the_real_log_lines() {
             .stdout(Stdio::null())
             .spawn()
             .unwrap(),
-    );
-    let stderr = child.0.stderr.take().unwrap();
+    ));
+    let stderr = child.child().stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -317,7 +299,7 @@ async fn a_slow_loris_is_cut_off() {
 async fn secrets_never_reach_the_logs() {
     let dir = tempfile::tempdir().unwrap();
     let (phone_port, admin_port) = (free_port(), free_port());
-    let mut child = Child(
+    let mut child = ChildGuard(Some(
         Command::new(env!("CARGO_BIN_EXE_deskprov"))
             .args(["serve", "--demo"])
             .args(["--phone-listen", &format!("127.0.0.1:{phone_port}")])
@@ -329,9 +311,9 @@ async fn secrets_never_reach_the_logs() {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap(),
-    );
-    let stdout = child.0.stdout.take().unwrap();
-    let stderr = child.0.stderr.take().unwrap();
+    ));
+    let stdout = child.child().stdout.take().unwrap();
+    let stderr = child.child().stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<(bool, String)>();
     let tx2 = tx.clone();
     std::thread::spawn(move || {

@@ -130,6 +130,26 @@ async fn phones_fetch_over_tls_1_2_and_1_3() {
             .status(),
         StatusCode::OK
     );
+    let (status, _) = app
+        .api(
+            Method::PATCH,
+            "/tenants/testsite.com",
+            Some(json!({"phone_auth": {"require_https": true}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let plain = app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA)).await;
+    assert_eq!(plain.status(), StatusCode::NOT_FOUND);
+    let common = app.phone_get("y000000000108.cfg", Some(YEALINK_UA)).await;
+    assert_eq!(
+        common.status(),
+        StatusCode::OK,
+        "common files hold no secrets"
+    );
+    assert_eq!(
+        status_of(&client(&server_ca, None, false), &url).await,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -284,24 +304,6 @@ async fn a_new_certificate_is_served_after_the_files_change() {
     );
 }
 
-/// Kills the child on drop.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn sighup_reloads_the_certificate_of_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
@@ -310,7 +312,7 @@ async fn sighup_reloads_the_certificate_of_a_running_server() {
     let cert_path = write(dir.path(), "server.pem", &cert);
     let key_path = write(dir.path(), "server.key", &key);
     let (tls_port, phone_port, admin_port) = (free_port(), free_port(), free_port());
-    let child = Child(
+    let child = ChildGuard(Some(
         std::process::Command::new(env!("CARGO_BIN_EXE_deskprov"))
             .arg("serve")
             .args(["--phone-listen", &format!("127.0.0.1:{phone_port}")])
@@ -326,7 +328,7 @@ async fn sighup_reloads_the_certificate_of_a_running_server() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap(),
-    );
+    ));
     // Any answer over TLS shows which certificate is served (an unknown file is a 404).
     let url = format!("https://localhost:{tls_port}/nothing.cfg");
     let mut up = false;
@@ -364,7 +366,7 @@ async fn sighup_reloads_the_certificate_of_a_running_server() {
         "no reload without a signal"
     );
 
-    let pid = child.0.id().to_string();
+    let pid = child.id().to_string();
     assert!(
         std::process::Command::new("kill")
             .args(["-HUP", &pid])

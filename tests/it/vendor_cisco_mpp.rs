@@ -463,7 +463,8 @@ async fn time_zones_and_languages() {
     provision(&app, M7821, "John Smith", &[]).await;
     let eu = |start: u8| format!("start=3/-1/7/{start};end=10/-1/7/{};save=1", start + 1);
     let us = "start=3/8/7/2;end=11/1/7/2;save=1".to_owned();
-    let cases: [(&str, &str, Option<String>); 13] = [
+    let rule = |r: &str| Some(r.to_owned());
+    let cases: [(&str, &str, Option<String>); 17] = [
         ("UTC", "GMT+00:00", None),
         ("Europe/London", "GMT+00:00", Some(eu(1))),
         ("Europe/Berlin", "GMT+01:00", Some(eu(2))),
@@ -473,20 +474,39 @@ async fn time_zones_and_languages() {
         ("America/St_Johns", "GMT-03:30", Some(us.clone())),
         ("America/Phoenix", "GMT-07:00", None),
         ("Asia/Kolkata", "GMT+05:30", None),
+        // Southern hemisphere: on in October, off in April at 03:00 summer time.
         (
             "Australia/Sydney",
             "GMT+10:00",
-            Some("start=10/1/7/2;end=4/1/7/3;save=1".to_owned()),
+            rule("start=10/1/7/2;end=4/1/7/3;save=1"),
         ),
         ("Australia/Brisbane", "GMT+10:00", None),
         (
             "Pacific/Auckland",
             "GMT+12:00",
-            Some("start=9/-1/7/2;end=4/1/7/3;save=1".to_owned()),
+            rule("start=9/-1/7/2;end=4/1/7/3;save=1"),
         ),
-        // A zone with summer time whose rule deskprov does not know: no DST rather than the
-        // phone's northern-hemisphere default.
-        ("America/Santiago", "GMT-04:00", None),
+        // Brazil dropped summer time in 2019, Iran in 2022.
+        ("America/Sao_Paulo", "GMT-03:00", None),
+        ("Asia/Tehran", "GMT+03:30", None),
+        // Rules no table held: Chile changes at midnight on the first Sunday of September and
+        // April; Israel on the last Friday of March (in 2025) and the last Sunday of October.
+        (
+            "America/Santiago",
+            "GMT-04:00",
+            rule("start=9/1/7/0;end=4/1/7/0;save=1"),
+        ),
+        (
+            "Asia/Jerusalem",
+            "GMT+02:00",
+            rule("start=3/-1/5/2;end=10/-1/7/2;save=1"),
+        ),
+        // Half an hour saved.
+        (
+            "Australia/Lord_Howe",
+            "GMT+10:30",
+            rule("start=10/1/7/2;end=4/1/7/2;save=0:30"),
+        ),
     ];
     for (tz, offset, rule) in cases {
         patch_tenant(&app, json!({"timezone": tz})).await;

@@ -311,6 +311,41 @@ async fn dns_srv_is_udp_with_srv_lookups() {
     assert_eq!(val(&p, "Locale"), "en-US");
 }
 
+/// The SPA shares the MPP's regional keys: each zone's own summer-time rule, or none.
+#[tokio::test]
+async fn summer_time_follows_the_zone() {
+    let app = TestApp::spawn().await;
+    provision(&app, SPA303, "John Smith", &[]).await;
+    for (tz, offset, rule) in [
+        (
+            "Australia/Sydney",
+            "GMT+10:00",
+            Some("start=10/1/7/2;end=4/1/7/3;save=1"),
+        ),
+        ("America/Sao_Paulo", "GMT-03:00", None),
+        (
+            "America/Santiago",
+            "GMT-04:00",
+            Some("start=9/1/7/0;end=4/1/7/0;save=1"),
+        ),
+    ] {
+        patch_tenant(&app, json!({"timezone": tz})).await;
+        let (body, _) = fetch(&app, SPA303, "0002fd303a01.xml").await;
+        let p = flat_profile(&body);
+        assert_eq!(val(&p, "Time_Zone"), offset, "{tz}");
+        assert_eq!(
+            val(&p, "Daylight_Saving_Time_Enable"),
+            if rule.is_some() { "Yes" } else { "No" },
+            "{tz}"
+        );
+        assert_eq!(
+            p.get("Daylight_Saving_Time_Rule").map(String::as_str),
+            rule,
+            "{tz}"
+        );
+    }
+}
+
 /// Both Cisco profiles serve `{mac}.xml`: the registered device's profile answers, whatever
 /// its OUI, and a phone of the other family is refused.
 #[tokio::test]

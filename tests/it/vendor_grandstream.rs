@@ -639,32 +639,44 @@ async fn transports_proxy_expiry_and_time_zones() {
         "[2001:db8::5]:5062"
     );
 
+    // The spelled-out POSIX form of the reference's example, from each zone's own rule.
     for (zone, posix) in [
         (
             "America/New_York",
-            "EST5EDT,M3.2.0/02:00:00,M11.1.0/02:00:00",
+            "EST5EDT4,M3.2.0/02:00:00,M11.1.0/02:00:00",
         ),
         (
             "Europe/London",
-            "WET0WEST-1,M3.5.0/01:00:00,M10.5.0/02:00:00",
+            "GMT0BST-1,M3.5.0/01:00:00,M10.5.0/02:00:00",
         ),
         (
             "Europe/Helsinki",
             "EET-2EEST-3,M3.5.0/03:00:00,M10.5.0/04:00:00",
         ),
+        // Southern hemisphere: summer time spans the new year.
         (
             "Australia/Sydney",
-            "AEST-10AEDT,M10.1.0/02:00:00,M4.1.0/03:00:00",
+            "AEST-10AEDT-11,M10.1.0/02:00:00,M4.1.0/03:00:00",
         ),
         (
             "Pacific/Auckland",
-            "NZST-12NZDT,M9.5.0/02:00:00,M4.1.0/03:00:00",
+            "NZST-12NZDT-13,M9.5.0/02:00:00,M4.1.0/03:00:00",
         ),
-        ("Asia/Kolkata", "STD-5:30"),
-        ("America/Sao_Paulo", "STD3"),
+        ("Asia/Kolkata", "IST-5:30"),
+        // No summer time since 2019; no real abbreviation, so the quoted numeric name.
+        ("America/Sao_Paulo", "<-03>3"),
         (
             "America/St_Johns",
-            "NST3:30NDT,M3.2.0/02:00:00,M11.1.0/02:00:00",
+            "NST3:30NDT2:30,M3.2.0/02:00:00,M11.1.0/02:00:00",
+        ),
+        // Rules no table held: Chile at midnight, Israel on a Friday.
+        (
+            "America/Santiago",
+            "<-04>4<-03>3,M9.1.0/00:00:00,M4.1.0/00:00:00",
+        ),
+        (
+            "Asia/Jerusalem",
+            "IST-2IDT-3,M3.5.5/02:00:00,M10.5.0/02:00:00",
         ),
         ("UTC", "UTC0"),
     ] {

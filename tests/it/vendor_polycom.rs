@@ -507,10 +507,10 @@ async fn device_settings_reach_the_phone() {
     assert_eq!(attr(&attrs, "reg.1.outboundProxy.transport"), "TLS");
     assert_eq!(attr(&attrs, "reg.2.address"), "", "line 2 is unused");
     assert_eq!(attr(&attrs, "tcpIpApp.sntp.gmtOffset"), "-18000");
-    assert_eq!(attr(&attrs, "tcpIpApp.sntp.daylightSavings.enable"), "1");
-    assert!(
-        !attrs.contains_key("tcpIpApp.sntp.daylightSavings.start.month"),
-        "outside Europe the phone keeps its built-in (North American) rule"
+    // New York's rule spelled out: second Sunday of March, first Sunday of November, 02:00.
+    assert_eq!(
+        dst_rule(&attrs),
+        Some("start 3 date 8 day 1 last 0 at 2; stop 11 date 1 day 1 last 0 at 2".to_owned())
     );
     assert_eq!(attr(&attrs, "lcl.ml.lang"), "French_France");
 
@@ -526,11 +526,97 @@ async fn device_settings_reach_the_phone() {
     let (body, _) = fetch(&app, VVX101, "0004f2a1b2c3-user.cfg").await;
     let attrs = attributes(&body);
     assert_eq!(attr(&attrs, "tcpIpApp.sntp.gmtOffset"), "19800");
-    assert_eq!(attr(&attrs, "tcpIpApp.sntp.daylightSavings.enable"), "0");
+    assert_eq!(dst_rule(&attrs), None);
     assert_eq!(attr(&attrs, "lcl.ml.lang"), "English_United_States");
     assert_eq!(
         attr(&attrs, "reg.1.outboundProxy.address"),
         "",
         "settings replaced"
     );
+}
+
+/// The summer-time keys in one line (`None` when switched off); every key the rule sets is
+/// consumed, so a stray or missing one fails the comparison.
+fn dst_rule(attrs: &BTreeMap<String, String>) -> Option<String> {
+    let mut dst: BTreeMap<&str, &str> = attrs
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("tcpIpApp.sntp.daylightSavings.")
+                .map(|k| (k, v.as_str()))
+        })
+        .collect();
+    match dst.remove("enable") {
+        Some("0") => {
+            assert!(dst.is_empty(), "rule keys without summer time: {dst:?}");
+            return None;
+        }
+        Some("1") => {}
+        other => panic!("daylightSavings.enable is {other:?}"),
+    }
+    assert_eq!(dst.remove("fixedDayEnable"), Some("0"));
+    let mut end = |name: &str| {
+        let mut take = |k: &str| dst.remove(format!("{name}.{k}").as_str()).unwrap_or("-");
+        format!(
+            "{name} {} date {} day {} last {} at {}",
+            take("month"),
+            take("date"),
+            take("dayOfWeek"),
+            take("dayOfWeek.lastInMonth"),
+            take("time")
+        )
+    };
+    let rule = format!("{}; {}", end("start"), end("stop"));
+    assert!(dst.is_empty(), "unexpected keys: {dst:?}");
+    Some(rule)
+}
+
+/// Each zone's own rule: the southern hemisphere, a zone that dropped summer time, and rules
+/// that no hard-coded table held.
+#[tokio::test]
+async fn summer_time_follows_the_zone() {
+    let app = TestApp::spawn().await;
+    provision(&app, VVX101, "John Smith", &[]).await;
+    for (zone, offset, rule) in [
+        (
+            "Europe/Berlin",
+            "3600",
+            Some("start 3 date - day 1 last 1 at 2; stop 10 date - day 1 last 1 at 3"),
+        ),
+        (
+            "Australia/Sydney",
+            "36000",
+            Some("start 10 date 1 day 1 last 0 at 2; stop 4 date 1 day 1 last 0 at 3"),
+        ),
+        (
+            "Pacific/Auckland",
+            "43200",
+            Some("start 9 date - day 1 last 1 at 2; stop 4 date 1 day 1 last 0 at 3"),
+        ),
+        ("America/Sao_Paulo", "-10800", None),
+        ("Asia/Tehran", "12600", None),
+        (
+            "America/Santiago",
+            "-14400",
+            Some("start 9 date 1 day 1 last 0 at 0; stop 4 date 1 day 1 last 0 at 0"),
+        ),
+        // Friday (6) before the last Sunday of March: the last Friday in 2025.
+        (
+            "Asia/Jerusalem",
+            "7200",
+            Some("start 3 date - day 6 last 1 at 2; stop 10 date - day 1 last 1 at 2"),
+        ),
+    ] {
+        let (status, body) = app
+            .api(
+                Method::PATCH,
+                "/tenants/testsite.com",
+                Some(json!({ "timezone": zone })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (body, _) = fetch(&app, VVX101, "0004f2a1b2c3-user.cfg").await;
+        let attrs = attributes(&body);
+        assert_eq!(attr(&attrs, "tcpIpApp.sntp.gmtOffset"), offset, "{zone}");
+        assert_eq!(dst_rule(&attrs).as_deref(), rule, "{zone}");
+    }
 }

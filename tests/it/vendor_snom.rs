@@ -379,6 +379,40 @@ async fn outbound_proxy_transports_and_zones_without_a_code() {
     set_device_settings(&app, D785.mac, json!({"timezone": "America/Bogota"})).await;
     let (body, _) = fetch(&app, D785, &device_xml).await;
     assert_eq!(get(&phone_settings(&body), "utc_offset", None), "-18000");
+
+    // Zones with summer time and no Snom code get their own rule in `dst` (seconds saved, then
+    // month.week.weekday and time, week 05 = last, weekday 07 = Sunday); a code wins where
+    // one exists, and a zone that dropped summer time gets none.
+    for (zone, offset, dst) in [
+        (
+            "Asia/Jerusalem",
+            "+7200",
+            "3600 03.05.05 02:00:00 10.05.07 02:00:00",
+        ),
+        (
+            "America/Santiago",
+            "-14400",
+            "3600 09.01.07 00:00:00 04.01.07 00:00:00",
+        ),
+        (
+            "Australia/Lord_Howe",
+            "+37800",
+            "1800 10.01.07 02:00:00 04.01.07 02:00:00",
+        ),
+        ("America/Sao_Paulo", "-10800", ""),
+    ] {
+        set_device_settings(&app, D785.mac, json!({ "timezone": zone })).await;
+        let (body, _) = fetch(&app, D785, &device_xml).await;
+        let s = phone_settings(&body);
+        assert_eq!(get(&s, "timezone", None), "", "{zone}");
+        assert_eq!(get(&s, "utc_offset", None), offset, "{zone}");
+        assert_eq!(get(&s, "dst", None), dst, "{zone}");
+    }
+    set_device_settings(&app, D785.mac, json!({"timezone": "Australia/Sydney"})).await;
+    let (body, _) = fetch(&app, D785, &device_xml).await;
+    let s = phone_settings(&body);
+    assert_eq!(get(&s, "timezone", None), "AUS+10");
+    assert!(!s.contains_key(&("dst".to_owned(), None)));
 }
 
 #[tokio::test]

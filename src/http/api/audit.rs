@@ -6,9 +6,9 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::openapi::{BadRequest, Forbidden, NotFound, Unauthorized};
-use super::tenants::load_tenant;
 use super::views::AuditView;
 use crate::http::AppState;
+use crate::http::actions::tenants::load_tenant;
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::params::ApiQuery;

@@ -5,24 +5,22 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::IntoParams;
 
 use super::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable};
-use super::tenants::load_tenant;
 use super::views::{DeviceView, DevicesView, FileView, FilesView, LinesView, UploadsView};
 use crate::domain::device::{DeviceDraft, DevicePatch};
-use crate::domain::{DeviceStatus, Mac, RuleError, device_status};
+use crate::domain::{Mac, RuleError};
 use crate::http::AppState;
+use crate::http::actions::devices::{self as act, load, status, vendor_of};
+use crate::http::actions::tenants::load_tenant;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::ApiJson;
 use crate::http::params::{ApiPath, ApiQuery};
-use crate::store::audit::{self, Change};
-use crate::store::devices::{self, Device, DeviceBundle};
+use crate::store::devices::{self, DeviceBundle};
 use crate::store::uploads;
-use crate::vendor::provision::{config_current, line_plan, render_common_file, render_device_file};
-use crate::vendor::{FileKind, Vendor};
+use crate::vendor::provision::line_plan;
 
 /// `/devices/{mac}`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -42,50 +40,8 @@ pub(super) struct DeviceFilePath {
     file: String,
 }
 
-fn parse_mac(text: &str) -> ApiResult<Mac> {
-    Mac::parse(text).map_err(ApiError::Invalid)
-}
-
-fn vendor_of<'a>(state: &'a AppState, device: &Device) -> ApiResult<&'a Vendor> {
-    state.vendors.get(&device.vendor).ok_or_else(|| {
-        ApiError::Internal(format!(
-            "device {} has unknown vendor {}",
-            device.mac, device.vendor
-        ))
-    })
-}
-
-/// Loads the device bundle for `mac` and checks the caller's tenant.
-async fn load(state: &AppState, caller: &Caller, mac: &str) -> ApiResult<DeviceBundle> {
-    let mac = parse_mac(mac)?;
-    let bundle = state
-        .store
-        .read(move |c| devices::bundle(c, &mac))
-        .await?
-        .ok_or(ApiError::NotFound("device"))?;
-    caller.require_tenant(&bundle.tenant)?;
-    Ok(bundle)
-}
-
-/// The device status now.
-async fn status(state: &AppState, bundle: &DeviceBundle) -> ApiResult<DeviceStatus> {
-    let vendor = vendor_of(state, &bundle.device)?;
-    let id = bundle.device.id;
-    let fetched = state
-        .store
-        .read(move |c| devices::fetched_files(c, id))
-        .await?;
-    let current = config_current(bundle, vendor, &fetched);
-    Ok(device_status(
-        bundle.device.first_fetch_at,
-        bundle.device.enroll_deadline,
-        current,
-        chrono::Utc::now(),
-    ))
-}
-
 async fn device_view(state: &AppState, bundle: &DeviceBundle) -> ApiResult<DeviceView> {
-    let vendor = vendor_of(state, &bundle.device)?;
+    let vendor = vendor_of(&state.vendors, &bundle.device)?;
     let capacity = vendor.capacity(bundle.device.effective_model());
     let status = status(state, bundle).await?;
     Ok(DeviceView::new(
@@ -115,46 +71,7 @@ pub(super) async fn create(
     caller: Caller,
     ApiJson(draft): ApiJson<DeviceDraft>,
 ) -> ApiResult<(StatusCode, Json<DeviceView>)> {
-    let spec = draft.into_spec()?;
-    let vendor = match &spec.vendor {
-        Some(id) => state.vendors.get(id).ok_or_else(|| {
-            let known: Vec<&str> = state.vendors.all().iter().map(Vendor::id).collect();
-            ApiError::Invalid(RuleError::new(
-                "vendor",
-                "vendor_unknown",
-                format!("vendor is one of {}", known.join(", ")),
-            ))
-        })?,
-        None => state.vendors.for_mac(&spec.mac).ok_or_else(|| {
-            ApiError::Invalid(RuleError::new(
-                "mac",
-                "vendor_not_recognised",
-                format!(
-                    "{} does not start with a known vendor prefix; give \"vendor\" explicitly",
-                    spec.mac
-                ),
-            ))
-        })?,
-    };
-    if let Some(model) = &spec.model
-        && vendor.model_key(model).is_none()
-    {
-        let known: Vec<&str> = vendor.profile.models.keys().map(String::as_str).collect();
-        return Err(ApiError::Invalid(RuleError::new(
-            "model",
-            "model_unknown",
-            format!("{} models are {}", vendor.profile.name, known.join(", ")),
-        )));
-    }
-    let tenant = load_tenant(&state.store, &caller, spec.tenant.clone()).await?;
-    let actor = caller.actor();
-    let vendor_id = vendor.id().to_owned();
-    let mac = spec.mac;
-    state
-        .store
-        .write(move |tx| devices::insert(tx, &actor, &tenant, &spec, &vendor_id))
-        .await?;
-    let bundle = load(&state, &caller, &mac.lower12()).await?;
+    let bundle = act::register(&state, &caller, draft).await?;
     Ok((
         StatusCode::CREATED,
         Json(device_view(&state, &bundle).await?),
@@ -247,43 +164,7 @@ pub(super) async fn update(
     ApiPath(path): ApiPath<DevicePath>,
     ApiJson(patch): ApiJson<DevicePatch>,
 ) -> ApiResult<Json<DeviceView>> {
-    patch.check()?;
-    let bundle = load(&state, &caller, &path.mac).await?;
-    if let Some(model) = &patch.model
-        && vendor_of(&state, &bundle.device)?
-            .model_key(model)
-            .is_none()
-    {
-        return Err(ApiError::Invalid(RuleError::new(
-            "model",
-            "model_unknown",
-            format!("{model} is not a {} model", bundle.device.vendor),
-        )));
-    }
-    let (credentials, generated) = match &patch.phone_credentials {
-        None => (None, None),
-        Some(change) => {
-            caller.require_admin()?;
-            match change {
-                None => (Some(None), None),
-                Some(input) => {
-                    let (creds, generated) = input.check(&mut rand::rng())?;
-                    (Some(Some(creds)), generated)
-                }
-            }
-        }
-    };
-    let actor = caller.actor();
-    let DeviceBundle { tenant, device, .. } = bundle;
-    let mac = device.mac;
-    state
-        .store
-        .write(move |tx| {
-            let credentials = credentials.as_ref().map(Option::as_ref);
-            devices::update(tx, &actor, &tenant, &device, &patch, credentials)
-        })
-        .await?;
-    let bundle = load(&state, &caller, &mac.lower12()).await?;
+    let (bundle, generated) = act::update(&state, &caller, &path.mac, patch).await?;
     let mut view = device_view(&state, &bundle).await?;
     if let Some(credentials) = &mut view.phone_credentials {
         // Shown once, here.
@@ -357,7 +238,7 @@ pub(super) async fn lines(
     ApiPath(path): ApiPath<DevicePath>,
 ) -> ApiResult<Json<LinesView>> {
     let bundle = load(&state, &caller, &path.mac).await?;
-    let vendor = vendor_of(&state, &bundle.device)?;
+    let vendor = vendor_of(&state.vendors, &bundle.device)?;
     let plan = line_plan(&bundle, vendor);
     Ok(Json(LinesView::new(
         bundle.device.mac.lower12(),
@@ -385,10 +266,7 @@ pub(super) async fn files(
 ) -> ApiResult<Json<FilesView>> {
     caller.require_admin()?;
     let bundle = load(&state, &caller, &path.mac).await?;
-    let vendor = vendor_of(&state, &bundle.device)?;
-    let files = state
-        .vendors
-        .device_file_names(vendor, &bundle.device.mac, bundle.device.effective_model())
+    let files = act::file_names(&state, &bundle)?
         .into_iter()
         .map(|(name, f)| FileView {
             name,
@@ -429,50 +307,7 @@ pub(super) async fn file(
 ) -> ApiResult<Response> {
     caller.require_admin()?;
     let bundle = load(&state, &caller, &mac).await?;
-    let vendor = vendor_of(&state, &bundle.device)?;
-    let model = bundle.device.effective_model();
-    let (_, file) = state
-        .vendors
-        .device_file_names(vendor, &bundle.device.mac, model)
-        .into_iter()
-        .find(|(n, _)| *n == name)
-        .ok_or(ApiError::NotFound("file"))?;
-    let server_url = preview_server_url(&state, &bundle).await?;
-    let rendered = match file.kind {
-        FileKind::Device => {
-            render_device_file(&bundle, vendor, file, &server_url, !reveal.reveal)?.0
-        }
-        FileKind::Common => {
-            let levels = if bundle.tenant.phone_auth.url_key.is_some() {
-                vec![&bundle.tenant.settings]
-            } else {
-                vec![]
-            };
-            render_common_file(vendor, file, model, &levels, &server_url)?
-        }
-    };
-    if reveal.reveal && file.kind == FileKind::Device {
-        let actor = caller.actor();
-        let (key, tenant_id) = (bundle.device.mac.lower12(), bundle.tenant.id);
-        state
-            .store
-            .write(move |tx| {
-                audit::record(
-                    tx,
-                    &actor,
-                    Change {
-                        action: "reveal",
-                        entity: "device",
-                        key,
-                        tenant_id: Some(tenant_id),
-                        before: None,
-                        after: Some(json!({"file": name})),
-                        snapshot: None,
-                    },
-                )
-            })
-            .await?;
-    }
+    let rendered = act::render_file(&state, &caller, &bundle, &name, reveal.reveal).await?;
     Ok((
         [
             (header::CONTENT_TYPE, rendered.content_type),
@@ -481,27 +316,6 @@ pub(super) async fn file(
         rendered.body,
     )
         .into_response())
-}
-
-/// The base URL a preview renders with: the configured public URL (plus the tenant's key),
-/// else the one the phone last used, else a placeholder that cannot resolve.
-async fn preview_server_url(state: &AppState, bundle: &DeviceBundle) -> ApiResult<String> {
-    if let Some(public) = &state.public_url {
-        return Ok(match &bundle.tenant.phone_auth.url_key {
-            Some(key) => format!("{public}/{key}"),
-            None => public.clone(),
-        });
-    }
-    let id = bundle.device.id;
-    let fetched = state
-        .store
-        .read(move |c| devices::fetched_files(c, id))
-        .await?;
-    Ok(fetched
-        .into_iter()
-        .map(|(_, _, url)| url)
-        .next()
-        .unwrap_or_else(|| "http://deskprov.invalid".to_owned()))
 }
 
 /// The files this phone uploaded: logs and local overrides, the latest of each (admins).

@@ -47,10 +47,11 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(healthz))
 }
 
-/// The admin listener's router.
+/// The admin listener's router: the documented API, and the HTML pages under `/ui` (not part
+/// of the JSON API).
 pub fn router(state: AppState) -> Router {
     let (router, _) = documented().split_for_parts();
-    router.with_state(state)
+    router.merge(super::ui::router()).with_state(state)
 }
 
 /// The OpenAPI document of the admin listener (served at `/api/v1/openapi.json`).

@@ -10,12 +10,13 @@ use super::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Un
 use super::views::{SiteView, SitesView, TenantView, TenantsView};
 use crate::domain::tenant::{SiteDraft, TenantDraft};
 use crate::http::AppState;
+use crate::http::actions::tenants::{load_tenant, visible_tenants};
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::json::ApiJson;
 use crate::http::params::ApiPath;
-use crate::store::tenants::{self, Tenant};
-use crate::store::{Store, StoreError, sites};
+use crate::store::tenants;
+use crate::store::{StoreError, sites};
 
 /// `/tenants/{tenant}`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -33,13 +34,6 @@ pub(super) struct SitePath {
     tenant: String,
     /// Site name.
     site: String,
-}
-
-/// Loads a tenant by name and checks the caller may see it.
-pub(super) async fn load_tenant(store: &Store, caller: &Caller, name: String) -> ApiResult<Tenant> {
-    let tenant = store.read(move |c| tenants::by_name(c, &name)).await?;
-    caller.require_tenant(&tenant)?;
-    Ok(tenant)
 }
 
 /// Creates a tenant (global admins).
@@ -91,10 +85,9 @@ pub(super) async fn list(
     caller: Caller,
 ) -> ApiResult<Json<TenantsView>> {
     caller.require_admin()?;
-    let all = state.store.read(tenants::list).await?;
-    let tenants = all
+    let tenants = visible_tenants(&state.store, &caller)
+        .await?
         .iter()
-        .filter(|t| caller.require_tenant(t).is_ok())
         .map(|t| TenantView::new(t, None))
         .collect();
     Ok(Json(TenantsView { tenants }))

@@ -7,13 +7,14 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable};
-use super::tenants::{TenantPath, load_tenant};
+use super::tenants::TenantPath;
 use super::views::{AliasView, AliasesView, ExtensionsView, UserDetailView, UserView, UsersView};
-use crate::domain::RuleError;
-use crate::domain::user::{AliasDraft, TenantRules, UserDraft};
+use crate::domain::user::{AliasDraft, UserDraft};
 use crate::http::AppState;
+use crate::http::actions::tenants::load_tenant;
+use crate::http::actions::users as act;
 use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::ApiResult;
 use crate::http::json::ApiJson;
 use crate::http::params::{ApiPath, ApiQuery};
 use crate::store::aliases;
@@ -42,22 +43,8 @@ pub(super) struct AliasPath {
     id: i64,
 }
 
-fn rules(tenant: &Tenant) -> TenantRules<'_> {
-    TenantRules {
-        plan: &tenant.extension_plan,
-        prefix: &tenant.sip_username_prefix,
-    }
-}
-
 async fn load_user(state: &AppState, caller: &Caller, path: UserPath) -> ApiResult<(Tenant, User)> {
-    let tenant = load_tenant(&state.store, caller, path.tenant).await?;
-    let id = tenant.id;
-    let extension = path.extension;
-    let user = state
-        .store
-        .read(move |c| users::by_extension(c, id, &extension))
-        .await?;
-    Ok((tenant, user))
+    act::load_user(state, caller, path.tenant, path.extension).await
 }
 
 /// `?reveal=true`: admins may ask for SIP passwords.
@@ -88,14 +75,7 @@ pub(super) async fn create(
     ApiPath(path): ApiPath<TenantPath>,
     ApiJson(draft): ApiJson<UserDraft>,
 ) -> ApiResult<(StatusCode, Json<UserDetailView>)> {
-    caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
-    let spec = draft.into_new(rules(&tenant), &mut rand::rng())?;
-    let actor = caller.actor();
-    let user = state
-        .store
-        .write(move |tx| users::insert(tx, &actor, &tenant, &spec))
-        .await?;
+    let user = act::create(&state, &caller, path.tenant, draft).await?;
     Ok((
         StatusCode::CREATED,
         Json(UserDetailView::new(&user, &[], false)),
@@ -186,7 +166,7 @@ pub(super) async fn update(
 ) -> ApiResult<Json<UserDetailView>> {
     caller.require_admin()?;
     let (tenant, before) = load_user(&state, &caller, path).await?;
-    let spec = draft.apply_to(before.spec.clone(), rules(&tenant))?;
+    let spec = draft.apply_to(before.spec.clone(), act::rules(&tenant))?;
     let actor = caller.actor();
     let (user, aliases) = state
         .store
@@ -227,23 +207,15 @@ pub(super) async fn remove(
     ApiPath(path): ApiPath<UserPath>,
     ApiQuery(confirm): ApiQuery<Confirm>,
 ) -> ApiResult<StatusCode> {
-    caller.require_admin()?;
-    if confirm.confirm.as_deref() != Some(path.extension.as_str()) {
-        return Err(ApiError::BadRequest(RuleError::new(
-            "confirm",
-            "confirmation_required",
-            format!(
-                "to delete this user, repeat its extension: ?confirm={}",
-                path.extension
-            ),
-        )));
-    }
-    let (_, user) = load_user(&state, &caller, path).await?;
-    let actor = caller.actor();
-    state
-        .store
-        .write(move |tx| users::delete(tx, &actor, &user))
-        .await?;
+    let UserPath { tenant, extension } = path;
+    act::remove(
+        &state,
+        &caller,
+        tenant,
+        extension,
+        confirm.confirm.as_deref(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -266,11 +238,7 @@ pub(super) async fn extensions(
 ) -> ApiResult<Json<ExtensionsView>> {
     caller.require_admin()?;
     let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
-    let id = tenant.id;
-    let taken = state.store.read(move |c| users::extensions(c, id)).await?;
-    let next = tenant.extension_plan.next_free(&taken);
-    let mut allocated: Vec<String> = taken.into_iter().collect();
-    allocated.sort_by(|a, b| (a.len(), a).cmp(&(b.len(), b)));
+    let (allocated, next) = act::extensions(&state, &tenant).await?;
     Ok(Json(ExtensionsView {
         allocated,
         next_free: next.map(|e| e.as_str().to_owned()),
@@ -297,14 +265,8 @@ pub(super) async fn add_alias(
     ApiPath(path): ApiPath<UserPath>,
     ApiJson(draft): ApiJson<AliasDraft>,
 ) -> ApiResult<(StatusCode, Json<AliasView>)> {
-    caller.require_admin()?;
-    let (tenant, user) = load_user(&state, &caller, path).await?;
-    let spec = draft.into_new(&tenant.sip_username_prefix, &mut rand::rng())?;
-    let actor = caller.actor();
-    let alias = state
-        .store
-        .write(move |tx| aliases::insert(tx, &actor, &tenant.sip_username_prefix, &user, &spec))
-        .await?;
+    let UserPath { tenant, extension } = path;
+    let alias = act::add_alias(&state, &caller, tenant, extension, draft).await?;
     Ok((StatusCode::CREATED, Json(AliasView::new(&alias, false))))
 }
 
@@ -362,13 +324,8 @@ pub(super) async fn reorder_aliases(
     ApiPath(path): ApiPath<UserPath>,
     ApiJson(order): ApiJson<AliasOrder>,
 ) -> ApiResult<Json<AliasesView>> {
-    caller.require_admin()?;
-    let (_, user) = load_user(&state, &caller, path).await?;
-    let actor = caller.actor();
-    let list = state
-        .store
-        .write(move |tx| aliases::reorder(tx, &actor, &user, &order.order))
-        .await?;
+    let UserPath { tenant, extension } = path;
+    let list = act::reorder_aliases(&state, &caller, tenant, extension, order.order).await?;
     Ok(Json(AliasesView::new(&list)))
 }
 
@@ -389,20 +346,11 @@ pub(super) async fn remove_alias(
     caller: Caller,
     ApiPath(path): ApiPath<AliasPath>,
 ) -> ApiResult<StatusCode> {
-    caller.require_admin()?;
-    let id = path.id;
-    let user_path = UserPath {
-        tenant: path.tenant,
-        extension: path.extension,
-    };
-    let (_, user) = load_user(&state, &caller, user_path).await?;
-    let actor = caller.actor();
-    state
-        .store
-        .write(move |tx| {
-            let alias = aliases::by_id(tx, user.id, id)?;
-            aliases::delete(tx, &actor, &user, &alias)
-        })
-        .await?;
+    let AliasPath {
+        tenant,
+        extension,
+        id,
+    } = path;
+    act::remove_alias(&state, &caller, tenant, extension, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

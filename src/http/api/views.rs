@@ -9,7 +9,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::domain::line_plan::AccountKind;
-use crate::domain::phone_auth::{PhoneAuthMode, format_duration};
+use crate::domain::phone_auth::{PhoneAuth, PhoneAuthMode, format_duration};
 use crate::domain::settings::EffectiveSettings;
 use crate::domain::{
     DeviceStatus, ExtensionPlan, LinePlan, Role, Settings, SipAccount, Transport, UserTag,
@@ -65,6 +65,8 @@ pub struct PhoneAuthView {
     pub url_key: Option<String>,
     /// Whether phones must present a factory client certificate.
     pub require_client_cert: bool,
+    /// Whether per-device files (they carry passwords) are refused over plain HTTP.
+    pub require_https: bool,
     /// A password deskprov generated for this request's mode: shown here once, never again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generated_password: Option<String>,
@@ -73,18 +75,28 @@ pub struct PhoneAuthView {
 impl TenantView {
     /// The tenant, with `generated` shown once when this request generated a phone password.
     pub fn new(tenant: &Tenant, generated: Option<String>) -> Self {
-        let auth = &tenant.phone_auth;
+        // No `..`: a new policy field fails to compile here until the view shows it.
+        let PhoneAuth {
+            mode,
+            username,
+            passwords,
+            allow_cidrs,
+            url_key,
+            require_client_cert,
+            require_https,
+        } = &tenant.phone_auth;
         Self {
             name: tenant.name.clone(),
             sip_username_prefix: tenant.sip_username_prefix.clone(),
             extension_plan: tenant.extension_plan.clone(),
             phone_auth: PhoneAuthView {
-                mode: auth.mode,
-                username: auth.username.clone(),
-                passwords_set: auth.passwords.len(),
-                allow_cidrs: auth.allow_cidrs.iter().map(ToString::to_string).collect(),
-                url_key: auth.url_key.clone(),
-                require_client_cert: auth.require_client_cert,
+                mode: *mode,
+                username: username.clone(),
+                passwords_set: passwords.len(),
+                allow_cidrs: allow_cidrs.iter().map(ToString::to_string).collect(),
+                url_key: url_key.clone(),
+                require_client_cert: *require_client_cert,
+                require_https: *require_https,
                 generated_password: generated,
             },
             enroll_window: format_duration(tenant.enroll_window),
@@ -658,7 +670,6 @@ mod tests {
 
     use super::*;
     use crate::domain::device::DeviceCredentials;
-    use crate::domain::phone_auth::PhoneAuth;
     use crate::domain::user::{TenantRules, UserDraft};
     use crate::domain::{Mac, SipPassword};
     use crate::store::devices::Device;

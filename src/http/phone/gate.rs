@@ -7,6 +7,7 @@ use chrono::Utc;
 use super::Fetch;
 use super::credentials::{Credentials, PhoneAuthenticator, Verdict};
 use crate::domain::phone_auth::{PhoneAuthMode, ip_in};
+use crate::server::Scheme;
 use crate::server::tls::PeerCert;
 use crate::store::devices::DeviceBundle;
 use crate::store::tenants::Tenant;
@@ -23,6 +24,8 @@ pub(super) enum Miss {
     VendorMismatch,
     UaMacMismatch,
     NoClientCert,
+    /// A per-device file asked for over plain HTTP from a tenant that requires HTTPS.
+    PlainHttp,
     CertMismatch,
     CertChanged,
     /// No Authorization header yet: the first step of every Digest exchange, not a failure.
@@ -51,6 +54,7 @@ impl Miss {
             Miss::VendorMismatch => "vendor_mismatch",
             Miss::UaMacMismatch => "ua_mac_mismatch",
             Miss::NoClientCert => "client_cert_required",
+            Miss::PlainHttp => "https_required",
             Miss::CertMismatch => "cert_identity_mismatch",
             Miss::CertChanged => "cert_changed_since_binding",
             Miss::NoCredentials => "credentials_required",
@@ -96,6 +100,9 @@ pub(super) fn device_gate(
     authenticator: &PhoneAuthenticator,
 ) -> Result<(), Miss> {
     tenant_gate(&bundle.tenant, key, fetch.ip)?;
+    if bundle.tenant.phone_auth.require_https && fetch.scheme != Scheme::Https {
+        return Err(Miss::PlainHttp);
+    }
     let site_allows = |site: &crate::store::sites::Site| {
         site.allow_cidrs
             .as_deref()

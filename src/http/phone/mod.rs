@@ -67,6 +67,8 @@ struct Fetch {
     /// Method and request target as sent, which Digest responses cover.
     method: String,
     uri: String,
+    /// Whether the request came over HTTPS.
+    scheme: Scheme,
 }
 
 enum Outcome {
@@ -119,6 +121,7 @@ async fn fetch(
             .uri()
             .path_and_query()
             .map_or_else(|| path.clone(), ToString::to_string),
+        scheme,
     };
     let outcome = match method {
         _ if state.bans.is_banned(fetch.ip, Instant::now()) => Outcome::Banned,

@@ -1,0 +1,151 @@
+//! The dashboard: tenants with their counts, devices by status, the latest fetches, and the
+//! latest refused requests and bans.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+
+use super::error::PageResult;
+use super::session::UiSession;
+use super::{Done, FetchRow, Layout, page};
+use crate::domain::DeviceStatus;
+use crate::http::AppState;
+use crate::http::actions::devices::{DeviceSummary, summaries};
+use crate::store::fetches::{self, FetchScope};
+use crate::store::tenants;
+
+/// Rows in each list.
+const LATEST: u32 = 15;
+/// Devices listed (those needing attention first).
+const DEVICES_LISTED: usize = 50;
+
+struct TenantRow {
+    name: String,
+    users: i64,
+    devices: i64,
+}
+
+struct StatusCount {
+    key: &'static str,
+    label: &'static str,
+    count: usize,
+}
+
+struct DeviceRow {
+    mac: String,
+    tenant: String,
+    extension: String,
+    user: String,
+    vendor: String,
+    model: String,
+    status: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "ui/dashboard.html")]
+struct DashboardPage {
+    layout: Layout,
+    tenants: Vec<TenantRow>,
+    statuses: Vec<StatusCount>,
+    total: usize,
+    devices: Vec<DeviceRow>,
+    fetches: Vec<FetchRow>,
+    refused: Vec<FetchRow>,
+}
+
+fn label(status: DeviceStatus) -> &'static str {
+    match status {
+        DeviceStatus::AwaitingFirstFetch => "Awaiting first fetch",
+        DeviceStatus::Provisioned => "Provisioned",
+        DeviceStatus::ConfigChangedSinceFetch => "Changed since fetch",
+        DeviceStatus::EnrollmentExpired => "Enrollment expired",
+    }
+}
+
+/// Devices that need someone first: expired, then changed, then waiting, then fine.
+fn urgency(status: DeviceStatus) -> u8 {
+    match status {
+        DeviceStatus::EnrollmentExpired => 0,
+        DeviceStatus::ConfigChangedSinceFetch => 1,
+        DeviceStatus::AwaitingFirstFetch => 2,
+        DeviceStatus::Provisioned => 3,
+    }
+}
+
+fn device_rows(state: &AppState, mut devices: Vec<DeviceSummary>) -> Vec<DeviceRow> {
+    devices.sort_by_key(|d| urgency(d.status));
+    devices
+        .into_iter()
+        .take(DEVICES_LISTED)
+        .map(|d| DeviceRow {
+            mac: d.device.mac.lower12(),
+            tenant: d.tenant,
+            extension: d.extension,
+            user: d.user,
+            vendor: state
+                .vendors
+                .get(&d.device.vendor)
+                .map_or_else(|| d.device.vendor.clone(), |v| v.profile.name.clone()),
+            model: d.device.effective_model().unwrap_or("").to_owned(),
+            status: d.status.as_str(),
+        })
+        .collect()
+}
+
+pub(super) async fn show(
+    State(state): State<AppState>,
+    session: UiSession,
+    Query(done): Query<Done>,
+) -> PageResult<Response> {
+    let scope = session.caller.tenant_id();
+    let layout = Layout::load(&state, &session, "Dashboard", "dashboard")
+        .await?
+        .with_notice(done.done.as_deref());
+    let tenants = state
+        .store
+        .read(tenants::summaries)
+        .await?
+        .into_iter()
+        .filter(|t| scope.is_none_or(|id| id == t.id))
+        .map(|t| TenantRow {
+            name: t.name,
+            users: t.users,
+            devices: t.devices,
+        })
+        .collect();
+    let devices = summaries(&state, scope, None).await?;
+    let statuses = DeviceStatus::ALL
+        .into_iter()
+        .map(|s| StatusCount {
+            key: s.as_str(),
+            label: label(s),
+            count: devices.iter().filter(|d| d.status == s).count(),
+        })
+        .collect();
+    let (fetches, refused) = state
+        .store
+        .read(move |c| {
+            let all = FetchScope {
+                tenant_id: scope,
+                refused_only: false,
+            };
+            let refused = FetchScope {
+                refused_only: true,
+                ..all
+            };
+            Ok((
+                fetches::recent(c, all, LATEST)?,
+                fetches::recent(c, refused, LATEST)?,
+            ))
+        })
+        .await?;
+    page(&DashboardPage {
+        layout,
+        tenants,
+        statuses,
+        total: devices.len(),
+        devices: device_rows(&state, devices),
+        fetches: fetches.into_iter().map(FetchRow::from).collect(),
+        refused: refused.into_iter().map(FetchRow::from).collect(),
+    })
+}
