@@ -3,7 +3,9 @@
 mod helpers;
 
 mod api;
+mod audit;
 mod cli;
+mod import;
 mod provisioning;
 mod rules;
 mod security;
