@@ -151,7 +151,9 @@ fn show_progress(terminal: bool, done: usize, total: usize) {
         if done == total {
             let _ = writeln!(err);
         }
-    } else if total >= LARGE_IMPORT_ROWS && (done.is_multiple_of(LARGE_IMPORT_ROWS) || done == total) {
+    } else if total >= LARGE_IMPORT_ROWS
+        && (done.is_multiple_of(LARGE_IMPORT_ROWS) || done == total)
+    {
         let _ = writeln!(err, "import: {done}/{total} rows checked");
     }
 }

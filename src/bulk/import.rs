@@ -180,11 +180,12 @@ impl<'a> Run<'a> {
         let mut done = rows.len() - kinds.len();
         for pass in [RowKind::User, RowKind::Alias, RowKind::Device] {
             for (_, row) in kinds.iter().filter(|(k, _)| *k == pass) {
+                let before = self.problems.len();
                 self.not_applicable(row, pass);
                 match pass {
-                    RowKind::User => self.user_row(row)?,
-                    RowKind::Alias => self.alias_row(row)?,
-                    RowKind::Device => self.device_row(row)?,
+                    RowKind::User => self.user_row(row, before)?,
+                    RowKind::Alias => self.alias_row(row, before)?,
+                    RowKind::Device => self.device_row(row, before)?,
                 }
                 done += 1;
                 if done.is_multiple_of(PROGRESS_EVERY) {
@@ -235,12 +236,19 @@ impl<'a> Run<'a> {
             .collect();
         for column in wrong {
             let uses: Vec<&str> = kind.columns().iter().map(|c| c.name()).collect();
+            let phone_only = RowKind::Device.columns().contains(&column)
+                && !RowKind::User.columns().contains(&column);
+            let hint = if phone_only {
+                "; a phone goes on a row of its own: type device, the user's extension, its mac"
+            } else {
+                ""
+            };
             self.problem(
                 row.number,
                 column,
                 "not_applicable",
                 format!(
-                    "{} rows do not use this column; leave it empty ({} rows use {})",
+                    "{} rows do not use this column ({} rows use {}){hint}",
                     kind.name(),
                     kind.name(),
                     uses.join(", ")
@@ -267,8 +275,8 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn user_row(&mut self, row: &Row) -> StoreResult<()> {
-        let before = self.problems.len();
+    /// `before`: the number of problems before this row, to tell whether it has any.
+    fn user_row(&mut self, row: &Row, before: usize) -> StoreResult<()> {
         let n = row.number;
         let extension = row.cells.get(Column::Extension).unwrap_or_default();
         if !extension.is_empty()
@@ -406,8 +414,8 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn alias_row(&mut self, row: &Row) -> StoreResult<()> {
-        let before = self.problems.len();
+    /// `before`: the number of problems before this row, to tell whether it has any.
+    fn alias_row(&mut self, row: &Row, before: usize) -> StoreResult<()> {
         let n = row.number;
         let cell = |c| row.cells.get(c).map(str::to_owned);
         let draft = AliasDraft {
@@ -450,8 +458,8 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn device_row(&mut self, row: &Row) -> StoreResult<()> {
-        let before = self.problems.len();
+    /// `before`: the number of problems before this row, to tell whether it has any.
+    fn device_row(&mut self, row: &Row, before: usize) -> StoreResult<()> {
         let n = row.number;
         let cell = |c| row.cells.get(c).map(str::to_owned);
         let settings = match row.cells.get(Column::Settings) {

@@ -441,3 +441,44 @@ async fn cli_import_checks_then_applies_and_export_prints_the_sheet() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tenant not found"));
 }
+
+#[tokio::test]
+async fn a_phone_on_a_user_row_is_pointed_to_a_row_of_its_own() {
+    let app = TestApp::spawn().await;
+    app.tenant().await;
+    let (_, report) = import(&app, "extension,name,mac\n101,John,001565000001\n", false).await;
+    assert_eq!(problems(&report), [row(2, "mac", "not_applicable")]);
+    let message = report["problems"][0]["message"].as_str().unwrap();
+    assert!(message.contains("type device"), "{message}");
+    assert_eq!(report["users"], 0, "a row with a problem is not counted");
+}
+
+#[tokio::test]
+async fn progress_is_reported_while_rows_are_checked() {
+    let app = TestApp::spawn().await;
+    app.tenant().await;
+    let mut csv = String::from("extension,name\n");
+    for ext in 1000..2500 {
+        csv.push_str(&format!("{ext},User {ext}\n"));
+    }
+    let store = app.store().clone();
+    let calls = tokio::task::spawn_blocking(move || {
+        let vendors = deskprov::vendor::Vendors::builtin().unwrap();
+        let request = deskprov::bulk::ImportRequest {
+            tenant: "testsite.com".into(),
+            csv: csv.into_bytes(),
+            apply: false,
+            actor: deskprov::store::Actor::new("test"),
+            source: None,
+        };
+        let mut calls = Vec::new();
+        let report =
+            deskprov::bulk::import(&store, &vendors, request, &mut |d, t| calls.push((d, t)))
+                .unwrap();
+        assert!(report.ok() && report.users == 1500, "{report:?}");
+        calls
+    })
+    .await
+    .unwrap();
+    assert_eq!(calls, [(1000, 1500), (1500, 1500)]);
+}
