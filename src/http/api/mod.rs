@@ -1,11 +1,13 @@
 //! The admin and installer JSON API under `/api/v1`, plus `/healthz`.
 
 mod audit;
+mod bulk;
 mod devices;
 mod tenants;
 mod users;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 
 use super::AppState;
@@ -28,6 +30,11 @@ pub fn router(state: AppState) -> Router {
             post(tenants::create_site).get(tenants::list_sites),
         )
         .route("/tenants/{tenant}/extensions", get(users::extensions))
+        .route(
+            "/tenants/{tenant}/import",
+            post(bulk::import).layer(DefaultBodyLimit::max(bulk::IMPORT_MAX_BYTES)),
+        )
+        .route("/tenants/{tenant}/export", get(bulk::export))
         .route(
             "/tenants/{tenant}/users",
             post(users::create).get(users::list),
@@ -61,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/{mac}/uploads", get(devices::uploads))
         .route("/devices/{mac}/uploads/{file}", get(devices::upload))
         .route("/audit", get(audit::list))
+        .route("/audit/{id}/restore", post(audit::restore))
         .fallback(|| async { ApiError::NotFound("endpoint") });
     Router::new()
         .nest("/api/v1", api)
