@@ -1,6 +1,8 @@
-//! The command line: `deskprov serve` and `deskprov token create`.
+//! The command line: `deskprov serve`, `token create`, `import` and `export`.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{DbArgs, ServeConfig};
 
@@ -24,6 +26,41 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenCommand,
     },
+    /// Check users, aliases and devices from a CSV file; with --apply, write them (all or none).
+    Import(ImportArgs),
+    /// Write a tenant's users, aliases and devices to stdout as CSV (the import format).
+    Export(ExportArgs),
+}
+
+/// `deskprov import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Tenant to import into.
+    #[arg(long)]
+    pub tenant: String,
+    /// Write the rows when no row has a problem (without it: a dry run that writes nothing).
+    #[arg(long)]
+    pub apply: bool,
+    /// The CSV file (`-` reads stdin).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    /// Database.
+    pub db: DbArgs,
+}
+
+/// `deskprov export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Tenant to export.
+    #[arg(long)]
+    pub tenant: String,
+    /// Include SIP passwords and voicemail PINs (recorded in the audit log).
+    #[arg(long)]
+    pub with_secrets: bool,
+    #[command(flatten)]
+    /// Database.
+    pub db: DbArgs,
 }
 
 /// Token actions.

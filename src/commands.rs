@@ -1,12 +1,16 @@
 //! What each CLI command does, on top of the library.
 
+use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, bail};
 
+use crate::bulk::{self, ImportReport, ImportRequest};
+use crate::cli::{ExportArgs, ImportArgs};
 use crate::config::ServeConfig;
 use crate::store::tokens::{self, TokenRole};
 use crate::store::{Actor, Store, tenants};
+use crate::vendor::Vendors;
 use crate::{demo, server};
 
 /// `deskprov serve`: runs until Ctrl-C or SIGTERM.
@@ -97,4 +101,102 @@ pub async fn create_token(
     );
     println!("{token}");
     Ok(())
+}
+
+/// Files with at least this many rows report progress even when stderr is not a terminal.
+const LARGE_IMPORT_ROWS: usize = 10_000;
+
+/// `deskprov import`: a dry run unless `--apply`; every problem on stdout as
+/// `row N, column C: message (code)`, and a failure exit when there is any.
+pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let source = args.file.display().to_string();
+    let csv = if source == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("reading stdin")?;
+        buf
+    } else {
+        std::fs::read(&args.file).with_context(|| format!("reading {source}"))?
+    };
+    let store = Store::open(&args.db.path)
+        .with_context(|| format!("opening database {}", args.db.path.display()))?;
+    let vendors = Vendors::builtin().context("loading vendor profiles")?;
+    let request = ImportRequest {
+        tenant: args.tenant.clone(),
+        csv,
+        apply: args.apply,
+        actor: Actor::new("cli"),
+        source: Some(source.clone()),
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let report = tokio::task::spawn_blocking(move || {
+        bulk::import(&store, &vendors, request, &mut |done, total| {
+            show_progress(terminal, done, total)
+        })
+    })
+    .await
+    .context("import task")?
+    .with_context(|| format!("importing into {}", args.tenant))?;
+    print_report(&report, args.apply);
+    if !report.ok() {
+        bail!(
+            "{} problem(s) in {source}; nothing was written",
+            report.problems.len()
+        );
+    }
+    Ok(())
+}
+
+fn show_progress(terminal: bool, done: usize, total: usize) {
+    let mut err = std::io::stderr().lock();
+    if terminal {
+        let _ = write!(err, "\rimport: {done}/{total} rows checked");
+        if done == total {
+            let _ = writeln!(err);
+        }
+    } else if total >= LARGE_IMPORT_ROWS
+        && (done.is_multiple_of(LARGE_IMPORT_ROWS) || done == total)
+    {
+        let _ = writeln!(err, "import: {done}/{total} rows checked");
+    }
+}
+
+fn print_report(report: &ImportReport, apply: bool) {
+    for p in &report.problems {
+        match &p.column {
+            Some(column) => println!("row {}, column {column}: {} ({})", p.row, p.message, p.code),
+            None => println!("row {}: {} ({})", p.row, p.message, p.code),
+        }
+    }
+    let what = format!(
+        "{} user(s), {} alias(es), {} device(s)",
+        report.users, report.aliases, report.devices
+    );
+    if report.applied {
+        println!("Imported {} row(s): {what}.", report.rows);
+    } else if report.ok() && !apply {
+        println!(
+            "Checked {} row(s), no problems: would create {what}. Nothing was written; run again with --apply to write them.",
+            report.rows
+        );
+    }
+}
+
+/// `deskprov export`: the tenant's sheet on stdout.
+pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let store = Store::open(&args.db.path)
+        .with_context(|| format!("opening database {}", args.db.path.display()))?;
+    let text = bulk::export::export(
+        &store,
+        args.tenant.clone(),
+        args.with_secrets,
+        Actor::new("cli"),
+    )
+    .await
+    .with_context(|| format!("exporting {}", args.tenant))?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("writing to stdout")
 }

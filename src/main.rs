@@ -42,6 +42,8 @@ fn main() -> ExitCode {
                 };
                 commands::create_token(&db.path, role, tenant.as_deref(), name.as_deref()).await
             }
+            Command::Import(args) => commands::import(args).await,
+            Command::Export(args) => commands::export(args).await,
         }
     });
     match result {

@@ -71,6 +71,19 @@ pub fn insert(
     user: &User,
     spec: &AliasSpec,
 ) -> StoreResult<Alias> {
+    insert_as(tx, actor, "create", prefix, user, spec)
+}
+
+/// Adds an alias at the end of `user`'s order, recording the change as `action` (`create`,
+/// `import`, `restore`).
+pub fn insert_as(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    action: &str,
+    prefix: &str,
+    user: &User,
+    spec: &AliasSpec,
+) -> StoreResult<Alias> {
     let existing = for_user(tx, user.id)?;
     if existing.len() >= MAX_ALIASES_PER_USER {
         return Err(StoreError::Conflict(RuleError::new(
@@ -100,7 +113,7 @@ pub fn insert(
         tx,
         actor,
         Change {
-            action: "create",
+            action,
             entity: "alias",
             key: format!("{}/{}", user.spec.extension, alias.id),
             tenant_id: Some(user.tenant_id),
@@ -123,6 +136,17 @@ fn next_default_username(conn: &Connection, prefix: &str, user: &User) -> StoreR
         }
     }
     unreachable!("the counter is unbounded")
+}
+
+/// Every alias of a tenant's users, by owner and position (one query, for export).
+pub fn for_tenant(conn: &Connection, tenant_id: i64) -> StoreResult<Vec<Alias>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.id, a.user_id, a.position, a.name, a.sip_username, a.sip_password
+         FROM aliases a JOIN users u ON u.id = a.user_id
+         WHERE u.tenant_id = ?1 ORDER BY a.user_id, a.position, a.id",
+    )?;
+    let rows = stmt.query_map([tenant_id], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// The alias `id` of user `user_id`.

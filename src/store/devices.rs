@@ -218,6 +218,18 @@ pub fn insert(
     spec: &DeviceSpec,
     vendor: &str,
 ) -> StoreResult<Device> {
+    insert_as(tx, actor, "create", tenant, spec, vendor)
+}
+
+/// [`insert`], recording the change as `action` (`create`, `import`, `restore`).
+pub fn insert_as(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    action: &str,
+    tenant: &Tenant,
+    spec: &DeviceSpec,
+    vendor: &str,
+) -> StoreResult<Device> {
     if by_mac(tx, &spec.mac).is_ok() {
         return Err(StoreError::Conflict(RuleError::new(
             "mac",
@@ -258,7 +270,7 @@ pub fn insert(
         tx,
         actor,
         Change {
-            action: "create",
+            action,
             entity: "device",
             key: device.mac.lower12(),
             tenant_id: Some(tenant.id),
@@ -365,8 +377,10 @@ pub fn update(
 /// Deletes a device; the audit entry keeps the whole record.
 pub fn delete(tx: &Transaction<'_>, actor: &Actor, device: &Device) -> StoreResult<()> {
     let owner = users::by_id(tx, device.user_id)?;
+    let site = device.site_id.map(|id| sites::by_id(tx, id)).transpose()?;
     tx.execute("DELETE FROM devices WHERE id = ?1", [device.id])?;
-    let record = with_owner(device, &owner);
+    let mut record = with_owner(device, &owner);
+    record["site"] = json!(site.map(|s| s.name));
     audit::record(
         tx,
         actor,

@@ -9,6 +9,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
     Migrations::new(vec![
         M::up(include_str!("migrations/0001_initial.sql")),
         M::up(include_str!("migrations/0002_ui_sessions.sql")),
+        M::up(include_str!("migrations/0003_audit_restore.sql")),
     ])
 });
 

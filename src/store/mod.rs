@@ -161,6 +161,24 @@ impl Store {
         tx.commit()?;
         Ok(value)
     }
+
+    /// Like [`Store::write_blocking`], but `f` decides: its `(value, commit)` commits the
+    /// transaction when `commit` is true and rolls it back otherwise. A dry run goes through
+    /// exactly the code a real run does and leaves the database as it was.
+    pub fn write_or_rollback_blocking<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> StoreResult<(T, bool)>,
+    ) -> StoreResult<T> {
+        let mut conn = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (value, commit) = f(&tx)?;
+        if commit {
+            tx.commit()?;
+        } else {
+            tx.rollback()?;
+        }
+        Ok(value)
+    }
 }
 
 async fn run_blocking<T: Send + 'static>(

@@ -204,6 +204,40 @@ pub fn insert(
     tenant: &Tenant,
     spec: &UserSpec,
 ) -> StoreResult<User> {
+    insert_as(tx, actor, "create", tenant, spec)
+}
+
+/// Creates a user in `tenant`, recording the change as `action` (`create`, `import`).
+pub fn insert_as(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    action: &str,
+    tenant: &Tenant,
+    spec: &UserSpec,
+) -> StoreResult<User> {
+    let portal_hash = hash_portal_password(spec)?;
+    insert_row(tx, actor, action, tenant, spec, portal_hash)
+}
+
+/// Re-creates a deleted user with its stored portal password hash; recorded as `restore`.
+pub fn restore(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    tenant: &Tenant,
+    spec: &UserSpec,
+    portal_hash: Option<String>,
+) -> StoreResult<User> {
+    insert_row(tx, actor, "restore", tenant, spec, portal_hash)
+}
+
+fn insert_row(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    action: &str,
+    tenant: &Tenant,
+    spec: &UserSpec,
+    portal_hash: Option<String>,
+) -> StoreResult<User> {
     if by_extension(tx, tenant.id, spec.extension.as_str()).is_ok() {
         return Err(StoreError::Conflict(RuleError::new(
             "extension",
@@ -239,7 +273,7 @@ pub fn insert(
             spec.caller_id.as_ref().map(E164::as_str),
             serde_json::to_string(&spec.phone_numbers)?,
             spec.external_sip.as_ref().map(ExternalSipLogin::as_str),
-            hash_portal_password(spec)?,
+            portal_hash,
             spec.max_devices,
             at,
         ],
@@ -249,7 +283,7 @@ pub fn insert(
         tx,
         actor,
         Change {
-            action: "create",
+            action,
             entity: "user",
             key: user.spec.extension.to_string(),
             tenant_id: Some(tenant.id),
@@ -333,6 +367,14 @@ pub fn update(
     Ok(after)
 }
 
+fn portal_password_hash(conn: &Connection, user_id: i64) -> StoreResult<Option<String>> {
+    Ok(conn.query_row(
+        "SELECT portal_password_hash FROM users WHERE id = ?1",
+        [user_id],
+        |r| r.get(0),
+    )?)
+}
+
 /// Deletes a user and their aliases; refused while devices are assigned to them.
 pub fn delete(tx: &Transaction<'_>, actor: &Actor, user: &User) -> StoreResult<()> {
     if user.devices > 0 {
@@ -350,6 +392,7 @@ pub fn delete(tx: &Transaction<'_>, actor: &Actor, user: &User) -> StoreResult<(
     snapshot["sip_password"] = json!(user.spec.sip_password.expose());
     snapshot["voicemail_pin"] = json!(user.spec.voicemail_pin.as_ref().map(VoicemailPin::as_str));
     snapshot["aliases"] = aliases.iter().map(|a| a.snapshot()).collect();
+    snapshot["portal_password_hash"] = json!(portal_password_hash(tx, user.id)?);
     let mut before = user.to_json();
     before["aliases"] = aliases.iter().map(|a| a.to_json()).collect();
     tx.execute("DELETE FROM users WHERE id = ?1", [user.id])?;

@@ -6,7 +6,7 @@ use regex::{Regex, RegexSet};
 
 use super::profile::{FileKind, FileSpec, ModelSpec, UploadSpec, VendorProfile};
 use super::templates::PROFILES;
-use crate::domain::Mac;
+use crate::domain::{Mac, RuleError};
 
 /// A loaded vendor profile with its compiled patterns.
 #[derive(Debug)]
@@ -226,6 +226,46 @@ impl Vendors {
     /// The vendor whose OUI `mac` carries.
     pub fn for_mac(&self, mac: &Mac) -> Option<&Vendor> {
         self.by_oui.get(&mac.oui()).map(|&i| &self.vendors[i])
+    }
+
+    /// The vendor of a device being registered: `vendor` when given, else the one `mac`'s OUI
+    /// names; `model`, when given, must be one of that vendor's models.
+    pub fn for_new_device(
+        &self,
+        vendor: Option<&str>,
+        mac: &Mac,
+        model: Option<&str>,
+    ) -> Result<&Vendor, RuleError> {
+        let found = match vendor {
+            Some(id) => self.get(id).ok_or_else(|| {
+                let known: Vec<&str> = self.vendors.iter().map(Vendor::id).collect();
+                RuleError::new(
+                    "vendor",
+                    "vendor_unknown",
+                    format!("vendor is one of {}", known.join(", ")),
+                )
+            })?,
+            None => self.for_mac(mac).ok_or_else(|| {
+                RuleError::new(
+                    "mac",
+                    "vendor_not_recognised",
+                    format!(
+                        "{mac} does not start with a known vendor prefix; give \"vendor\" explicitly"
+                    ),
+                )
+            })?,
+        };
+        if let Some(model) = model
+            && found.model_key(model).is_none()
+        {
+            let known: Vec<&str> = found.profile.models.keys().map(String::as_str).collect();
+            return Err(RuleError::new(
+                "model",
+                "model_unknown",
+                format!("{} models are {}", found.profile.name, known.join(", ")),
+            ));
+        }
+        Ok(found)
     }
 
     /// Every vendor file `name` (one path segment) could be. Literal names (common files such

@@ -3,8 +3,10 @@
 mod helpers;
 
 mod api;
+mod audit;
 mod cli;
 mod demo;
+mod import;
 mod openapi;
 mod phone_auth;
 mod provisioning;

@@ -30,10 +30,21 @@ struct Operation {
     path: String,
     path_params: Vec<(String, Value)>,
     query_params: Vec<(String, Value)>,
-    request: Option<Value>,
+    /// Media type and schema of the request body.
+    request: Option<(String, Value)>,
     /// Status → media type → schema.
     responses: BTreeMap<u16, BTreeMap<String, Value>>,
     public: bool,
+}
+
+impl Operation {
+    /// The schema of a JSON request body.
+    fn json_request(&self) -> Option<&Value> {
+        self.request
+            .as_ref()
+            .filter(|(media, _)| media == "application/json")
+            .map(|(_, schema)| schema)
+    }
 }
 
 /// A valid request for one operation.
@@ -41,6 +52,8 @@ struct Fixture {
     path: Vec<(&'static str, String)>,
     query: String,
     body: Option<Value>,
+    /// A body that is not JSON: media type and text.
+    text: Option<(&'static str, String)>,
     status: StatusCode,
 }
 
@@ -50,6 +63,7 @@ impl Fixture {
             path: path.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
             query: String::new(),
             body: None,
+            text: None,
             status,
         }
     }
@@ -63,6 +77,11 @@ impl Fixture {
         self.body = Some(body);
         self
     }
+
+    fn text(mut self, media: &'static str, text: &str) -> Self {
+        self.text = Some((media, text.to_owned()));
+        self
+    }
 }
 
 /// What a case sends.
@@ -71,7 +90,7 @@ enum Body {
     None,
     Json(Value),
     /// Raw text with an optional content type.
-    Raw(&'static str, Option<&'static str>),
+    Raw(String, Option<String>),
 }
 
 /// One request of the walk and what it must get, when the test knows exactly.
@@ -92,6 +111,8 @@ struct World {
     installer: String,
     other_admin: String,
     doomed_alias: i64,
+    /// The audit entry of a deleted user, for `restoreFromAudit`.
+    restorable_entry: i64,
 }
 
 #[tokio::test]
@@ -289,7 +310,10 @@ fn operations(doc: &Value) -> Vec<Operation> {
             }
             let request = op.get("requestBody").map(|b| {
                 assert_eq!(b["required"], true, "{path}: request body not required");
-                resolve(doc, &b["content"]["application/json"]["schema"])
+                let content = b["content"].as_object().expect("request content");
+                assert_eq!(content.len(), 1, "{path}: one request media type");
+                let (media, m) = content.iter().next().unwrap();
+                (media.clone(), resolve(doc, &m["schema"]))
             });
             let mut responses = BTreeMap::new();
             for (status, r) in op["responses"].as_object().expect("responses") {
@@ -391,7 +415,8 @@ fn validator(schema: &Value) -> jsonschema::Validator {
 // ---------------------------------------------------------------------------------------------
 
 /// A tenant with a site, users (one per destructive operation), aliases, devices of two
-/// vendors, an upload and a fetch; an installer token, and an admin token of another tenant.
+/// vendors, an upload, a fetch and a deleted user; an installer token, and an admin token of
+/// another tenant.
 async fn setup(app: &TestApp) -> World {
     app.tenant().await;
     let (status, body) = app
@@ -407,6 +432,22 @@ async fn setup(app: &TestApp) -> World {
     app.device(DOOMED_MAC, "103").await;
     app.user("104", "Alias Owner").await;
     let doomed_alias = app.alias("104", "Doomed Alias").await;
+    app.user("106", "Restorable User").await;
+    let (status, body) = app
+        .api(
+            Method::DELETE,
+            &format!("/tenants/{TENANT}/users/106?confirm=106"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, audit) = app.get("/audit?limit=1").await;
+    let entry = &audit["entries"][0];
+    assert_eq!(
+        (&entry["action"], &entry["key"]),
+        (&json!("delete"), &json!("106"))
+    );
+    let restorable_entry = entry["id"].as_i64().unwrap();
     let (status, body) = app
         .post(
             "/devices",
@@ -454,6 +495,7 @@ async fn setup(app: &TestApp) -> World {
         installer,
         other_admin,
         doomed_alias,
+        restorable_entry,
     }
 }
 
@@ -483,6 +525,11 @@ async fn fixture(app: &TestApp, world: &World, id: &str) -> Option<Fixture> {
         "listSites" => Fixture::new(&[t], S::OK),
         "updateSite" => Fixture::new(&[t, ("site", "hq")], S::OK).body(json!({"language": "fr"})),
         "getExtensions" => Fixture::new(&[t], S::OK),
+        "importTenant" => Fixture::new(&[t], S::OK).query("apply=true").text(
+            "text/csv",
+            "type,extension,name,email\nuser,120,Imported User,imported@testsite.com\n",
+        ),
+        "exportTenant" => Fixture::new(&[t], S::OK).query("secrets=true"),
         "createUser" => Fixture::new(&[t], S::CREATED).body(json!({
             "name": "Jane Doe", "extension": "105", "email": "jane@testsite.com", "role": "site_manager",
             "department": "Sales", "site": "hq", "voicemail_pin": "4321", "caller_id": "+4930123456",
@@ -538,6 +585,10 @@ async fn fixture(app: &TestApp, world: &World, id: &str) -> Option<Fixture> {
             S::OK,
         ),
         "listAudit" => Fixture::new(&[], S::OK).query("tenant=testsite.com&limit=50"),
+        "restoreFromAudit" => {
+            let id = world.restorable_entry.to_string();
+            Fixture::new(&[("id", &id)], S::CREATED)
+        }
         "getOpenApi" => Fixture::new(&[], S::OK),
         "healthz" => Fixture::new(&[], S::OK),
         _ => return None,
@@ -548,8 +599,15 @@ async fn fixture(app: &TestApp, world: &World, id: &str) -> Option<Fixture> {
 /// may succeed, and so goes last).
 fn cases(op: &Operation, fx: &Fixture, world: &World) -> Vec<Case> {
     let path = fill(&op.path, &fx.path);
-    let body = fx.body.clone().map_or(Body::None, Body::Json);
-    if let (Some(schema), Some(valid)) = (&op.request, &fx.body) {
+    let body = match (&fx.body, &fx.text) {
+        (Some(v), _) => Body::Json(v.clone()),
+        (None, Some((media, text))) => Body::Raw(text.clone(), Some((*media).to_owned())),
+        (None, None) => Body::None,
+    };
+    if let (Some((media, _)), Some((fixture_media, _))) = (&op.request, &fx.text) {
+        assert_eq!(media, fixture_media, "{}: the fixture's media type", op.id);
+    }
+    if let (Some(schema), Some(valid)) = (op.json_request(), &fx.body) {
         let errors: Vec<String> = validator(schema)
             .iter_errors(valid)
             .map(|e| e.to_string())
@@ -562,7 +620,7 @@ fn cases(op: &Operation, fx: &Fixture, world: &World) -> Vec<Case> {
     }
     assert_eq!(
         op.request.is_some(),
-        fx.body.is_some(),
+        fx.body.is_some() || fx.text.is_some(),
         "{}: a body is documented iff the fixture has one",
         op.id
     );
@@ -650,7 +708,19 @@ fn cases(op: &Operation, fx: &Fixture, world: &World) -> Vec<Case> {
             });
         }
     }
-    if let (Some(schema), Some(valid)) = (&op.request, &fx.body) {
+    if let (Some((media, _)), None) = (&op.request, op.json_request()) {
+        for (label, text, media) in [
+            ("empty text body", "", media.as_str()),
+            ("unbalanced quotes", "\"type,name\n\"x", media.as_str()),
+            ("a JSON body", "{}", "application/json"),
+        ] {
+            out.push(Case {
+                body: Body::Raw(text.to_owned(), Some(media.to_owned())),
+                ..base(label, admin)
+            });
+        }
+    }
+    if let (Some(schema), Some(valid)) = (op.json_request(), &fx.body) {
         out.push(Case {
             body: Body::Json(json!({})),
             ..base("empty body", admin)
@@ -683,12 +753,12 @@ fn cases(op: &Operation, fx: &Fixture, world: &World) -> Vec<Case> {
             ..base("an array body", admin)
         });
         out.push(Case {
-            body: Body::Raw("{\"name\": ", Some("application/json")),
+            body: Body::Raw("{\"name\": ".into(), Some("application/json".into())),
             expect: Some(StatusCode::BAD_REQUEST),
             ..base("truncated JSON", admin)
         });
         out.push(Case {
-            body: Body::Raw("name=x", None),
+            body: Body::Raw("name=x".into(), None),
             expect: Some(StatusCode::BAD_REQUEST),
             ..base("no content type", admin)
         });
@@ -728,9 +798,9 @@ async fn check(app: &TestApp, op: &Operation, case: &Case) {
         }
         Body::Raw(text, content_type) => {
             if let Some(ct) = content_type {
-                req = req.header("content-type", *ct);
+                req = req.header("content-type", ct.as_str());
             }
-            req = req.body(*text);
+            req = req.body(text.clone());
             None
         }
     };
@@ -758,7 +828,7 @@ async fn check(app: &TestApp, op: &Operation, case: &Case) {
     if let Some(expect) = case.expect {
         assert_eq!(status, expect, "{what}: {text}");
     }
-    if let (Some(schema), Some(body)) = (&op.request, &sent)
+    if let (Some(schema), Some(body)) = (op.json_request(), &sent)
         && !validator(schema).is_valid(body)
     {
         assert!(

@@ -127,36 +127,10 @@ pub async fn register(
     draft: DeviceDraft,
 ) -> ApiResult<DeviceBundle> {
     let spec = draft.into_spec()?;
-    let vendor = match &spec.vendor {
-        Some(id) => state.vendors.get(id).ok_or_else(|| {
-            let known: Vec<&str> = state.vendors.all().iter().map(Vendor::id).collect();
-            ApiError::Invalid(RuleError::new(
-                "vendor",
-                "vendor_unknown",
-                format!("vendor is one of {}", known.join(", ")),
-            ))
-        })?,
-        None => state.vendors.for_mac(&spec.mac).ok_or_else(|| {
-            ApiError::Invalid(RuleError::new(
-                "mac",
-                "vendor_not_recognised",
-                format!(
-                    "{} does not start with a known vendor prefix; give \"vendor\" explicitly",
-                    spec.mac
-                ),
-            ))
-        })?,
-    };
-    if let Some(model) = &spec.model
-        && vendor.model_key(model).is_none()
-    {
-        let known: Vec<&str> = vendor.profile.models.keys().map(String::as_str).collect();
-        return Err(ApiError::Invalid(RuleError::new(
-            "model",
-            "model_unknown",
-            format!("{} models are {}", vendor.profile.name, known.join(", ")),
-        )));
-    }
+    let vendor =
+        state
+            .vendors
+            .for_new_device(spec.vendor.as_deref(), &spec.mac, spec.model.as_deref())?;
     let tenant = load_tenant(&state.store, caller, spec.tenant.clone()).await?;
     let actor = caller.actor();
     let vendor_id = vendor.id().to_owned();

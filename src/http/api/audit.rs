@@ -1,17 +1,19 @@
-//! The audit log, newest first.
+//! The audit log, newest first, and restores of deleted records.
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::openapi::{BadRequest, Forbidden, NotFound, Unauthorized};
-use super::views::AuditView;
+use super::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable};
+use super::views::{AuditView, RestoredView};
 use crate::http::AppState;
 use crate::http::actions::tenants::load_tenant;
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
-use crate::http::params::ApiQuery;
+use crate::http::params::{ApiPath, ApiQuery};
+use crate::restore;
 use crate::store::audit;
 
 /// Filters and paging.
@@ -56,4 +58,43 @@ pub(super) async fn list(
     Ok(Json(AuditView {
         entries: entries.into_iter().map(Into::into).collect(),
     }))
+}
+
+/// `/audit/{id}/restore`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(super) struct EntryPath {
+    /// Id of the audit entry that records the delete.
+    id: i64,
+}
+
+/// Re-creates a deleted user, alias or device from its audit entry (admins).
+///
+/// Every rule is checked again against today's data; a clash names the field and nothing is
+/// written.
+#[utoipa::path(
+    post,
+    path = "/audit/{id}/restore",
+    operation_id = "restoreFromAudit",
+    tag = "audit",
+    params(EntryPath),
+    responses(
+        (status = 201, description = "Restored", body = RestoredView),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+    )
+)]
+pub(super) async fn restore(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(path): ApiPath<EntryPath>,
+) -> ApiResult<(StatusCode, Json<RestoredView>)> {
+    caller.require_admin()?;
+    let actor = caller.actor();
+    let vendors = state.vendors.clone();
+    let scope = caller.tenant_id();
+    let restored = state
+        .store
+        .write(move |tx| restore::restore(tx, &actor, &vendors, path.id, scope))
+        .await?;
+    Ok((StatusCode::CREATED, Json(RestoredView::from(restored))))
 }

@@ -1,6 +1,7 @@
 //! The admin and installer JSON API under `/api/v1`, plus `/healthz`, and its OpenAPI document.
 
 mod audit;
+mod bulk;
 mod devices;
 pub mod openapi;
 mod tenants;
@@ -8,9 +9,9 @@ mod users;
 pub mod views;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use utoipa::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use super::AppState;
@@ -27,6 +28,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(tenants::create_site, tenants::list_sites))
         .routes(routes!(tenants::update_site))
         .routes(routes!(users::extensions))
+        .routes(routes!(bulk::import).layer(DefaultBodyLimit::max(bulk::IMPORT_MAX_BYTES)))
+        .routes(routes!(bulk::export))
         .routes(routes!(users::create, users::list))
         .routes(routes!(users::show, users::update, users::remove))
         .routes(routes!(users::add_alias, users::list_aliases))
@@ -40,6 +43,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(devices::uploads))
         .routes(routes!(devices::upload))
         .routes(routes!(audit::list))
+        .routes(routes!(audit::restore))
         .routes(routes!(openapi::document))
         .fallback(|| async { ApiError::NotFound("endpoint") });
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())

@@ -8,12 +8,15 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::bulk::ImportReport;
 use crate::domain::line_plan::AccountKind;
 use crate::domain::phone_auth::{PhoneAuth, PhoneAuthMode, format_duration};
 use crate::domain::settings::EffectiveSettings;
 use crate::domain::{
     DeviceStatus, ExtensionPlan, LinePlan, Role, Settings, SipAccount, Transport, UserTag,
 };
+use crate::http::error::ErrorDetail;
+use crate::restore::Restored;
 use crate::store::aliases::Alias;
 use crate::store::audit::AuditEntry;
 use crate::store::devices::DeviceBundle;
@@ -641,22 +644,73 @@ pub struct AuditEntryView {
     /// The record after, secrets masked.
     #[schema(required = true)]
     pub after: Option<Value>,
+    /// For a restored delete: the id of the entry that records its restore.
+    #[schema(required = true)]
+    pub restored_by: Option<i64>,
 }
 
 impl From<AuditEntry> for AuditEntryView {
     fn from(e: AuditEntry) -> Self {
+        // No `..`: a new column fails to compile here until the view shows it.
+        let AuditEntry {
+            id,
+            at,
+            actor,
+            action,
+            entity,
+            key,
+            tenant,
+            before,
+            after,
+            restored_by,
+        } = e;
         Self {
-            id: e.id,
-            at: e.at,
-            actor: e.actor,
-            action: e.action,
-            entity: e.entity,
-            key: e.key,
-            tenant: e.tenant,
-            before: e.before,
-            after: e.after,
+            id,
+            at,
+            actor,
+            action,
+            entity,
+            key,
+            tenant,
+            before,
+            after,
+            restored_by,
         }
     }
+}
+
+/// What `POST /api/v1/audit/{id}/restore` re-created.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RestoredView {
+    /// `user`, `alias` or `device`.
+    pub entity: String,
+    /// How it is named now (extension, `extension/alias id`, MAC).
+    pub key: String,
+    /// The record as the API shows it (without secrets).
+    #[schema(value_type = Object)]
+    pub record: Value,
+    /// The audit entry recording the restore.
+    pub audit_id: i64,
+}
+
+impl From<Restored> for RestoredView {
+    fn from(r: Restored) -> Self {
+        Self {
+            entity: r.entity,
+            key: r.key,
+            record: r.record,
+            audit_id: r.entry,
+        }
+    }
+}
+
+/// An applied import refused for its problems: the error and the whole report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportRejectedBody {
+    /// Code `import_rejected`.
+    pub error: ErrorDetail,
+    /// Every problem, by row.
+    pub report: ImportReport,
 }
 
 #[cfg(test)]

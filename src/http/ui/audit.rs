@@ -181,6 +181,7 @@ mod tests {
             tenant: None,
             before,
             after,
+            restored_by: None,
         }
     }
 

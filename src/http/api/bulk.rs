@@ -1,0 +1,155 @@
+//! Bulk import and export of a tenant's users, aliases and devices as CSV.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::openapi::{BadRequest, Forbidden, NotFound, Unauthorized};
+use super::tenants::TenantPath;
+use super::views::ImportRejectedBody;
+use crate::bulk::{self, ImportReport, ImportRequest};
+use crate::domain::RuleError;
+use crate::http::AppState;
+use crate::http::actions::tenants::load_tenant;
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, ApiResult, ErrorDetail};
+use crate::http::params::{ApiPath, ApiQuery};
+
+/// Largest CSV file the import endpoint takes (about 200 000 rows).
+pub(super) const IMPORT_MAX_BYTES: usize = 32 * 1024 * 1024;
+
+/// `?apply=true` writes the rows; without it the import is a dry run.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ImportQuery {
+    /// Write the rows (all or none); without it, only check them.
+    #[serde(default)]
+    apply: bool,
+}
+
+/// Checks, and with `?apply=true` writes, a CSV file of users, aliases and devices (admins).
+///
+/// Every problem is reported by row, column and rule; an apply writes every row or none.
+#[utoipa::path(
+    post,
+    path = "/tenants/{tenant}/import",
+    operation_id = "importTenant",
+    tag = "tenants",
+    params(TenantPath, ImportQuery),
+    request_body(content = String, content_type = "text/csv",
+        description = "The CSV file (header row first), at most 32 MiB"),
+    responses(
+        (status = 200, description = "The report: a dry run, or the rows written", body = ImportReport),
+        BadRequest, Unauthorized, Forbidden, NotFound,
+        (status = 422, description = "`?apply=true` and the file has problems: nothing was written",
+            body = ImportRejectedBody),
+    )
+)]
+pub(super) async fn import(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(path): ApiPath<TenantPath>,
+    ApiQuery(query): ApiQuery<ImportQuery>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body.map_err(|rejection| {
+        let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "body_too_large"
+        } else {
+            "body"
+        };
+        ApiError::BadRequest(RuleError::new("body", code, rejection.body_text()))
+    })?;
+    caller.require_admin()?;
+    let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
+    let request = ImportRequest {
+        tenant: tenant.name,
+        csv: body.to_vec(),
+        apply: query.apply,
+        actor: caller.actor(),
+        source: None,
+    };
+    let (store, vendors) = (state.store.clone(), state.vendors.clone());
+    let report = tokio::task::spawn_blocking(move || {
+        bulk::import(&store, &vendors, request, &mut |_, _| {})
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("import task: {e}")))??;
+    if query.apply && !report.ok() {
+        let message = format!(
+            "{} problem(s) in the file; nothing was written",
+            report.problems.len()
+        );
+        let body = ImportRejectedBody {
+            error: ErrorDetail {
+                code: "import_rejected".into(),
+                message,
+                field: None,
+            },
+            report,
+        };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
+    }
+    Ok(Json(report).into_response())
+}
+
+/// `?secrets=true` includes SIP passwords and voicemail PINs (and is audited).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ExportQuery {
+    /// Include SIP passwords and voicemail PINs (audited).
+    #[serde(default)]
+    secrets: bool,
+}
+
+/// The tenant's users, aliases and devices as CSV, in the import format (admins).
+#[utoipa::path(
+    get,
+    path = "/tenants/{tenant}/export",
+    operation_id = "exportTenant",
+    tag = "tenants",
+    params(TenantPath, ExportQuery),
+    responses(
+        (status = 200, description = "The CSV file", body = String, content_type = "text/csv"),
+        BadRequest, Unauthorized, Forbidden, NotFound,
+    )
+)]
+pub(super) async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(path): ApiPath<TenantPath>,
+    ApiQuery(query): ApiQuery<ExportQuery>,
+) -> ApiResult<Response> {
+    caller.require_admin()?;
+    let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
+    let file_name: String = tenant
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let text =
+        bulk::export::export(&state.store, tenant.name, query.secrets, caller.actor()).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}.csv\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        text,
+    )
+        .into_response())
+}
