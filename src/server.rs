@@ -230,6 +230,7 @@ const NONCE_TTL: Duration = Duration::from_secs(300);
 const MAX_NONCES: usize = 100_000;
 use crate::http::{AppState, admin_router, phone_router};
 use crate::store::Store;
+use crate::store::lock::DbLock;
 use crate::store::recorder::FetchRecorder;
 use crate::vendor::Vendors;
 
@@ -246,6 +247,8 @@ pub struct Running {
     trigger: ShutdownTrigger,
     listeners: Vec<JoinHandle<()>>,
     recorder: JoinHandle<()>,
+    /// Held while serving: `deskprov restore` and a second server refuse meanwhile.
+    _lock: DbLock,
 }
 
 impl Running {
@@ -262,6 +265,8 @@ impl Running {
 
 /// Opens the store, binds every listener and starts serving.
 pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
+    config.validate()?;
+    let lock = DbLock::try_acquire(&config.db.path)?;
     let store = Store::open(&config.db.path)
         .with_context(|| format!("opening database {}", config.db.path.display()))?;
     let vendors = Arc::new(Vendors::builtin().context("loading vendor profiles")?);
@@ -290,9 +295,6 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     };
     let phone = bind(config.phone_listen, "phone HTTP").await?;
     let admin = bind(config.admin_listen, "admin").await?;
-    if !config.client_cas.is_empty() && config.tls_cert.is_none() {
-        anyhow::bail!("--client-ca needs the HTTPS listener: give --tls-cert and --tls-key too");
-    }
     let phone_tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some((
             bind(config.phone_tls_listen, "phone HTTPS").await?,
@@ -336,5 +338,6 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         trigger,
         listeners,
         recorder: recorder_task,
+        _lock: lock,
     })
 }

@@ -7,8 +7,10 @@
 
 pub mod aliases;
 pub mod audit;
+pub mod backup;
 pub mod devices;
 pub mod fetches;
+pub mod lock;
 pub mod migrations;
 pub mod recorder;
 pub mod sites;
