@@ -1,9 +1,12 @@
 //! Integration tests: one binary, real SQLite files, real sockets on 127.0.0.1.
 
+mod binary;
 mod helpers;
 
 mod api;
+mod backup;
 mod cli;
+mod config;
 mod provisioning;
 mod rules;
 mod security;
