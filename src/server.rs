@@ -228,6 +228,7 @@ use crate::http::phone::{BanList, BanPolicy};
 const NONCE_TTL: Duration = Duration::from_secs(300);
 /// Digest nonces remembered at once (oldest evicted first).
 const MAX_NONCES: usize = 100_000;
+use crate::http::metrics::Metrics;
 use crate::http::{AppState, admin_router, phone_router};
 use crate::store::Store;
 use crate::store::lock::DbLock;
@@ -272,6 +273,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     let vendors = Arc::new(Vendors::builtin().context("loading vendor profiles")?);
     let (recorder, recorder_task) = FetchRecorder::start(store.clone());
     let state = AppState {
+        metrics: Arc::new(Metrics::new(&vendors)),
         store,
         vendors,
         recorder,

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod error;
 pub mod json;
+pub mod metrics;
 pub mod phone;
 
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub bans: Arc<phone::BanList>,
     /// The URL phones reach deskprov at, when set; otherwise taken from each request's `Host`.
     pub public_url: Option<String>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 pub use api::router as admin_router;

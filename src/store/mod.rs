@@ -20,7 +20,7 @@ pub mod uploads;
 pub mod users;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -74,6 +74,8 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// Failed calls, for `/metrics`.
+    errors: AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -109,6 +111,7 @@ impl Store {
                 writer: Mutex::new(writer),
                 readers,
                 next_reader: AtomicUsize::new(0),
+                errors: AtomicU64::new(0),
             }),
         })
     }
@@ -137,7 +140,26 @@ impl Store {
         let conn = self.inner.readers[n]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        f(&conn)
+        self.count_failure(f(&conn))
+    }
+
+    /// Calls that failed inside the database (not-found and rule errors are answers, not
+    /// failures).
+    pub fn errors(&self) -> u64 {
+        self.inner.errors.load(Ordering::Relaxed)
+    }
+
+    fn count_failure<T>(&self, result: StoreResult<T>) -> StoreResult<T> {
+        if let Err(
+            StoreError::Sqlite(_)
+            | StoreError::Migration(_)
+            | StoreError::Json(_)
+            | StoreError::Task(_),
+        ) = &result
+        {
+            self.inner.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        result
     }
 
     /// Runs `f` inside one `IMMEDIATE` transaction on the writer: committed if `f` returns
@@ -157,10 +179,12 @@ impl Store {
         f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
     ) -> StoreResult<T> {
         let mut conn = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+        self.count_failure((|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })())
     }
 }
 
@@ -201,4 +225,25 @@ pub fn parse_time(s: &str) -> DateTime<Utc> {
 /// Whether a SQLite error is a uniqueness or foreign-key violation.
 pub fn is_constraint(err: &rusqlite::Error) -> bool {
     matches!(err, rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_inside_the_database_are_counted_and_answers_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("deskprov.db")).unwrap();
+        let missing_table = store.read_blocking(|c| Ok(c.execute("SELECT * FROM nowhere", [])?));
+        assert!(missing_table.is_err());
+        assert_eq!(store.errors(), 1);
+        let not_found = store.read_blocking::<()>(|_| Err(StoreError::NotFound("user")));
+        assert!(not_found.is_err());
+        assert_eq!(store.errors(), 1, "not found is an answer, not a failure");
+        let failed_write =
+            store.write_blocking(|tx| Ok(tx.execute("INSERT INTO nowhere VALUES (1)", [])?));
+        assert!(failed_write.is_err());
+        assert_eq!(store.errors(), 2);
+    }
 }

@@ -176,7 +176,7 @@ fn listing(dir: &Path) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn restore_puts_a_backup_back_and_keeps_the_replaced_database() {
-    let (dir, db, backup) = database_and_backup().await;
+    let (dir, db, _) = database_and_backup().await;
     {
         // A change after the backup, left in the WAL as a crash would leave it.
         let conn = Connection::open(&db).unwrap();

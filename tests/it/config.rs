@@ -29,17 +29,17 @@ fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
     let file = ["--config", "deskprov.toml"];
     let env = [("DESKPROV_BAN_MISSES", "4"), ("DESKPROV_BAN_WINDOW", "3m")];
     let flag = ["--ban-misses", "5"];
-    let cases: [(&str, &str, &[&[&str]], &[(&str, &str)]); 4] = [
-        ("5", "flag --ban-misses", &[&file, &flag], &env),
-        ("4", "env DESKPROV_BAN_MISSES", &[&file], &env),
-        ("3", "file", &[&file], &[]),
-        ("10", "default", &[], &[]),
+    let with_flag = [&file[..], &flag[..]].concat();
+    let no_env: &[(&str, &str)] = &[];
+    let cases = [
+        ("5", "flag --ban-misses", &with_flag[..], &env[..]),
+        ("4", "env DESKPROV_BAN_MISSES", &file[..], &env[..]),
+        ("3", "file", &file[..], no_env),
+        ("10", "default", &[][..], no_env),
     ];
-    for (value, origin, arg_sets, envs) in cases {
+    for (value, origin, layers, envs) in cases {
         let mut args = vec!["config", "check"];
-        for set in arg_sets {
-            args.extend_from_slice(set);
-        }
+        args.extend_from_slice(layers);
         let out = run(dir.path(), &args, envs);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
         assert_eq!(

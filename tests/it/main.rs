@@ -7,6 +7,7 @@ mod api;
 mod backup;
 mod cli;
 mod config;
+mod metrics;
 mod provisioning;
 mod rules;
 mod security;

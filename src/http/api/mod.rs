@@ -1,4 +1,4 @@
-//! The admin and installer JSON API under `/api/v1`, plus `/healthz`.
+//! The admin and installer JSON API under `/api/v1`, plus `/healthz` and `/metrics`.
 
 mod audit;
 mod devices;
@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))
+        .route("/metrics", get(super::metrics::scrape))
         .with_state(state)
 }
 
