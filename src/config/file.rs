@@ -284,26 +284,24 @@ fn list(value: &toml::Value) -> anyhow::Result<Vec<&toml::Value>> {
 /// command line, and returns where each setting the command uses came from.
 pub fn layer(cli: &mut Cli, matches: &ArgMatches) -> anyhow::Result<Origins> {
     let file = cli.config.as_deref().map(FileSettings::load).transpose()?;
-    let mut layering = Layering {
-        file: file.unwrap_or_default(),
-        origins: Origins {
-            file: cli.config.clone(),
-            entries: Vec::new(),
-        },
+    let file = file.unwrap_or_default();
+    let mut origins = Origins {
+        file: cli.config.clone(),
+        entries: Vec::new(),
     };
     let leaf = leaf(matches);
     match &mut cli.command {
         Command::Serve(config)
         | Command::Config {
             action: ConfigCommand::Check(config),
-        } => layering.serve(config, leaf),
+        } => file.lay_serve(config, leaf, &mut origins),
         Command::Token {
             action: TokenCommand::Create { db, .. },
         }
         | Command::Backup { db, .. }
-        | Command::Restore { db, .. } => layering.db(db, leaf),
+        | Command::Restore { db, .. } => file.lay_db(db, leaf, &mut origins),
     }
-    Ok(layering.origins)
+    Ok(origins)
 }
 
 /// The matches of the innermost subcommand.
@@ -314,86 +312,84 @@ fn leaf(matches: &ArgMatches) -> &ArgMatches {
     }
 }
 
-struct Layering {
-    file: FileSettings,
-    origins: Origins,
+/// Puts the file's value for `key` into `target` unless a flag or the environment set it, and
+/// notes where the value came from.
+fn lay<T>(
+    origins: &mut Origins,
+    m: &ArgMatches,
+    key: &'static str,
+    target: &mut T,
+    file: Option<T>,
+) {
+    let id = find(key).map_or(key, |s| s.id);
+    let origin = match (m.value_source(id), file) {
+        (Some(ValueSource::CommandLine), _) => Origin::Flag,
+        (Some(ValueSource::EnvVariable), _) => Origin::Env,
+        (_, Some(value)) => {
+            *target = value;
+            Origin::File
+        }
+        (_, None) => Origin::Default,
+    };
+    origins.entries.push((key, origin));
 }
 
-impl Layering {
-    /// Puts the file's value into `target` unless a flag or the environment set it.
-    fn one<T: Clone>(
-        &mut self,
-        matches: &ArgMatches,
-        key: &'static str,
-        target: &mut T,
-        file: Option<&T>,
-    ) {
-        let id = find(key).map_or(key, |s| s.id);
-        let origin = match matches.value_source(id) {
-            Some(ValueSource::CommandLine) => Origin::Flag,
-            Some(ValueSource::EnvVariable) => Origin::Env,
-            _ => match file {
-                Some(value) => {
-                    *target = value.clone();
-                    Origin::File
-                }
-                None => Origin::Default,
-            },
-        };
-        self.origins.entries.push((key, origin));
+impl FileSettings {
+    fn lay_db(&self, db: &mut DbArgs, m: &ArgMatches, o: &mut Origins) {
+        lay(o, m, "db", &mut db.path, self.db.clone());
     }
 
-    fn db(&mut self, db: &mut DbArgs, m: &ArgMatches) {
-        let file = self.file.db.clone();
-        self.one(m, "db", &mut db.path, file.as_ref());
-    }
-
-    fn serve(&mut self, c: &mut ServeConfig, m: &ArgMatches) {
-        let f = self.file.clone();
-        self.db(&mut c.db, m);
-        self.one(
-            m,
-            "phone_listen",
-            &mut c.phone_listen,
-            f.phone_listen.as_ref(),
-        );
-        self.one(
-            m,
-            "admin_listen",
-            &mut c.admin_listen,
-            f.admin_listen.as_ref(),
-        );
-        self.one(
+    fn lay_serve(&self, c: &mut ServeConfig, m: &ArgMatches, o: &mut Origins) {
+        self.lay_db(&mut c.db, m, o);
+        lay(o, m, "phone_listen", &mut c.phone_listen, self.phone_listen);
+        lay(o, m, "admin_listen", &mut c.admin_listen, self.admin_listen);
+        lay(
+            o,
             m,
             "tls_cert",
             &mut c.tls_cert,
-            f.tls_cert.map(Some).as_ref(),
+            self.tls_cert.clone().map(Some),
         );
-        self.one(m, "tls_key", &mut c.tls_key, f.tls_key.map(Some).as_ref());
-        self.one(
+        lay(
+            o,
+            m,
+            "tls_key",
+            &mut c.tls_key,
+            self.tls_key.clone().map(Some),
+        );
+        lay(
+            o,
             m,
             "phone_tls_listen",
             &mut c.phone_tls_listen,
-            f.phone_tls_listen.as_ref(),
+            self.phone_tls_listen,
         );
-        self.one(m, "client_ca", &mut c.client_cas, f.client_cas.as_ref());
-        self.one(
+        lay(
+            o,
+            m,
+            "client_ca",
+            &mut c.client_cas,
+            self.client_cas.clone(),
+        );
+        lay(
+            o,
             m,
             "trusted_proxy",
             &mut c.trusted_proxies,
-            f.trusted_proxies.as_ref(),
+            self.trusted_proxies.clone(),
         );
-        self.one(
+        lay(
+            o,
             m,
             "public_url",
             &mut c.public_url,
-            f.public_url.map(Some).as_ref(),
+            self.public_url.clone().map(Some),
         );
-        self.one(m, "ban_misses", &mut c.ban_misses, f.ban_misses.as_ref());
-        self.one(m, "ban_window", &mut c.ban_window, f.ban_window.as_ref());
-        self.one(m, "ban_for", &mut c.ban_for, f.ban_for.as_ref());
-        self.one(m, "demo", &mut c.demo, f.demo.as_ref());
-        self.one(m, "log_format", &mut c.log_format, f.log_format.as_ref());
+        lay(o, m, "ban_misses", &mut c.ban_misses, self.ban_misses);
+        lay(o, m, "ban_window", &mut c.ban_window, self.ban_window);
+        lay(o, m, "ban_for", &mut c.ban_for, self.ban_for);
+        lay(o, m, "demo", &mut c.demo, self.demo);
+        lay(o, m, "log_format", &mut c.log_format, self.log_format);
     }
 }
 

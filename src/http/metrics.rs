@@ -28,7 +28,7 @@ const BUCKETS_US: [u64; 11] = [
 /// Distinct `result` label values kept; later new ones count as `other`.
 const RESULTS: usize = 48;
 /// How long a devices-by-status count is reused.
-pub const DEVICE_STATUS_TTL: Duration = Duration::from_secs(30);
+pub const DEVICE_STATUS_TTL: Duration = Duration::from_secs(60);
 /// Device statuses in the order they are printed.
 const STATUSES: [DeviceStatus; 4] = [
     DeviceStatus::AwaitingFirstFetch,
@@ -187,7 +187,7 @@ impl Metrics {
                 out,
                 "deskprov_devices",
                 "gauge",
-                "Registered devices by status (recounted at most every 30 s).",
+                "Registered devices by status (recounted at most every 60 s).",
             );
             for (status, n) in STATUSES.iter().zip(counts) {
                 writeln!(
@@ -257,7 +257,7 @@ async fn count_devices(state: &AppState) -> Option<[u64; 4]> {
     let vendors = state.vendors.clone();
     let counted = state
         .store
-        .read(move |c| {
+        .scan(move |c| {
             let now = Utc::now();
             let mut counts = [0; 4];
             for device in devices::list(c, None, None)? {

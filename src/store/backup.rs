@@ -125,7 +125,7 @@ pub fn backup(db: &Path, dest: &Path, force: bool) -> Result<BackupReport> {
     let source = open(db, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     check_schema(&source, db)?;
     let tmp = temp_beside(dest);
-    let written = copy_checked(&source, &tmp).and_then(|(pages, _)| {
+    let written = copy_checked(&source, db, &tmp).and_then(|(pages, _)| {
         replace(&tmp, dest)?;
         Ok(pages)
     });
@@ -149,7 +149,7 @@ pub fn restore(db: &Path, src: &Path) -> Result<RestoreReport> {
     let _lock = DbLock::try_acquire(db)?;
     let tmp = temp_beside(db);
     let (_, schema_version) = open(src, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .and_then(|source| copy_checked(&source, &tmp).map_err(|e| blame(e, &tmp, src)))
+        .and_then(|source| copy_checked(&source, src, &tmp))
         .inspect_err(|_| remove_quietly(&tmp))?;
     let previous = if db.exists() {
         Some(set_aside(db).inspect_err(|_| remove_quietly(&tmp))?)
@@ -190,30 +190,36 @@ pub fn schema_version(path: &Path) -> Result<i64> {
 }
 
 /// Copies `source` to a new file `tmp` in steps inside one read transaction, makes it a
-/// self-contained file (no WAL), syncs it, and checks it from a fresh connection. Returns the
-/// pages copied and the schema version.
-fn copy_checked(source: &Connection, tmp: &Path) -> Result<(i64, i64)> {
+/// self-contained file (no WAL), syncs it, and checks it from a fresh connection. Problems with
+/// the data are reported against `origin`, the file it comes from. Returns the pages copied
+/// and the schema version.
+fn copy_checked(source: &Connection, origin: &Path, tmp: &Path) -> Result<(i64, i64)> {
     remove_quietly(tmp);
-    let mut target =
-        Connection::open(tmp).map_err(sqlite(format!("creating {}", tmp.display())))?;
-    let reading = format!("reading {}", source.path().unwrap_or("the database"));
+    let copying = |e| match classify(e, origin) {
+        BackupError::Sqlite { source, .. } => BackupError::Sqlite {
+            what: format!("copying {} to {}", origin.display(), tmp.display()),
+            source,
+        },
+        known => known,
+    };
+    let mut target = Connection::open(tmp).map_err(copying)?;
     // One snapshot for the whole copy: writers go on (WAL), the copy never restarts.
     source
         .execute_batch("BEGIN DEFERRED; SELECT count(*) FROM sqlite_schema;")
-        .map_err(sqlite(reading.clone()))?;
-    let pages = step_through(source, &mut target).map_err(sqlite(reading.clone()));
+        .map_err(copying)?;
+    let pages = step_through(source, &mut target).map_err(copying);
     let _ = source.execute_batch("COMMIT");
     let pages = pages?;
     target
         .pragma_update(None, "journal_mode", "DELETE")
-        .map_err(sqlite(format!("finishing {}", tmp.display())))?;
+        .map_err(copying)?;
     drop(target);
     File::open(tmp)
         .and_then(|f| f.sync_all())
         .map_err(io(format!("syncing {}", tmp.display())))?;
     let copy = open(tmp, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    check_integrity(&copy, tmp)?;
-    Ok((pages, check_schema(&copy, tmp)?))
+    check_integrity(&copy, origin)?;
+    Ok((pages, check_schema(&copy, origin)?))
 }
 
 fn step_through(source: &Connection, target: &mut Connection) -> rusqlite::Result<i64> {
@@ -326,36 +332,6 @@ fn classify(e: rusqlite::Error, path: &Path) -> BackupError {
             source: e,
         },
     }
-}
-
-/// Errors about the temporary copy are about the file it was copied from.
-fn blame(e: BackupError, tmp: &Path, src: &Path) -> BackupError {
-    let (tmp, src) = (tmp.display().to_string(), src.display().to_string());
-    match e {
-        BackupError::Foreign { path, why } if path == tmp => {
-            BackupError::Foreign { path: src, why }
-        }
-        BackupError::Corrupt { path, report } if path == tmp => {
-            BackupError::Corrupt { path: src, report }
-        }
-        BackupError::TooNew { path, found, known } if path == tmp => BackupError::TooNew {
-            path: src,
-            found,
-            known,
-        },
-        // The copy reads the source page by page, so "not a database" shows up there.
-        BackupError::Sqlite { source, .. } if is_unreadable(&source) => {
-            classify(source, src.as_ref())
-        }
-        other => other,
-    }
-}
-
-fn is_unreadable(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
-    )
 }
 
 /// Moves the database (and a WAL it may have) to `<db>.before-restore`, first folding the WAL

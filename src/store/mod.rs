@@ -162,6 +162,29 @@ impl Store {
         result
     }
 
+    /// Runs `f` on a read-only connection of its own, inside one read transaction (one
+    /// snapshot, no lock churn per statement): for long scans, such as counting every device,
+    /// that must not hold a pooled reader the phone path waits for.
+    pub async fn scan<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let store = self.clone();
+        run_blocking(move || {
+            store.count_failure((|| {
+                let mut conn = Connection::open_with_flags(
+                    store.path(),
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(Duration::from_secs(5))?;
+                let tx = conn.transaction()?;
+                f(&tx)
+            })())
+        })
+        .await
+    }
+
     /// Runs `f` inside one `IMMEDIATE` transaction on the writer: committed if `f` returns
     /// `Ok`, rolled back otherwise, so a change is written whole or not at all.
     pub async fn write<T, F>(&self, f: F) -> StoreResult<T>

@@ -124,6 +124,13 @@ async fn serve_and_token_create_read_the_file_with_paths_relative_to_it() {
         StatusCode::OK,
         "the token went into the server's database"
     );
+    let out = run(dir.path(), &["--config", config, "backup", "copy.db"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("Backed up {}", etc.join("data.db").display())),
+        "backup read the database from the file: {}",
+        stdout(&out)
+    );
     server.stop();
 }
 
