@@ -7,7 +7,7 @@
 //! - [`vendor`]: vendor profiles from `vendors/`, request matching, UA parsing, rendering.
 //! - [`http`]: the phone-facing handler, the admin/installer JSON API, errors, auth.
 //! - [`server`]: listeners (phone HTTP, phone HTTPS, admin) and graceful shutdown.
-//! - [`cli`], [`config`]: commands and settings (flags and `DESKPROV_*` environment).
+//! - [`cli`], [`config`]: commands and settings (flags, `DESKPROV_*` environment, settings file).
 
 pub mod cli;
 pub mod commands;

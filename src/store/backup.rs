@@ -169,17 +169,6 @@ pub fn restore(db: &Path, src: &Path) -> Result<RestoreReport> {
     })
 }
 
-/// Opens `path` and checks it: `PRAGMA integrity_check` is `ok` and it has deskprov's schema.
-/// Returns its schema version.
-pub fn check_file(path: &Path) -> Result<i64> {
-    if !path.exists() {
-        return Err(BackupError::Missing(path.display().to_string()));
-    }
-    let conn = open(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    check_integrity(&conn, path)?;
-    check_schema(&conn, path)
-}
-
 /// Opens `path` read-only and checks it has deskprov's schema, not newer than this build (a
 /// quick look, without the full integrity check). Returns its schema version.
 pub fn schema_version(path: &Path) -> Result<i64> {
@@ -431,7 +420,9 @@ mod tests {
         let dest = dir.path().join("copy.db");
         let report = backup(&db, &dest, false).unwrap();
         assert!(report.pages > 0 && report.bytes > 0);
-        assert_eq!(check_file(&dest).unwrap(), migrations::latest());
+        assert_eq!(schema_version(&dest).unwrap(), migrations::latest());
+        let copy = open(&dest, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        check_integrity(&copy, &dest).unwrap();
         assert!(!suffixed(&dest, "-wal").exists());
         assert!(matches!(
             backup(&db, &dest, false),
@@ -449,12 +440,12 @@ mod tests {
             .execute_batch("CREATE TABLE notes (body TEXT); PRAGMA user_version = 1;")
             .unwrap();
         assert!(
-            matches!(check_file(&foreign), Err(BackupError::Foreign { why, .. }) if why.contains("tenants"))
+            matches!(schema_version(&foreign), Err(BackupError::Foreign { why, .. }) if why.contains("tenants"))
         );
         let garbage = dir.path().join("garbage.db");
         std::fs::write(&garbage, vec![b'x'; 8192]).unwrap();
         assert!(
-            matches!(check_file(&garbage), Err(BackupError::Foreign { why, .. }) if why.contains("not an SQLite"))
+            matches!(schema_version(&garbage), Err(BackupError::Foreign { why, .. }) if why.contains("not an SQLite"))
         );
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use reqwest::StatusCode;
 use rusqlite::{Connection, OpenFlags};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::binary::{self, ServerProcess, run, stderr, stdout};
 use crate::helpers::TestApp;
@@ -63,8 +63,8 @@ async fn a_backup_taken_while_the_server_writes_is_consistent_and_checked() {
     let db = app.db.clone();
     let dest_arg = dest.clone();
     let backup = async {
-        // Let some writes land first, then back up in the middle of the stream.
-        while next.load(Ordering::Relaxed) < 1030 {
+        // Let 30 writes land first (the 31st has started), then back up mid-stream.
+        while next.load(Ordering::Relaxed) < 1031 {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         let out = tokio::task::spawn_blocking(move || {
@@ -222,24 +222,8 @@ async fn restore_puts_a_backup_back_and_keeps_the_replaced_database() {
 
     let mut server = ServerProcess::on_db(dir.path(), &db);
     let token = binary::admin_token(dir.path(), &db);
-    let users: Value = reqwest::Client::new()
-        .get(format!(
-            "http://{}/api/v1/tenants/testsite.com/users",
-            server.admin
-        ))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let names: Vec<&str> = users["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["name"].as_str().unwrap())
-        .collect();
+    let users = server.users(&token).await;
+    let names: Vec<&str> = users.iter().map(|u| u["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["Ann", "Bob"]);
     server.stop();
 }
@@ -423,23 +407,14 @@ async fn every_acknowledged_write_survives_kill_9() {
         sent as usize > acknowledged.len(),
         "the kill came in the middle of the burst"
     );
+    eprintln!(
+        "kill -9 with {} writes acknowledged of {sent} sent",
+        acknowledged.len()
+    );
 
     let mut server = ServerProcess::on_db(dir.path(), &db);
-    let users: Value = client
-        .get(format!(
-            "http://{}/api/v1/tenants/testsite.com/users",
-            server.admin
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let stored: BTreeSet<&str> = users["users"]
-        .as_array()
-        .unwrap()
+    let users = server.users(&token).await;
+    let stored: BTreeSet<&str> = users
         .iter()
         .map(|u| u["extension"].as_str().unwrap())
         .collect();

@@ -113,20 +113,40 @@ impl ServerProcess {
 
     /// Starts a server on `db` on loopback ports the OS picks, logging JSON.
     pub fn on_db(dir: &Path, db: &Path) -> Self {
-        Self::start(
-            dir,
-            &[
-                "--db",
-                db.to_str().unwrap(),
-                "--phone-listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-                "--log-format",
-                "json",
-            ],
-            &[],
-        )
+        Self::on_db_with(dir, db, &[])
+    }
+
+    /// [`ServerProcess::on_db`] with extra environment variables.
+    pub fn on_db_with(dir: &Path, db: &Path, envs: &[(&str, &str)]) -> Self {
+        let db = db.to_str().unwrap();
+        let args = [
+            "--db",
+            db,
+            "--phone-listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ];
+        Self::start(dir, &args, envs)
+    }
+
+    /// The users of `testsite.com`, through the API.
+    pub async fn users(&self, token: &str) -> Vec<Value> {
+        let body: Value = reqwest::Client::new()
+            .get(format!(
+                "http://{}/api/v1/tenants/testsite.com/users",
+                self.admin
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["users"].as_array().unwrap().clone()
     }
 
     /// The stderr lines so far.

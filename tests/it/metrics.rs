@@ -222,20 +222,9 @@ async fn json_logs_carry_the_phone_request_span_with_the_mac() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("deskprov.db");
     let token = binary::admin_token(dir.path(), &db);
-    let db_arg = db.to_str().unwrap();
-    let args = [
-        "--db",
-        db_arg,
-        "--phone-listen",
-        "127.0.0.1:0",
-        "--admin-listen",
-        "127.0.0.1:0",
-        "--log-format",
-        "json",
-    ];
-    let mut server = ServerProcess::start(
+    let mut server = ServerProcess::on_db_with(
         dir.path(),
-        &args,
+        &db,
         &[("RUST_LOG", "info,deskprov::access=debug")],
     );
     let client = reqwest::Client::new();
@@ -312,7 +301,7 @@ async fn json_logs_carry_the_phone_request_span_with_the_mac() {
     server.stop();
 
     // At the default level the per-request line is off; misses are still logged.
-    let mut server = ServerProcess::start(dir.path(), &args, &[]);
+    let mut server = ServerProcess::on_db(dir.path(), &db);
     client
         .get(format!("http://{}/001565000002.cfg", server.phone))
         .send()
