@@ -1,4 +1,5 @@
-//! The command line: `deskprov serve`, `token create`, `import` and `export`.
+//! The command line: `deskprov serve`, `token create`, `import`, `export`, `backup`, `restore`
+//! and `config check`.
 
 use std::path::PathBuf;
 
@@ -10,6 +11,9 @@ use crate::config::{DbArgs, ServeConfig};
 #[derive(Debug, Parser)]
 #[command(name = "deskprov", version, about)]
 pub struct Cli {
+    /// A TOML settings file; flags and DESKPROV_* variables win over it.
+    #[arg(long, global = true, env = "DESKPROV_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -30,6 +34,43 @@ pub enum Command {
     Import(ImportArgs),
     /// Write a tenant's users, aliases and devices to stdout as CSV (the import format).
     Export(ExportArgs),
+    /// Copy the database to DEST while the server runs (SQLite online backup); the copy is
+    /// checked with PRAGMA integrity_check before it is put in place.
+    Backup {
+        /// The backup file to write.
+        #[arg(value_name = "DEST")]
+        dest: PathBuf,
+        /// Replace DEST if it exists.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        /// Database.
+        db: DbArgs,
+    },
+    /// Replace the database with a checked copy of SRC (stop the server first); the current
+    /// database is kept as <db>.before-restore.
+    Restore {
+        /// The backup file to restore.
+        #[arg(value_name = "SRC")]
+        src: PathBuf,
+        #[command(flatten)]
+        /// Database.
+        db: DbArgs,
+    },
+    /// Work with the settings.
+    Config {
+        /// Config action.
+        #[command(subcommand)]
+        action: ConfigCommand,
+    },
+}
+
+/// Config actions.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the settings `serve` would use and where each comes from (flag, env, file,
+    /// default), and check them; exits non-zero on any problem.
+    Check(Box<ServeConfig>),
 }
 
 /// `deskprov import`.

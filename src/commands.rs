@@ -8,6 +8,9 @@ use anyhow::{Context, bail};
 use crate::bulk::{self, ImportReport, ImportRequest};
 use crate::cli::{ExportArgs, ImportArgs};
 use crate::config::ServeConfig;
+use crate::config::check;
+use crate::config::file::Origins;
+use crate::store::backup;
 use crate::store::tokens::{self, TokenRole};
 use crate::store::{Actor, Store, tenants};
 use crate::vendor::Vendors;
@@ -199,4 +202,45 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .context("writing to stdout")
+}
+
+/// `deskprov backup DEST`: an online, checked copy of the database.
+pub fn backup(db: &Path, dest: &Path, force: bool) -> anyhow::Result<()> {
+    let report = backup::backup(db, dest, force)?;
+    println!(
+        "Backed up {} to {} ({} pages, {} bytes); PRAGMA integrity_check on the copy: ok",
+        db.display(),
+        dest.display(),
+        report.pages,
+        report.bytes
+    );
+    Ok(())
+}
+
+/// `deskprov restore SRC`: replaces the (stopped) server's database with a checked copy.
+pub fn restore(db: &Path, src: &Path) -> anyhow::Result<()> {
+    let report = backup::restore(db, src)?;
+    println!(
+        "Restored {} into {} (schema {}); PRAGMA integrity_check: ok",
+        src.display(),
+        db.display(),
+        report.schema_version
+    );
+    if let Some(previous) = report.previous {
+        println!("The database it replaced is kept as {}", previous.display());
+    }
+    Ok(())
+}
+
+/// `deskprov config check`: prints the effective settings and their origin, and checks them.
+pub fn config_check(config: &ServeConfig, origins: &Origins) -> anyhow::Result<()> {
+    let report = check::check(config, origins);
+    print!("{}", report.render(origins));
+    match report.problems() {
+        0 => {
+            println!("The configuration is usable.");
+            Ok(())
+        }
+        n => bail!("the configuration has {n} problem(s); see PROBLEM above"),
+    }
 }

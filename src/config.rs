@@ -1,4 +1,8 @@
-//! Settings of `deskprov serve`: each one a flag and a `DESKPROV_*` environment variable.
+//! Settings of `deskprov serve`: each one a flag, a `DESKPROV_*` environment variable and a key
+//! of the settings file ([`file`]).
+
+pub mod check;
+pub mod file;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,21 +57,11 @@ pub struct ServeConfig {
     pub admin_listen: SocketAddr,
 
     /// PEM certificate chain for the phone HTTPS listener.
-    #[arg(
-        long,
-        env = "DESKPROV_TLS_CERT",
-        requires = "tls_key",
-        value_name = "FILE"
-    )]
+    #[arg(long, env = "DESKPROV_TLS_CERT", value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
 
     /// PEM private key for the phone HTTPS listener.
-    #[arg(
-        long,
-        env = "DESKPROV_TLS_KEY",
-        requires = "tls_cert",
-        value_name = "FILE"
-    )]
+    #[arg(long, env = "DESKPROV_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
 
     /// Address of the phone HTTPS listener (used when a certificate is given).
@@ -122,6 +116,24 @@ pub struct ServeConfig {
     /// Log format.
     #[arg(long, env = "DESKPROV_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+}
+
+impl ServeConfig {
+    /// Checks the settings that only make sense together (they may come from different
+    /// layers: flags, environment, file).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => anyhow::bail!("--tls-cert needs --tls-key (tls_key) too"),
+            (None, Some(_)) => anyhow::bail!("--tls-key needs --tls-cert (tls_cert) too"),
+            _ => {}
+        }
+        if !self.client_cas.is_empty() && self.tls_cert.is_none() {
+            anyhow::bail!(
+                "--client-ca needs the HTTPS listener: give --tls-cert and --tls-key too"
+            );
+        }
+        Ok(())
+    }
 }
 
 fn parse_public_url(text: &str) -> Result<String, String> {

@@ -10,7 +10,7 @@
 //! - [`http`]: the phone-facing handler, the admin/installer JSON API, the HTML pages under
 //!   `/ui`, errors, auth.
 //! - [`server`]: listeners (phone HTTP, phone HTTPS, admin) and graceful shutdown.
-//! - [`cli`], [`config`]: commands and settings (flags and `DESKPROV_*` environment).
+//! - [`cli`], [`config`]: commands and settings (flags, `DESKPROV_*` environment, settings file).
 
 pub mod bulk;
 pub mod cli;

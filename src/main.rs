@@ -2,13 +2,21 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use deskprov::cli::{Cli, Command, RoleArg, TokenCommand};
+use clap::{CommandFactory, FromArgMatches};
+use deskprov::cli::{Cli, Command, ConfigCommand, RoleArg, TokenCommand};
 use deskprov::config::LogFormat;
-use deskprov::{commands, telemetry};
+use deskprov::{commands, config, telemetry};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let origins = match config::file::layer(&mut cli, &matches) {
+        Ok(origins) => origins,
+        Err(e) => {
+            eprintln!("deskprov: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let format = match &cli.command {
         Command::Serve(config) => config.log_format,
         _ => LogFormat::Text,
@@ -44,6 +52,11 @@ fn main() -> ExitCode {
             }
             Command::Import(args) => commands::import(args).await,
             Command::Export(args) => commands::export(args).await,
+            Command::Backup { dest, force, db } => commands::backup(&db.path, &dest, force),
+            Command::Restore { src, db } => commands::restore(&db.path, &src),
+            Command::Config {
+                action: ConfigCommand::Check(config),
+            } => commands::config_check(&config, &origins),
         }
     });
     match result {

@@ -242,8 +242,10 @@ use crate::http::phone::{BanList, BanPolicy};
 const NONCE_TTL: Duration = Duration::from_secs(300);
 /// Digest nonces remembered at once (oldest evicted first).
 const MAX_NONCES: usize = 100_000;
+use crate::http::metrics::Metrics;
 use crate::http::{AppState, admin_router, phone_router};
 use crate::store::Store;
+use crate::store::lock::DbLock;
 use crate::store::recorder::FetchRecorder;
 use crate::vendor::Vendors;
 
@@ -260,6 +262,8 @@ pub struct Running {
     trigger: ShutdownTrigger,
     listeners: Vec<JoinHandle<()>>,
     recorder: JoinHandle<()>,
+    /// Held while serving: `deskprov restore` and a second server refuse meanwhile.
+    _lock: DbLock,
 }
 
 impl Running {
@@ -276,11 +280,14 @@ impl Running {
 
 /// Opens the store, binds every listener and starts serving.
 pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
+    config.validate()?;
+    let lock = DbLock::try_acquire(&config.db.path)?;
     let store = Store::open(&config.db.path)
         .with_context(|| format!("opening database {}", config.db.path.display()))?;
     let vendors = Arc::new(Vendors::builtin().context("loading vendor profiles")?);
     let (recorder, recorder_task) = FetchRecorder::start(store.clone());
     let state = AppState {
+        metrics: Arc::new(Metrics::new(&vendors)),
         store,
         vendors,
         recorder,
@@ -304,9 +311,6 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     };
     let phone = bind(config.phone_listen, "phone HTTP").await?;
     let admin = bind(config.admin_listen, "admin").await?;
-    if !config.client_cas.is_empty() && config.tls_cert.is_none() {
-        anyhow::bail!("--client-ca needs the HTTPS listener: give --tls-cert and --tls-key too");
-    }
     let phone_tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some((
             bind(config.phone_tls_listen, "phone HTTPS").await?,
@@ -350,5 +354,6 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         trigger,
         listeners,
         recorder: recorder_task,
+        _lock: lock,
     })
 }

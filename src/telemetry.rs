@@ -15,6 +15,13 @@ pub fn init(format: LogFormat) {
         .with_ansi(ansi);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        // The current span's fields (a phone request's ip, file, mac, …) come as `"span"`; the
+        // list of enclosing spans would only repeat them.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
     };
 }

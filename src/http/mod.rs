@@ -7,6 +7,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod error;
 pub mod json;
+pub mod metrics;
 pub mod params;
 pub mod phone;
 pub mod ui;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub bans: Arc<phone::BanList>,
     /// The URL phones reach deskprov at, when set; otherwise taken from each request's `Host`.
     pub public_url: Option<String>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 pub use api::router as admin_router;

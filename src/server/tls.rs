@@ -108,6 +108,15 @@ pub fn phone_tls(cert: &Path, key: &Path, client_cas: &[ClientCa]) -> anyhow::Re
     })
 }
 
+/// Loads the certificate, key and CA bundles as [`phone_tls`] does, without serving anything
+/// (for `deskprov config check`).
+pub fn check_files(cert: &Path, key: &Path, client_cas: &[ClientCa]) -> anyhow::Result<()> {
+    install_crypto_provider();
+    certified_key(cert, key)?;
+    ClientIdentifier::load(client_cas)?.any_verifier()?;
+    Ok(())
+}
+
 /// Serves the current certificate and swaps in a new one when asked.
 #[derive(Debug)]
 pub struct CertReloader {

@@ -18,6 +18,15 @@ pub fn run(conn: &mut Connection) -> Result<(), rusqlite_migration::Error> {
     MIGRATIONS.to_latest(conn)
 }
 
+/// The schema version (`user_version`) of a database with every migration applied.
+pub fn latest() -> i64 {
+    // Migrations do not expose their count; an empty database has them all pending.
+    rusqlite::Connection::open_in_memory()
+        .ok()
+        .and_then(|c| MIGRATIONS.pending_migrations(&c).ok())
+        .map_or(0, i64::from)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

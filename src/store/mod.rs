@@ -7,8 +7,10 @@
 
 pub mod aliases;
 pub mod audit;
+pub mod backup;
 pub mod devices;
 pub mod fetches;
+pub mod lock;
 pub mod migrations;
 pub mod recorder;
 pub mod sessions;
@@ -19,7 +21,7 @@ pub mod uploads;
 pub mod users;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -73,6 +75,8 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// Failed calls, for `/metrics`.
+    errors: AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -108,6 +112,7 @@ impl Store {
                 writer: Mutex::new(writer),
                 readers,
                 next_reader: AtomicUsize::new(0),
+                errors: AtomicU64::new(0),
             }),
         })
     }
@@ -136,7 +141,49 @@ impl Store {
         let conn = self.inner.readers[n]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        f(&conn)
+        self.count_failure(f(&conn))
+    }
+
+    /// Calls that failed inside the database (not-found and rule errors are answers, not
+    /// failures).
+    pub fn errors(&self) -> u64 {
+        self.inner.errors.load(Ordering::Relaxed)
+    }
+
+    fn count_failure<T>(&self, result: StoreResult<T>) -> StoreResult<T> {
+        if let Err(
+            StoreError::Sqlite(_)
+            | StoreError::Migration(_)
+            | StoreError::Json(_)
+            | StoreError::Task(_),
+        ) = &result
+        {
+            self.inner.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Runs `f` on a read-only connection of its own, inside one read transaction (one
+    /// snapshot, no lock churn per statement): for long scans, such as counting every device,
+    /// that must not hold a pooled reader the phone path waits for.
+    pub async fn scan<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let store = self.clone();
+        run_blocking(move || {
+            store.count_failure((|| {
+                let mut conn = Connection::open_with_flags(
+                    store.path(),
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(Duration::from_secs(5))?;
+                let tx = conn.transaction()?;
+                f(&tx)
+            })())
+        })
+        .await
     }
 
     /// Runs `f` inside one `IMMEDIATE` transaction on the writer: committed if `f` returns
@@ -156,10 +203,12 @@ impl Store {
         f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
     ) -> StoreResult<T> {
         let mut conn = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+        self.count_failure((|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })())
     }
 
     /// Like [`Store::write_blocking`], but `f` decides: its `(value, commit)` commits the
@@ -218,4 +267,25 @@ pub fn parse_time(s: &str) -> DateTime<Utc> {
 /// Whether a SQLite error is a uniqueness or foreign-key violation.
 pub fn is_constraint(err: &rusqlite::Error) -> bool {
     matches!(err, rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_inside_the_database_are_counted_and_answers_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("deskprov.db")).unwrap();
+        let missing_table = store.read_blocking(|c| Ok(c.execute("SELECT * FROM nowhere", [])?));
+        assert!(missing_table.is_err());
+        assert_eq!(store.errors(), 1);
+        let not_found = store.read_blocking::<()>(|_| Err(StoreError::NotFound("user")));
+        assert!(not_found.is_err());
+        assert_eq!(store.errors(), 1, "not found is an answer, not a failure");
+        let failed_write =
+            store.write_blocking(|tx| Ok(tx.execute("INSERT INTO nowhere VALUES (1)", [])?));
+        assert!(failed_write.is_err());
+        assert_eq!(store.errors(), 2);
+    }
 }

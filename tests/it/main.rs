@@ -4,9 +4,13 @@ mod helpers;
 
 mod api;
 mod audit;
+mod backup;
+mod binary;
 mod cli;
+mod config;
 mod demo;
 mod import;
+mod metrics;
 mod openapi;
 mod phone_auth;
 mod provisioning;

@@ -1,4 +1,4 @@
-//! The admin and installer JSON API under `/api/v1`, plus `/healthz`, and its OpenAPI document.
+//! The admin and installer JSON API under `/api/v1`, plus `/healthz` and its OpenAPI document.
 
 mod audit;
 mod bulk;
@@ -55,7 +55,10 @@ fn documented() -> OpenApiRouter<AppState> {
 /// of the JSON API).
 pub fn router(state: AppState) -> Router {
     let (router, _) = documented().split_for_parts();
-    router.merge(super::ui::router()).with_state(state)
+    router
+        .merge(super::ui::router())
+        .route("/metrics", axum::routing::get(super::metrics::scrape))
+        .with_state(state)
 }
 
 /// The OpenAPI document of the admin listener (served at `/api/v1/openapi.json`).

@@ -81,6 +81,15 @@ impl BanList {
             .is_some_and(|until| now < until)
     }
 
+    /// How many sources are banned at `now`.
+    pub fn banned_now(&self, now: Instant) -> usize {
+        let sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        sources
+            .values()
+            .filter(|s| s.banned_until.is_some_and(|until| now < until))
+            .count()
+    }
+
     /// Counts a miss from `ip`; returns `true` when this miss starts a ban.
     pub fn miss(&self, ip: IpAddr, now: Instant) -> bool {
         let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());

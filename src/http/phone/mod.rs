@@ -27,6 +27,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use super::AppState;
 use super::client_ip::client_ip;
@@ -80,11 +82,33 @@ enum Outcome {
     Failed(String),
 }
 
+/// Target of the one-line summary of each phone request (DEBUG; see the README on logs).
+pub const ACCESS_TARGET: &str = "deskprov::access";
+
+/// Runs each request inside a `phone` span (ip, method, then file, mac, vendor, result, status,
+/// latency as they become known), so every log line about it carries them.
 async fn fetch(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
+    let ip = client_ip(peer, request.headers(), &state.trusted_proxies);
+    let span = tracing::info_span!(
+        "phone",
+        %ip,
+        method = %request.method(),
+        file = Empty,
+        mac = Empty,
+        vendor = Empty,
+        result = Empty,
+        status = Empty,
+        latency_us = Empty,
+    );
+    handle(state, ip, request).instrument(span).await
+}
+
+async fn handle(state: AppState, ip: IpAddr, request: Request<Body>) -> Response {
+    let started = Instant::now();
     let method = request.method().clone();
     let headers = request.headers().clone();
     let scheme = request
@@ -102,7 +126,7 @@ async fn fetch(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let mut fetch = Fetch {
-        ip: client_ip(peer, &headers, &state.trusted_proxies),
+        ip,
         base_url,
         server_url: String::new(),
         ua_info: ua.as_deref().and_then(|ua| state.vendors.parse_ua(ua)),
@@ -129,6 +153,7 @@ async fn fetch(
         Method::PUT => upload::receive(&state, &path, &mut fetch, request.into_body()).await,
         _ => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
     };
+    note_identity(&fetch);
     let miss = miss_answer(&state, &fetch, &outcome).await;
     let response = respond(
         &outcome,
@@ -137,8 +162,23 @@ async fn fetch(
         miss,
         &state.authenticator,
     );
-    record(&state, fetch, &outcome, response.status());
+    record(&state, fetch, &outcome, response.status(), started);
     response
+}
+
+/// Puts what the request turned out to be about on its span, before the answer is logged.
+fn note_identity(fetch: &Fetch) {
+    let span = tracing::Span::current();
+    // Only plain names: request text stays out of logs.
+    if plain_name(&fetch.file) {
+        span.record("file", fetch.file.as_str());
+    }
+    if let Some(mac) = &fetch.mac {
+        span.record("mac", mac.as_str());
+    }
+    if let Some(vendor) = &fetch.vendor {
+        span.record("vendor", vendor.as_str());
+    }
 }
 
 async fn serve(state: &AppState, path: &str, fetch: &mut Fetch) -> Outcome {
@@ -302,7 +342,7 @@ async fn serve_common(
     }
 }
 
-fn record(state: &AppState, fetch: Fetch, outcome: &Outcome, status: StatusCode) {
+fn record(state: &AppState, fetch: Fetch, outcome: &Outcome, status: StatusCode, started: Instant) {
     let (result, body_hash) = match outcome {
         Outcome::Served(r) if status == StatusCode::NOT_MODIFIED => {
             ("not_modified", Some(r.etag.clone()))
@@ -314,6 +354,18 @@ fn record(state: &AppState, fetch: Fetch, outcome: &Outcome, status: StatusCode)
         Outcome::Banned => ("banned", None),
         Outcome::Failed(_) => ("error", None),
     };
+    let took = started.elapsed();
+    state
+        .metrics
+        .phone_request(fetch.vendor.as_deref(), result, took);
+    let span = tracing::Span::current();
+    span.record("result", result);
+    span.record("status", status.as_u16());
+    span.record(
+        "latency_us",
+        u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+    );
+    tracing::debug!(target: ACCESS_TARGET, "phone request");
     if let Outcome::Missed(miss) = outcome {
         count_miss(state, &fetch, *miss);
     }
@@ -352,11 +404,15 @@ fn count_miss(state: &AppState, fetch: &Fetch, miss: Miss) {
     } else {
         "-"
     };
-    tracing::warn!(target: FAIL2BAN_TARGET, "phone miss ip={} reason={} file={}", fetch.ip, miss.as_str(), file);
+    // Root events (`parent: None`): the line fail2ban reads must not get the span's prefix.
+    tracing::warn!(target: FAIL2BAN_TARGET, parent: None, "phone miss ip={} reason={} file={}", fetch.ip, miss.as_str(), file);
+    state.metrics.miss();
     if state.bans.miss(fetch.ip, Instant::now()) {
+        state.metrics.ban();
         let policy = state.bans.policy();
         tracing::warn!(
             target: FAIL2BAN_TARGET,
+            parent: None,
             "phone ban ip={} misses={} window={}s for={}s",
             fetch.ip,
             policy.misses,
