@@ -1,0 +1,374 @@
+//! The two servers under test as child processes: deskprov (the release binary) and nginx on
+//! the same files; their CPU time and memory read from /proc.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::corpus::PUBLIC_URL;
+
+/// Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux).
+const TICKS: f64 = 100.0;
+
+/// A running server: its processes and where it listens.
+pub struct Server {
+    pub name: &'static str,
+    pub child: Child,
+    pub http: SocketAddr,
+    pub https: SocketAddr,
+}
+
+impl Server {
+    /// CPU seconds (user + system) used so far by the server and its worker processes.
+    pub fn cpu_seconds(&self) -> f64 {
+        family(self.child.id())
+            .into_iter()
+            .map(|pid| proc_cpu_ticks(pid).unwrap_or(0))
+            .sum::<u64>() as f64
+            / TICKS
+    }
+
+    /// Resident memory, kB, summed over the server's processes: now and at its peak.
+    pub fn rss_kb(&self) -> (u64, u64) {
+        family(self.child.id())
+            .into_iter()
+            .map(|pid| (status_kb(pid, "VmRSS:"), status_kb(pid, "VmHWM:")))
+            .fold((0, 0), |(a, b), (c, d)| (a + c, b + d))
+    }
+
+    /// Waits until the server has used (almost) no CPU for 300 ms: deferred work such as
+    /// deskprov's fetch-record writes belongs to the run that caused it.
+    pub fn settle(&self) {
+        let start = Instant::now();
+        let mut last = self.cpu_seconds();
+        while start.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(300));
+            let now = self.cpu_seconds();
+            if now - last < 0.02 {
+                return;
+            }
+            last = now;
+        }
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL after 5 s).
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `pid` and its child processes (nginx workers).
+fn family(pid: u32) -> Vec<u32> {
+    let mut out = vec![pid];
+    if let Ok(children) = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
+        out.extend(
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok()),
+        );
+    }
+    out
+}
+
+fn proc_cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// CPU seconds this process (the load generator) has used.
+pub fn own_cpu_seconds() -> f64 {
+    proc_cpu_ticks(std::process::id()).unwrap_or(0) as f64 / TICKS
+}
+
+fn status_kb(pid: u32, key: &str) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A free loopback port (bound and released; fine on a quiet test machine).
+pub fn free_port() -> anyhow::Result<SocketAddr> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+/// CPU placement: `taskset -c <cpus>` in front of a command, when pinning.
+#[derive(Debug, Clone)]
+pub struct Pinning {
+    pub client: Option<String>,
+    pub server: Option<String>,
+}
+
+impl Pinning {
+    fn command(&self, program: &str) -> Command {
+        match &self.server {
+            Some(cpus) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", cpus, program]);
+                c
+            }
+            None => Command::new(program),
+        }
+    }
+
+    /// Pins this process (all its threads, and those it starts later) to the client CPUs.
+    pub fn pin_self(&self) -> anyhow::Result<()> {
+        if let Some(cpus) = &self.client {
+            let ok = Command::new("taskset")
+                .args(["-a", "-p", "-c", cpus, &std::process::id().to_string()])
+                .stdout(Stdio::null())
+                .status()
+                .context("running taskset (util-linux)")?
+                .success();
+            if !ok {
+                bail!("taskset -c {cpus} failed");
+            }
+        }
+        Ok(())
+    }
+
+    /// How many CPUs the servers may use.
+    pub fn server_cpu_count(&self) -> usize {
+        match &self.server {
+            Some(list) => list
+                .split(',')
+                .map(|part| match part.split_once('-') {
+                    Some((a, b)) => {
+                        b.parse::<usize>().unwrap_or(0) + 1 - a.parse::<usize>().unwrap_or(0)
+                    }
+                    None => 1,
+                })
+                .sum(),
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// A self-signed ECDSA P-256 certificate for `prov.bench.test` (the key type rustls and
+/// OpenSSL both serve here), written as PEM.
+pub fn certificate(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf, Vec<u8>)> {
+    let made = rcgen::generate_simple_self_signed(vec!["prov.bench.test".to_owned()])?;
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    fs::write(&cert, made.cert.pem())?;
+    fs::write(&key, made.signing_key.serialize_pem())?;
+    Ok((cert, key, made.cert.der().to_vec()))
+}
+
+/// Starts the deskprov release binary on `db`, with HTTPS, and waits until it answers.
+pub fn start_deskprov(
+    binary: &Path,
+    db: &Path,
+    dir: &Path,
+    cert: &Path,
+    key: &Path,
+    pin: &Pinning,
+) -> anyhow::Result<(Server, Duration)> {
+    let (http, https, admin) = (free_port()?, free_port()?, free_port()?);
+    let log = fs::File::create(dir.join("deskprov.log"))?;
+    let started = Instant::now();
+    let child = pin
+        .command(binary.to_str().context("binary path")?)
+        .args(["serve", "--db"])
+        .arg(db)
+        .args(["--phone-listen", &http.to_string()])
+        .args(["--admin-listen", &admin.to_string()])
+        .args(["--phone-tls-listen", &https.to_string()])
+        .arg("--tls-cert")
+        .arg(cert)
+        .arg("--tls-key")
+        .arg(key)
+        .args(["--public-url", PUBLIC_URL])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let server = Server {
+        name: "deskprov",
+        child,
+        http,
+        https,
+    };
+    Ok((server, started.elapsed()))
+}
+
+/// Polls `path` on `addr` (a new connection each time) until it answers 200; the time from
+/// `since`. Gives up after `limit`.
+pub fn wait_for_200(
+    addr: SocketAddr,
+    path: &str,
+    ua: &str,
+    since: Instant,
+    limit: Duration,
+) -> anyhow::Result<Duration> {
+    while since.elapsed() < limit {
+        if let Ok(200) = get_status(addr, path, ua) {
+            return Ok(since.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    bail!("no 200 for {path} from {addr} within {limit:?}")
+}
+
+/// One blocking GET; the status code and body.
+pub fn get(addr: SocketAddr, path: &str, ua: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: prov.bench.test\r\nUser-Agent: {ua}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut all = Vec::new();
+    s.read_to_end(&mut all)?;
+    let head_end = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("no end of head")?;
+    let status = std::str::from_utf8(&all[9..12])?.parse()?;
+    Ok((status, all[head_end + 4..].to_vec()))
+}
+
+fn get_status(addr: SocketAddr, path: &str, ua: &str) -> anyhow::Result<u16> {
+    Ok(get(addr, path, ua)?.0)
+}
+
+/// Starts nginx on `www` with a generated configuration: `workers` worker processes, access
+/// log off, sendfile, keep-alive, TLS with the same certificate.
+pub fn start_nginx(
+    binary: &str,
+    www: &Path,
+    dir: &Path,
+    cert: &Path,
+    key: &Path,
+    workers: usize,
+    pin: &Pinning,
+) -> anyhow::Result<Server> {
+    let (http, https) = (free_port()?, free_port()?);
+    let prefix = dir.join("nginx");
+    let _ = fs::remove_dir_all(&prefix);
+    fs::create_dir_all(prefix.join("tmp"))?;
+    // Run as root, nginx workers switch to an unprivileged user that may not reach the files.
+    let user = if is_root() { "user root root;" } else { "" };
+    let conf = format!(
+        r#"# Generated by benches/phone: nginx serving the files deskprov renders.
+{user}
+worker_processes {workers};
+daemon off;
+master_process on;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 16384; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 65;
+    keepalive_requests 100000000;
+    default_type text/plain;
+    types {{ application/xml xml; text/html htm; text/plain cfg boot; }}
+    client_body_temp_path {prefix}/tmp/body;
+    proxy_temp_path {prefix}/tmp/proxy;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    scgi_temp_path {prefix}/tmp/scgi;
+    server {{
+        listen {http};
+        listen {https} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        root {www};
+    }}
+}}
+"#,
+        prefix = prefix.display(),
+        cert = cert.display(),
+        key = key.display(),
+        www = www.display(),
+    );
+    let conf_path = prefix.join("nginx.conf");
+    fs::write(&conf_path, conf)?;
+    let log = fs::File::create(prefix.join("stderr.log"))?;
+    let child = pin
+        .command(binary)
+        .arg("-p")
+        .arg(&prefix)
+        .arg("-c")
+        .arg(&conf_path)
+        .arg("-e")
+        .arg(prefix.join("error.log"))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("starting {binary}"))?;
+    Ok(Server {
+        name: "nginx",
+        child,
+        http,
+        https,
+    })
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// The nginx binary, installed from the Debian package when missing (as root).
+pub fn ensure_nginx(binary: &str) -> anyhow::Result<String> {
+    let found = |b: &str| {
+        Command::new(b)
+            .arg("-v")
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    };
+    if found(binary) {
+        return Ok(binary.to_owned());
+    }
+    if binary == "nginx" && found("/usr/sbin/nginx") {
+        return Ok("/usr/sbin/nginx".to_owned());
+    }
+    if !is_root() {
+        bail!("nginx is not installed: run `apt-get install -y nginx` (or pass --nginx PATH)");
+    }
+    eprintln!("nginx: installing the Debian package …");
+    let ok = Command::new("sh")
+        .args([
+            "-c",
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx",
+        ])
+        .status()?
+        .success();
+    if !ok || !found("/usr/sbin/nginx") {
+        bail!("could not install nginx");
+    }
+    // The package may start the system nginx on port 80; it is not the one measured.
+    Ok("/usr/sbin/nginx".to_owned())
+}
