@@ -32,6 +32,8 @@ pub struct AppState {
     pub bans: Arc<phone::BanList>,
     /// The URL phones reach deskprov at, when set; otherwise taken from each request's `Host`.
     pub public_url: Option<String>,
+    /// Devices, tenants and rendered files the phone path keeps between requests.
+    pub phone_cache: Arc<phone::PhoneCache>,
 }
 
 pub use api::router as admin_router;

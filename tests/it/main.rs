@@ -6,6 +6,7 @@ mod api;
 mod cli;
 mod demo;
 mod phone_auth;
+mod phone_cache;
 mod provisioning;
 mod rules;
 mod security;
