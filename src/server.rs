@@ -236,7 +236,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::ServeConfig;
 use crate::http::phone::credentials::PhoneAuthenticator;
-use crate::http::phone::{BanList, BanPolicy};
+use crate::http::phone::{BanList, BanPolicy, PhoneCache, cache as phone_cache};
 
 /// How long a Digest nonce stays valid.
 const NONCE_TTL: Duration = Duration::from_secs(300);
@@ -286,9 +286,12 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         .with_context(|| format!("opening database {}", config.db.path.display()))?;
     let vendors = Arc::new(Vendors::builtin().context("loading vendor profiles")?);
     let (recorder, recorder_task) = FetchRecorder::start(store.clone());
+    let phone_cache = Arc::new(PhoneCache::new(store.clone(), phone_cache::DEFAULT_BUDGET));
+    phone_cache.watch_external_changes();
     let state = AppState {
         metrics: Arc::new(Metrics::new(&vendors)),
         store,
+        phone_cache,
         vendors,
         recorder,
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),

@@ -13,6 +13,7 @@ use deskprov::domain::Mac;
 use deskprov::domain::device::DeviceDraft;
 use deskprov::domain::tenant::TenantDraft;
 use deskprov::domain::user::{AliasDraft, TenantRules, UserDraft};
+use deskprov::store::fetches::{self, FetchRecord};
 use deskprov::store::{Actor, Store, aliases, devices, tenants, users};
 use deskprov::vendor::provision::{render_common_file, render_device_file};
 use deskprov::vendor::{FileKind, Vendor, Vendors};
@@ -112,10 +113,12 @@ pub fn ensure(
     root: &Path,
     devices: usize,
     tenants: usize,
+    booted: bool,
     fresh: bool,
     vendors: &Vendors,
 ) -> anyhow::Result<Corpus> {
-    let dir = root.join(format!("corpus-{devices}-{tenants}"));
+    let state = if booted { "booted" } else { "new" };
+    let dir = root.join(format!("corpus-{devices}-{tenants}-{state}"));
     let index = dir.join("phones.json");
     if fresh && dir.exists() {
         fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
@@ -146,7 +149,7 @@ pub fn ensure(
         2 * devices
     );
     eprintln!("corpus: rendering the files nginx serves …");
-    let phones = render_all(&corpus, &plan, vendors)?;
+    let phones = render_all(&corpus, &plan, vendors, booted)?;
     fs::write(&index, serde_json::to_vec(&phones)?)?;
     fs::write(&stamp_file, stamp)?;
     Ok(Corpus { dir, phones })
@@ -334,12 +337,22 @@ pub fn fill(
 }
 
 /// Renders every boot file of every device as deskprov answers it and writes it to `www/`.
-fn render_all(corpus: &Corpus, plan: &[Planned], vendors: &Vendors) -> anyhow::Result<Vec<Phone>> {
+///
+/// With `booted`, every device is then recorded as having fetched its boot files once (through
+/// the fetch-record writer's store function): the database of a site whose phones have booted
+/// before, as after a power cut. Without, every device is still waiting for its first fetch.
+fn render_all(
+    corpus: &Corpus,
+    plan: &[Planned],
+    vendors: &Vendors,
+    booted: bool,
+) -> anyhow::Result<Vec<Phone>> {
     let www = corpus.www();
     fs::create_dir_all(&www)?;
     let store = Store::open(&corpus.pristine_db())?;
     let mut common: BTreeMap<String, String> = BTreeMap::new();
     let mut phones = Vec::with_capacity(plan.len());
+    let mut records = Vec::new();
     for p in plan {
         let vendor = vendors.get(&p.vendor).context("vendor")?;
         let ua = user_agent(&p.vendor, &p.model, &p.mac);
@@ -380,6 +393,22 @@ fn render_all(corpus: &Corpus, plan: &[Planned], vendors: &Vendors) -> anyhow::R
                     let (rendered, _) =
                         render_device_file(&bundle, vendor, spec, PUBLIC_URL, false)?;
                     write(&www.join(name), &rendered.body)?;
+                    records.push(FetchRecord {
+                        at: chrono::Utc::now(),
+                        ip: "127.0.0.1".into(),
+                        ua: Some(ua.clone()),
+                        mac: Some(p.mac.lower12()),
+                        vendor: Some(p.vendor.clone()),
+                        model: info.model.clone(),
+                        firmware: info.firmware.clone(),
+                        file: name.clone(),
+                        status: 200,
+                        result: "served",
+                        device_id: Some(bundle.device.id),
+                        body_hash: Some(rendered.etag.clone()),
+                        server_url: PUBLIC_URL.into(),
+                        cert_fingerprint: None,
+                    });
                     rendered.body.len()
                 }
                 FileKind::Common => {
@@ -422,6 +451,11 @@ fn render_all(corpus: &Corpus, plan: &[Planned], vendors: &Vendors) -> anyhow::R
     }
     if phones.is_empty() {
         bail!("no devices");
+    }
+    if booted {
+        for batch in records.chunks(5_000) {
+            store.write_blocking(|tx| fetches::record_batch(tx, batch))?;
+        }
     }
     Ok(phones)
 }

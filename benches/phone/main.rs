@@ -19,6 +19,7 @@
 
 mod corpus;
 mod load;
+mod micro;
 mod servers;
 
 use std::fs;
@@ -73,6 +74,10 @@ struct Args {
     /// Work folder (database, files, logs). Default: the target directory's bench folder.
     #[arg(long)]
     work: Option<PathBuf>,
+    /// Start from phones that never fetched (first boot after install) instead of phones that
+    /// booted once before (the default: a site after a power cut).
+    #[arg(long)]
+    first_boot: bool,
     /// Rebuild the database and the files even when a matching set exists.
     #[arg(long)]
     fresh: bool,
@@ -88,6 +93,10 @@ struct Args {
     /// Keep the servers running at the end until Enter is pressed (for `perf record -p`).
     #[arg(long)]
     hold: bool,
+    /// Instead of the servers: time the phone path's parts in this process (reads, rendering,
+    /// User-Agent parsing) over random devices, to see where a request's time goes.
+    #[arg(long)]
+    micro: bool,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -146,7 +155,17 @@ fn main() -> anyhow::Result<()> {
     if args.wants("p6") {
         report.p6 = Some(p6(&args, &work, &vendors)?);
     }
-    let corpus = corpus::ensure(&work, args.devices, args.tenants, args.fresh, &vendors)?;
+    let corpus = corpus::ensure(
+        &work,
+        args.devices,
+        args.tenants,
+        !args.first_boot,
+        args.fresh,
+        &vendors,
+    )?;
+    if args.micro {
+        return micro::run(&corpus, &vendors);
+    }
     let needs_servers = ["p1", "p2", "p3", "p4", "p5"].iter().any(|f| args.wants(f));
     if needs_servers {
         serve_and_measure(&args, &work, &corpus, &pin, &mut report)?;

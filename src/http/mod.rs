@@ -39,6 +39,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Counters for `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
+    /// Devices, tenants and rendered files the phone path keeps between requests.
+    pub phone_cache: Arc<phone::PhoneCache>,
 }
 
 pub use api::router as admin_router;

@@ -1,6 +1,8 @@
 //! Fetch records: every phone request, written in batches off the hot path.
 
-use rusqlite::{Connection, Transaction, params};
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use super::{StoreResult, time_text};
@@ -41,24 +43,25 @@ pub struct FetchRecord {
     pub cert_fingerprint: Option<String>,
 }
 
-/// Writes a batch of records and updates the devices they served.
-pub fn record_batch(tx: &Transaction<'_>, batch: &[FetchRecord]) -> StoreResult<()> {
+/// Writes a batch of records and updates the devices they served. Returns whether it changed
+/// anything a phone's file or its checks depend on: a device bound by its first fetch (address,
+/// client certificate), or a model that differs from the one seen before (it picks the
+/// template's model when a request carries no User-Agent).
+///
+/// Every record is inserted; the device rows are touched once per device and the per-file rows
+/// once per file, with what the batch's records would have left there one by one: the first
+/// successful fetch binds, the latest sets the latest fields, a model or firmware or UA given by
+/// any record replaces the stored one (the last given wins). A per-file row changes only when
+/// the phone got different bytes (its `fetched_at` is when it first got these): re-fetches of
+/// an unchanged file do not rewrite it, which saves a random page write per fetch.
+pub fn record_batch(tx: &Transaction<'_>, batch: &[FetchRecord]) -> StoreResult<bool> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO fetches (at, ip, ua, mac, vendor, model, firmware, file, status, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
-    let mut touch = tx.prepare_cached(
-        "UPDATE devices SET
-            bound_ip = CASE WHEN first_fetch_at IS NULL THEN ?3 ELSE bound_ip END,
-            bound_cert = CASE WHEN first_fetch_at IS NULL THEN ?7 ELSE bound_cert END,
-            first_fetch_at = COALESCE(first_fetch_at, ?2), last_fetch_at = ?2, last_ip = ?3,
-            seen_model = COALESCE(?4, seen_model), seen_firmware = COALESCE(?5, seen_firmware), seen_ua = COALESCE(?6, seen_ua)
-         WHERE id = ?1",
-    )?;
-    let mut file = tx.prepare_cached(
-        "INSERT INTO device_files (device_id, file, body_hash, server_url, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (device_id, file) DO UPDATE SET body_hash = excluded.body_hash, server_url = excluded.server_url,
-            fetched_at = excluded.fetched_at",
-    )?;
+    let mut touches: Vec<Touch> = Vec::new();
+    let mut touch_of: HashMap<i64, usize> = HashMap::new();
+    let mut files: Vec<(i64, &str, &str, &str, String)> = Vec::new();
+    let mut file_of: HashMap<(i64, &str), usize> = HashMap::new();
     for r in batch {
         let at = time_text(r.at);
         let ua =
@@ -67,30 +70,121 @@ pub fn record_batch(tx: &Transaction<'_>, batch: &[FetchRecord]) -> StoreResult<
         insert.execute(params![
             at, r.ip, ua, r.mac, r.vendor, r.model, r.firmware, r.file, r.status, r.result
         ])?;
-        if let Some(device_id) = r.device_id {
-            touch.execute(params![
-                device_id,
-                at,
-                r.ip,
-                r.model,
-                r.firmware,
-                ua,
-                r.cert_fingerprint
-            ])?;
-            if let Some(hash) = &r.body_hash {
-                // Devices deleted since the fetch have no row to point at; skip those.
-                let exists: bool = tx.query_row(
-                    "SELECT EXISTS(SELECT 1 FROM devices WHERE id = ?1)",
-                    [device_id],
-                    |r| r.get(0),
-                )?;
-                if exists {
-                    file.execute(params![device_id, r.file, hash, r.server_url, at])?;
+        let Some(device_id) = r.device_id else {
+            continue;
+        };
+        match touch_of.get(&device_id) {
+            Some(&i) => touches[i].add(r, &at, ua),
+            None => {
+                touch_of.insert(device_id, touches.len());
+                touches.push(Touch::new(device_id, r, &at, ua));
+            }
+        }
+        if let Some(hash) = &r.body_hash {
+            match file_of.get(&(device_id, r.file.as_str())) {
+                Some(&i) => files[i] = (device_id, &r.file, hash, &r.server_url, at),
+                None => {
+                    file_of.insert((device_id, &r.file), files.len());
+                    files.push((device_id, &r.file, hash, &r.server_url, at));
                 }
             }
         }
     }
-    Ok(())
+    let mut changed = false;
+    let mut before = tx.prepare_cached(
+        "SELECT first_fetch_at IS NULL OR (?2 IS NOT NULL AND seen_model IS NOT ?2) FROM devices WHERE id = ?1",
+    )?;
+    let mut touch = tx.prepare_cached(
+        "UPDATE devices SET
+            bound_ip = CASE WHEN first_fetch_at IS NULL THEN ?3 ELSE bound_ip END,
+            bound_cert = CASE WHEN first_fetch_at IS NULL THEN ?7 ELSE bound_cert END,
+            first_fetch_at = COALESCE(first_fetch_at, ?2), last_fetch_at = ?8, last_ip = ?9,
+            seen_model = COALESCE(?4, seen_model), seen_firmware = COALESCE(?5, seen_firmware), seen_ua = COALESCE(?6, seen_ua)
+         WHERE id = ?1",
+    )?;
+    let mut gone = Vec::new();
+    for t in &touches {
+        // Devices deleted since the fetch have no row to update or point at; skip those.
+        match before
+            .query_row(params![t.device_id, t.model], |r| r.get::<_, bool>(0))
+            .optional()?
+        {
+            None => {
+                gone.push(t.device_id);
+                continue;
+            }
+            Some(relevant) => changed |= relevant,
+        }
+        touch.execute(params![
+            t.device_id,
+            t.first_at,
+            t.first_ip,
+            t.model,
+            t.firmware,
+            t.ua,
+            t.first_cert,
+            t.last_at,
+            t.last_ip,
+        ])?;
+    }
+    let mut file = tx.prepare_cached(
+        "INSERT INTO device_files (device_id, file, body_hash, server_url, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (device_id, file) DO UPDATE SET body_hash = excluded.body_hash, server_url = excluded.server_url,
+            fetched_at = excluded.fetched_at
+         WHERE body_hash IS NOT excluded.body_hash OR server_url IS NOT excluded.server_url",
+    )?;
+    for (device_id, name, hash, server_url, at) in files {
+        if !gone.contains(&device_id) {
+            file.execute(params![device_id, name, hash, server_url, at])?;
+        }
+    }
+    Ok(changed)
+}
+
+/// What a batch's successful fetches of one device leave on its row.
+struct Touch {
+    device_id: i64,
+    /// The first fetch: binds the device if it was not yet.
+    first_at: String,
+    first_ip: String,
+    first_cert: Option<String>,
+    /// The latest fetch.
+    last_at: String,
+    last_ip: String,
+    /// The last model, firmware and User-Agent any of the fetches gave.
+    model: Option<String>,
+    firmware: Option<String>,
+    ua: Option<String>,
+}
+
+impl Touch {
+    fn new(device_id: i64, r: &FetchRecord, at: &str, ua: Option<String>) -> Self {
+        Self {
+            device_id,
+            first_at: at.to_owned(),
+            first_ip: r.ip.clone(),
+            first_cert: r.cert_fingerprint.clone(),
+            last_at: at.to_owned(),
+            last_ip: r.ip.clone(),
+            model: r.model.clone(),
+            firmware: r.firmware.clone(),
+            ua,
+        }
+    }
+
+    fn add(&mut self, r: &FetchRecord, at: &str, ua: Option<String>) {
+        self.last_at = at.to_owned();
+        self.last_ip.clone_from(&r.ip);
+        if r.model.is_some() {
+            self.model.clone_from(&r.model);
+        }
+        if r.firmware.is_some() {
+            self.firmware.clone_from(&r.firmware);
+        }
+        if ua.is_some() {
+            self.ua = ua;
+        }
+    }
 }
 
 /// A fetch as shown to admins.

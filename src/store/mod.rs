@@ -77,6 +77,11 @@ struct Inner {
     next_reader: AtomicUsize,
     /// Failed calls, for `/metrics`.
     errors: AtomicU64,
+    /// The change generation: see [`Store::generation`].
+    generation: AtomicU64,
+    /// `PRAGMA data_version` of the writer when last looked at: it moves only when another
+    /// process commits.
+    external_version: AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -93,6 +98,7 @@ impl Store {
         let mut writer = Connection::open(path)?;
         configure(&writer)?;
         migrations::run(&mut writer)?;
+        let version: i64 = writer.query_row("PRAGMA data_version", [], |r| r.get(0))?;
         let readers = (0..READERS)
             .map(|_| {
                 let conn = Connection::open_with_flags(
@@ -113,8 +119,50 @@ impl Store {
                 readers,
                 next_reader: AtomicUsize::new(0),
                 errors: AtomicU64::new(0),
+                generation: AtomicU64::new(1),
+                external_version: AtomicU64::new(version as u64),
             }),
         })
+    }
+
+    /// The change generation: a number that grows after every committed change that can alter
+    /// what a phone is served (any [`Store::write`]; fetch records only when they bind a device
+    /// or change the model it reported; a commit by another process once it is noticed, see
+    /// [`Store::notice_external_changes`]). It never goes back. Whatever was read from the store
+    /// while the generation was `g` is current for as long as the generation is still `g`:
+    /// caches keyed by it can never serve a stale value. Read it *before* the data it tags.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
+
+    fn bump_generation(&self) {
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Bumps the generation when another process committed to the database since the last
+    /// look (the writer's `PRAGMA data_version` moves only for other connections' commits, and
+    /// every other connection of this process is read-only). Skipped when the writer is busy:
+    /// that write checks on its own. Returns whether it bumped.
+    pub fn notice_external_changes(&self) -> bool {
+        let Ok(conn) = self.inner.writer.try_lock() else {
+            return false;
+        };
+        self.check_external(&conn)
+    }
+
+    fn check_external(&self, conn: &Connection) -> bool {
+        let Ok(version) = conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)) else {
+            return false;
+        };
+        let before = self
+            .inner
+            .external_version
+            .swap(version as u64, Ordering::AcqRel);
+        if before != version as u64 {
+            self.bump_generation();
+            return true;
+        }
+        false
     }
 
     /// The database file.
@@ -130,6 +178,28 @@ impl Store {
     {
         let store = self.clone();
         run_blocking(move || store.read_blocking(f)).await
+    }
+
+    /// Runs `f` on a reader connection on the calling thread if one is free right now, without
+    /// waiting; `None` when all are busy. For the phone path's few point reads, where handing the
+    /// work to the blocking pool (a thread switch there and back) costs more than the reads; WAL
+    /// keeps them from ever waiting on a writer.
+    pub fn try_read_now<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T>,
+    ) -> Option<StoreResult<T>> {
+        let readers = &self.inner.readers;
+        let start = self.inner.next_reader.fetch_add(1, Ordering::Relaxed);
+        (0..readers.len())
+            .find_map(|i| {
+                let conn = match readers[(start + i) % readers.len()].try_lock() {
+                    Ok(conn) => conn,
+                    Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                    Err(std::sync::TryLockError::WouldBlock) => return None,
+                };
+                Some(conn)
+            })
+            .map(|conn| f(&conn))
     }
 
     /// Runs `f` on a reader connection on the current thread.
@@ -203,12 +273,15 @@ impl Store {
         f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
     ) -> StoreResult<T> {
         let mut conn = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
-        self.count_failure((|| {
+        self.check_external(&conn);
+        let value = self.count_failure((|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = f(&tx)?;
             tx.commit()?;
             Ok(value)
-        })())
+        })())?;
+        self.bump_generation();
+        Ok(value)
     }
 
     /// Like [`Store::write_blocking`], but `f` decides: its `(value, commit)` commits the
@@ -219,14 +292,40 @@ impl Store {
         f: impl FnOnce(&Transaction<'_>) -> StoreResult<(T, bool)>,
     ) -> StoreResult<T> {
         let mut conn = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.check_external(&conn);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (value, commit) = f(&tx)?;
         if commit {
             tx.commit()?;
+            // Committed changes may change what phones are served.
+            self.bump_generation();
         } else {
             tx.rollback()?;
         }
         Ok(value)
+    }
+
+    /// [`Store::write`] for writes that change what phones are served only sometimes (fetch
+    /// records): `f` returns its value and whether it changed anything a phone's file or its
+    /// checks read; the generation moves only then.
+    pub async fn write_tracked<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<(T, bool)> + Send + 'static,
+    {
+        let store = self.clone();
+        run_blocking(move || {
+            let mut conn = store.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+            store.check_external(&conn);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (value, changed) = f(&tx)?;
+            tx.commit()?;
+            if changed {
+                store.bump_generation();
+            }
+            Ok(value)
+        })
+        .await
     }
 }
 

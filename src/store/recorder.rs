@@ -66,7 +66,7 @@ async fn write_batches(store: Store, mut rx: mpsc::Receiver<FetchRecord>) {
         let records = std::mem::take(&mut batch);
         let count = records.len();
         if let Err(e) = store
-            .write(move |tx| fetches::record_batch(tx, &records))
+            .write_tracked(move |tx| Ok(((), fetches::record_batch(tx, &records)?)))
             .await
         {
             tracing::error!(error = %e, count, "could not write fetch records");

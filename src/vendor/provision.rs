@@ -45,8 +45,28 @@ pub fn render_device_file(
     server_url: &str,
     mask: bool,
 ) -> Result<(Rendered, LinePlan), RenderError> {
+    let settings = device_settings(bundle, vendor);
+    render_device_file_with(bundle, vendor, file, server_url, mask, settings)
+}
+
+/// The phone-wide settings of the device of `bundle` in `vendor`'s codes (merged tenant → site
+/// → device): what [`render_device_file_with`] takes.
+pub fn device_settings(bundle: &DeviceBundle, vendor: &Vendor) -> SettingsContext {
+    SettingsContext::new(&Settings::merge(&bundle.settings_levels()), vendor)
+}
+
+/// [`render_device_file`] with the settings already worked out by [`device_settings`]: they
+/// depend only on the vendor and the tenant, site and device settings, so a caller serving many
+/// devices may work them out once.
+pub fn render_device_file_with(
+    bundle: &DeviceBundle,
+    vendor: &Vendor,
+    file: &FileSpec,
+    server_url: &str,
+    mask: bool,
+    settings: SettingsContext,
+) -> Result<(Rendered, LinePlan), RenderError> {
     let plan = line_plan(bundle, vendor);
-    let settings = SettingsContext::new(&Settings::merge(&bundle.settings_levels()), vendor);
     let model = bundle.device.effective_model();
     let ctx = DeviceContext::new(
         vendor,

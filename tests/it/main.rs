@@ -13,6 +13,7 @@ mod import;
 mod metrics;
 mod openapi;
 mod phone_auth;
+mod phone_cache;
 mod provisioning;
 mod rules;
 mod security;

@@ -37,7 +37,9 @@ pub(super) fn respond(
             } else if head {
                 (StatusCode::OK, Body::empty())
             } else {
-                (StatusCode::OK, Body::from(r.body.clone()))
+                // The bytes are shared with the cache, not copied.
+                let bytes = axum::body::Bytes::from_owner(SharedBody(r.clone()));
+                (StatusCode::OK, Body::from(bytes))
             };
             let cache = if r.has_secrets {
                 "no-store"
@@ -70,6 +72,15 @@ pub(super) fn respond(
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
         }
+    }
+}
+
+/// A rendered file's body as the bytes of a response.
+struct SharedBody(std::sync::Arc<crate::vendor::Rendered>);
+
+impl AsRef<[u8]> for SharedBody {
+    fn as_ref(&self) -> &[u8] {
+        self.0.body.as_bytes()
     }
 }
 

@@ -9,12 +9,14 @@
 
 mod answer;
 mod bans;
+pub mod cache;
 pub mod credentials;
 mod gate;
 mod path;
 mod upload;
 
 pub use bans::{BanList, BanPolicy};
+pub use cache::PhoneCache;
 pub use gate::constant_time_eq;
 
 use std::net::{IpAddr, SocketAddr};
@@ -34,13 +36,13 @@ use super::AppState;
 use super::client_ip::client_ip;
 use crate::server::Scheme;
 use crate::server::tls::PeerCert;
-use crate::store::devices::{self, DeviceBundle};
+use crate::store::devices::DeviceBundle;
 use crate::store::fetches::FetchRecord;
-use crate::store::tenants;
 use crate::store::uploads;
-use crate::vendor::provision::{render_common_file, render_device_file};
+use crate::vendor::provision::{render_common_file, render_device_file_with};
 use crate::vendor::{FileMatch, FileSpec, Rendered, UaInfo};
 use answer::{MissAnswer, respond};
+use cache::FileKey;
 use gate::{Miss, device_gate, tenant_gate};
 use path::{plain_name, request_base_url, split_path};
 
@@ -71,10 +73,12 @@ struct Fetch {
     uri: String,
     /// Whether the request came over HTTPS.
     scheme: Scheme,
+    /// The store's change generation when the request came in (see [`cache`]).
+    generation: u64,
 }
 
 enum Outcome {
-    Served(Rendered),
+    Served(Arc<Rendered>),
     Banned,
     Stored,
     TooLarge,
@@ -109,18 +113,21 @@ async fn fetch(
 
 async fn handle(state: AppState, ip: IpAddr, request: Request<Body>) -> Response {
     let started = Instant::now();
-    let method = request.method().clone();
-    let headers = request.headers().clone();
-    let scheme = request
-        .extensions()
+    // Read before anything else: whatever this request reads is at least this recent.
+    let generation = state.phone_cache.generation();
+    let (parts, body) = request.into_parts();
+    let method = parts.method.clone();
+    let headers = &parts.headers;
+    let scheme = parts
+        .extensions
         .get::<Scheme>()
         .copied()
         .unwrap_or(Scheme::Http);
     let base_url = state
         .public_url
         .clone()
-        .or_else(|| request_base_url(scheme, &headers));
-    let path = request.uri().path().to_owned();
+        .or_else(|| request_base_url(scheme, headers));
+    let path = parts.uri.path().to_owned();
     let ua = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -135,29 +142,30 @@ async fn handle(state: AppState, ip: IpAddr, request: Request<Body>) -> Response
         mac: None,
         vendor: None,
         device_id: None,
-        cert: request.extensions().get::<Arc<PeerCert>>().cloned(),
+        cert: parts.extensions.get::<Arc<PeerCert>>().cloned(),
         authorization: headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         method: method.to_string(),
-        uri: request
-            .uri()
+        uri: parts
+            .uri
             .path_and_query()
             .map_or_else(|| path.clone(), ToString::to_string),
         scheme,
+        generation,
     };
     let outcome = match method {
         _ if state.bans.is_banned(fetch.ip, Instant::now()) => Outcome::Banned,
         Method::GET | Method::HEAD => serve(&state, &path, &mut fetch).await,
-        Method::PUT => upload::receive(&state, &path, &mut fetch, request.into_body()).await,
+        Method::PUT => upload::receive(&state, &path, &mut fetch, body).await,
         _ => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
     };
     note_identity(&fetch);
     let miss = miss_answer(&state, &fetch, &outcome).await;
     let response = respond(
         &outcome,
-        &headers,
+        headers,
         method == Method::HEAD,
         miss,
         &state.authenticator,
@@ -201,7 +209,7 @@ async fn serve(state: &AppState, path: &str, fetch: &mut Fetch) -> Outcome {
     match device_mac {
         Some(mac) => {
             fetch.mac = Some(mac.lower12());
-            let bundle = match state.store.read(move |c| devices::bundle(c, &mac)).await {
+            let bundle = match state.phone_cache.device(fetch.generation, mac).await {
                 Ok(Some(b)) => b,
                 Ok(None) => return Outcome::Missed(Miss::UnknownDevice),
                 Err(e) => return Outcome::Failed(e.to_string()),
@@ -216,7 +224,7 @@ async fn serve_device(
     state: &AppState,
     key: Option<&str>,
     matches: &[FileMatch<'_>],
-    mut bundle: DeviceBundle,
+    bundle: Arc<DeviceBundle>,
     fetch: &mut Fetch,
 ) -> Outcome {
     fetch.vendor = Some(bundle.device.vendor.clone());
@@ -229,26 +237,49 @@ async fn serve_device(
     else {
         return Outcome::Missed(Miss::VendorMismatch);
     };
-    if let Some(model) = fetch.ua_info.as_ref().and_then(|ua| ua.model.clone()) {
-        bundle.device.seen_model = Some(model);
-    }
     fetch.device_id = Some(bundle.device.id);
     if matched.file.prefer_upload {
         match stored_upload(state, bundle.device.id, &fetch.file, matched.file).await {
-            Ok(Some(rendered)) => return Outcome::Served(rendered),
+            Ok(Some(rendered)) => return Outcome::Served(Arc::new(rendered)),
             Ok(None) => {}
             Err(detail) => return Outcome::Failed(detail),
         }
     }
-    match render_device_file(
+    // The model the phone says it is wins over the stored one.
+    let ua_model = fetch.ua_info.as_ref().and_then(|ua| ua.model.as_deref());
+    let model = ua_model.or(bundle.device.effective_model());
+    let key = FileKey {
+        device_id: Some(bundle.device.id),
+        tenant_id: None,
+        file: std::ptr::from_ref(matched.file) as usize,
+        model: model.map(str::to_owned),
+        server_url: fetch.server_url.clone(),
+    };
+    let cache = &state.phone_cache;
+    if let Some(rendered) = cache.file(fetch.generation, &key) {
+        return Outcome::Served(rendered);
+    }
+    let bundle = match ua_model {
+        Some(m) if bundle.device.seen_model.as_deref() != Some(m) => {
+            let mut own = (*bundle).clone();
+            own.device.seen_model = Some(m.to_owned());
+            Arc::new(own)
+        }
+        _ => bundle,
+    };
+    let settings = cache.settings(fetch.generation, &bundle, matched.vendor);
+    match render_device_file_with(
         &bundle,
         matched.vendor,
         matched.file,
         &fetch.server_url,
         false,
+        settings,
     ) {
         Ok((rendered, plan)) => {
-            if !plan.overflow.is_empty() {
+            if !plan.overflow.is_empty()
+                && cache.overflow_warning_due(fetch.generation, bundle.device.id)
+            {
                 tracing::warn!(
                     mac = %bundle.device.mac,
                     capacity = plan.capacity,
@@ -256,6 +287,8 @@ async fn serve_device(
                     "aliases beyond the phone's line capacity are not on the phone"
                 );
             }
+            let rendered = Arc::new(rendered);
+            cache.keep_file(fetch.generation, key, rendered.clone());
             Outcome::Served(rendered)
         }
         Err(e) => Outcome::Failed(e.to_string()),
@@ -302,18 +335,11 @@ async fn serve_common(
         .unwrap_or(&matches[0]);
     fetch.vendor = Some(matched.vendor.id().to_owned());
     let tenant = match key {
-        Some(key) => {
-            let key = key.to_owned();
-            match state
-                .store
-                .read(move |c| tenants::by_url_key(c, &key))
-                .await
-            {
-                Ok(Some(t)) => Some(t),
-                Ok(None) => return Outcome::Missed(Miss::WrongKey),
-                Err(e) => return Outcome::Failed(e.to_string()),
-            }
-        }
+        Some(key) => match state.phone_cache.tenant_by_key(fetch.generation, key).await {
+            Ok(Some(t)) => Some(t),
+            Ok(None) => return Outcome::Missed(Miss::WrongKey),
+            Err(e) => return Outcome::Failed(e.to_string()),
+        },
         None => None,
     };
     if let Some(t) = &tenant
@@ -329,15 +355,30 @@ async fn serve_common(
     let model = matched
         .model_for(&fetch.file, ua_model)
         .or_else(|| ua_model.map(str::to_owned));
+    let key = FileKey {
+        device_id: None,
+        tenant_id: tenant.as_ref().map(|t| t.id),
+        file: std::ptr::from_ref(matched.file) as usize,
+        model,
+        server_url: fetch.server_url.clone(),
+    };
+    let cache = &state.phone_cache;
+    if let Some(rendered) = cache.file(fetch.generation, &key) {
+        return Outcome::Served(rendered);
+    }
     let levels: Vec<_> = tenant.iter().map(|t| &t.settings).collect();
     match render_common_file(
         matched.vendor,
         matched.file,
-        model.as_deref(),
+        key.model.as_deref(),
         &levels,
         &fetch.server_url,
     ) {
-        Ok(r) => Outcome::Served(r),
+        Ok(r) => {
+            let rendered = Arc::new(r);
+            cache.keep_file(fetch.generation, key, rendered.clone());
+            Outcome::Served(rendered)
+        }
         Err(e) => Outcome::Failed(e.to_string()),
     }
 }
@@ -430,7 +471,7 @@ async fn miss_answer(state: &AppState, fetch: &Fetch, outcome: &Outcome) -> Miss
     if !per_device_miss {
         return MissAnswer::NotFound;
     }
-    match state.store.read(tenants::any_phone_auth).await {
+    match state.phone_cache.any_phone_auth(fetch.generation).await {
         Ok(false) => MissAnswer::NotFound,
         // When in doubt, challenge: it reveals nothing either way.
         Ok(true) | Err(_) => MissAnswer::Challenge,
