@@ -57,7 +57,17 @@ impl Server {
     }
 
     /// Stops the server (SIGTERM, then SIGKILL after 5 s).
-    pub fn stop(mut self) {
+    pub fn stop(self) {
+        // Dropping does it.
+    }
+}
+
+impl Drop for Server {
+    /// Also on an early return or a panic: no server outlives the benchmark.
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();

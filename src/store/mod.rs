@@ -188,11 +188,13 @@ impl Store {
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<T>,
     ) -> Option<StoreResult<T>> {
-        let readers = &self.inner.readers;
-        let start = self.inner.next_reader.fetch_add(1, Ordering::Relaxed);
-        (0..readers.len())
-            .find_map(|i| {
-                let conn = match readers[(start + i) % readers.len()].try_lock() {
+        // Always the first free one: the same connection serves the phone path's reads while it
+        // is free, so its page cache holds their pages (index and table interiors) warm.
+        self.inner
+            .readers
+            .iter()
+            .find_map(|reader| {
+                let conn = match reader.try_lock() {
                     Ok(conn) => conn,
                     Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
                     Err(std::sync::TryLockError::WouldBlock) => return None,
