@@ -162,16 +162,43 @@ impl Browser {
             .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
     }
 
+    /// The text of `css`, found again if a navigation replaced the element between
+    /// finding it and reading it (the old document's node is gone then).
     async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.unwrap()
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match self.find(css).await.text().await {
+                Ok(text) => return text,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("{css} went away while reading it ({e}); finding it again");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("could not read {css}: {e}"),
+            }
+        }
     }
 
+    /// The texts of every `css` element, read again if a navigation replaced any of them.
     async fn texts(&self, css: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        for e in self.client.find_all(Locator::Css(css)).await.unwrap() {
-            out.push(e.text().await.unwrap());
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match self.try_texts(css).await {
+                Ok(texts) => return texts,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("{css} went away while reading it ({e}); reading again");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("could not read {css}: {e}"),
+            }
         }
-        out
+    }
+
+    async fn try_texts(&self, css: &str) -> Result<Vec<String>, fantoccini::error::CmdError> {
+        let mut out = Vec::new();
+        for e in self.client.find_all(Locator::Css(css)).await? {
+            out.push(e.text().await?);
+        }
+        Ok(out)
     }
 
     async fn exists(&self, css: &str) -> bool {
