@@ -25,7 +25,7 @@ use crate::vendor::provision::device_settings;
 use crate::vendor::{Rendered, SettingsContext, Vendor};
 
 /// Bytes of rendered files and device data kept at most; the oldest entries go first.
-pub const DEFAULT_BUDGET: usize = 16 << 20;
+pub const DEFAULT_BUDGET: usize = 8 << 20;
 
 /// Rough memory of a cached device with its owner, aliases, tenant and site.
 const DEVICE_COST: usize = 4096;
