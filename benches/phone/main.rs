@@ -13,18 +13,20 @@
 //! alternating the servers, for several rounds: keep-alive random-MAC fetches (P1), a boot
 //! storm with a new connection per file (P2), the storm over TLS with a full handshake per
 //! connection (P3). It also measures memory (P4), start-up (P5) and a bulk insert (P6), and
-//! prints medians with the ratio deskprov / nginx.
+//! prints medians with the ratio deskprov / nginx. P1 also runs the stack's ceiling (`floor.rs`):
+//! axum and hyper answering with the same bytes from memory and doing nothing else.
 //!
 //! The load generator runs on one thread pinned to its own CPU, the servers on the others; it
 //! reports its own CPU use next to the servers', so a reader can see which side was the limit.
 
 mod corpus;
+mod floor;
 mod load;
 mod micro;
 mod servers;
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -98,6 +100,18 @@ struct Args {
     /// User-Agent parsing) over random devices, to see where a request's time goes.
     #[arg(long)]
     micro: bool,
+    /// P1: leave out the stack's ceiling (axum and hyper serving the bytes from memory).
+    #[arg(long)]
+    no_floor: bool,
+    /// Internal: be the ceiling server on this address (started by the bench itself).
+    #[arg(long, hide = true)]
+    serve_floor: Option<std::net::SocketAddr>,
+    /// Internal: the files the ceiling server serves.
+    #[arg(long, hide = true)]
+    floor_www: Option<PathBuf>,
+    /// Internal: the database the ceiling server records fetches in, if any.
+    #[arg(long, hide = true)]
+    floor_db: Option<PathBuf>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -127,6 +141,10 @@ impl Measured {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(addr) = args.serve_floor {
+        let www = args.floor_www.as_deref().context("--floor-www")?;
+        return floor::serve(www, addr, args.floor_db.as_deref());
+    }
     let pin = if args.client_cpus == "none" {
         Pinning {
             client: None,
@@ -249,28 +267,33 @@ fn serve_and_measure(
     let servers = [&deskprov, &nginx];
 
     if args.wants("p1") {
+        let floors = if args.no_floor {
+            Vec::new()
+        } else {
+            let db = run_dir.join("floor.db");
+            fs::copy(corpus.pristine_db(), &db).context("copying the database")?;
+            vec![
+                start_floor(corpus, None, &run_dir, pin)?,
+                start_floor(corpus, Some(&db), &run_dir, pin)?,
+            ]
+        };
+        report.p1_floors = vec![Vec::new(); floors.len()];
         let mut rounds = Vec::new();
         for round in 0..args.rounds {
             let mut pair = [None, None];
             for &i in order(round) {
                 let m = runtime.block_on(p1_once(args, servers[i], phones.clone()));
-                eprintln!(
-                    "P1 round {} {}: {:.0} req/s, {} errors, server {:.1} µs/req, client CPU {:.0} %, p99 {:.2} ms",
-                    round + 1,
-                    servers[i].name,
-                    m.run.rate(),
-                    m.run.errors,
-                    m.server_us_per_req(),
-                    100.0 * m.client_cpu / m.run.seconds,
-                    m.run.clone().quantile_ms(0.99),
-                );
-                for e in &m.run.error_samples {
-                    eprintln!("    error: {e}");
-                }
+                log_p1(round, servers[i], &m);
                 pair[i] = Some(m);
                 servers[i].settle();
             }
             rounds.push(pair.map(Option::unwrap));
+            for (floor, measured) in floors.iter().zip(&mut report.p1_floors) {
+                let m = runtime.block_on(p1_once(args, floor, phones.clone()));
+                log_p1(round, floor, &m);
+                measured.push(m);
+                floor.settle();
+            }
         }
         report.p1 = rounds;
         if args.wrk {
@@ -308,6 +331,48 @@ fn serve_and_measure(
     deskprov.stop();
     nginx.stop();
     Ok(())
+}
+
+/// Starts the stack's ceiling on the corpus files (recording fetches in `db` if given) and
+/// waits until it serves them.
+fn start_floor(
+    corpus: &Corpus,
+    db: Option<&Path>,
+    run_dir: &Path,
+    pin: &Pinning,
+) -> anyhow::Result<Server> {
+    let log = run_dir.join(if db.is_some() {
+        "floor-records.log"
+    } else {
+        "floor.log"
+    });
+    let floor = servers::start_floor(&corpus.www(), db, &log, pin)?;
+    let probe = &corpus.phones[0];
+    servers::wait_for_200(
+        floor.http,
+        &probe.main_file().name,
+        &probe.ua,
+        Instant::now(),
+        Duration::from_secs(120),
+    )
+    .context("the floor server did not serve the files")?;
+    Ok(floor)
+}
+
+fn log_p1(round: usize, server: &Server, m: &Measured) {
+    eprintln!(
+        "P1 round {} {}: {:.0} req/s, {} errors, server {:.1} µs/req, client CPU {:.0} %, p99 {:.2} ms",
+        round + 1,
+        server.name,
+        m.run.rate(),
+        m.run.errors,
+        m.server_us_per_req(),
+        100.0 * m.client_cpu / m.run.seconds,
+        m.run.clone().quantile_ms(0.99),
+    );
+    for e in &m.run.error_samples {
+        eprintln!("    error: {e}");
+    }
 }
 
 /// deskprov first in odd rounds, nginx first in even ones.
@@ -514,9 +579,18 @@ fn wrk_check(
 }
 
 fn dropped_records(dir: &std::path::Path) -> Option<String> {
-    let log = fs::read_to_string(dir.join("deskprov.log")).ok()?;
+    let log = fs::read_to_string(dir.join("deskprov.log")).unwrap_or_default();
     let errors = log.lines().filter(|l| l.contains("ERROR")).count();
-    (errors > 0).then(|| format!("{errors} ERROR lines in run/deskprov.log"))
+    let floor = fs::read_to_string(dir.join("floor-records.log")).unwrap_or_default();
+    let floor_dropped = floor.lines().rfind(|l| l.starts_with("dropped"));
+    let notes: Vec<String> = [
+        (errors > 0).then(|| format!("{errors} ERROR lines in run/deskprov.log")),
+        floor_dropped.map(|l| format!("the recording ceiling {l} (run/floor-records.log)")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!notes.is_empty()).then(|| notes.join("; "))
 }
 
 /// The work folder must be readable by nginx workers.
@@ -582,6 +656,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 #[derive(Default)]
 struct Report {
     p1: Vec<[Measured; 2]>,
+    /// P1 of the stack's ceilings (without, then with fetch records), one per round each.
+    p1_floors: Vec<Vec<Measured>>,
     p2: Vec<[Measured; 2]>,
     p3: Vec<[Measured; 2]>,
     p4_after_p2: Option<(u64, u64)>,
@@ -631,6 +707,27 @@ impl Report {
             let client = |m: &Measured| 100.0 * m.client_cpu / m.run.seconds;
             let (d, n) = (med(&self.p1, 0, &client), med(&self.p1, 1, &client));
             println!("| P1 load generator CPU, % of its core | {d:.0} | {n:.0} | | < 100 |");
+            let ceilings = [
+                "axum/hyper answering the same bytes from memory, no other work",
+                "the same, recording every fetch with deskprov's fetch recorder",
+            ];
+            for (what, floor) in ceilings.iter().zip(&self.p1_floors) {
+                let of_floor = |f: &dyn Fn(&Measured) -> f64| median(floor.iter().map(f).collect());
+                let (f, n) = (of_floor(&rate), med(&self.p1, 1, &rate));
+                println!(
+                    "| P1 stack ceiling: {what}, req/s | {f:.0} | {n:.0} | {:.2} | |",
+                    f / n
+                );
+                let (f, n) = (of_floor(&cpu), med(&self.p1, 1, &cpu));
+                println!(
+                    "| P1 stack ceiling: {what}, server CPU per request, µs | {f:.1} | {n:.1} | {:.2} | |",
+                    f / n
+                );
+                println!(
+                    "| P1 stack ceiling: {what}, load generator CPU, % of its core | {:.0} | | | < 100 |",
+                    of_floor(&client)
+                );
+            }
         }
         for (name, rounds, what) in [
             (

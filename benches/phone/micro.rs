@@ -91,11 +91,13 @@ pub fn run(corpus: &Corpus, vendors: &Vendors) -> anyhow::Result<()> {
         store.write_blocking(|tx| deskprov::store::fetches::record_batch(tx, chunk))?;
     }
     report("fetch records, batches of 1000, first fetch of each", t, n);
-    let t = Instant::now();
-    for chunk in records.chunks(1000) {
-        store.write_blocking(|tx| deskprov::store::fetches::record_batch(tx, chunk))?;
+    for size in [1_000, 10_000] {
+        let t = Instant::now();
+        for chunk in records.chunks(size) {
+            store.write_blocking(|tx| deskprov::store::fetches::record_batch(tx, chunk))?;
+        }
+        report(&format!("fetch records, batches of {size}, again"), t, n);
     }
-    report("fetch records, batches of 1000, again", t, n);
 
     let t = Instant::now();
     for p in &picked {

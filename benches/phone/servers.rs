@@ -227,6 +227,39 @@ pub fn start_deskprov(
     Ok((server, started.elapsed()))
 }
 
+/// Starts the stack's ceiling (`floor.rs`): this bench binary again with `--serve-floor`,
+/// serving the files under `www` from memory, recording fetches in `db` if given.
+/// Its stderr goes to `log`.
+pub fn start_floor(
+    www: &Path,
+    db: Option<&Path>,
+    log: &Path,
+    pin: &Pinning,
+) -> anyhow::Result<Server> {
+    let http = free_port()?;
+    let exe = std::env::current_exe()?;
+    let mut command = pin.command(exe.to_str().context("bench binary path")?);
+    command
+        .args(["--serve-floor", &http.to_string(), "--floor-www"])
+        .arg(www)
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(log)?);
+    if let Some(db) = db {
+        command.arg("--floor-db").arg(db);
+    }
+    let child = command.spawn().context("starting the floor server")?;
+    Ok(Server {
+        name: if db.is_some() {
+            "floor+records"
+        } else {
+            "floor"
+        },
+        child,
+        http,
+        https: http,
+    })
+}
+
 /// Polls `path` on `addr` (a new connection each time) until it answers 200; the time from
 /// `since`. Gives up after `limit`.
 pub fn wait_for_200(

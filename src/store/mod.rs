@@ -216,6 +216,17 @@ impl Store {
         self.count_failure(f(&conn))
     }
 
+    /// How SQLite runs `sql` with `params`: the details of its `EXPLAIN QUERY PLAN`, joined.
+    #[cfg(test)]
+    pub(crate) fn query_plan(&self, sql: &str, params: impl rusqlite::Params) -> String {
+        self.read_blocking(|c| {
+            let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+            let rows = stmt.query_map(params, |r| r.get::<_, String>(3))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?.join("; "))
+        })
+        .expect("a query plan")
+    }
+
     /// Calls that failed inside the database (not-found and rule errors are answers, not
     /// failures).
     pub fn errors(&self) -> u64 {

@@ -128,12 +128,15 @@ pub fn by_url_key(conn: &Connection, key: &str) -> StoreResult<Option<Tenant>> {
 /// Whether any tenant or device asks phones for HTTP credentials.
 pub fn any_phone_auth(conn: &Connection) -> StoreResult<bool> {
     Ok(conn
-        .prepare_cached(
-            "SELECT EXISTS(SELECT 1 FROM tenants WHERE json_extract(phone_auth, '$.mode') != 'none')
-                 OR EXISTS(SELECT 1 FROM devices WHERE credentials IS NOT NULL)",
-        )?
+        .prepare_cached(ANY_PHONE_AUTH)?
         .query_row([], |r| r.get(0))?)
 }
+
+/// Asked after every change; the devices with credentials have an index of their own, so it
+/// does not read every device.
+const ANY_PHONE_AUTH: &str =
+    "SELECT EXISTS(SELECT 1 FROM tenants WHERE json_extract(phone_auth, '$.mode') != 'none')
+         OR EXISTS(SELECT 1 FROM devices WHERE credentials IS NOT NULL)";
 
 /// Every tenant, by name.
 pub fn list(conn: &Connection) -> StoreResult<Vec<Tenant>> {
@@ -320,4 +323,21 @@ fn check_url_key_free(conn: &Connection, auth: &PhoneAuth, except: Option<i64>) 
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn whether_any_device_has_credentials_is_read_from_their_index_not_every_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("deskprov.db")).unwrap();
+        let plan = store.query_plan(ANY_PHONE_AUTH, []);
+        assert!(
+            plan.contains("devices USING INDEX devices_with_credentials"),
+            "{plan}"
+        );
+    }
 }
