@@ -1,10 +1,11 @@
 //! The stack's ceiling for P1: axum and hyper on tokio, set up as deskprov's phone listener
 //! (same runtime, same connection builder, `TCP_NODELAY`), answering every request with the
 //! rendered bytes from memory and doing nothing else: no SQL, no rendering, no checks. What
-//! deskprov could reach at best on this stack and machine. With a database, it also records
-//! every fetch through deskprov's own fetch recorder (DESIGN §4: every fetch is recorded): the
-//! ceiling of a server that keeps that rule. The bench starts it as a child process of its own
-//! binary (`--serve-floor`), pinned like the other servers.
+//! deskprov could reach at best on this stack and machine. It can also record every fetch, as
+//! DESIGN §4 asks, waiting for the writer rather than dropping records: with deskprov's own
+//! fetch recorder, or with only the `fetches` row itself in batches as large as the backlog
+//! (the least any server keeping that rule in SQLite must write). The bench starts it as a
+//! child process of its own binary (`--serve-floor`), pinned like the other servers.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,41 +19,56 @@ use axum::{Router, routing};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-
+use rusqlite::params;
 use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
 
-use deskprov::store::Store;
 use deskprov::store::fetches::FetchRecord;
 use deskprov::store::recorder::FetchRecorder;
+use deskprov::store::{Store, time_text};
 
 use crate::corpus::PUBLIC_URL;
 
-/// Serves the files under `www` on `addr` until killed; with `db`, records every fetch in it.
-pub fn serve(www: &Path, addr: SocketAddr, db: Option<&Path>) -> anyhow::Result<()> {
+/// How the ceiling records fetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Records {
+    /// Not at all.
+    None,
+    /// With deskprov's fetch recorder: the row, the device's latest-fetch fields, the per-file
+    /// row.
+    Full,
+    /// Only the `fetches` row.
+    Row,
+}
+
+/// Most rows the row-only writer puts in one transaction.
+const ROW_BATCH: usize = 10_000;
+
+/// Serves the files under `www` on `addr` until killed, recording fetches in `db` as `records`
+/// says.
+pub fn serve(www: &Path, addr: SocketAddr, records: Records, db: &Path) -> anyhow::Result<()> {
     let files = Arc::new(load(www)?);
+    let devices = Arc::new(device_ids(&Store::open(db)?)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let devices = match db {
-        Some(db) => Some(device_ids(&Store::open(db)?)?),
-        None => None,
-    };
     runtime.block_on(async move {
-        let recording = match (db, devices) {
-            (Some(db), Some(devices)) => Some(Arc::new(Recording {
-                recorder: FetchRecorder::start(Store::open(db)?).0,
-                devices,
-            })),
-            _ => None,
+        let recorder = match records {
+            Records::None => None,
+            Records::Full => Some(Recorder::Full(FetchRecorder::start(Store::open(db)?).0)),
+            Records::Row => {
+                let (tx, rx) = mpsc::channel(65_536);
+                tokio::spawn(write_rows(Store::open(db)?, rx));
+                Some(Recorder::Row(tx))
+            }
         };
-        if let Some(recording) = &recording {
-            tokio::spawn(report_dropped(recording.recorder.clone()));
-        }
+        let recorder = Arc::new(recorder);
         let router = Router::new().fallback(routing::get(move |uri: Uri, headers: HeaderMap| {
-            let (files, recording) = (files.clone(), recording.clone());
+            let (files, devices, recorder) = (files.clone(), devices.clone(), recorder.clone());
             async move {
-                if let Some(recording) = &recording {
-                    recording.record(uri.path(), &headers, &files).await;
+                if let Some(recorder) = recorder.as_ref() {
+                    let record = fetch_record(uri.path(), &headers, &files, &devices);
+                    recorder.record(record).await;
                 }
                 answer(&files, uri.path())
             }
@@ -74,52 +90,88 @@ pub fn serve(www: &Path, addr: SocketAddr, db: Option<&Path>) -> anyhow::Result<
     })
 }
 
-/// Fetch records as deskprov writes them for a served per-device file.
-struct Recording {
-    recorder: FetchRecorder,
-    /// Device ids by MAC (lower-case hex).
-    devices: HashMap<String, i64>,
+enum Recorder {
+    Full(FetchRecorder),
+    Row(mpsc::Sender<FetchRecord>),
 }
 
-impl Recording {
+impl Recorder {
     /// Records a fetch, waiting while the writer is behind: a ceiling that dropped records
     /// would not keep the rule.
-    async fn record(&self, path: &str, headers: &HeaderMap, files: &Files) {
-        let mac = mac_in(path).filter(|mac| self.devices.contains_key(mac));
-        self.recorder
-            .record_waiting(FetchRecord {
-                at: chrono::Utc::now(),
-                ip: "127.0.0.1".into(),
-                ua: headers
-                    .get(header::USER_AGENT)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned),
-                device_id: mac.as_ref().map(|mac| self.devices[mac]),
-                mac,
-                vendor: None,
-                model: None,
-                firmware: None,
-                file: path.trim_start_matches('/').to_owned(),
-                status: 200,
-                result: "served",
-                body_hash: files.get(path).map(|(_, etag)| etag.clone()),
-                server_url: PUBLIC_URL.into(),
-                cert_fingerprint: None,
-            })
-            .await;
+    async fn record(&self, record: FetchRecord) {
+        match self {
+            Recorder::Full(recorder) => recorder.record_waiting(record).await,
+            Recorder::Row(tx) => {
+                let _ = tx.send(record).await;
+            }
+        }
     }
 }
 
-/// Says on stderr how many records the recorder dropped because its writer fell behind (a
-/// ceiling that drops records does not keep the rule), whenever the count grows.
-async fn report_dropped(recorder: FetchRecorder) {
-    let mut said = 0;
-    loop {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        let dropped = recorder.dropped();
-        if dropped > said {
-            eprintln!("dropped {dropped} fetch records");
-            said = dropped;
+/// The record deskprov makes of a served per-device file.
+fn fetch_record(
+    path: &str,
+    headers: &HeaderMap,
+    files: &Files,
+    devices: &HashMap<String, i64>,
+) -> FetchRecord {
+    let mac = mac_in(path).filter(|mac| devices.contains_key(mac));
+    FetchRecord {
+        at: chrono::Utc::now(),
+        ip: "127.0.0.1".into(),
+        ua: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        device_id: mac.as_ref().map(|mac| devices[mac]),
+        mac,
+        vendor: None,
+        model: None,
+        firmware: None,
+        file: path.trim_start_matches('/').to_owned(),
+        status: 200,
+        result: "served",
+        body_hash: files.get(path).map(|(_, etag)| etag.clone()),
+        server_url: PUBLIC_URL.into(),
+        cert_fingerprint: None,
+    }
+}
+
+/// Inserts the `fetches` rows and nothing else, one transaction for whatever is queued.
+async fn write_rows(store: Store, mut rx: mpsc::Receiver<FetchRecord>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < ROW_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let written = store
+            .write(move |tx| {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO fetches (at, ip, ua, mac, vendor, model, firmware, file, status, result)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?;
+                for r in &batch {
+                    insert.execute(params![
+                        time_text(r.at),
+                        r.ip,
+                        r.ua,
+                        r.mac,
+                        r.vendor,
+                        r.model,
+                        r.firmware,
+                        r.file,
+                        r.status,
+                        r.result
+                    ])?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = written {
+            eprintln!("could not write fetch rows: {e}");
         }
     }
 }

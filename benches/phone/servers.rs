@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use clap::ValueEnum;
+
 use crate::corpus::PUBLIC_URL;
+use crate::floor::Records;
 
 /// Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux).
 const TICKS: f64 = 100.0;
@@ -228,31 +231,38 @@ pub fn start_deskprov(
 }
 
 /// Starts the stack's ceiling (`floor.rs`): this bench binary again with `--serve-floor`,
-/// serving the files under `www` from memory, recording fetches in `db` if given.
+/// serving the files under `www` from memory and recording fetches in `db` as `records` says.
 /// Its stderr goes to `log`.
 pub fn start_floor(
     www: &Path,
-    db: Option<&Path>,
+    records: Records,
+    db: &Path,
     log: &Path,
     pin: &Pinning,
 ) -> anyhow::Result<Server> {
     let http = free_port()?;
     let exe = std::env::current_exe()?;
-    let mut command = pin.command(exe.to_str().context("bench binary path")?);
-    command
-        .args(["--serve-floor", &http.to_string(), "--floor-www"])
+    let mode = records
+        .to_possible_value()
+        .context("a recording mode")?
+        .get_name()
+        .to_owned();
+    let child = pin
+        .command(exe.to_str().context("bench binary path")?)
+        .args(["--serve-floor", &http.to_string(), "--floor-records", &mode])
+        .arg("--floor-www")
         .arg(www)
+        .arg("--floor-db")
+        .arg(db)
         .stdout(Stdio::null())
-        .stderr(fs::File::create(log)?);
-    if let Some(db) = db {
-        command.arg("--floor-db").arg(db);
-    }
-    let child = command.spawn().context("starting the floor server")?;
+        .stderr(fs::File::create(log)?)
+        .spawn()
+        .context("starting the floor server")?;
     Ok(Server {
-        name: if db.is_some() {
-            "floor+records"
-        } else {
-            "floor"
+        name: match records {
+            Records::None => "floor",
+            Records::Full => "floor+records",
+            Records::Row => "floor+rows",
         },
         child,
         http,
