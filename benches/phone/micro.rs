@@ -91,7 +91,7 @@ pub fn run(corpus: &Corpus, vendors: &Vendors) -> anyhow::Result<()> {
         store.write_blocking(|tx| deskprov::store::fetches::record_batch(tx, chunk))?;
     }
     report("fetch records, batches of 1000, first fetch of each", t, n);
-    for size in [1_000, 10_000] {
+    for size in [1_000, 5_000, 10_000] {
         let t = Instant::now();
         for chunk in records.chunks(size) {
             store.write_blocking(|tx| deskprov::store::fetches::record_batch(tx, chunk))?;
