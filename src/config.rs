@@ -109,6 +109,17 @@ pub struct ServeConfig {
     #[arg(long, env = "DESKPROV_BAN_FOR", default_value = "15m", value_parser = parse_duration)]
     pub ban_for: Duration,
 
+    /// How long fetch records are kept (`90d`), or `forever`; older ones are deleted in the
+    /// background.
+    #[arg(
+        long,
+        env = "DESKPROV_FETCH_RETENTION",
+        default_value = "90d",
+        value_parser = parse_retention,
+        value_name = "DURATION"
+    )]
+    pub fetch_retention: Retention,
+
     /// Fill an empty database with a demo tenant, users, aliases and devices, and print what to try.
     #[arg(long, env = "DESKPROV_DEMO")]
     pub demo: bool,
@@ -152,6 +163,28 @@ fn parse_public_url(text: &str) -> Result<String, String> {
             "a public URL is http:// or https:// followed by a host, optional port and path".into(),
         ),
     }
+}
+
+/// How long something is kept: a duration, or forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention(pub Option<Duration>);
+
+impl std::fmt::Display for Retention {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(d) => f.write_str(&crate::domain::phone_auth::format_duration(d)),
+            None => f.write_str("forever"),
+        }
+    }
+}
+
+fn parse_retention(text: &str) -> Result<Retention, String> {
+    if text == "forever" {
+        return Ok(Retention(None));
+    }
+    parse_duration(text)
+        .map(|d| Retention(Some(d)))
+        .map_err(|e| format!("{e}, or forever"))
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -246,6 +246,7 @@ use crate::http::metrics::Metrics;
 use crate::http::{AppState, admin_router, phone_router};
 use crate::store::Store;
 use crate::store::lock::DbLock;
+use crate::store::pruner;
 use crate::store::recorder::FetchRecorder;
 use crate::vendor::Vendors;
 
@@ -262,6 +263,7 @@ pub struct Running {
     trigger: ShutdownTrigger,
     listeners: Vec<JoinHandle<()>>,
     recorder: JoinHandle<()>,
+    pruner: Option<JoinHandle<()>>,
     /// Held while serving: `deskprov restore` and a second server refuse meanwhile.
     _lock: DbLock,
 }
@@ -270,6 +272,9 @@ impl Running {
     /// Stops accepting, drains open connections, and flushes queued fetch records.
     pub async fn shutdown(self) {
         self.trigger.trigger();
+        if let Some(pruner) = &self.pruner {
+            pruner.abort();
+        }
         for task in self.listeners {
             let _ = task.await;
         }
@@ -286,6 +291,10 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         .with_context(|| format!("opening database {}", config.db.path.display()))?;
     let vendors = Arc::new(Vendors::builtin().context("loading vendor profiles")?);
     let (recorder, recorder_task) = FetchRecorder::start(store.clone());
+    let pruner = config
+        .fetch_retention
+        .0
+        .map(|keep| pruner::start(store.clone(), keep));
     let phone_cache = Arc::new(PhoneCache::new(store.clone(), phone_cache::DEFAULT_BUDGET));
     phone_cache.watch_external_changes();
     let state = AppState {
@@ -357,6 +366,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         trigger,
         listeners,
         recorder: recorder_task,
+        pruner,
         _lock: lock,
     })
 }

@@ -17,7 +17,7 @@ use clap::ArgMatches;
 use clap::parser::ValueSource;
 use ipnet::IpNet;
 
-use super::{DbArgs, LogFormat, ServeConfig};
+use super::{DbArgs, LogFormat, Retention, ServeConfig};
 use crate::cli::{Cli, Command, ConfigCommand, ExportArgs, ImportArgs, TokenCommand};
 use crate::server::tls::ClientCa;
 
@@ -43,7 +43,7 @@ const fn setting(
 }
 
 /// Every setting, in the order `config check` prints them.
-pub const SETTINGS: [Setting; 14] = [
+pub const SETTINGS: [Setting; 15] = [
     setting("db", "--db", "DESKPROV_DB", "path"),
     setting(
         "phone_listen",
@@ -96,6 +96,12 @@ pub const SETTINGS: [Setting; 14] = [
         "ban_window",
     ),
     setting("ban_for", "--ban-for", "DESKPROV_BAN_FOR", "ban_for"),
+    setting(
+        "fetch_retention",
+        "--fetch-retention",
+        "DESKPROV_FETCH_RETENTION",
+        "fetch_retention",
+    ),
     setting("demo", "--demo", "DESKPROV_DEMO", "demo"),
     setting(
         "log_format",
@@ -166,6 +172,7 @@ pub struct FileSettings {
     ban_misses: Option<u32>,
     ban_window: Option<Duration>,
     ban_for: Option<Duration>,
+    fetch_retention: Option<Retention>,
     demo: Option<bool>,
     log_format: Option<LogFormat>,
 }
@@ -242,6 +249,10 @@ impl FileSettings {
             }
             "ban_window" => self.ban_window = Some(duration(value)?),
             "ban_for" => self.ban_for = Some(duration(value)?),
+            "fetch_retention" => {
+                self.fetch_retention =
+                    Some(super::parse_retention(text(value)?).map_err(anyhow::Error::msg)?);
+            }
             "demo" => self.demo = Some(value.as_bool().context("expected true or false")?),
             "log_format" => {
                 self.log_format = Some(match text(value)? {
@@ -390,6 +401,13 @@ impl FileSettings {
         lay(o, m, "ban_misses", &mut c.ban_misses, self.ban_misses);
         lay(o, m, "ban_window", &mut c.ban_window, self.ban_window);
         lay(o, m, "ban_for", &mut c.ban_for, self.ban_for);
+        lay(
+            o,
+            m,
+            "fetch_retention",
+            &mut c.fetch_retention,
+            self.fetch_retention,
+        );
         lay(o, m, "demo", &mut c.demo, self.demo);
         lay(o, m, "log_format", &mut c.log_format, self.log_format);
     }

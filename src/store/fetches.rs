@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
@@ -139,6 +140,17 @@ pub fn record_batch(tx: &Transaction<'_>, batch: &[FetchRecord]) -> StoreResult<
         }
     }
     Ok(changed)
+}
+
+/// Deletes fetch records made before `before` among the `limit` oldest; how many it deleted.
+/// Records are written in the order they were made, so the oldest have the lowest ids and a
+/// call reads `limit` rows, not every record; fewer than `limit` deleted means none are left.
+pub fn prune(tx: &Transaction<'_>, before: DateTime<Utc>, limit: u32) -> StoreResult<usize> {
+    Ok(tx
+        .prepare_cached(
+            "DELETE FROM fetches WHERE id IN (SELECT id FROM fetches ORDER BY id LIMIT ?2) AND at < ?1",
+        )?
+        .execute(params![time_text(before), limit])?)
 }
 
 /// What a batch's successful fetches of one device leave on its row.

@@ -12,6 +12,7 @@ pub mod devices;
 pub mod fetches;
 pub mod lock;
 pub mod migrations;
+pub mod pruner;
 pub mod recorder;
 pub mod sessions;
 pub mod sites;

@@ -10,11 +10,12 @@ use super::fetches::{self, FetchRecord};
 
 /// Records queued before new ones are dropped (and counted) rather than slowing phones down.
 const QUEUE: usize = 65_536;
-/// Most records written in one transaction. Larger batches cost less CPU a record (a busy writer
-/// touches each index page and device row once for more records: over 100k devices, 22 µs a
-/// record at 5,000 against 30 µs at 1,000 in `cargo bench --bench phone -- --micro`, −7 % CPU a
-/// request in P1) but more memory (61 MB resident after P1–P2 at 5,000 against 54 MB, too close
-/// to P4's 64 MB); a quiet writer still writes every [`FLUSH_EVERY`].
+/// Most records written in one transaction. Larger batches cost less CPU a record in isolation
+/// (a busy writer touches each index page and device row once for more records: over 100k
+/// devices, 22 µs a record at 5,000 against 30 µs at 1,000 in `cargo bench --bench phone --
+/// --micro`), but in full P1 runs the difference stayed within run-to-run noise while resident
+/// memory grew to 61 MB (against 50–54 MB), too close to P4's 64 MB. A quiet writer still
+/// writes every [`FLUSH_EVERY`].
 const BATCH: usize = 1_000;
 /// Longest a record waits in the queue.
 const FLUSH_EVERY: Duration = Duration::from_millis(200);

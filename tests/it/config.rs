@@ -87,6 +87,32 @@ fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
     );
 }
 
+#[test]
+fn fetch_retention_is_90_days_unless_set_to_a_duration_or_forever() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |args: &[&str]| {
+        let out = run(dir.path(), &[&["config", "check"][..], args].concat(), &[]);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        setting(&stdout(&out), "fetch_retention")
+    };
+    assert_eq!(check(&[]), ("90d".into(), "default".into()));
+    assert_eq!(
+        check(&["--fetch-retention", "forever"]),
+        ("forever".into(), "flag --fetch-retention".into())
+    );
+    assert_eq!(
+        check(&["--fetch-retention", "336h"]),
+        ("14d".into(), "flag --fetch-retention".into())
+    );
+    let out = run(dir.path(), &["serve", "--fetch-retention", "0d"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--fetch-retention") && stderr(&out).contains("forever"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[tokio::test]
 async fn serve_and_token_create_read_the_file_with_paths_relative_to_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -149,6 +175,10 @@ fn a_bad_settings_file_stops_serve_with_the_file_and_key_named() {
         (
             "ban_window = \"soon\"\n",
             &["deskprov.toml", "`ban_window`", "duration"],
+        ),
+        (
+            "fetch_retention = \"a year\"\n",
+            &["deskprov.toml", "`fetch_retention`", "duration", "forever"],
         ),
         ("tls_cert = [\n", &["deskprov.toml", "TOML"]),
     ] {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
-use deskprov::config::{DbArgs, LogFormat, ServeConfig};
+use deskprov::config::{DbArgs, LogFormat, Retention, ServeConfig};
 use deskprov::server::{self, Running};
 use deskprov::store::tokens::{self, TokenRole};
 use deskprov::store::{Actor, Store};
@@ -44,6 +44,7 @@ pub fn loopback_config(db: PathBuf) -> ServeConfig {
         ban_misses: 10,
         ban_window: std::time::Duration::from_secs(60),
         ban_for: std::time::Duration::from_secs(900),
+        fetch_retention: Retention(Some(std::time::Duration::from_secs(90 * 86_400))),
         demo: false,
         log_format: LogFormat::Text,
     }

@@ -15,6 +15,7 @@ mod openapi;
 mod phone_auth;
 mod phone_cache;
 mod provisioning;
+mod retention;
 mod rules;
 mod security;
 mod tls;
