@@ -264,19 +264,29 @@ pub struct FetchScope {
     pub refused_only: bool,
 }
 
+/// The latest fetches (of one tenant's devices when `?1` is set), newest first.
+const RECENT: &str = "SELECT at, ip, ua, mac, file, status, result FROM fetches
+     WHERE (?1 IS NULL OR mac IN (SELECT mac FROM devices WHERE tenant_id = ?1))
+     ORDER BY id DESC LIMIT ?2";
+
+/// The latest refused requests, newest first. The results are written out, not bound, so
+/// that SQLite walks the partial index of refused fetches (migration 0004) instead of every
+/// fetch back to the last refusal: refusals are rare among fetches. Must list
+/// [`GRANTED_RESULTS`] (a unit test checks).
+const RECENT_REFUSED: &str = "SELECT at, ip, ua, mac, file, status, result FROM fetches
+     WHERE result NOT IN ('served', 'not_modified', 'uploaded')
+       AND (?1 IS NULL OR mac IN (SELECT mac FROM devices WHERE tenant_id = ?1))
+     ORDER BY id DESC LIMIT ?2";
+
 /// The latest fetches in `scope`, newest first.
 pub fn recent(conn: &Connection, scope: FetchScope, limit: u32) -> StoreResult<Vec<FetchView>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT at, ip, ua, mac, file, status, result FROM fetches
-         WHERE (?1 IS NULL OR mac IN (SELECT mac FROM devices WHERE tenant_id = ?1))
-           AND (NOT ?2 OR result NOT IN (?3, ?4, ?5))
-         ORDER BY id DESC LIMIT ?6",
-    )?;
-    let [a, b, c] = GRANTED_RESULTS;
-    let rows = stmt.query_map(
-        params![scope.tenant_id, scope.refused_only, a, b, c, limit],
-        view,
-    )?;
+    let sql = if scope.refused_only {
+        RECENT_REFUSED
+    } else {
+        RECENT
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params![scope.tenant_id, limit], view)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -295,5 +305,73 @@ mod tests {
             !plan.contains("TEMP B-TREE"),
             "no sort of the matches: {plan}"
         );
+    }
+
+    #[test]
+    fn the_latest_refusals_walk_the_index_of_refusals_instead_of_every_fetch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("deskprov.db")).unwrap();
+        for tenant in [None, Some(1)] {
+            let plan = store.query_plan(RECENT_REFUSED, params![tenant, 10]);
+            assert!(plan.contains("USING INDEX fetches_refused"), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
+        let granted: Vec<String> = GRANTED_RESULTS.iter().map(|r| format!("'{r}'")).collect();
+        assert!(
+            RECENT_REFUSED.contains(&format!("NOT IN ({})", granted.join(", "))),
+            "RECENT_REFUSED lists exactly GRANTED_RESULTS"
+        );
+    }
+
+    #[test]
+    fn refusals_and_all_fetches_come_newest_first_and_by_tenant() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("deskprov.db")).unwrap();
+        let record = |file: &str, result: &'static str| FetchRecord {
+            at: Utc::now(),
+            ip: "192.0.2.1".into(),
+            ua: None,
+            mac: None,
+            vendor: None,
+            model: None,
+            firmware: None,
+            file: file.into(),
+            status: if result == "served" { 200 } else { 404 },
+            result,
+            device_id: None,
+            body_hash: None,
+            server_url: "http://prov.test".into(),
+            cert_fingerprint: None,
+        };
+        let records = [
+            record("a.cfg", "served"),
+            record("b.cfg", "unknown_device"),
+            record("c.cfg", "not_modified"),
+            record("d.cfg", "banned"),
+            record("e.cfg", "uploaded"),
+        ];
+        store
+            .write_blocking(|tx| record_batch(tx, &records))
+            .unwrap();
+        let files = |scope: FetchScope| -> Vec<String> {
+            store
+                .read_blocking(|c| recent(c, scope, 10))
+                .unwrap()
+                .into_iter()
+                .map(|f| f.file)
+                .collect()
+        };
+        let all = FetchScope::default();
+        let refused = FetchScope {
+            refused_only: true,
+            ..all
+        };
+        assert_eq!(files(all), ["e.cfg", "d.cfg", "c.cfg", "b.cfg", "a.cfg"]);
+        assert_eq!(files(refused), ["d.cfg", "b.cfg"]);
+        let other_tenant = FetchScope {
+            tenant_id: Some(1),
+            refused_only: true,
+        };
+        assert!(files(other_tenant).is_empty(), "no device of tenant 1");
     }
 }
