@@ -1271,3 +1271,74 @@ async fn healthz_answers_ok_on_the_admin_listener() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "not_found");
 }
+
+#[tokio::test]
+async fn long_device_lists_come_in_pages_by_mac() {
+    let app = TestApp::spawn().await;
+    app.tenant().await;
+    // Registered out of MAC order: pages follow the MAC, not the registration.
+    for (extension, mac) in [
+        ("101", "001565000003"),
+        ("102", "001565000001"),
+        ("103", "001565000005"),
+        ("104", "001565000002"),
+        ("105", "001565000004"),
+    ] {
+        app.user(extension, &format!("User {extension}")).await;
+        app.device(mac, extension).await;
+    }
+    let macs = |body: &Value| -> Vec<String> {
+        body["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["mac"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, all) = app.get("/devices").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert!(all.get("next").is_none(), "one page without a limit: {all}");
+    let every = macs(&all);
+    assert_eq!(every.len(), 5);
+
+    let mut paged = Vec::new();
+    let mut path = "/devices?limit=2".to_owned();
+    let mut pages = 0;
+    loop {
+        let (status, page) = app.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {page}");
+        pages += 1;
+        paged.extend(macs(&page));
+        match page["next"].as_str() {
+            // Any spelling of the MAC is taken.
+            Some(next) => path = format!("/devices?limit=2&after={}", next.to_uppercase()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(paged, every);
+    assert_eq!(
+        paged,
+        [
+            "001565000001",
+            "001565000002",
+            "001565000003",
+            "001565000004",
+            "001565000005"
+        ]
+    );
+    // A page that ends exactly at the last device says no more follow.
+    let (_, last) = app.get("/devices?limit=2&after=00:15:65:00:00:03").await;
+    assert_eq!(macs(&last), ["001565000004", "001565000005"]);
+    assert!(last.get("next").is_none(), "{last}");
+
+    for (path, field, code) in [
+        ("/devices?limit=0", "limit", "limit_out_of_range"),
+        ("/devices?limit=1001", "limit", "limit_out_of_range"),
+        ("/devices?after=not-a-mac", "after", "mac_invalid"),
+    ] {
+        let (status, body) = app.get(path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_error(&body, field, code);
+    }
+}

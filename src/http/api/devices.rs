@@ -78,13 +78,20 @@ pub(super) async fn create(
     ))
 }
 
-/// `?tenant=` filter.
+/// `?tenant=` filter and paging.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct ListFilter {
     /// Only this tenant's devices (tokens bound to a tenant see only theirs anyway).
     tenant: Option<String>,
+    /// Only devices whose MAC sorts after this one (the `next` of the previous page).
+    after: Option<String>,
+    /// At most this many devices (1 to 1000); without it, every device.
+    limit: Option<u32>,
 }
+
+/// Most devices one page may ask for.
+const MAX_PAGE: u32 = 1000;
 
 /// Devices with their status (admins, installers).
 #[utoipa::path(
@@ -107,18 +114,44 @@ pub(super) async fn list(
         Some(name) => Some(load_tenant(&state.store, &caller, name).await?.id),
         None => caller.tenant_id(),
     };
+    let after = filter
+        .after
+        .as_deref()
+        .map(|text| Mac::parse(text).map_err(|e| ApiError::BadRequest(e.in_field("after"))))
+        .transpose()?;
+    let limit = filter
+        .limit
+        .map(|n| {
+            if (1..=MAX_PAGE).contains(&n) {
+                Ok(n)
+            } else {
+                Err(ApiError::BadRequest(RuleError::new(
+                    "limit",
+                    "limit_out_of_range",
+                    format!("a page holds 1 to {MAX_PAGE} devices"),
+                )))
+            }
+        })
+        .transpose()?;
+    // One more than asked for tells whether another page follows.
     let list = state
         .store
-        .read(move |c| devices::list(c, tenant_id, None))
+        .read(move |c| match limit {
+            Some(n) => devices::page(c, tenant_id, after.as_ref(), n + 1),
+            None => devices::page(c, tenant_id, after.as_ref(), u32::MAX),
+        })
         .await?;
-    let mut out = Vec::with_capacity(list.len());
-    for device in list {
+    let more = limit.is_some_and(|n| list.len() > n as usize);
+    let shown = limit.map_or(list.len(), |n| list.len().min(n as usize));
+    let mut out = Vec::with_capacity(shown);
+    for device in list.into_iter().take(shown) {
         let mac = device.mac;
         if let Some(bundle) = state.store.read(move |c| devices::bundle(c, &mac)).await? {
             out.push(device_view(&state, &bundle).await?);
         }
     }
-    Ok(Json(DevicesView { devices: out }))
+    let next = more.then(|| out.last().map(|d| d.mac.clone())).flatten();
+    Ok(Json(DevicesView { devices: out, next }))
 }
 
 /// A device, its owner and status (admins, installers of the tenant).

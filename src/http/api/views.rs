@@ -483,6 +483,9 @@ impl DeviceView {
 pub struct DevicesView {
     /// Devices by MAC.
     pub devices: Vec<DeviceView>,
+    /// When more devices follow this page: the `after` that asks for the next one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// What a phone shows on each line.
