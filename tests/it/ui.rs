@@ -162,28 +162,35 @@ impl Browser {
             .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
     }
 
-    /// The text of `css`, found again if a navigation replaced the element between
-    /// finding it and reading it (the old document's node is gone then).
+    /// The text of `css`.
     async fn text(&self, css: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            match self.find(css).await.text().await {
-                Ok(text) => return text,
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("{css} went away while reading it ({e}); finding it again");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("could not read {css}: {e}"),
-            }
-        }
+        self.read_again(css, async || self.find(css).await.text().await)
+            .await
     }
 
-    /// The texts of every `css` element, read again if a navigation replaced any of them.
+    /// The texts of every `css` element.
     async fn texts(&self, css: &str) -> Vec<String> {
+        self.read_again(css, async || {
+            let mut out = Vec::new();
+            for e in self.client.find_all(Locator::Css(css)).await? {
+                out.push(e.text().await?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Runs `read` until it succeeds: a navigation may replace an element between finding it
+    /// and reading it (the old document's node is gone then), and it is found again.
+    async fn read_again<T>(
+        &self,
+        css: &str,
+        read: impl AsyncFn() -> Result<T, fantoccini::error::CmdError>,
+    ) -> T {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            match self.try_texts(css).await {
-                Ok(texts) => return texts,
+            match read().await {
+                Ok(value) => return value,
                 Err(e) if Instant::now() < deadline => {
                     eprintln!("{css} went away while reading it ({e}); reading again");
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -191,14 +198,6 @@ impl Browser {
                 Err(e) => panic!("could not read {css}: {e}"),
             }
         }
-    }
-
-    async fn try_texts(&self, css: &str) -> Result<Vec<String>, fantoccini::error::CmdError> {
-        let mut out = Vec::new();
-        for e in self.client.find_all(Locator::Css(css)).await? {
-            out.push(e.text().await?);
-        }
-        Ok(out)
     }
 
     async fn exists(&self, css: &str) -> bool {

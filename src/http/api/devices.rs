@@ -134,17 +134,15 @@ pub(super) async fn list(
         })
         .transpose()?;
     // One more than asked for tells whether another page follows.
-    let list = state
+    let wanted = limit.map_or(u32::MAX, |n| n + 1);
+    let mut list = state
         .store
-        .read(move |c| match limit {
-            Some(n) => devices::page(c, tenant_id, after.as_ref(), n + 1),
-            None => devices::page(c, tenant_id, after.as_ref(), u32::MAX),
-        })
+        .read(move |c| devices::page(c, tenant_id, after.as_ref(), wanted))
         .await?;
     let more = limit.is_some_and(|n| list.len() > n as usize);
-    let shown = limit.map_or(list.len(), |n| list.len().min(n as usize));
-    let mut out = Vec::with_capacity(shown);
-    for device in list.into_iter().take(shown) {
+    list.truncate(limit.map_or(usize::MAX, |n| n as usize));
+    let mut out = Vec::with_capacity(list.len());
+    for device in list {
         let mac = device.mac;
         if let Some(bundle) = state.store.read(move |c| devices::bundle(c, &mac)).await? {
             out.push(device_view(&state, &bundle).await?);
