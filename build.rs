@@ -106,6 +106,6 @@ fn main() {
     )
     .unwrap();
     let dest = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
-        .join("vendor_templates.rs");
+        .join("profile_templates.rs");
     std::fs::write(dest, out).expect("writable OUT_DIR");
 }

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use deskprov::bulk::{self, ImportRequest};
 use deskprov::domain::tenant::TenantDraft;
+use deskprov::profile::Vendors;
 use deskprov::store::{Actor, Store, StoreError, tenants};
-use deskprov::vendor::Vendors;
 
 const TENANT: &str = "bench.example";
 /// The target of DESIGN §7 P6 for 10 000 users.

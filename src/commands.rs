@@ -10,10 +10,10 @@ use crate::cli::{ExportArgs, ImportArgs};
 use crate::config::ServeConfig;
 use crate::config::check;
 use crate::config::file::Origins;
+use crate::profile::Vendors;
 use crate::store::backup;
 use crate::store::tokens::{self, TokenRole};
 use crate::store::{Actor, Store, tenants};
-use crate::vendor::Vendors;
 use crate::{demo, server};
 
 /// `deskprov serve`: runs until Ctrl-C or SIGTERM.

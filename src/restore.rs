@@ -10,11 +10,11 @@ use serde_json::{Value, json};
 use crate::domain::RuleError;
 use crate::domain::device::DeviceDraft;
 use crate::domain::user::{AliasDraft, TenantRules, UserDraft};
+use crate::profile::Vendors;
 use crate::store::audit::{self, Actor, StoredEntry};
 use crate::store::tenants::{self, Tenant};
 use crate::store::users::User;
 use crate::store::{StoreError, StoreResult, aliases, devices, users};
-use crate::vendor::Vendors;
 
 /// What a restore re-created.
 #[derive(Debug, Clone)]

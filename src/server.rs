@@ -244,11 +244,11 @@ const NONCE_TTL: Duration = Duration::from_secs(300);
 const MAX_NONCES: usize = 100_000;
 use crate::http::metrics::Metrics;
 use crate::http::{AppState, admin_router, phone_router};
+use crate::profile::Vendors;
 use crate::store::Store;
 use crate::store::lock::DbLock;
 use crate::store::pruner;
 use crate::store::recorder::FetchRecorder;
-use crate::vendor::Vendors;
 
 /// A started server: its bound addresses and the means to stop it.
 pub struct Running {

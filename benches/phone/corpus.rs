@@ -13,10 +13,10 @@ use deskprov::domain::Mac;
 use deskprov::domain::device::DeviceDraft;
 use deskprov::domain::tenant::TenantDraft;
 use deskprov::domain::user::{AliasDraft, TenantRules, UserDraft};
+use deskprov::profile::provision::{render_common_file, render_device_file};
+use deskprov::profile::{FileKind, Vendor, Vendors};
 use deskprov::store::fetches::{self, FetchRecord};
 use deskprov::store::{Actor, Store, aliases, devices, tenants, users};
-use deskprov::vendor::provision::{render_common_file, render_device_file};
-use deskprov::vendor::{FileKind, Vendor, Vendors};
 use serde_json::json;
 
 /// The URL both servers' files carry (deskprov runs with `--public-url` set to it).
@@ -165,7 +165,7 @@ fn source_stamp() -> anyhow::Result<String> {
     for dir in [
         "src/store/migrations",
         "src/domain",
-        "src/vendor",
+        "src/profile",
         "templates",
         "vendors",
     ] {

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use clap::Parser;
-use deskprov::vendor::Vendors;
+use deskprov::profile::Vendors;
 
 use corpus::{Corpus, Phone};
 use load::{Run, Transport};

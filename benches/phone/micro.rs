@@ -4,9 +4,9 @@
 use std::time::Instant;
 
 use deskprov::domain::Mac;
+use deskprov::profile::Vendors;
+use deskprov::profile::provision::render_device_file;
 use deskprov::store::{Store, devices};
-use deskprov::vendor::Vendors;
-use deskprov::vendor::provision::render_device_file;
 
 use crate::corpus::{Corpus, PUBLIC_URL};
 

@@ -12,11 +12,11 @@ use super::sheet::{self, Column, Problem, Row, RowKind};
 use crate::domain::device::DeviceDraft;
 use crate::domain::user::{AliasDraft, TenantRules, UserDraft};
 use crate::domain::{RuleError, Settings};
+use crate::profile::Vendors;
 use crate::store::audit::{self, Actor, Change};
 use crate::store::tenants::{self, Tenant};
 use crate::store::users::User;
 use crate::store::{Store, StoreError, StoreResult, aliases, devices, users};
-use crate::vendor::Vendors;
 
 /// What to import, where, and whether to write it.
 #[derive(Debug, Clone)]

@@ -11,9 +11,9 @@ use clap::ValueEnum;
 use super::ServeConfig;
 use super::file::{Origins, SETTINGS};
 use crate::domain::phone_auth::format_duration;
+use crate::profile::Vendors;
 use crate::server::tls;
 use crate::store::backup;
-use crate::vendor::Vendors;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::RuleError;
+use crate::profile::RenderError;
 use crate::store::StoreError;
-use crate::vendor::RenderError;
 
 /// Everything an API handler can fail with.
 #[derive(Debug, thiserror::Error)]

@@ -17,9 +17,9 @@ use chrono::Utc;
 
 use super::AppState;
 use crate::domain::{DeviceStatus, device_status};
+use crate::profile::Vendors;
+use crate::profile::provision::config_current;
 use crate::store::devices;
-use crate::vendor::Vendors;
-use crate::vendor::provision::config_current;
 
 /// Upper bounds of the phone latency histogram, in microseconds (0.5 ms … 1 s).
 const BUCKETS_US: [u64; 11] = [

@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
+use crate::profile::Vendors;
 use crate::store::Store;
 use crate::store::recorder::FetchRecorder;
-use crate::vendor::Vendors;
 
 /// Shared state of every listener.
 #[derive(Clone)]

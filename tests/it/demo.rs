@@ -25,7 +25,7 @@ async fn every_demo_phone_gets_its_file_with_owner_then_aliases() {
     );
     assert_eq!(
         vendors.len(),
-        deskprov::vendor::Vendors::builtin().unwrap().all().len(),
+        deskprov::profile::Vendors::builtin().unwrap().all().len(),
         "every profile has a demo phone"
     );
     for phone in deskprov::demo::PHONES {

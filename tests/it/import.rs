@@ -463,7 +463,7 @@ async fn progress_is_reported_while_rows_are_checked() {
     }
     let store = app.store().clone();
     let calls = tokio::task::spawn_blocking(move || {
-        let vendors = deskprov::vendor::Vendors::builtin().unwrap();
+        let vendors = deskprov::profile::Vendors::builtin().unwrap();
         let request = deskprov::bulk::ImportRequest {
             tenant: "testsite.com".into(),
             csv: csv.into_bytes(),

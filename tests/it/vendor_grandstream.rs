@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use deskprov::vendor::Vendors;
+use deskprov::profile::Vendors;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -7,10 +7,10 @@ use crate::domain::{DeviceStatus, Mac, RuleError, device_status};
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
+use crate::profile::provision::{config_current, render_common_file, render_device_file};
+use crate::profile::{FileKind, FileSpec, Rendered, Vendor, Vendors};
 use crate::store::audit::{self, Change};
 use crate::store::devices::{self, Device, DeviceBundle};
-use crate::vendor::provision::{config_current, render_common_file, render_device_file};
-use crate::vendor::{FileKind, FileSpec, Rendered, Vendor, Vendors};
 
 use super::tenants::load_tenant;
 

@@ -18,9 +18,9 @@ use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::ApiJson;
 use crate::http::params::{ApiPath, ApiQuery};
+use crate::profile::provision::line_plan;
 use crate::store::devices::{self, DeviceBundle};
 use crate::store::uploads;
-use crate::vendor::provision::line_plan;
 
 /// `/devices/{mac}`.
 #[derive(Debug, Deserialize, IntoParams)]

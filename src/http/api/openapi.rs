@@ -116,7 +116,7 @@ pub(super) async fn document() -> impl IntoResponse {
 
 #[cfg(test)]
 mod tests {
-    use crate::vendor::Vendors;
+    use crate::profile::Vendors;
 
     fn document() -> serde_json::Value {
         serde_json::from_str(&super::DOCUMENT).unwrap()

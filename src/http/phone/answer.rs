@@ -76,7 +76,7 @@ pub(super) fn respond(
 }
 
 /// A rendered file's body as the bytes of a response.
-struct SharedBody(std::sync::Arc<crate::vendor::Rendered>);
+struct SharedBody(std::sync::Arc<crate::profile::Rendered>);
 
 impl AsRef<[u8]> for SharedBody {
     fn as_ref(&self) -> &[u8] {

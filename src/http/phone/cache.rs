@@ -17,12 +17,12 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use crate::domain::{Mac, Settings};
+use crate::profile::provision::device_settings;
+use crate::profile::{Rendered, SettingsContext, Vendor};
 use crate::store::devices::{self, DeviceBundle};
 use crate::store::sites::{self, Site};
 use crate::store::tenants::{self, Tenant};
 use crate::store::{Store, StoreError, StoreResult, aliases, users};
-use crate::vendor::provision::device_settings;
-use crate::vendor::{Rendered, SettingsContext, Vendor};
 
 /// Bytes of rendered files and device data kept at most; the oldest entries go first.
 pub const DEFAULT_BUDGET: usize = 8 << 20;

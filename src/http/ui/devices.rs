@@ -21,10 +21,10 @@ use crate::http::actions::devices::{
     self as act, MacHint, file_names, load, mac_hint, render_file, status, vendor_of,
 };
 use crate::http::actions::tenants::visible_tenants;
+use crate::profile::provision::line_plan;
 use crate::store::fetches;
 use crate::store::tenants::Tenant;
 use crate::store::users;
-use crate::vendor::provision::line_plan;
 
 /// Suggestions offered in the user field.
 const USER_SUGGESTIONS: usize = 500;

@@ -6,8 +6,8 @@ use crate::store::devices::DeviceBundle;
 
 use super::Vendor;
 use super::context::{CommonContext, DeviceContext, SettingsContext, model_attrs};
-use super::profile::FileSpec;
 use super::render::{RenderError, Rendered, render_common, render_device};
+use super::spec::FileSpec;
 
 /// The line plan of a device: owner on line 1, aliases after, overflow beyond the capacity.
 pub fn line_plan(bundle: &DeviceBundle, vendor: &Vendor) -> LinePlan {

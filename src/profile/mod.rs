@@ -6,13 +6,13 @@
 //! a vendor is added.
 
 pub mod context;
-pub mod profile;
 pub mod provision;
 pub mod registry;
 pub mod render;
+pub mod spec;
 mod templates;
 
 pub use context::{CommonContext, DeviceContext, LineContext, SettingsContext};
-pub use profile::{FileKind, FileSpec, Format, VendorProfile};
 pub use registry::{FileMatch, UaInfo, Vendor, Vendors};
 pub use render::{RenderError, Rendered};
+pub use spec::{FileKind, FileSpec, Format, VendorProfile};

@@ -2,4 +2,4 @@
 
 use super::context::{CommonContext, DeviceContext};
 
-include!(concat!(env!("OUT_DIR"), "/vendor_templates.rs"));
+include!(concat!(env!("OUT_DIR"), "/profile_templates.rs"));

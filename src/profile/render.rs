@@ -3,7 +3,7 @@
 use sha2::{Digest, Sha256};
 
 use super::context::{CommonContext, DeviceContext};
-use super::profile::{FileSpec, Format};
+use super::spec::{FileSpec, Format};
 use super::templates;
 
 /// A rendered file, ready to send.

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use regex::{Regex, RegexSet};
 
-use super::profile::{FileKind, FileSpec, ModelSpec, UploadSpec, VendorProfile};
+use super::spec::{FileKind, FileSpec, ModelSpec, UploadSpec, VendorProfile};
 use super::templates::PROFILES;
 use crate::domain::{Mac, RuleError};
 
