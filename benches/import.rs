@@ -8,13 +8,14 @@
 //!
 //! Run: `cargo bench --bench import` (`P6_USERS=1000` for a quick look).
 
+use deskprov::domain::audit::Actor;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use deskprov::bulk::{self, ImportRequest};
 use deskprov::domain::tenant::TenantDraft;
 use deskprov::profile::Vendors;
-use deskprov::store::{Actor, Store, StoreError, tenants};
+use deskprov::store::{Store, StoreError, tenants};
 
 const TENANT: &str = "bench.example";
 /// The target of DESIGN §7 P6 for 10 000 users.

@@ -1,5 +1,7 @@
 //! What each CLI command does, on top of the library.
 
+use crate::domain::audit::Actor;
+use crate::domain::token::TokenRole;
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 
@@ -12,8 +14,8 @@ use crate::config::check;
 use crate::config::file::Origins;
 use crate::profile::Vendors;
 use crate::store::backup;
-use crate::store::tokens::{self, TokenRole};
-use crate::store::{Actor, Store, tenants};
+use crate::store::tokens;
+use crate::store::{Store, tenants};
 use crate::{demo, server};
 
 /// `deskprov serve`: runs until Ctrl-C or SIGTERM.

@@ -1,13 +1,15 @@
 //! `serve --demo`: fills an empty database with a tenant, users, aliases and a device per
 //! supported vendor, through the same rules and store functions as the API.
 
+use crate::domain::audit::Actor;
+use crate::domain::token::TokenRole;
 use anyhow::Context;
 
 use crate::domain::device::DeviceDraft;
 use crate::domain::tenant::TenantDraft;
 use crate::domain::user::{AliasDraft, TenantRules, UserDraft};
-use crate::store::tokens::{self, TokenRole};
-use crate::store::{Actor, Store, aliases, devices, tenants, users};
+use crate::store::tokens;
+use crate::store::{Store, aliases, devices, tenants, users};
 
 /// The demo tenant's name.
 pub const TENANT: &str = "demo.example";

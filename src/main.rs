@@ -45,8 +45,8 @@ fn main() -> ExitCode {
                     },
             } => {
                 let role = match role {
-                    RoleArg::Admin => deskprov::store::tokens::TokenRole::Admin,
-                    RoleArg::Installer => deskprov::store::tokens::TokenRole::Installer,
+                    RoleArg::Admin => deskprov::domain::TokenRole::Admin,
+                    RoleArg::Installer => deskprov::domain::TokenRole::Installer,
                 };
                 commands::create_token(&db.path, role, tenant.as_deref(), name.as_deref()).await
             }

@@ -5,15 +5,18 @@
 //! again, a SIP username taken since, a user gone, a full device limit all refuse the restore,
 //! naming the field, and nothing is written.
 
+use crate::domain::audit::{Actor, StoredEntry};
+use crate::domain::tenant::Tenant;
+use crate::domain::user::User;
 use serde_json::{Value, json};
 
 use crate::domain::RuleError;
 use crate::domain::device::DeviceDraft;
 use crate::domain::user::{AliasDraft, TenantRules, UserDraft};
 use crate::profile::Vendors;
-use crate::store::audit::{self, Actor, StoredEntry};
-use crate::store::tenants::{self, Tenant};
-use crate::store::users::User;
+use crate::store::audit;
+use crate::store::tenants;
+
 use crate::store::{StoreError, StoreResult, aliases, devices, users};
 
 /// What a restore re-created.
@@ -165,7 +168,7 @@ fn restore_alias(
     tenant: &Tenant,
     owner: &User,
     s: &Value,
-) -> StoreResult<aliases::Alias> {
+) -> StoreResult<crate::domain::Alias> {
     let spec = AliasDraft {
         name: text(s, "name"),
         sip_username: text(s, "sip_username"),

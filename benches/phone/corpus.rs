@@ -2,6 +2,8 @@
 //! aliases), filled through the library's store functions, and the very files deskprov renders
 //! for them, written to a folder nginx serves.
 
+use deskprov::domain::audit::Actor;
+use deskprov::domain::fetch::FetchRecord;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
@@ -15,8 +17,8 @@ use deskprov::domain::tenant::TenantDraft;
 use deskprov::domain::user::{AliasDraft, TenantRules, UserDraft};
 use deskprov::profile::provision::{render_common_file, render_device_file};
 use deskprov::profile::{FileKind, Vendor, Vendors};
-use deskprov::store::fetches::{self, FetchRecord};
-use deskprov::store::{Actor, Store, aliases, devices, tenants, users};
+use deskprov::store::fetches;
+use deskprov::store::{Store, aliases, devices, tenants, users};
 use serde_json::json;
 
 /// The URL both servers' files carry (deskprov runs with `--public-url` set to it).

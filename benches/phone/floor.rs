@@ -7,6 +7,8 @@
 //! (the least any server keeping that rule in SQLite must write). The bench starts it as a
 //! child process of its own binary (`--serve-floor`), pinned like the other servers.
 
+use deskprov::domain::fetch::FetchRecord;
+use deskprov::domain::time::time_text;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -23,9 +25,8 @@ use rusqlite::params;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use deskprov::store::fetches::FetchRecord;
+use deskprov::store::Store;
 use deskprov::store::recorder::FetchRecorder;
-use deskprov::store::{Store, time_text};
 
 use crate::corpus::PUBLIC_URL;
 

@@ -70,7 +70,7 @@ pub fn run(corpus: &Corpus, vendors: &Vendors) -> anyhow::Result<()> {
     let records: Vec<_> = picked
         .iter()
         .zip(&bundles)
-        .map(|(p, b)| deskprov::store::fetches::FetchRecord {
+        .map(|(p, b)| deskprov::domain::fetch::FetchRecord {
             at: chrono::Utc::now(),
             ip: "127.0.0.1".into(),
             ua: Some(p.ua.clone()),

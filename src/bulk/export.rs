@@ -1,6 +1,10 @@
 //! Export: a tenant's users, aliases and devices as the sheet import reads, so that an export
 //! imported into an empty tenant of the same name gives the same export again.
 
+use crate::domain::audit::{Actor, Change};
+use crate::domain::device::Device;
+use crate::domain::tenant::Tenant;
+use crate::domain::user::{Alias, User};
 use std::collections::HashMap;
 
 use rusqlite::Connection;
@@ -8,11 +12,11 @@ use serde_json::json;
 
 use super::sheet::{Cells, Column, RowKind, SheetWriter};
 use crate::domain::Settings;
-use crate::store::aliases::{self, Alias};
-use crate::store::audit::{self, Actor, Change};
-use crate::store::devices::{self, Device};
-use crate::store::tenants::{self, Tenant};
-use crate::store::users::{self, User};
+use crate::store::aliases;
+use crate::store::audit;
+use crate::store::devices;
+use crate::store::tenants;
+use crate::store::users;
 use crate::store::{Store, StoreResult, sites};
 
 /// Exports tenant `tenant`. With `secrets`, SIP passwords and voicemail PINs are included (and

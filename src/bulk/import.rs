@@ -1,6 +1,9 @@
 //! Import: every row goes through the same drafts and store functions as the API, inside one
 //! transaction that is committed only when `apply` was asked for and no row has a problem.
 
+use crate::domain::audit::{Actor, Change};
+use crate::domain::tenant::Tenant;
+use crate::domain::user::User;
 use std::collections::{HashMap, HashSet};
 
 use rand::rngs::ThreadRng;
@@ -13,9 +16,9 @@ use crate::domain::device::DeviceDraft;
 use crate::domain::user::{AliasDraft, TenantRules, UserDraft};
 use crate::domain::{RuleError, Settings};
 use crate::profile::Vendors;
-use crate::store::audit::{self, Actor, Change};
-use crate::store::tenants::{self, Tenant};
-use crate::store::users::User;
+use crate::store::audit;
+use crate::store::tenants;
+
 use crate::store::{Store, StoreError, StoreResult, aliases, devices, users};
 
 /// What to import, where, and whether to write it.

@@ -2,7 +2,13 @@
 
 use serde::Deserialize;
 
+use super::tenant::{Site, Tenant};
+use super::time::time_text;
+use super::user::{Alias, User};
 use super::{Label, Mac, PrintableText, RuleError, Settings, SipPassword};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 /// A device as sent in `POST /api/v1/devices`.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -226,4 +232,121 @@ pub fn parse_model(input: &str) -> Result<String, RuleError> {
             "a model is 1 to 32 letters, digits, '-', '_' or '.' (e.g. T46U)",
         ))
     }
+}
+
+/// A stored device.
+#[derive(Debug, Clone)]
+pub struct Device {
+    /// Row id.
+    pub id: i64,
+    /// MAC.
+    pub mac: Mac,
+    /// Tenant row id.
+    pub tenant_id: i64,
+    /// Owner's row id.
+    pub user_id: i64,
+    /// Vendor profile id (`yealink`).
+    pub vendor: String,
+    /// Model as registered (or learnt from the User-Agent).
+    pub model: Option<String>,
+    /// Site row id.
+    pub site_id: Option<i64>,
+    /// Label.
+    pub label: Option<String>,
+    /// Device-level settings.
+    pub settings: Settings,
+    /// End of the enrollment window.
+    pub enroll_deadline: DateTime<Utc>,
+    /// First successful fetch.
+    pub first_fetch_at: Option<DateTime<Utc>>,
+    /// Latest successful fetch.
+    pub last_fetch_at: Option<DateTime<Utc>>,
+    /// Address of the latest fetch.
+    pub last_ip: Option<String>,
+    /// Model from the latest User-Agent.
+    pub seen_model: Option<String>,
+    /// Firmware from the latest User-Agent.
+    pub seen_firmware: Option<String>,
+    /// Address of the first successful fetch (the binding).
+    pub bound_ip: Option<String>,
+    /// Client certificate fingerprint of the first successful fetch, if it used one.
+    pub bound_cert: Option<String>,
+    /// Credentials for this device alone, if set (else the tenant's apply).
+    pub credentials: Option<DeviceCredentials>,
+    /// Created.
+    pub created_at: String,
+}
+
+impl Device {
+    /// Whether the phone may still be served: it has fetched once, or its window is open.
+    pub fn enrollment_open(&self, at: DateTime<Utc>) -> bool {
+        self.first_fetch_at.is_some() || at <= self.enroll_deadline
+    }
+
+    /// The model used for rendering: what the phone said it is, else what was registered.
+    pub fn effective_model(&self) -> Option<&str> {
+        self.seen_model.as_deref().or(self.model.as_deref())
+    }
+
+    /// The device as JSON (no secrets live on devices).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "mac": self.mac.lower12(),
+            "vendor": self.vendor,
+            "model": self.model,
+            "label": self.label,
+            "settings": self.settings,
+            "enroll_deadline": time_text(self.enroll_deadline),
+            "first_fetch_at": self.first_fetch_at.map(time_text),
+            "last_fetch_at": self.last_fetch_at.map(time_text),
+            "last_ip": self.last_ip,
+            "seen_model": self.seen_model,
+            "seen_firmware": self.seen_firmware,
+            "bound_ip": self.bound_ip,
+            "bound_cert_fingerprint": self.bound_cert,
+            "phone_credentials": self.credentials.as_ref().map(|c| json!({
+                "username": c.username,
+                "passwords_set": c.passwords.len(),
+            })),
+            "created_at": self.created_at,
+        })
+    }
+}
+
+/// Everything needed to render a device's files.
+#[derive(Debug, Clone)]
+pub struct DeviceBundle {
+    /// The device.
+    pub device: Device,
+    /// Its tenant.
+    pub tenant: Tenant,
+    /// The device's site, else its owner's.
+    pub site: Option<Site>,
+    /// The owning user.
+    pub owner: User,
+    /// The owner's aliases in order.
+    pub aliases: Vec<Alias>,
+}
+
+impl DeviceBundle {
+    /// Settings levels in merge order (tenant → site → device), for [`Settings::merge`].
+    pub fn settings_levels(&self) -> Vec<&Settings> {
+        let mut levels = vec![&self.tenant.settings];
+        if let Some(site) = &self.site {
+            levels.push(&site.settings);
+        }
+        levels.push(&self.device.settings);
+        levels
+    }
+}
+
+/// An upload as listed to admins.
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadInfo {
+    /// File name.
+    pub file: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// When it arrived.
+    pub received_at: String,
 }

@@ -1,11 +1,14 @@
-//! Pure types and provisioning rules: no HTTP, no SQL, no clock or randomness of their own.
+//! Pure types, entities and provisioning rules: no HTTP, no SQL, no clock or randomness of
+//! their own.
 //!
 //! Every value that crosses the edge (API body, CLI argument, phone request) is parsed once
 //! into one of these newtypes; the rest of the program trusts them.
 
+pub mod audit;
 pub mod device;
 pub mod error;
 pub mod extension;
+pub mod fetch;
 pub mod line_plan;
 pub mod mac;
 pub mod names;
@@ -13,13 +16,18 @@ pub mod numbers;
 pub mod phone_auth;
 pub mod role;
 pub mod secret;
+pub mod session;
 pub mod settings;
 pub mod sip;
 pub mod status;
 pub mod tenant;
+pub mod time;
+pub mod token;
 pub mod user;
 pub mod zone;
 
+pub use audit::{Actor, AuditEntry, Change, StoredEntry};
+pub use device::{Device, DeviceBundle, UploadInfo};
 pub use error::RuleError;
 pub use extension::{Extension, ExtensionPlan};
 pub use line_plan::{LinePlan, PlannedLine, SipAccount};
@@ -31,3 +39,6 @@ pub use secret::{PortalPassword, SipPassword};
 pub use settings::{Settings, Transport};
 pub use sip::{SipUsername, sip_username_prefix};
 pub use status::{DeviceStatus, UserFacts, UserTag, device_status, user_tags};
+pub use tenant::{Site, Tenant, TenantSummary};
+pub use token::{TokenInfo, TokenRole};
+pub use user::{Alias, User};

@@ -7,8 +7,11 @@ use serde::Deserialize;
 use super::extension::ExtensionPlanInput;
 use ipnet::IpNet;
 
+use super::phone_auth::format_duration;
 use super::phone_auth::{PhoneAuth, PhoneAuthInput, parse_cidrs, parse_duration};
 use super::{ExtensionPlan, PrintableText, RuleError, Settings, Transport};
+use serde::Serialize;
+use serde_json::json;
 
 /// Default enrollment window: a new device must fetch within 72 hours.
 pub const DEFAULT_ENROLL_WINDOW: Duration = Duration::from_secs(72 * 3600);
@@ -252,6 +255,115 @@ impl SiteDraft {
                 .transpose()?;
         }
         Ok(spec)
+    }
+}
+
+/// A stored tenant.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// Row id.
+    pub id: i64,
+    /// Name (`testsite.com`).
+    pub name: String,
+    /// SIP username prefix (`testsitecom_`).
+    pub sip_username_prefix: String,
+    /// Tenant-level phone settings.
+    pub settings: Settings,
+    /// Numbering plan.
+    pub extension_plan: ExtensionPlan,
+    /// Phone-side policy.
+    pub phone_auth: PhoneAuth,
+    /// Enrollment window.
+    pub enroll_window: Duration,
+    /// Devices per user.
+    pub max_devices_per_user: u32,
+    /// Created.
+    pub created_at: String,
+}
+
+impl Tenant {
+    /// The checked spec this tenant was made from, for patching.
+    pub fn spec(&self) -> TenantSpec {
+        TenantSpec {
+            name: self.name.clone(),
+            settings: self.settings.clone(),
+            extension_plan: self.extension_plan.clone(),
+            phone_auth: self.phone_auth.clone(),
+            generate_phone_password: false,
+            enroll_window: self.enroll_window,
+            max_devices_per_user: self.max_devices_per_user,
+        }
+    }
+
+    /// The tenant as JSON, phone passwords masked: for the API and the audit log.
+    pub fn to_json(&self) -> serde_json::Value {
+        let auth = &self.phone_auth;
+        let mut body = json!({
+            "name": self.name,
+            "sip_username_prefix": self.sip_username_prefix,
+            "extension_plan": self.extension_plan,
+            "phone_auth": {
+                "mode": auth.mode,
+                "username": auth.username,
+                "passwords_set": auth.passwords.len(),
+                "allow_cidrs": auth.allow_cidrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "url_key": auth.url_key,
+                "require_client_cert": auth.require_client_cert,
+                "require_https": auth.require_https,
+            },
+            "enroll_window": format_duration(self.enroll_window),
+            "max_devices_per_user": self.max_devices_per_user,
+            "created_at": self.created_at,
+        });
+        let settings = serde_json::to_value(Settings::merge(&[&self.settings])).unwrap_or_default();
+        if let (Some(obj), Some(s)) = (body.as_object_mut(), settings.as_object()) {
+            obj.extend(s.clone());
+        }
+        body
+    }
+}
+
+/// A tenant with how many users and devices it has.
+#[derive(Debug, Clone)]
+pub struct TenantSummary {
+    /// Tenant row id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Users.
+    pub users: i64,
+    /// Devices.
+    pub devices: i64,
+}
+
+/// A stored site.
+#[derive(Debug, Clone, Serialize)]
+pub struct Site {
+    /// Row id.
+    #[serde(skip)]
+    pub id: i64,
+    /// Tenant row id.
+    #[serde(skip)]
+    pub tenant_id: i64,
+    /// Name.
+    pub name: String,
+    /// Site-level settings.
+    #[serde(flatten)]
+    pub settings: Settings,
+    /// Source ranges narrowing the tenant's allow-list, if any.
+    pub allow_cidrs: Option<Vec<IpNet>>,
+    /// Created.
+    pub created_at: String,
+}
+
+impl Site {
+    /// The checked spec this site was made from, for patching.
+    pub fn spec(&self) -> SiteSpec {
+        SiteSpec {
+            name: PrintableText::from_trusted(self.name.clone()),
+            settings: self.settings.clone(),
+            allow_cidrs: self.allow_cidrs.clone(),
+        }
     }
 }
 

@@ -8,6 +8,8 @@ use super::{
     E164, Email, Extension, ExtensionPlan, ExternalSipLogin, PortalPassword, PrintableText, Role,
     RuleError, SipPassword, SipUsername, VoicemailPin,
 };
+use super::{UserFacts, UserTag, user_tags};
+use serde_json::{Value, json};
 
 /// Most phone numbers a user may carry.
 pub const MAX_PHONE_NUMBERS: usize = 20;
@@ -303,6 +305,98 @@ impl AliasDraft {
         })
     }
 }
+
+/// A stored user.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Row id.
+    pub id: i64,
+    /// Tenant row id.
+    pub tenant_id: i64,
+    /// Checked fields.
+    pub spec: UserSpec,
+    /// Site row id.
+    pub site_id: Option<i64>,
+    /// Whether a portal password is set.
+    pub has_portal_password: bool,
+    /// Devices assigned.
+    pub devices: u32,
+    /// Created.
+    pub created_at: String,
+    /// Last changed.
+    pub updated_at: String,
+}
+
+impl User {
+    /// Computed status tags.
+    pub fn tags(&self) -> Vec<UserTag> {
+        user_tags(UserFacts {
+            has_email: self.spec.email.is_some(),
+            has_pin: self.spec.voicemail_pin.is_some(),
+            has_portal_password: self.has_portal_password,
+            devices: self.devices,
+        })
+    }
+
+    /// The user as JSON without secrets (no SIP password, PIN or portal password).
+    pub fn to_json(&self) -> Value {
+        let s = &self.spec;
+        json!({
+            "name": s.name,
+            "extension": s.extension,
+            "email": s.email,
+            "role": s.role,
+            "admin": s.admin,
+            "department": s.department,
+            "site": s.site,
+            "sip_username": s.sip_username,
+            "voicemail_pin_set": s.voicemail_pin.is_some(),
+            "portal_password_set": self.has_portal_password,
+            "caller_id": s.caller_id,
+            "phone_numbers": s.phone_numbers,
+            "external_sip": s.external_sip,
+            "max_devices": s.max_devices,
+            "devices": self.devices,
+            "status": self.tags(),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+/// A stored alias.
+#[derive(Debug, Clone)]
+pub struct Alias {
+    /// Row id (the alias id of the API).
+    pub id: i64,
+    /// Owner's row id.
+    pub user_id: i64,
+    /// 1-based position in the owner's order.
+    pub position: i64,
+    /// Name shown on the line.
+    pub name: String,
+    /// SIP username.
+    pub sip_username: String,
+    /// SIP password.
+    pub sip_password: SipPassword,
+}
+
+impl Alias {
+    /// The alias as JSON without its password.
+    pub fn to_json(&self) -> Value {
+        json!({"id": self.id, "position": self.position, "name": self.name, "sip_username": self.sip_username})
+    }
+
+    /// The whole alias, password included, for restore after a delete.
+    pub fn snapshot(&self) -> Value {
+        let mut v = self.to_json();
+        v["sip_password"] = json!(self.sip_password.expose());
+        v
+    }
+}
+
+/// Most aliases one user may have.
+pub const MAX_ALIASES_PER_USER: usize = 64;
 
 #[cfg(test)]
 mod tests {

@@ -1,14 +1,16 @@
 //! Who is calling the admin API: bearer tokens with a role and an optional tenant.
 
+use crate::domain::audit::Actor;
+use crate::domain::tenant::Tenant;
+use crate::domain::token::{TokenInfo, TokenRole};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use crate::store::Actor;
-use crate::store::tenants::Tenant;
-use crate::store::tokens::{self, TokenInfo, TokenRole};
+
+use crate::store::tokens;
 
 /// The authenticated caller of an API request.
 #[derive(Debug, Clone)]

@@ -1,8 +1,8 @@
 //! From stored data to a phone's file: the line plan, merged settings, the render context.
 
+use crate::domain::device::DeviceBundle;
 use crate::domain::line_plan::{AccountKind, SipAccount};
 use crate::domain::{LinePlan, Settings};
-use crate::store::devices::DeviceBundle;
 
 use super::Vendor;
 use super::context::{CommonContext, DeviceContext, SettingsContext, model_attrs};

@@ -1,47 +1,15 @@
 //! SIP aliases of a user, kept in the admin's order (`position` 1, 2, …).
 
+use crate::domain::audit::{Actor, Change};
+use crate::domain::user::User;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use serde_json::{Value, json};
 
-use super::audit::{self, Actor, Change};
-use super::users::{User, sip_username_taken};
+use super::audit;
+use super::users::sip_username_taken;
 use super::{StoreError, StoreResult, now, time_text};
 use crate::domain::user::AliasSpec;
+use crate::domain::user::{Alias, MAX_ALIASES_PER_USER};
 use crate::domain::{RuleError, SipPassword, SipUsername};
-
-/// Most aliases one user may have.
-pub const MAX_ALIASES_PER_USER: usize = 64;
-
-/// A stored alias.
-#[derive(Debug, Clone)]
-pub struct Alias {
-    /// Row id (the alias id of the API).
-    pub id: i64,
-    /// Owner's row id.
-    pub user_id: i64,
-    /// 1-based position in the owner's order.
-    pub position: i64,
-    /// Name shown on the line.
-    pub name: String,
-    /// SIP username.
-    pub sip_username: String,
-    /// SIP password.
-    pub sip_password: SipPassword,
-}
-
-impl Alias {
-    /// The alias as JSON without its password.
-    pub fn to_json(&self) -> Value {
-        json!({"id": self.id, "position": self.position, "name": self.name, "sip_username": self.sip_username})
-    }
-
-    /// The whole alias, password included, for restore after a delete.
-    pub fn snapshot(&self) -> Value {
-        let mut v = self.to_json();
-        v["sip_password"] = json!(self.sip_password.expose());
-        v
-    }
-}
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alias> {
     Ok(Alias {

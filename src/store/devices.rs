@@ -1,96 +1,20 @@
 //! Devices (phones by MAC), who owns them, and what they last fetched.
 
-use chrono::{DateTime, Utc};
+use crate::domain::audit::{Actor, Change};
+use crate::domain::tenant::Tenant;
+use crate::domain::user::User;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde_json::{Value, json};
 
-use super::aliases::{self, Alias};
-use super::audit::{self, Actor, Change};
-use super::sites::{self, Site};
-use super::tenants::{self, Tenant};
-use super::users::{self, User};
-use super::{StoreError, StoreResult, now, parse_time, time_text};
+use super::aliases;
+use super::audit;
+use super::sites;
+use super::tenants;
+use super::users;
+use super::{StoreError, StoreResult, now, optional_time_column, time_column, time_text};
+use crate::domain::device::{Device, DeviceBundle};
 use crate::domain::device::{DeviceCredentials, DevicePatch, DeviceSpec};
-use crate::domain::{Mac, RuleError, Settings};
-
-/// A stored device.
-#[derive(Debug, Clone)]
-pub struct Device {
-    /// Row id.
-    pub id: i64,
-    /// MAC.
-    pub mac: Mac,
-    /// Tenant row id.
-    pub tenant_id: i64,
-    /// Owner's row id.
-    pub user_id: i64,
-    /// Vendor profile id (`yealink`).
-    pub vendor: String,
-    /// Model as registered (or learnt from the User-Agent).
-    pub model: Option<String>,
-    /// Site row id.
-    pub site_id: Option<i64>,
-    /// Label.
-    pub label: Option<String>,
-    /// Device-level settings.
-    pub settings: Settings,
-    /// End of the enrollment window.
-    pub enroll_deadline: DateTime<Utc>,
-    /// First successful fetch.
-    pub first_fetch_at: Option<DateTime<Utc>>,
-    /// Latest successful fetch.
-    pub last_fetch_at: Option<DateTime<Utc>>,
-    /// Address of the latest fetch.
-    pub last_ip: Option<String>,
-    /// Model from the latest User-Agent.
-    pub seen_model: Option<String>,
-    /// Firmware from the latest User-Agent.
-    pub seen_firmware: Option<String>,
-    /// Address of the first successful fetch (the binding).
-    pub bound_ip: Option<String>,
-    /// Client certificate fingerprint of the first successful fetch, if it used one.
-    pub bound_cert: Option<String>,
-    /// Credentials for this device alone, if set (else the tenant's apply).
-    pub credentials: Option<DeviceCredentials>,
-    /// Created.
-    pub created_at: String,
-}
-
-impl Device {
-    /// Whether the phone may still be served: it has fetched once, or its window is open.
-    pub fn enrollment_open(&self, at: DateTime<Utc>) -> bool {
-        self.first_fetch_at.is_some() || at <= self.enroll_deadline
-    }
-
-    /// The model used for rendering: what the phone said it is, else what was registered.
-    pub fn effective_model(&self) -> Option<&str> {
-        self.seen_model.as_deref().or(self.model.as_deref())
-    }
-
-    /// The device as JSON (no secrets live on devices).
-    pub fn to_json(&self) -> Value {
-        json!({
-            "mac": self.mac.lower12(),
-            "vendor": self.vendor,
-            "model": self.model,
-            "label": self.label,
-            "settings": self.settings,
-            "enroll_deadline": time_text(self.enroll_deadline),
-            "first_fetch_at": self.first_fetch_at.map(time_text),
-            "last_fetch_at": self.last_fetch_at.map(time_text),
-            "last_ip": self.last_ip,
-            "seen_model": self.seen_model,
-            "seen_firmware": self.seen_firmware,
-            "bound_ip": self.bound_ip,
-            "bound_cert_fingerprint": self.bound_cert,
-            "phone_credentials": self.credentials.as_ref().map(|c| json!({
-                "username": c.username,
-                "passwords_set": c.passwords.len(),
-            })),
-            "created_at": self.created_at,
-        })
-    }
-}
+use crate::domain::{Mac, RuleError};
 
 const SELECT: &str =
     "SELECT id, mac, tenant_id, user_id, vendor, model, site_id, label, settings, enroll_deadline,
@@ -98,10 +22,6 @@ const SELECT: &str =
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Device> {
     let mac: String = r.get(1)?;
-    let time = |i: usize| {
-        r.get::<_, Option<String>>(i)
-            .map(|t| t.as_deref().map(parse_time))
-    };
     Ok(Device {
         id: r.get(0)?,
         mac: Mac::parse(&mac).map_err(|e| {
@@ -114,9 +34,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Device> {
         site_id: r.get(6)?,
         label: r.get(7)?,
         settings: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
-        enroll_deadline: parse_time(&r.get::<_, String>(9)?),
-        first_fetch_at: time(10)?,
-        last_fetch_at: time(11)?,
+        enroll_deadline: time_column(r, 9)?,
+        first_fetch_at: optional_time_column(r, 10)?,
+        last_fetch_at: optional_time_column(r, 11)?,
         last_ip: r.get(12)?,
         seen_model: r.get(13)?,
         seen_firmware: r.get(14)?,
@@ -164,33 +84,6 @@ pub fn page(
     let after = after.map_or_else(String::new, Mac::lower12);
     let rows = stmt.query_map(params![tenant_id, after, limit], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Everything needed to render a device's files.
-#[derive(Debug, Clone)]
-pub struct DeviceBundle {
-    /// The device.
-    pub device: Device,
-    /// Its tenant.
-    pub tenant: Tenant,
-    /// The device's site, else its owner's.
-    pub site: Option<Site>,
-    /// The owning user.
-    pub owner: User,
-    /// The owner's aliases in order.
-    pub aliases: Vec<Alias>,
-}
-
-impl DeviceBundle {
-    /// Settings levels in merge order (tenant → site → device), for [`Settings::merge`].
-    pub fn settings_levels(&self) -> Vec<&Settings> {
-        let mut levels = vec![&self.tenant.settings];
-        if let Some(site) = &self.site {
-            levels.push(&site.settings);
-        }
-        levels.push(&self.device.settings);
-        levels
-    }
 }
 
 /// Loads the bundle for `mac`, or `None` for an unknown MAC.

@@ -4,45 +4,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use serde::Serialize;
 
 use super::{StoreResult, time_text};
-
-/// Longest User-Agent kept; longer ones are cut (they are shown to admins, escaped).
-pub const MAX_STORED_UA: usize = 256;
-
-/// One phone request and how it was answered.
-#[derive(Debug, Clone)]
-pub struct FetchRecord {
-    /// When.
-    pub at: chrono::DateTime<chrono::Utc>,
-    /// Source address.
-    pub ip: String,
-    /// User-Agent as sent (cut to [`MAX_STORED_UA`]).
-    pub ua: Option<String>,
-    /// MAC from the path, normalised.
-    pub mac: Option<String>,
-    /// Vendor profile matched.
-    pub vendor: Option<String>,
-    /// Model from the UA.
-    pub model: Option<String>,
-    /// Firmware from the UA.
-    pub firmware: Option<String>,
-    /// File requested (path without the URL key).
-    pub file: String,
-    /// HTTP status answered.
-    pub status: u16,
-    /// Short result (`served`, `not_modified`, `unknown_device`, …).
-    pub result: &'static str,
-    /// The device served, for successful per-device fetches.
-    pub device_id: Option<i64>,
-    /// Hash of the body served.
-    pub body_hash: Option<String>,
-    /// Base URL the phone reached deskprov at (rendered into some files).
-    pub server_url: String,
-    /// SHA-256 of the client certificate, when one was presented.
-    pub cert_fingerprint: Option<String>,
-}
+use crate::domain::fetch::{FetchRecord, FetchScope, FetchView, MAX_STORED_UA};
 
 /// Writes a batch of records and updates the devices they served. Returns whether it changed
 /// anything a phone's file or its checks depend on: a device bound by its first fetch (address,
@@ -199,25 +163,6 @@ impl Touch {
     }
 }
 
-/// A fetch as shown to admins.
-#[derive(Debug, Clone, Serialize)]
-pub struct FetchView {
-    /// When.
-    pub at: String,
-    /// Source address.
-    pub ip: String,
-    /// User-Agent.
-    pub ua: Option<String>,
-    /// MAC.
-    pub mac: Option<String>,
-    /// File.
-    pub file: String,
-    /// Status.
-    pub status: u16,
-    /// Result.
-    pub result: String,
-}
-
 /// The latest fetches of one MAC, newest first: a walk down the MAC index however many fetches
 /// other phones made since.
 const LATEST_FOR_MAC: &str = "SELECT at, ip, ua, mac, file, status, result FROM fetches WHERE mac = ?1 ORDER BY id DESC LIMIT ?2";
@@ -252,18 +197,6 @@ fn view(r: &rusqlite::Row<'_>) -> rusqlite::Result<FetchView> {
     })
 }
 
-/// Results that mean the phone got what it asked for (or stored what it sent).
-pub const GRANTED_RESULTS: [&str; 3] = ["served", "not_modified", "uploaded"];
-
-/// Which fetches [`recent`] returns.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FetchScope {
-    /// Only fetches of this tenant's devices (by MAC); `None` for every fetch.
-    pub tenant_id: Option<i64>,
-    /// Only refused requests and bans (results other than [`GRANTED_RESULTS`]).
-    pub refused_only: bool,
-}
-
 /// The latest fetches (of one tenant's devices when `?1` is set), newest first.
 const RECENT: &str = "SELECT at, ip, ua, mac, file, status, result FROM fetches
      WHERE (?1 IS NULL OR mac IN (SELECT mac FROM devices WHERE tenant_id = ?1))
@@ -293,6 +226,7 @@ pub fn recent(conn: &Connection, scope: FetchScope, limit: u32) -> StoreResult<V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::fetch::GRANTED_RESULTS;
     use crate::store::Store;
 
     #[test]

@@ -26,12 +26,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::domain::RuleError;
-
-pub use audit::Actor;
+use crate::domain::time::{parse_time, time_text};
 
 /// Reader connections kept open.
 const READERS: usize = 4;
@@ -365,16 +364,23 @@ pub fn now() -> DateTime<Utc> {
     Utc::now()
 }
 
-/// A time as stored: RFC 3339, UTC, milliseconds.
-pub fn time_text(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+/// Reads the stored time in column `idx` of `row`: a corrupt value is a conversion error.
+pub(crate) fn time_column(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let text: String = row.get(idx)?;
+    parse_time(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
-/// Reads a stored time back.
-pub fn parse_time(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
+/// Like [`time_column`] for a column that may be NULL.
+pub(crate) fn optional_time_column(
+    row: &rusqlite::Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    match row.get::<_, Option<String>>(idx)? {
+        None => Ok(None),
+        Some(_) => time_column(row, idx).map(Some),
+    }
 }
 
 /// Whether a SQLite error is a uniqueness or foreign-key violation.

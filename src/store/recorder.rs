@@ -1,12 +1,13 @@
 //! Writes fetch records in batches on a background task, so the phone path never waits on a
 //! database write.
 
+use crate::domain::fetch::FetchRecord;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
 use super::Store;
-use super::fetches::{self, FetchRecord};
+use super::fetches;
 
 /// Records queued before new ones are dropped (and counted) rather than slowing phones down.
 const QUEUE: usize = 65_536;

@@ -1,34 +1,17 @@
 //! Sign-in sessions of the HTML pages: a random id in a cookie, mapped here to the API token it
 //! was opened with. Only the id's SHA-256 is stored, never the id or the token itself.
 
+use crate::domain::audit::{Actor, Change};
+use crate::domain::token::TokenInfo;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
-use super::audit::{self, Actor, Change};
-use super::tokens::{self, TokenInfo};
-use super::{StoreResult, parse_time, time_text};
-
-/// A live session.
-#[derive(Debug, Clone)]
-pub struct Session {
-    /// The token the session stands for (looked up afresh, so a deleted token ends it).
-    pub token: TokenInfo,
-    /// The token every form of this session must carry.
-    pub csrf: String,
-    /// When the session ends.
-    pub expires_at: DateTime<Utc>,
-}
-
-/// A session just opened: the cookie value (shown to the browser once) and the session.
-#[derive(Debug, Clone)]
-pub struct Opened {
-    /// The cookie value: 256 random bits, hex.
-    pub cookie: String,
-    /// The session.
-    pub session: Session,
-}
+use super::audit;
+use super::tokens;
+use super::{StoreResult, time_column, time_text};
+use crate::domain::session::{Opened, Session};
 
 fn random_hex() -> String {
     hex::encode(rand::rng().random::<[u8; 32]>())
@@ -89,7 +72,7 @@ pub fn lookup(conn: &Connection, cookie: &str, at: DateTime<Utc>) -> StoreResult
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
+                time_column(r, 2)?,
             ))
         })
         .optional()?;
@@ -99,7 +82,7 @@ pub fn lookup(conn: &Connection, cookie: &str, at: DateTime<Utc>) -> StoreResult
     Ok(tokens::by_id(conn, token_id)?.map(|token| Session {
         token,
         csrf,
-        expires_at: parse_time(&expires_at),
+        expires_at,
     }))
 }
 
@@ -136,8 +119,8 @@ mod tests {
     use chrono::TimeDelta;
 
     use super::*;
+    use crate::domain::TokenRole;
     use crate::store::Store;
-    use crate::store::tokens::TokenRole;
 
     fn store_with_token() -> (tempfile::TempDir, Store, TokenInfo) {
         let dir = tempfile::tempdir().unwrap();

@@ -1,45 +1,14 @@
 //! Sites: locations of a tenant with their own settings.
 
+use crate::domain::audit::{Actor, Change};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use serde::Serialize;
 
-use super::audit::{self, Actor, Change};
+use super::audit;
 use super::{StoreError, StoreResult, now, time_text};
-use ipnet::IpNet;
 
+use crate::domain::RuleError;
+use crate::domain::tenant::Site;
 use crate::domain::tenant::SiteSpec;
-use crate::domain::{PrintableText, RuleError, Settings};
-
-/// A stored site.
-#[derive(Debug, Clone, Serialize)]
-pub struct Site {
-    /// Row id.
-    #[serde(skip)]
-    pub id: i64,
-    /// Tenant row id.
-    #[serde(skip)]
-    pub tenant_id: i64,
-    /// Name.
-    pub name: String,
-    /// Site-level settings.
-    #[serde(flatten)]
-    pub settings: Settings,
-    /// Source ranges narrowing the tenant's allow-list, if any.
-    pub allow_cidrs: Option<Vec<IpNet>>,
-    /// Created.
-    pub created_at: String,
-}
-
-impl Site {
-    /// The checked spec this site was made from, for patching.
-    pub fn spec(&self) -> SiteSpec {
-        SiteSpec {
-            name: PrintableText::from_trusted(self.name.clone()),
-            settings: self.settings.clone(),
-            allow_cidrs: self.allow_cidrs.clone(),
-        }
-    }
-}
 
 const COLUMNS: &str = "id, tenant_id, name, settings, created_at, allow_cidrs";
 

@@ -1,84 +1,18 @@
 //! Tenants: a customer domain with its numbering plan, phone settings and phone-side policy.
 
+use crate::domain::audit::{Actor, Change};
 use std::time::Duration;
 
 use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
-use serde_json::json;
 
-use super::audit::{self, Actor, Change};
+use super::audit;
 use super::{StoreError, StoreResult, is_constraint, now, time_text};
 use crate::domain::extension::ExtensionPlanInput;
-use crate::domain::phone_auth::{
-    GENERATE_URL_KEY, GENERATED_URL_KEY_CHARS, PhoneAuth, format_duration,
-};
+use crate::domain::phone_auth::{GENERATE_URL_KEY, GENERATED_URL_KEY_CHARS, PhoneAuth};
 use crate::domain::tenant::TenantSpec;
-use crate::domain::{ExtensionPlan, RuleError, Settings, SipPassword, sip_username_prefix};
-
-/// A stored tenant.
-#[derive(Debug, Clone)]
-pub struct Tenant {
-    /// Row id.
-    pub id: i64,
-    /// Name (`testsite.com`).
-    pub name: String,
-    /// SIP username prefix (`testsitecom_`).
-    pub sip_username_prefix: String,
-    /// Tenant-level phone settings.
-    pub settings: Settings,
-    /// Numbering plan.
-    pub extension_plan: ExtensionPlan,
-    /// Phone-side policy.
-    pub phone_auth: PhoneAuth,
-    /// Enrollment window.
-    pub enroll_window: Duration,
-    /// Devices per user.
-    pub max_devices_per_user: u32,
-    /// Created.
-    pub created_at: String,
-}
-
-impl Tenant {
-    /// The checked spec this tenant was made from, for patching.
-    pub fn spec(&self) -> TenantSpec {
-        TenantSpec {
-            name: self.name.clone(),
-            settings: self.settings.clone(),
-            extension_plan: self.extension_plan.clone(),
-            phone_auth: self.phone_auth.clone(),
-            generate_phone_password: false,
-            enroll_window: self.enroll_window,
-            max_devices_per_user: self.max_devices_per_user,
-        }
-    }
-
-    /// The tenant as JSON, phone passwords masked: for the API and the audit log.
-    pub fn to_json(&self) -> serde_json::Value {
-        let auth = &self.phone_auth;
-        let mut body = json!({
-            "name": self.name,
-            "sip_username_prefix": self.sip_username_prefix,
-            "extension_plan": self.extension_plan,
-            "phone_auth": {
-                "mode": auth.mode,
-                "username": auth.username,
-                "passwords_set": auth.passwords.len(),
-                "allow_cidrs": auth.allow_cidrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "url_key": auth.url_key,
-                "require_client_cert": auth.require_client_cert,
-                "require_https": auth.require_https,
-            },
-            "enroll_window": format_duration(self.enroll_window),
-            "max_devices_per_user": self.max_devices_per_user,
-            "created_at": self.created_at,
-        });
-        let settings = serde_json::to_value(Settings::merge(&[&self.settings])).unwrap_or_default();
-        if let (Some(obj), Some(s)) = (body.as_object_mut(), settings.as_object()) {
-            obj.extend(s.clone());
-        }
-        body
-    }
-}
+use crate::domain::tenant::{Tenant, TenantSummary};
+use crate::domain::{ExtensionPlan, RuleError, SipPassword, sip_username_prefix};
 
 const COLUMNS: &str = "id, name, sip_username_prefix, settings, extension_plan, phone_auth, enroll_window_secs, max_devices_per_user, created_at";
 
@@ -143,19 +77,6 @@ pub fn list(conn: &Connection) -> StoreResult<Vec<Tenant>> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM tenants ORDER BY name"))?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// A tenant with how many users and devices it has.
-#[derive(Debug, Clone)]
-pub struct TenantSummary {
-    /// Tenant row id.
-    pub id: i64,
-    /// Name.
-    pub name: String,
-    /// Users.
-    pub users: i64,
-    /// Devices.
-    pub devices: i64,
 }
 
 /// Every tenant with its counts of users and devices, by name.

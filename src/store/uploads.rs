@@ -1,20 +1,9 @@
 //! Files phones upload: the latest of each name per device.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use serde::Serialize;
 
 use super::{StoreResult, now, time_text};
-
-/// An upload as listed to admins.
-#[derive(Debug, Clone, Serialize)]
-pub struct UploadInfo {
-    /// File name.
-    pub file: String,
-    /// Size in bytes.
-    pub size: i64,
-    /// When it arrived.
-    pub received_at: String,
-}
+use crate::domain::device::UploadInfo;
 
 /// Keeps `body` as the latest `file` of `device_id`, replacing the previous one.
 pub fn save(tx: &Transaction<'_>, device_id: i64, file: &str, body: &[u8]) -> StoreResult<()> {

@@ -1,77 +1,22 @@
 //! Users: a person or resource with an extension and a SIP account.
 
+use crate::domain::audit::{Actor, Change};
+use crate::domain::tenant::Tenant;
 use std::collections::HashSet;
 
 use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::audit::{self, Actor, Change};
-use super::tenants::Tenant;
+use super::audit;
+
 use super::{StoreError, StoreResult, now, sites, time_text};
+use crate::domain::user::User;
 use crate::domain::user::UserSpec;
 use crate::domain::{
     E164, Email, Extension, ExternalSipLogin, PrintableText, Role, RuleError, SipPassword,
-    SipUsername, UserFacts, UserTag, VoicemailPin, user_tags,
+    SipUsername, VoicemailPin,
 };
-
-/// A stored user.
-#[derive(Debug, Clone)]
-pub struct User {
-    /// Row id.
-    pub id: i64,
-    /// Tenant row id.
-    pub tenant_id: i64,
-    /// Checked fields.
-    pub spec: UserSpec,
-    /// Site row id.
-    pub site_id: Option<i64>,
-    /// Whether a portal password is set.
-    pub has_portal_password: bool,
-    /// Devices assigned.
-    pub devices: u32,
-    /// Created.
-    pub created_at: String,
-    /// Last changed.
-    pub updated_at: String,
-}
-
-impl User {
-    /// Computed status tags.
-    pub fn tags(&self) -> Vec<UserTag> {
-        user_tags(UserFacts {
-            has_email: self.spec.email.is_some(),
-            has_pin: self.spec.voicemail_pin.is_some(),
-            has_portal_password: self.has_portal_password,
-            devices: self.devices,
-        })
-    }
-
-    /// The user as JSON without secrets (no SIP password, PIN or portal password).
-    pub fn to_json(&self) -> Value {
-        let s = &self.spec;
-        json!({
-            "name": s.name,
-            "extension": s.extension,
-            "email": s.email,
-            "role": s.role,
-            "admin": s.admin,
-            "department": s.department,
-            "site": s.site,
-            "sip_username": s.sip_username,
-            "voicemail_pin_set": s.voicemail_pin.is_some(),
-            "portal_password_set": self.has_portal_password,
-            "caller_id": s.caller_id,
-            "phone_numbers": s.phone_numbers,
-            "external_sip": s.external_sip,
-            "max_devices": s.max_devices,
-            "devices": self.devices,
-            "status": self.tags(),
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        })
-    }
-}
 
 const SELECT: &str = "SELECT u.id, u.tenant_id, u.extension, u.name, u.email, u.role, u.is_admin, u.department, s.name,
     u.sip_username, u.sip_password, u.voicemail_pin, u.caller_id, u.phone_numbers, u.external_sip,

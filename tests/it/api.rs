@@ -1,7 +1,7 @@
 //! The admin API contract of DESIGN §5 over real sockets: tenants, extensions, users, aliases,
 //! devices, line maps, file previews, deletes with confirmation, tokens and the audit log.
 
-use deskprov::store::tokens::TokenRole;
+use deskprov::domain::token::TokenRole;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

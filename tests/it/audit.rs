@@ -320,7 +320,7 @@ async fn only_deletes_can_be_restored_and_only_by_admins() {
     let deleted = newest(&app, "delete", "user").await;
     let installer = create_token(
         app.store(),
-        deskprov::store::tokens::TokenRole::Installer,
+        deskprov::domain::token::TokenRole::Installer,
         Some(1),
         "installer",
     )
@@ -346,7 +346,7 @@ async fn only_deletes_can_be_restored_and_only_by_admins() {
     assert_eq!(status, StatusCode::CREATED);
     let other_admin = create_token(
         app.store(),
-        deskprov::store::tokens::TokenRole::Admin,
+        deskprov::domain::token::TokenRole::Admin,
         Some(2),
         "other-admin",
     )

@@ -1,5 +1,7 @@
 //! A running deskprov on loopback with a temporary database, and request helpers.
 
+use deskprov::domain::audit::Actor;
+use deskprov::domain::token::TokenRole;
 use std::net::SocketAddr;
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -8,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use deskprov::config::{DbArgs, LogFormat, Retention, ServeConfig};
 use deskprov::server::{self, Running};
-use deskprov::store::tokens::{self, TokenRole};
-use deskprov::store::{Actor, Store};
+use deskprov::store::Store;
+use deskprov::store::tokens;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

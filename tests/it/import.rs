@@ -329,7 +329,7 @@ async fn installers_can_neither_import_nor_export() {
     app.tenant().await;
     let token = create_token(
         app.store(),
-        deskprov::store::tokens::TokenRole::Installer,
+        deskprov::domain::token::TokenRole::Installer,
         Some(1),
         "installer",
     )
@@ -468,7 +468,7 @@ async fn progress_is_reported_while_rows_are_checked() {
             tenant: "testsite.com".into(),
             csv: csv.into_bytes(),
             apply: false,
-            actor: deskprov::store::Actor::new("test"),
+            actor: deskprov::domain::Actor::new("test"),
             source: None,
         };
         let mut calls = Vec::new();

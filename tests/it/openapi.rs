@@ -4,9 +4,9 @@
 //! bodies). Every answer must be a status the document declares for that operation, never a
 //! 5xx, with a body that matches the declared schema exactly (no undocumented fields).
 
+use deskprov::domain::token::TokenRole;
 use std::collections::{BTreeMap, BTreeSet};
 
-use deskprov::store::tokens::TokenRole;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

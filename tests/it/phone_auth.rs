@@ -315,7 +315,7 @@ async fn a_device_can_have_credentials_of_its_own() {
     // Installers cannot set credentials.
     let installer = create_token(
         app.store(),
-        deskprov::store::tokens::TokenRole::Installer,
+        deskprov::domain::token::TokenRole::Installer,
         Some(1),
         "inst",
     )

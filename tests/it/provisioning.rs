@@ -14,7 +14,7 @@ async fn installer_flow_puts_owner_then_aliases_on_lines_in_order() {
     let sales = app.alias("101", "John Sales").await;
     let token = create_token(
         app.store(),
-        deskprov::store::tokens::TokenRole::Installer,
+        deskprov::domain::token::TokenRole::Installer,
         Some(1),
         "installer-anna",
     )
@@ -492,7 +492,7 @@ async fn user_agents_are_stored_cut_to_a_bounded_length() {
         .unwrap();
     assert_eq!(
         stored.chars().count(),
-        deskprov::store::fetches::MAX_STORED_UA
+        deskprov::domain::fetch::MAX_STORED_UA
     );
     assert!(
         stored.starts_with("<script>"),

@@ -1,11 +1,12 @@
 //! Fetch records older than the retention are deleted in the background; newer ones stay.
 
+use deskprov::domain::fetch::FetchRecord;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use deskprov::config::Retention;
 use deskprov::store::Store;
-use deskprov::store::fetches::{self, FetchRecord};
+use deskprov::store::fetches;
 
 use crate::helpers::TestApp;
 

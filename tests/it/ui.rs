@@ -3,12 +3,12 @@
 //! checked over plain HTTP. Screenshots of each page go to `target/ui-screenshots/` (or
 //! `$DESKPROV_ARTIFACTS`).
 
+use deskprov::domain::token::TokenRole;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use deskprov::store::tokens::TokenRole;
 use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};

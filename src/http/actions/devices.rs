@@ -1,5 +1,7 @@
 //! Devices: registration, changes, status and file previews.
 
+use crate::domain::audit::Change;
+use crate::domain::device::{Device, DeviceBundle};
 use serde_json::json;
 
 use crate::domain::device::{DeviceDraft, DevicePatch};
@@ -9,8 +11,8 @@ use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::profile::provision::{config_current, render_common_file, render_device_file};
 use crate::profile::{FileKind, FileSpec, Rendered, Vendor, Vendors};
-use crate::store::audit::{self, Change};
-use crate::store::devices::{self, Device, DeviceBundle};
+use crate::store::audit;
+use crate::store::devices;
 
 use super::tenants::load_tenant;
 

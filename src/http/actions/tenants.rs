@@ -1,9 +1,10 @@
 //! Tenants as a caller may see them.
 
+use crate::domain::tenant::Tenant;
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::store::Store;
-use crate::store::tenants::{self, Tenant};
+use crate::store::tenants;
 
 /// Loads a tenant by name and checks the caller may see it.
 pub async fn load_tenant(store: &Store, caller: &Caller, name: String) -> ApiResult<Tenant> {

@@ -1,13 +1,15 @@
 //! Users, extensions and SIP aliases.
 
+use crate::domain::tenant::Tenant;
+use crate::domain::user::{Alias, User};
 use crate::domain::user::{AliasDraft, TenantRules, UserDraft};
 use crate::domain::{Extension, RuleError};
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::store::aliases::{self, Alias};
-use crate::store::tenants::Tenant;
-use crate::store::users::{self, User};
+use crate::store::aliases;
+
+use crate::store::users;
 
 use super::tenants::load_tenant;
 

@@ -1,5 +1,6 @@
 //! Devices: registration by installers, re-assignment, the line map and file previews.
 
+use crate::domain::device::DeviceBundle;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -19,7 +20,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::ApiJson;
 use crate::http::params::{ApiPath, ApiQuery};
 use crate::profile::provision::line_plan;
-use crate::store::devices::{self, DeviceBundle};
+use crate::store::devices;
 use crate::store::uploads;
 
 /// `/devices/{mac}`.

@@ -1,5 +1,7 @@
 //! Users, extensions and SIP aliases.
 
+use crate::domain::tenant::Tenant;
+use crate::domain::user::User;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -18,8 +20,8 @@ use crate::http::error::ApiResult;
 use crate::http::json::ApiJson;
 use crate::http::params::{ApiPath, ApiQuery};
 use crate::store::aliases;
-use crate::store::tenants::Tenant;
-use crate::store::users::{self, User};
+
+use crate::store::users;
 
 /// `/tenants/{tenant}/users/{extension}`.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -4,6 +4,11 @@
 //! the OpenAPI document derives its schemas from them, so the two cannot disagree. Secrets
 //! appear only where a field says so (generated passwords, once; `?reveal=true`).
 
+use crate::domain::audit::AuditEntry;
+use crate::domain::device::{DeviceBundle, UploadInfo};
+use crate::domain::tenant::{Site, Tenant};
+use crate::domain::time::time_text;
+use crate::domain::user::{Alias, User};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -17,14 +22,6 @@ use crate::domain::{
 };
 use crate::http::error::ErrorDetail;
 use crate::restore::Restored;
-use crate::store::aliases::Alias;
-use crate::store::audit::AuditEntry;
-use crate::store::devices::DeviceBundle;
-use crate::store::sites::Site;
-use crate::store::tenants::Tenant;
-use crate::store::time_text;
-use crate::store::uploads::UploadInfo;
-use crate::store::users::User;
 
 /// A tenant: its numbering plan, phone-side policy and settings (built-in defaults filled in).
 #[derive(Debug, Serialize, ToSchema)]
@@ -722,6 +719,8 @@ mod tests {
 
     use std::time::Duration;
 
+    use crate::domain::Device;
+
     use chrono::{TimeZone, Utc};
     use serde_json::{Value, json};
 
@@ -729,7 +728,6 @@ mod tests {
     use crate::domain::device::DeviceCredentials;
     use crate::domain::user::{TenantRules, UserDraft};
     use crate::domain::{Mac, SipPassword};
-    use crate::store::devices::Device;
 
     fn tenant() -> Tenant {
         Tenant {

@@ -10,6 +10,8 @@
 //! never kept. The gates (address, enrollment window, credentials, …) still run on every request:
 //! only data and bytes are cached, never a decision.
 
+use crate::domain::device::DeviceBundle;
+use crate::domain::tenant::{Site, Tenant};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -19,9 +21,9 @@ use rusqlite::Connection;
 use crate::domain::{Mac, Settings};
 use crate::profile::provision::device_settings;
 use crate::profile::{Rendered, SettingsContext, Vendor};
-use crate::store::devices::{self, DeviceBundle};
-use crate::store::sites::{self, Site};
-use crate::store::tenants::{self, Tenant};
+use crate::store::devices;
+use crate::store::sites;
+use crate::store::tenants;
 use crate::store::{Store, StoreError, StoreResult, aliases, users};
 
 /// Bytes of rendered files and device data kept at most; the oldest entries go first.
@@ -322,7 +324,13 @@ impl PhoneCache {
 fn device_rows(
     c: &Connection,
     mac: &Mac,
-) -> StoreResult<Option<(devices::Device, users::User, Vec<aliases::Alias>)>> {
+) -> StoreResult<
+    Option<(
+        crate::domain::Device,
+        crate::domain::User,
+        Vec<crate::domain::Alias>,
+    )>,
+> {
     let device = match devices::by_mac(c, mac) {
         Ok(d) => d,
         Err(StoreError::NotFound(_)) => return Ok(None),

@@ -1,5 +1,7 @@
 //! The checks a phone request passes before it gets a file, and why it was refused if not.
 
+use crate::domain::device::DeviceBundle;
+use crate::domain::tenant::Tenant;
 use std::net::IpAddr;
 
 use chrono::Utc;
@@ -9,8 +11,6 @@ use super::credentials::{Credentials, PhoneAuthenticator, Verdict};
 use crate::domain::phone_auth::{PhoneAuthMode, ip_in};
 use crate::server::Scheme;
 use crate::server::tls::PeerCert;
-use crate::store::devices::DeviceBundle;
-use crate::store::tenants::Tenant;
 
 /// Why a request was not served a file; recorded and logged, never told to the phone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +103,7 @@ pub(super) fn device_gate(
     if bundle.tenant.phone_auth.require_https && fetch.scheme != Scheme::Https {
         return Err(Miss::PlainHttp);
     }
-    let site_allows = |site: &crate::store::sites::Site| {
+    let site_allows = |site: &crate::domain::tenant::Site| {
         site.allow_cidrs
             .as_deref()
             .is_none_or(|nets| ip_in(nets, fetch.ip))

@@ -19,6 +19,8 @@ pub use bans::{BanList, BanPolicy};
 pub use cache::PhoneCache;
 pub use gate::constant_time_eq;
 
+use crate::domain::device::DeviceBundle;
+use crate::domain::fetch::FetchRecord;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,8 +40,7 @@ use crate::profile::provision::{render_common_file, render_device_file_with};
 use crate::profile::{FileMatch, FileSpec, Rendered, UaInfo};
 use crate::server::Scheme;
 use crate::server::tls::PeerCert;
-use crate::store::devices::DeviceBundle;
-use crate::store::fetches::FetchRecord;
+
 use crate::store::uploads;
 use answer::{MissAnswer, respond};
 use cache::FileKey;

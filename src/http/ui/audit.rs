@@ -1,5 +1,6 @@
 //! The audit log: who changed what, newest first, filtered by tenant (admins only).
 
+use crate::domain::audit::AuditEntry;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -12,7 +13,7 @@ use super::session::UiSession;
 use super::{Layout, page, short_time};
 use crate::http::AppState;
 use crate::http::actions::tenants::{load_tenant, visible_tenants};
-use crate::store::audit::{self, AuditEntry};
+use crate::store::audit;
 
 /// Entries per page.
 const PAGE: u32 = 100;

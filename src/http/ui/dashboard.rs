@@ -1,6 +1,7 @@
 //! The dashboard: tenants with their counts, devices by status, the latest fetches, and the
 //! latest refused requests and bans.
 
+use crate::domain::fetch::FetchScope;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -11,7 +12,7 @@ use super::{Done, FetchRow, Layout, page};
 use crate::domain::DeviceStatus;
 use crate::http::AppState;
 use crate::http::actions::devices::{DeviceSummary, summaries};
-use crate::store::fetches::{self, FetchScope};
+use crate::store::fetches;
 use crate::store::tenants;
 
 /// Rows in each list.

@@ -1,6 +1,7 @@
 //! Registering a phone (the installer's page) and one device: line map, what the phone said,
 //! its fetches, enrollment, and each file it gets with secrets masked.
 
+use crate::domain::tenant::Tenant;
 use askama::Template;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -23,7 +24,7 @@ use crate::http::actions::devices::{
 use crate::http::actions::tenants::visible_tenants;
 use crate::profile::provision::line_plan;
 use crate::store::fetches;
-use crate::store::tenants::Tenant;
+
 use crate::store::users;
 
 /// Suggestions offered in the user field.
@@ -449,7 +450,7 @@ pub(super) async fn show(
             "First fetch",
             opt(d
                 .first_fetch_at
-                .map(crate::store::time_text)
+                .map(crate::domain::time::time_text)
                 .as_deref()
                 .map(short_time)
                 .as_deref()),
@@ -458,7 +459,7 @@ pub(super) async fn show(
             "Last fetch",
             opt(d
                 .last_fetch_at
-                .map(crate::store::time_text)
+                .map(crate::domain::time::time_text)
                 .as_deref()
                 .map(short_time)
                 .as_deref()),
@@ -467,7 +468,7 @@ pub(super) async fn show(
         ("Bound to address", opt(d.bound_ip.as_deref())),
         ("Registered", short_time(&d.created_at)),
     ];
-    let deadline = short_time(&crate::store::time_text(d.enroll_deadline));
+    let deadline = short_time(&crate::domain::time::time_text(d.enroll_deadline));
     let enrollment = match d.first_fetch_at {
         Some(_) => "Enrolled: the phone made its first fetch.".to_owned(),
         None if status == crate::domain::DeviceStatus::EnrollmentExpired => format!(

@@ -221,9 +221,9 @@ pub struct FetchRow {
     pub ua: String,
 }
 
-impl From<crate::store::fetches::FetchView> for FetchRow {
-    fn from(f: crate::store::fetches::FetchView) -> Self {
-        let granted = crate::store::fetches::GRANTED_RESULTS.contains(&f.result.as_str());
+impl From<crate::domain::fetch::FetchView> for FetchRow {
+    fn from(f: crate::domain::fetch::FetchView) -> Self {
+        let granted = crate::domain::fetch::GRANTED_RESULTS.contains(&f.result.as_str());
         Self {
             at: short_time(&f.at),
             ip: f.ip,

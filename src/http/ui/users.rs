@@ -1,6 +1,8 @@
 //! Users of a tenant (search, status tags, create), and one user (details, aliases in line
 //! order, devices, delete).
 
+use crate::domain::tenant::Tenant;
+use crate::domain::user::{Alias, User};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -17,10 +19,10 @@ use crate::http::AppState;
 use crate::http::actions::devices::summaries;
 use crate::http::actions::tenants::load_tenant;
 use crate::http::actions::users::{self as act, load_user};
-use crate::store::aliases::{self, Alias};
+use crate::store::aliases;
 use crate::store::sites;
-use crate::store::tenants::Tenant;
-use crate::store::users::{self, User};
+
+use crate::store::users;
 
 struct UserRow {
     extension: String,
