@@ -120,7 +120,7 @@ mod tests {
 
     use super::*;
     use crate::domain::TokenRole;
-    use crate::store::Store;
+    use crate::store::{Store, StoreError};
 
     fn store_with_token() -> (tempfile::TempDir, Store, TokenInfo) {
         let dir = tempfile::tempdir().unwrap();
@@ -135,6 +135,26 @@ mod tests {
             .unwrap()
             .unwrap();
         (dir, store, info)
+    }
+
+    #[test]
+    fn a_corrupt_stored_time_is_an_error_not_a_made_up_time() {
+        let (_dir, store, token) = store_with_token();
+        let now = Utc::now();
+        let opened = store
+            .write_blocking(|tx| open(tx, &token, now, now + TimeDelta::hours(1)))
+            .unwrap();
+        store
+            .write_blocking(|tx| Ok(tx.execute("UPDATE ui_sessions SET expires_at = 'zzz'", [])?))
+            .unwrap();
+        let found = store.read_blocking(|c| lookup(c, &opened.cookie, now));
+        assert!(
+            matches!(
+                found,
+                Err(StoreError::Sqlite(rusqlite::Error::FromSqlConversionFailure(..)))
+            ),
+            "{found:?}"
+        );
     }
 
     #[test]
