@@ -22,5 +22,6 @@ pub mod http;
 pub mod profile;
 pub mod restore;
 pub mod server;
+pub mod service;
 pub mod store;
 pub mod telemetry;

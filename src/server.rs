@@ -245,6 +245,7 @@ const MAX_NONCES: usize = 100_000;
 use crate::http::metrics::Metrics;
 use crate::http::{AppState, admin_router, phone_router};
 use crate::profile::Vendors;
+use crate::service::Services;
 use crate::store::Store;
 use crate::store::lock::DbLock;
 use crate::store::pruner;
@@ -297,17 +298,19 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         .map(|keep| pruner::start(store.clone(), keep));
     let phone_cache = Arc::new(PhoneCache::new(store.clone(), phone_cache::DEFAULT_BUDGET));
     phone_cache.watch_external_changes();
+    let public_url = config
+        .public_url
+        .clone()
+        .map(|u| u.trim_end_matches('/').to_owned());
     let state = AppState {
+        services: Services::new(store.clone(), vendors.clone(), public_url.clone()),
         metrics: Arc::new(Metrics::new(&vendors)),
         store,
         phone_cache,
         vendors,
         recorder,
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
-        public_url: config
-            .public_url
-            .clone()
-            .map(|u| u.trim_end_matches('/').to_owned()),
+        public_url,
         authenticator: Arc::new(PhoneAuthenticator::new("deskprov", NONCE_TTL, MAX_NONCES)),
         bans: Arc::new(BanList::new(BanPolicy {
             misses: config.ban_misses,

@@ -3,17 +3,74 @@
 use serde::Serialize;
 use serde_json::Value;
 
-/// Who makes a change: an API token's name, `cli`, `demo`, …
+use super::tenant::Tenant;
+use super::token::{TokenInfo, TokenRole};
+
+/// Who asks for a use case: the name recorded in the audit log (an API token's `token:<name>`,
+/// `cli`, `demo`, …) and what it may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     /// The name recorded in the audit log.
     pub name: String,
+    /// What the actor may do.
+    pub role: TokenRole,
+    /// The tenant the actor is bound to; `None` for every tenant.
+    pub tenant_id: Option<i64>,
 }
 
+/// Why an actor may not do something (HTTP 403).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Denied(pub &'static str);
+
 impl Actor {
-    /// An actor with this name.
+    /// An operator's tool with every right (the CLI, the demo, tests), named `name`.
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into() }
+        Self {
+            name: name.into(),
+            role: TokenRole::Admin,
+            tenant_id: None,
+        }
+    }
+
+    /// The actor an API token stands for.
+    pub fn for_token(token: &TokenInfo) -> Self {
+        Self {
+            name: format!("token:{}", token.name),
+            role: token.role,
+            tenant_id: token.tenant_id,
+        }
+    }
+
+    /// Whether the actor has admin rights.
+    pub fn is_admin(&self) -> bool {
+        self.role == TokenRole::Admin
+    }
+
+    /// Refuses installers.
+    pub fn require_admin(&self) -> Result<(), Denied> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(Denied("this needs an admin token"))
+        }
+    }
+
+    /// Refuses actors bound to a tenant (creating tenants, listing all of them).
+    pub fn require_global_admin(&self) -> Result<(), Denied> {
+        self.require_admin()?;
+        match self.tenant_id {
+            None => Ok(()),
+            Some(_) => Err(Denied("this needs an admin token not bound to a tenant")),
+        }
+    }
+
+    /// Refuses actors bound to another tenant.
+    pub fn require_tenant(&self, tenant: &Tenant) -> Result<(), Denied> {
+        match self.tenant_id {
+            Some(id) if id != tenant.id => Err(Denied("this token is bound to another tenant")),
+            _ => Ok(()),
+        }
     }
 }
 

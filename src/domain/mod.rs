@@ -26,7 +26,7 @@ pub mod token;
 pub mod user;
 pub mod zone;
 
-pub use audit::{Actor, AuditEntry, Change, StoredEntry};
+pub use audit::{Actor, AuditEntry, Change, Denied, StoredEntry};
 pub use device::{Device, DeviceBundle, UploadInfo};
 pub use error::RuleError;
 pub use extension::{Extension, ExtensionPlan};

@@ -2,7 +2,8 @@
 
 use crate::domain::audit::Actor;
 use crate::domain::tenant::Tenant;
-use crate::domain::token::{TokenInfo, TokenRole};
+use crate::domain::token::TokenInfo;
+use crate::service::ServiceError;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -12,55 +13,43 @@ use super::error::{ApiError, ApiResult};
 
 use crate::store::tokens;
 
-/// The authenticated caller of an API request.
+/// The authenticated caller of an API request: the token and the actor it stands for.
 #[derive(Debug, Clone)]
-pub struct Caller(pub TokenInfo);
+pub struct Caller {
+    /// The token presented.
+    pub token: TokenInfo,
+    /// Who the use cases see.
+    pub actor: Actor,
+}
 
 impl Caller {
-    /// The actor recorded in the audit log.
-    pub fn actor(&self) -> Actor {
-        Actor::new(format!("token:{}", self.0.name))
+    /// The caller a looked-up token stands for.
+    pub fn new(token: TokenInfo) -> Self {
+        let actor = Actor::for_token(&token);
+        Self { token, actor }
     }
 
     /// Whether the token is an admin token.
     pub fn is_admin(&self) -> bool {
-        self.0.role == TokenRole::Admin
+        self.actor.is_admin()
     }
 
     /// Refuses installers.
     pub fn require_admin(&self) -> ApiResult<()> {
-        if self.is_admin() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden("this needs an admin token"))
-        }
-    }
-
-    /// Refuses tokens bound to a tenant (creating tenants, listing all of them).
-    pub fn require_global_admin(&self) -> ApiResult<()> {
-        self.require_admin()?;
-        if self.0.tenant_id.is_none() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(
-                "this needs an admin token not bound to a tenant",
-            ))
-        }
+        Ok(self.actor.require_admin().map_err(ServiceError::from)?)
     }
 
     /// Refuses tokens bound to another tenant.
     pub fn require_tenant(&self, tenant: &Tenant) -> ApiResult<()> {
-        match self.0.tenant_id {
-            Some(id) if id != tenant.id => {
-                Err(ApiError::Forbidden("this token is bound to another tenant"))
-            }
-            _ => Ok(()),
-        }
+        Ok(self
+            .actor
+            .require_tenant(tenant)
+            .map_err(ServiceError::from)?)
     }
 
     /// The tenant the token is bound to, if any.
     pub fn tenant_id(&self) -> Option<i64> {
-        self.0.tenant_id
+        self.actor.tenant_id
     }
 }
 
@@ -89,5 +78,5 @@ pub async fn caller_for_token(state: &AppState, token: &str) -> ApiResult<Caller
     }
     let token = token.to_owned();
     let info = state.store.read(move |c| tokens::lookup(c, &token)).await?;
-    info.map(Caller).ok_or(ApiError::Unauthorized)
+    info.map(Caller::new).ok_or(ApiError::Unauthorized)
 }

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::domain::RuleError;
 use crate::profile::RenderError;
+use crate::service::ServiceError;
 use crate::store::StoreError;
 
 /// Everything an API handler can fail with.
@@ -55,6 +56,19 @@ impl ApiError {
 impl From<RuleError> for ApiError {
     fn from(e: RuleError) -> Self {
         ApiError::Invalid(e)
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::BadRequest(rule) => ApiError::BadRequest(rule),
+            ServiceError::Forbidden(why) => ApiError::Forbidden(why),
+            ServiceError::NotFound(what) => ApiError::NotFound(what),
+            ServiceError::Conflict(rule) => ApiError::Conflict(rule),
+            ServiceError::Invalid(rule) => ApiError::Invalid(rule),
+            ServiceError::Internal(detail) => ApiError::Internal(detail),
+        }
     }
 }
 

@@ -1,7 +1,6 @@
 //! HTTP: the phone-facing handler, the admin/installer JSON API, the HTML pages under `/ui`,
 //! auth and errors. No SQL here.
 
-pub mod actions;
 pub mod api;
 pub mod auth;
 pub mod client_ip;
@@ -23,6 +22,8 @@ use crate::store::recorder::FetchRecorder;
 /// Shared state of every listener.
 #[derive(Clone)]
 pub struct AppState {
+    /// The use cases (and the store and profiles they work on).
+    pub services: crate::service::Services,
     /// The database.
     pub store: Store,
     /// Vendor profiles.

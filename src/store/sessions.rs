@@ -151,7 +151,9 @@ mod tests {
         assert!(
             matches!(
                 found,
-                Err(StoreError::Sqlite(rusqlite::Error::FromSqlConversionFailure(..)))
+                Err(StoreError::Sqlite(
+                    rusqlite::Error::FromSqlConversionFailure(..)
+                ))
             ),
             "{found:?}"
         );

@@ -9,11 +9,11 @@ use utoipa::IntoParams;
 use super::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable};
 use super::views::{AuditView, RestoredView};
 use crate::http::AppState;
-use crate::http::actions::tenants::load_tenant;
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::params::{ApiPath, ApiQuery};
 use crate::restore;
+use crate::service::tenants::load_tenant;
 use crate::store::audit;
 
 /// Filters and paging.
@@ -47,7 +47,7 @@ pub(super) async fn list(
 ) -> ApiResult<Json<AuditView>> {
     caller.require_admin()?;
     let tenant_id = match filter.tenant {
-        Some(name) => Some(load_tenant(&state.store, &caller, name).await?.id),
+        Some(name) => Some(load_tenant(&state.store, &caller.actor, name).await?.id),
         None => caller.tenant_id(),
     };
     let limit = filter.limit.unwrap_or(100).clamp(1, 500);
@@ -89,7 +89,7 @@ pub(super) async fn restore(
     ApiPath(path): ApiPath<EntryPath>,
 ) -> ApiResult<(StatusCode, Json<RestoredView>)> {
     caller.require_admin()?;
-    let actor = caller.actor();
+    let actor = caller.actor.clone();
     let vendors = state.vendors.clone();
     let scope = caller.tenant_id();
     let restored = state

@@ -15,10 +15,10 @@ use super::views::ImportRejectedBody;
 use crate::bulk::{self, ImportReport, ImportRequest};
 use crate::domain::RuleError;
 use crate::http::AppState;
-use crate::http::actions::tenants::load_tenant;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, ErrorDetail};
 use crate::http::params::{ApiPath, ApiQuery};
+use crate::service::tenants::load_tenant;
 
 /// Largest CSV file the import endpoint takes (about 200 000 rows).
 pub(super) const IMPORT_MAX_BYTES: usize = 32 * 1024 * 1024;
@@ -66,12 +66,12 @@ pub(super) async fn import(
         ApiError::BadRequest(RuleError::new("body", code, rejection.body_text()))
     })?;
     caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
+    let tenant = load_tenant(&state.store, &caller.actor, path.tenant).await?;
     let request = ImportRequest {
         tenant: tenant.name,
         csv: body.to_vec(),
         apply: query.apply,
-        actor: caller.actor(),
+        actor: caller.actor.clone(),
         source: None,
     };
     let (store, vendors) = (state.store.clone(), state.vendors.clone());
@@ -126,7 +126,7 @@ pub(super) async fn export(
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> ApiResult<Response> {
     caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
+    let tenant = load_tenant(&state.store, &caller.actor, path.tenant).await?;
     let file_name: String = tenant
         .name
         .chars()
@@ -138,8 +138,13 @@ pub(super) async fn export(
             }
         })
         .collect();
-    let text =
-        bulk::export::export(&state.store, tenant.name, query.secrets, caller.actor()).await?;
+    let text = bulk::export::export(
+        &state.store,
+        tenant.name,
+        query.secrets,
+        caller.actor.clone(),
+    )
+    .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),

@@ -13,13 +13,13 @@ use super::views::{DeviceView, DevicesView, FileView, FilesView, LinesView, Uplo
 use crate::domain::device::{DeviceDraft, DevicePatch};
 use crate::domain::{Mac, RuleError};
 use crate::http::AppState;
-use crate::http::actions::devices::{self as act, load, status, vendor_of};
-use crate::http::actions::tenants::load_tenant;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::ApiJson;
 use crate::http::params::{ApiPath, ApiQuery};
 use crate::profile::provision::line_plan;
+use crate::service::devices::{self as act, load, status, vendor_of};
+use crate::service::tenants::load_tenant;
 use crate::store::devices;
 use crate::store::uploads;
 
@@ -44,7 +44,7 @@ pub(super) struct DeviceFilePath {
 async fn device_view(state: &AppState, bundle: &DeviceBundle) -> ApiResult<DeviceView> {
     let vendor = vendor_of(&state.vendors, &bundle.device)?;
     let capacity = vendor.capacity(bundle.device.effective_model());
-    let status = status(state, bundle).await?;
+    let status = status(&state.services, bundle).await?;
     Ok(DeviceView::new(
         bundle,
         &vendor.profile.name,
@@ -72,7 +72,7 @@ pub(super) async fn create(
     caller: Caller,
     ApiJson(draft): ApiJson<DeviceDraft>,
 ) -> ApiResult<(StatusCode, Json<DeviceView>)> {
-    let bundle = act::register(&state, &caller, draft).await?;
+    let bundle = act::register(&state.services, &caller.actor, draft).await?;
     Ok((
         StatusCode::CREATED,
         Json(device_view(&state, &bundle).await?),
@@ -112,7 +112,7 @@ pub(super) async fn list(
     ApiQuery(filter): ApiQuery<ListFilter>,
 ) -> ApiResult<Json<DevicesView>> {
     let tenant_id = match filter.tenant {
-        Some(name) => Some(load_tenant(&state.store, &caller, name).await?.id),
+        Some(name) => Some(load_tenant(&state.store, &caller.actor, name).await?.id),
         None => caller.tenant_id(),
     };
     let after = filter
@@ -170,7 +170,7 @@ pub(super) async fn show(
     caller: Caller,
     ApiPath(path): ApiPath<DevicePath>,
 ) -> ApiResult<Json<DeviceView>> {
-    let bundle = load(&state, &caller, &path.mac).await?;
+    let bundle = load(&state.services, &caller.actor, &path.mac).await?;
     Ok(Json(device_view(&state, &bundle).await?))
 }
 
@@ -196,7 +196,7 @@ pub(super) async fn update(
     ApiPath(path): ApiPath<DevicePath>,
     ApiJson(patch): ApiJson<DevicePatch>,
 ) -> ApiResult<Json<DeviceView>> {
-    let (bundle, generated) = act::update(&state, &caller, &path.mac, patch).await?;
+    let (bundle, generated) = act::update(&state.services, &caller.actor, &path.mac, patch).await?;
     let mut view = device_view(&state, &bundle).await?;
     if let Some(credentials) = &mut view.phone_credentials {
         // Shown once, here.
@@ -231,7 +231,7 @@ pub(super) async fn remove(
     ApiPath(path): ApiPath<DevicePath>,
     ApiQuery(confirm): ApiQuery<Confirm>,
 ) -> ApiResult<StatusCode> {
-    let bundle = load(&state, &caller, &path.mac).await?;
+    let bundle = load(&state.services, &caller.actor, &path.mac).await?;
     let confirmed =
         confirm.confirm.as_deref().and_then(|c| Mac::parse(c).ok()) == Some(bundle.device.mac);
     if !confirmed {
@@ -244,7 +244,7 @@ pub(super) async fn remove(
             ),
         )));
     }
-    let actor = caller.actor();
+    let actor = caller.actor.clone();
     state
         .store
         .write(move |tx| devices::delete(tx, &actor, &bundle.device))
@@ -269,7 +269,7 @@ pub(super) async fn lines(
     caller: Caller,
     ApiPath(path): ApiPath<DevicePath>,
 ) -> ApiResult<Json<LinesView>> {
-    let bundle = load(&state, &caller, &path.mac).await?;
+    let bundle = load(&state.services, &caller.actor, &path.mac).await?;
     let vendor = vendor_of(&state.vendors, &bundle.device)?;
     let plan = line_plan(&bundle, vendor);
     Ok(Json(LinesView::new(
@@ -297,8 +297,8 @@ pub(super) async fn files(
     ApiPath(path): ApiPath<DevicePath>,
 ) -> ApiResult<Json<FilesView>> {
     caller.require_admin()?;
-    let bundle = load(&state, &caller, &path.mac).await?;
-    let files = act::file_names(&state, &bundle)?
+    let bundle = load(&state.services, &caller.actor, &path.mac).await?;
+    let files = act::file_names(&state.services, &bundle)?
         .into_iter()
         .map(|(name, f)| FileView {
             name,
@@ -338,8 +338,15 @@ pub(super) async fn file(
     ApiQuery(reveal): ApiQuery<Reveal>,
 ) -> ApiResult<Response> {
     caller.require_admin()?;
-    let bundle = load(&state, &caller, &mac).await?;
-    let rendered = act::render_file(&state, &caller, &bundle, &name, reveal.reveal).await?;
+    let bundle = load(&state.services, &caller.actor, &mac).await?;
+    let rendered = act::render_file(
+        &state.services,
+        &caller.actor,
+        &bundle,
+        &name,
+        reveal.reveal,
+    )
+    .await?;
     Ok((
         [
             (header::CONTENT_TYPE, rendered.content_type),
@@ -368,7 +375,7 @@ pub(super) async fn uploads(
     ApiPath(path): ApiPath<DevicePath>,
 ) -> ApiResult<Json<UploadsView>> {
     caller.require_admin()?;
-    let bundle = load(&state, &caller, &path.mac).await?;
+    let bundle = load(&state.services, &caller.actor, &path.mac).await?;
     let id = bundle.device.id;
     let list = state.store.read(move |c| uploads::list(c, id)).await?;
     Ok(Json(UploadsView {
@@ -395,7 +402,7 @@ pub(super) async fn upload(
     ApiPath(DeviceFilePath { mac, file: name }): ApiPath<DeviceFilePath>,
 ) -> ApiResult<Response> {
     caller.require_admin()?;
-    let bundle = load(&state, &caller, &mac).await?;
+    let bundle = load(&state.services, &caller.actor, &mac).await?;
     let id = bundle.device.id;
     let body = state
         .store

@@ -10,11 +10,11 @@ use super::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Un
 use super::views::{SiteView, SitesView, TenantView, TenantsView};
 use crate::domain::tenant::{SiteDraft, TenantDraft};
 use crate::http::AppState;
-use crate::http::actions::tenants::{load_tenant, visible_tenants};
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::json::ApiJson;
 use crate::http::params::ApiPath;
+use crate::service::tenants::{load_tenant, visible_tenants};
 use crate::store::tenants;
 use crate::store::{StoreError, sites};
 
@@ -56,9 +56,12 @@ pub(super) async fn create(
     caller: Caller,
     ApiJson(draft): ApiJson<TenantDraft>,
 ) -> ApiResult<(StatusCode, Json<TenantView>)> {
-    caller.require_global_admin()?;
+    caller
+        .actor
+        .require_global_admin()
+        .map_err(crate::service::ServiceError::from)?;
     let spec = draft.into_new()?;
-    let actor = caller.actor();
+    let actor = caller.actor.clone();
     let (tenant, generated) = state
         .store
         .write(move |tx| tenants::insert(tx, &actor, spec))
@@ -85,7 +88,7 @@ pub(super) async fn list(
     caller: Caller,
 ) -> ApiResult<Json<TenantsView>> {
     caller.require_admin()?;
-    let tenants = visible_tenants(&state.store, &caller)
+    let tenants = visible_tenants(&state.store, &caller.actor)
         .await?
         .iter()
         .map(|t| TenantView::new(t, None))
@@ -111,7 +114,7 @@ pub(super) async fn show(
     ApiPath(path): ApiPath<TenantPath>,
 ) -> ApiResult<Json<TenantView>> {
     caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
+    let tenant = load_tenant(&state.store, &caller.actor, path.tenant).await?;
     Ok(Json(TenantView::new(&tenant, None)))
 }
 
@@ -135,9 +138,9 @@ pub(super) async fn update(
     ApiJson(draft): ApiJson<TenantDraft>,
 ) -> ApiResult<Json<TenantView>> {
     caller.require_admin()?;
-    let before = load_tenant(&state.store, &caller, path.tenant).await?;
+    let before = load_tenant(&state.store, &caller.actor, path.tenant).await?;
     let spec = draft.apply_to(before.spec())?;
-    let actor = caller.actor();
+    let actor = caller.actor.clone();
     let (after, generated) = state
         .store
         .write(move |tx| tenants::update(tx, &actor, &before, spec))
@@ -165,9 +168,9 @@ pub(super) async fn create_site(
     ApiJson(draft): ApiJson<SiteDraft>,
 ) -> ApiResult<(StatusCode, Json<SiteView>)> {
     caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
+    let tenant = load_tenant(&state.store, &caller.actor, path.tenant).await?;
     let spec = draft.into_new()?;
-    let actor = caller.actor();
+    let actor = caller.actor.clone();
     let site = state
         .store
         .write(move |tx| sites::insert(tx, &actor, tenant.id, &spec))
@@ -195,7 +198,7 @@ pub(super) async fn update_site(
     ApiJson(draft): ApiJson<SiteDraft>,
 ) -> ApiResult<Json<SiteView>> {
     caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
+    let tenant = load_tenant(&state.store, &caller.actor, path.tenant).await?;
     let site = path.site;
     let before = state
         .store
@@ -205,7 +208,7 @@ pub(super) async fn update_site(
         })
         .await?;
     let spec = draft.apply_to(before.spec())?;
-    let actor = caller.actor();
+    let actor = caller.actor.clone();
     let after = state
         .store
         .write(move |tx| sites::update(tx, &actor, &before, &spec))
@@ -231,7 +234,7 @@ pub(super) async fn list_sites(
     ApiPath(path): ApiPath<TenantPath>,
 ) -> ApiResult<Json<SitesView>> {
     caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
+    let tenant = load_tenant(&state.store, &caller.actor, path.tenant).await?;
     let sites = state.store.read(move |c| sites::list(c, tenant.id)).await?;
     Ok(Json(SitesView {
         sites: sites.iter().map(SiteView::from).collect(),

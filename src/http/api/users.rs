@@ -13,12 +13,12 @@ use super::tenants::TenantPath;
 use super::views::{AliasView, AliasesView, ExtensionsView, UserDetailView, UserView, UsersView};
 use crate::domain::user::{AliasDraft, UserDraft};
 use crate::http::AppState;
-use crate::http::actions::tenants::load_tenant;
-use crate::http::actions::users as act;
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::json::ApiJson;
 use crate::http::params::{ApiPath, ApiQuery};
+use crate::service::tenants::load_tenant;
+use crate::service::users as act;
 use crate::store::aliases;
 
 use crate::store::users;
@@ -46,7 +46,7 @@ pub(super) struct AliasPath {
 }
 
 async fn load_user(state: &AppState, caller: &Caller, path: UserPath) -> ApiResult<(Tenant, User)> {
-    act::load_user(state, caller, path.tenant, path.extension).await
+    Ok(act::load_user(&state.services, &caller.actor, path.tenant, path.extension).await?)
 }
 
 /// `?reveal=true`: admins may ask for SIP passwords.
@@ -77,7 +77,7 @@ pub(super) async fn create(
     ApiPath(path): ApiPath<TenantPath>,
     ApiJson(draft): ApiJson<UserDraft>,
 ) -> ApiResult<(StatusCode, Json<UserDetailView>)> {
-    let user = act::create(&state, &caller, path.tenant, draft).await?;
+    let user = act::create(&state.services, &caller.actor, path.tenant, draft).await?;
     Ok((
         StatusCode::CREATED,
         Json(UserDetailView::new(&user, &[], false)),
@@ -110,7 +110,7 @@ pub(super) async fn list(
     ApiPath(path): ApiPath<TenantPath>,
     ApiQuery(search): ApiQuery<Search>,
 ) -> ApiResult<Json<UsersView>> {
-    let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
+    let tenant = load_tenant(&state.store, &caller.actor, path.tenant).await?;
     let list = state
         .store
         .read(move |c| users::list(c, tenant.id, search.q.as_deref()))
@@ -169,7 +169,7 @@ pub(super) async fn update(
     caller.require_admin()?;
     let (tenant, before) = load_user(&state, &caller, path).await?;
     let spec = draft.apply_to(before.spec.clone(), act::rules(&tenant))?;
-    let actor = caller.actor();
+    let actor = caller.actor.clone();
     let (user, aliases) = state
         .store
         .write(move |tx| {
@@ -211,8 +211,8 @@ pub(super) async fn remove(
 ) -> ApiResult<StatusCode> {
     let UserPath { tenant, extension } = path;
     act::remove(
-        &state,
-        &caller,
+        &state.services,
+        &caller.actor,
         tenant,
         extension,
         confirm.confirm.as_deref(),
@@ -239,8 +239,8 @@ pub(super) async fn extensions(
     ApiPath(path): ApiPath<TenantPath>,
 ) -> ApiResult<Json<ExtensionsView>> {
     caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller, path.tenant).await?;
-    let (allocated, next) = act::extensions(&state, &tenant).await?;
+    let tenant = load_tenant(&state.store, &caller.actor, path.tenant).await?;
+    let (allocated, next) = act::extensions(&state.services, &tenant).await?;
     Ok(Json(ExtensionsView {
         allocated,
         next_free: next.map(|e| e.as_str().to_owned()),
@@ -268,7 +268,7 @@ pub(super) async fn add_alias(
     ApiJson(draft): ApiJson<AliasDraft>,
 ) -> ApiResult<(StatusCode, Json<AliasView>)> {
     let UserPath { tenant, extension } = path;
-    let alias = act::add_alias(&state, &caller, tenant, extension, draft).await?;
+    let alias = act::add_alias(&state.services, &caller.actor, tenant, extension, draft).await?;
     Ok((StatusCode::CREATED, Json(AliasView::new(&alias, false))))
 }
 
@@ -327,7 +327,14 @@ pub(super) async fn reorder_aliases(
     ApiJson(order): ApiJson<AliasOrder>,
 ) -> ApiResult<Json<AliasesView>> {
     let UserPath { tenant, extension } = path;
-    let list = act::reorder_aliases(&state, &caller, tenant, extension, order.order).await?;
+    let list = act::reorder_aliases(
+        &state.services,
+        &caller.actor,
+        tenant,
+        extension,
+        order.order,
+    )
+    .await?;
     Ok(Json(AliasesView::new(&list)))
 }
 
@@ -353,6 +360,6 @@ pub(super) async fn remove_alias(
         extension,
         id,
     } = path;
-    act::remove_alias(&state, &caller, tenant, extension, id).await?;
+    act::remove_alias(&state.services, &caller.actor, tenant, extension, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

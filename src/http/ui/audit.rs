@@ -12,7 +12,7 @@ use super::form::{Choice, given};
 use super::session::UiSession;
 use super::{Layout, page, short_time};
 use crate::http::AppState;
-use crate::http::actions::tenants::{load_tenant, visible_tenants};
+use crate::service::tenants::{load_tenant, visible_tenants};
 use crate::store::audit;
 
 /// Entries per page.
@@ -115,7 +115,11 @@ pub(super) async fn list(
 ) -> PageResult<Response> {
     session.caller.require_admin()?;
     let tenant_id = match given(&filter.tenant) {
-        Some(name) => Some(load_tenant(&state.store, &session.caller, name).await?.id),
+        Some(name) => Some(
+            load_tenant(&state.store, &session.caller.actor, name)
+                .await?
+                .id,
+        ),
         None => session.caller.tenant_id(),
     };
     let before = filter.before;
@@ -138,7 +142,7 @@ pub(super) async fn list(
         });
     let mut tenants = vec![Choice::new("", "All tenants", &filter.tenant)];
     tenants.extend(
-        visible_tenants(&state.store, &session.caller)
+        visible_tenants(&state.store, &session.caller.actor)
             .await?
             .into_iter()
             .map(|t| Choice::new(t.name.clone(), t.name, &filter.tenant)),

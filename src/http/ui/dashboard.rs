@@ -11,7 +11,7 @@ use super::session::UiSession;
 use super::{Done, FetchRow, Layout, page};
 use crate::domain::DeviceStatus;
 use crate::http::AppState;
-use crate::http::actions::devices::{DeviceSummary, summaries};
+use crate::service::devices::{DeviceSummary, summaries};
 use crate::store::fetches;
 use crate::store::tenants;
 
@@ -114,7 +114,7 @@ pub(super) async fn show(
             devices: t.devices,
         })
         .collect();
-    let devices = summaries(&state, scope, None).await?;
+    let devices = summaries(&state.services, scope, None).await?;
     let statuses = DeviceStatus::ALL
         .into_iter()
         .map(|s| StatusCount {

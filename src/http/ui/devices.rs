@@ -18,11 +18,11 @@ use crate::domain::device::{DeviceDraft, DevicePatch};
 use crate::domain::line_plan::{AccountKind, SipAccount};
 use crate::domain::{LinePlan, RuleError};
 use crate::http::AppState;
-use crate::http::actions::devices::{
+use crate::profile::provision::line_plan;
+use crate::service::devices::{
     self as act, MacHint, file_names, load, mac_hint, render_file, status, vendor_of,
 };
-use crate::http::actions::tenants::visible_tenants;
-use crate::profile::provision::line_plan;
+use crate::service::tenants::visible_tenants;
 use crate::store::fetches;
 
 use crate::store::users;
@@ -64,7 +64,7 @@ async fn register_page(
     form: NewDevice,
     error: Option<(StatusCode, RuleError)>,
 ) -> PageResult<Response> {
-    let tenants = visible_tenants(&state.store, &session.caller).await?;
+    let tenants = visible_tenants(&state.store, &session.caller.actor).await?;
     let tenant = tenants
         .iter()
         .find(|t| t.name == form.tenant)
@@ -256,7 +256,7 @@ pub(super) async fn register(
     State(state): State<AppState>,
     Posted { session, form }: Posted<NewDevice>,
 ) -> PageResult<Response> {
-    let tenants = visible_tenants(&state.store, &session.caller).await?;
+    let tenants = visible_tenants(&state.store, &session.caller.actor).await?;
     let Some(tenant) = tenants
         .iter()
         .find(|t| t.name == form.tenant)
@@ -297,7 +297,7 @@ pub(super) async fn register(
         label: given(&form.label),
         settings: None,
     };
-    match act::register(&state, &session.caller, draft).await {
+    match act::register(&state.services, &session.caller.actor, draft).await {
         Ok(bundle) => Ok(see_other(&format!(
             "/ui/devices/{}?done=registered",
             bundle.device.mac.lower12()
@@ -411,10 +411,10 @@ pub(super) async fn show(
     Path(mac): Path<String>,
     Query(done): Query<Done>,
 ) -> PageResult<Response> {
-    let bundle = load(&state, &session.caller, &mac).await?;
+    let bundle = load(&state.services, &session.caller.actor, &mac).await?;
     let vendor = vendor_of(&state.vendors, &bundle.device)?;
     let plan = line_plan(&bundle, vendor);
-    let status = status(&state, &bundle).await?;
+    let status = status(&state.services, &bundle).await?;
     let d = &bundle.device;
     let lower = d.mac.lower12();
     let recent = {
@@ -427,8 +427,15 @@ pub(super) async fn show(
     let show_files = session.caller.is_admin();
     let mut files = Vec::new();
     if show_files {
-        for (name, spec) in file_names(&state, &bundle)? {
-            let rendered = render_file(&state, &session.caller, &bundle, &name, false).await?;
+        for (name, spec) in file_names(&state.services, &bundle)? {
+            let rendered = render_file(
+                &state.services,
+                &session.caller.actor,
+                &bundle,
+                &name,
+                false,
+            )
+            .await?;
             files.push(FilePreview {
                 name,
                 kind: spec.kind_name(),
@@ -520,7 +527,7 @@ pub(super) async fn reopen(
         reopen_enrollment: Some(true),
         ..DevicePatch::default()
     };
-    let (bundle, _) = act::update(&state, &session.caller, &mac, patch).await?;
+    let (bundle, _) = act::update(&state.services, &session.caller.actor, &mac, patch).await?;
     Ok(see_other(&format!(
         "/ui/devices/{}?done=reopened",
         bundle.device.mac.lower12()

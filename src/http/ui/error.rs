@@ -37,6 +37,12 @@ impl From<crate::store::StoreError> for PageError {
     }
 }
 
+impl From<crate::service::ServiceError> for PageError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        PageError::Api(e.into())
+    }
+}
+
 impl From<RuleError> for PageError {
     fn from(e: RuleError) -> Self {
         PageError::Api(ApiError::Invalid(e))

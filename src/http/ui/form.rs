@@ -135,7 +135,8 @@ pub fn place_error(fields: &mut [Field], rule: &RuleError) -> Option<String> {
 
 /// The rule a refused change broke, with the API's status, when it is one a form shows
 /// in place; anything else (no right, not found, internal) becomes an error page.
-pub fn rule_of(e: ApiError) -> Result<(axum::http::StatusCode, RuleError), PageError> {
+pub fn rule_of(e: impl Into<ApiError>) -> Result<(axum::http::StatusCode, RuleError), PageError> {
+    let e = e.into();
     let status = e.status();
     match e {
         ApiError::BadRequest(r) | ApiError::Conflict(r) | ApiError::Invalid(r) => Ok((status, r)),

@@ -130,7 +130,7 @@ pub(super) async fn submit(
     };
     let now = Utc::now();
     let until = now + chrono::Duration::from_std(SESSION_TTL).unwrap_or_default();
-    let token = caller.0.clone();
+    let token = caller.token.clone();
     let opened = state
         .store
         .write(move |tx| sessions::open(tx, &token, now, until))

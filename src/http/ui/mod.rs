@@ -24,8 +24,8 @@ use axum::routing::{get, post};
 use self::error::{PageError, PageResult};
 use self::session::UiSession;
 use super::AppState;
-use super::actions::tenants::visible_tenants;
 use super::error::ApiError;
+use crate::service::tenants::visible_tenants;
 
 /// The pages' routes, to merge into the admin router.
 pub fn router() -> Router<AppState> {
@@ -124,15 +124,15 @@ impl Layout {
         title: impl Into<String>,
         section: &'static str,
     ) -> PageResult<Self> {
-        let tenants = visible_tenants(&state.store, &session.caller).await?;
+        let tenants = visible_tenants(&state.store, &session.caller.actor).await?;
         let users_href = match tenants.as_slice() {
             [only] => Some(format!("/ui/tenants/{}/users", only.name)),
             _ => None,
         };
         Ok(Self {
             title: title.into(),
-            who: session.caller.0.name.clone(),
-            role: session.caller.0.role.as_str(),
+            who: session.caller.token.name.clone(),
+            role: session.caller.token.role.as_str(),
             is_admin: session.caller.is_admin(),
             csrf: session.csrf.clone(),
             section,

@@ -132,7 +132,7 @@ impl FromRequestParts<AppState> for UiSession {
             .await?
             .ok_or(PageError::SignIn { next, expired })?;
         Ok(UiSession {
-            caller: Caller(session.token),
+            caller: Caller::new(session.token),
             csrf: session.csrf,
             cookie: value,
         })

@@ -16,9 +16,9 @@ use super::{Done, Layout, page_with, see_other, short_time};
 use crate::domain::user::{AliasDraft, UserDraft};
 use crate::domain::{Role, RuleError};
 use crate::http::AppState;
-use crate::http::actions::devices::summaries;
-use crate::http::actions::tenants::load_tenant;
-use crate::http::actions::users::{self as act, load_user};
+use crate::service::devices::summaries;
+use crate::service::tenants::load_tenant;
+use crate::service::users::{self as act, load_user};
 use crate::store::aliases;
 use crate::store::sites;
 
@@ -174,14 +174,14 @@ async fn list_view(
     tenant: String,
     q: &str,
 ) -> PageResult<ListView> {
-    let tenant = load_tenant(&state.store, &session.caller, tenant).await?;
+    let tenant = load_tenant(&state.store, &session.caller.actor, tenant).await?;
     let (id, search) = (tenant.id, given(q).map(|s| s.trim().to_owned()));
     let (found, sites) = state
         .store
         .read(move |c| Ok((users::list(c, id, search.as_deref())?, sites::list(c, id)?)))
         .await?;
     let next_free = if session.caller.is_admin() {
-        act::extensions(state, &tenant)
+        act::extensions(&state.services, &tenant)
             .await?
             .1
             .map(|e| e.to_string())
@@ -276,7 +276,14 @@ pub(super) async fn create(
     Path(tenant): Path<String>,
     Posted { session, form }: Posted<NewUser>,
 ) -> PageResult<Response> {
-    match act::create(&state, &session.caller, tenant.clone(), form.draft()).await {
+    match act::create(
+        &state.services,
+        &session.caller.actor,
+        tenant.clone(),
+        form.draft(),
+    )
+    .await
+    {
         Ok(user) => Ok(see_other(&format!(
             "/ui/tenants/{tenant}/users/{}?done=user_created",
             user.spec.extension
@@ -413,10 +420,11 @@ async fn user_page(
     done: Option<&str>,
     failed: Option<Failed>,
 ) -> PageResult<Response> {
-    let (tenant, user) = load_user(state, &session.caller, tenant, extension).await?;
+    let (tenant, user) =
+        load_user(&state.services, &session.caller.actor, tenant, extension).await?;
     let id = user.id;
     let list = state.store.read(move |c| aliases::for_user(c, id)).await?;
-    let devices = summaries(state, Some(tenant.id), Some(user.id))
+    let devices = summaries(&state.services, Some(tenant.id), Some(user.id))
         .await?
         .into_iter()
         .map(|d| UserDevice {
@@ -528,8 +536,8 @@ pub(super) async fn add_alias(
     };
     let back = format!("/ui/tenants/{tenant}/users/{extension}");
     match act::add_alias(
-        &state,
-        &session.caller,
+        &state.services,
+        &session.caller.actor,
         tenant.clone(),
         extension.clone(),
         draft,
@@ -573,7 +581,13 @@ pub(super) async fn move_alias(
         "down" => false,
         _ => return Err(PageError::BadForm("direction is up or down".into())),
     };
-    let (_, user) = load_user(&state, &session.caller, tenant.clone(), extension.clone()).await?;
+    let (_, user) = load_user(
+        &state.services,
+        &session.caller.actor,
+        tenant.clone(),
+        extension.clone(),
+    )
+    .await?;
     let user_id = user.id;
     let current: Vec<i64> = state
         .store
@@ -588,8 +602,8 @@ pub(super) async fn move_alias(
         return Ok(see_other(&format!("{back}#aliases")));
     };
     match act::reorder_aliases(
-        &state,
-        &session.caller,
+        &state.services,
+        &session.caller.actor,
         tenant.clone(),
         extension.clone(),
         order,
@@ -622,8 +636,8 @@ pub(super) async fn delete_alias(
     Posted { session, .. }: Posted<NoFields>,
 ) -> PageResult<Response> {
     act::remove_alias(
-        &state,
-        &session.caller,
+        &state.services,
+        &session.caller.actor,
         tenant.clone(),
         extension.clone(),
         id,
@@ -648,8 +662,8 @@ pub(super) async fn delete(
 ) -> PageResult<Response> {
     let confirm = form.confirm.trim();
     match act::remove(
-        &state,
-        &session.caller,
+        &state.services,
+        &session.caller.actor,
         tenant.clone(),
         extension.clone(),
         Some(confirm),

@@ -4,11 +4,11 @@ use crate::domain::audit::Change;
 use crate::domain::device::{Device, DeviceBundle};
 use serde_json::json;
 
+use super::Services;
+use super::{ServiceError, ServiceResult};
+use crate::domain::Actor;
 use crate::domain::device::{DeviceDraft, DevicePatch};
 use crate::domain::{DeviceStatus, Mac, RuleError, device_status};
-use crate::http::AppState;
-use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
 use crate::profile::provision::{config_current, render_common_file, render_device_file};
 use crate::profile::{FileKind, FileSpec, Rendered, Vendor, Vendors};
 use crate::store::audit;
@@ -17,14 +17,14 @@ use crate::store::devices;
 use super::tenants::load_tenant;
 
 /// Parses a MAC in any common spelling; the error names the `mac` field.
-pub fn parse_mac(text: &str) -> ApiResult<Mac> {
-    Mac::parse(text).map_err(ApiError::Invalid)
+pub fn parse_mac(text: &str) -> ServiceResult<Mac> {
+    Mac::parse(text).map_err(ServiceError::Invalid)
 }
 
 /// The vendor profile of a stored device.
-pub fn vendor_of<'a>(vendors: &'a Vendors, device: &Device) -> ApiResult<&'a Vendor> {
+pub fn vendor_of<'a>(vendors: &'a Vendors, device: &Device) -> ServiceResult<&'a Vendor> {
     vendors.get(&device.vendor).ok_or_else(|| {
-        ApiError::Internal(format!(
+        ServiceError::Internal(format!(
             "device {} has unknown vendor {}",
             device.mac, device.vendor
         ))
@@ -32,14 +32,14 @@ pub fn vendor_of<'a>(vendors: &'a Vendors, device: &Device) -> ApiResult<&'a Ven
 }
 
 /// Loads the device bundle for `mac` (any spelling) and checks the caller's tenant.
-pub async fn load(state: &AppState, caller: &Caller, mac: &str) -> ApiResult<DeviceBundle> {
+pub async fn load(services: &Services, actor: &Actor, mac: &str) -> ServiceResult<DeviceBundle> {
     let mac = parse_mac(mac)?;
-    let bundle = state
+    let bundle = services
         .store
         .read(move |c| devices::bundle(c, &mac))
         .await?
-        .ok_or(ApiError::NotFound("device"))?;
-    caller.require_tenant(&bundle.tenant)?;
+        .ok_or(ServiceError::NotFound("device"))?;
+    actor.require_tenant(&bundle.tenant)?;
     Ok(bundle)
 }
 
@@ -58,10 +58,10 @@ pub fn status_of(
 }
 
 /// The device status now.
-pub async fn status(state: &AppState, bundle: &DeviceBundle) -> ApiResult<DeviceStatus> {
-    let vendor = vendor_of(&state.vendors, &bundle.device)?;
+pub async fn status(services: &Services, bundle: &DeviceBundle) -> ServiceResult<DeviceStatus> {
+    let vendor = vendor_of(&services.vendors, &bundle.device)?;
     let id = bundle.device.id;
-    let fetched = state
+    let fetched = services
         .store
         .read(move |c| devices::fetched_files(c, id))
         .await?;
@@ -86,12 +86,12 @@ pub struct DeviceSummary {
 /// The devices of one tenant (or all) and/or one user, with their status, in one pass over
 /// the store.
 pub async fn summaries(
-    state: &AppState,
+    services: &Services,
     tenant_id: Option<i64>,
     user_id: Option<i64>,
-) -> ApiResult<Vec<DeviceSummary>> {
-    let vendors = state.vendors.clone();
-    let found = state
+) -> ServiceResult<Vec<DeviceSummary>> {
+    let vendors = services.vendors.clone();
+    let found = services
         .store
         .read(move |c| {
             let mut out = Vec::new();
@@ -124,42 +124,43 @@ pub async fn summaries(
 /// Registers a device: the vendor given or recognised from the MAC, the model checked against
 /// it, the owner and limits checked by the store. Returns the new device's bundle.
 pub async fn register(
-    state: &AppState,
-    caller: &Caller,
+    services: &Services,
+    actor: &Actor,
     draft: DeviceDraft,
-) -> ApiResult<DeviceBundle> {
+) -> ServiceResult<DeviceBundle> {
     let spec = draft.into_spec()?;
-    let vendor =
-        state
-            .vendors
-            .for_new_device(spec.vendor.as_deref(), &spec.mac, spec.model.as_deref())?;
-    let tenant = load_tenant(&state.store, caller, spec.tenant.clone()).await?;
-    let actor = caller.actor();
+    let vendor = services.vendors.for_new_device(
+        spec.vendor.as_deref(),
+        &spec.mac,
+        spec.model.as_deref(),
+    )?;
+    let tenant = load_tenant(&services.store, actor, spec.tenant.clone()).await?;
     let vendor_id = vendor.id().to_owned();
     let mac = spec.mac;
-    state
+    let by = actor.clone();
+    services
         .store
-        .write(move |tx| devices::insert(tx, &actor, &tenant, &spec, &vendor_id))
+        .write(move |tx| devices::insert(tx, &by, &tenant, &spec, &vendor_id))
         .await?;
-    load(state, caller, &mac.lower12()).await
+    load(services, actor, &mac.lower12()).await
 }
 
 /// Applies `patch` to the device with `mac` (re-assign, model, site, label, settings,
 /// re-open enrollment). Returns the changed device's bundle.
 pub async fn update(
-    state: &AppState,
-    caller: &Caller,
+    services: &Services,
+    actor: &Actor,
     mac: &str,
     patch: DevicePatch,
-) -> ApiResult<(DeviceBundle, Option<String>)> {
+) -> ServiceResult<(DeviceBundle, Option<String>)> {
     patch.check()?;
-    let bundle = load(state, caller, mac).await?;
+    let bundle = load(services, actor, mac).await?;
     if let Some(model) = &patch.model
-        && vendor_of(&state.vendors, &bundle.device)?
+        && vendor_of(&services.vendors, &bundle.device)?
             .model_key(model)
             .is_none()
     {
-        return Err(ApiError::Invalid(RuleError::new(
+        return Err(ServiceError::Invalid(RuleError::new(
             "model",
             "model_unknown",
             format!("{model} is not a {} model", bundle.device.vendor),
@@ -170,7 +171,7 @@ pub async fn update(
     let (credentials, generated) = match &patch.phone_credentials {
         None => (None, None),
         Some(change) => {
-            caller.require_admin()?;
+            actor.require_admin()?;
             match change {
                 None => (Some(None), None),
                 Some(input) => {
@@ -180,47 +181,49 @@ pub async fn update(
             }
         }
     };
-    let actor = caller.actor();
     let DeviceBundle { tenant, device, .. } = bundle;
     let mac = device.mac;
-    state
+    let by = actor.clone();
+    services
         .store
         .write(move |tx| {
             let credentials = credentials.as_ref().map(Option::as_ref);
-            devices::update(tx, &actor, &tenant, &device, &patch, credentials)
+            devices::update(tx, &by, &tenant, &device, &patch, credentials)
         })
         .await?;
-    Ok((load(state, caller, &mac.lower12()).await?, generated))
+    Ok((load(services, actor, &mac.lower12()).await?, generated))
 }
 
 /// The files the device fetches: its own and its model's common ones.
 pub fn file_names<'a>(
-    state: &'a AppState,
+    services: &'a Services,
     bundle: &DeviceBundle,
-) -> ApiResult<Vec<(String, &'a FileSpec)>> {
-    let vendor = vendor_of(&state.vendors, &bundle.device)?;
-    Ok(state
-        .vendors
-        .device_file_names(vendor, &bundle.device.mac, bundle.device.effective_model()))
+) -> ServiceResult<Vec<(String, &'a FileSpec)>> {
+    let vendor = vendor_of(&services.vendors, &bundle.device)?;
+    Ok(services.vendors.device_file_names(
+        vendor,
+        &bundle.device.mac,
+        bundle.device.effective_model(),
+    ))
 }
 
 /// The file `name` as the phone gets it (admins only); passwords masked unless `reveal`,
 /// which is audited.
 pub async fn render_file(
-    state: &AppState,
-    caller: &Caller,
+    services: &Services,
+    actor: &Actor,
     bundle: &DeviceBundle,
     name: &str,
     reveal: bool,
-) -> ApiResult<Rendered> {
-    caller.require_admin()?;
-    let vendor = vendor_of(&state.vendors, &bundle.device)?;
+) -> ServiceResult<Rendered> {
+    actor.require_admin()?;
+    let vendor = vendor_of(&services.vendors, &bundle.device)?;
     let model = bundle.device.effective_model();
-    let (_, file) = file_names(state, bundle)?
+    let (_, file) = file_names(services, bundle)?
         .into_iter()
         .find(|(n, _)| n == name)
-        .ok_or(ApiError::NotFound("file"))?;
-    let server_url = preview_server_url(state, bundle).await?;
+        .ok_or(ServiceError::NotFound("file"))?;
+    let server_url = preview_server_url(services, bundle).await?;
     let rendered = match file.kind {
         FileKind::Device => render_device_file(bundle, vendor, file, &server_url, !reveal)?.0,
         FileKind::Common => {
@@ -233,18 +236,18 @@ pub async fn render_file(
         }
     };
     if reveal && file.kind == FileKind::Device {
-        let actor = caller.actor();
         let (key, tenant_id, name) = (
             bundle.device.mac.lower12(),
             bundle.tenant.id,
             name.to_owned(),
         );
-        state
+        let by = actor.clone();
+        services
             .store
             .write(move |tx| {
                 audit::record(
                     tx,
-                    &actor,
+                    &by,
                     Change {
                         action: "reveal",
                         entity: "device",
@@ -263,15 +266,18 @@ pub async fn render_file(
 
 /// The base URL a preview renders with: the configured public URL (plus the tenant's key),
 /// else the one the phone last used, else a placeholder that cannot resolve.
-pub async fn preview_server_url(state: &AppState, bundle: &DeviceBundle) -> ApiResult<String> {
-    if let Some(public) = &state.public_url {
+pub async fn preview_server_url(
+    services: &Services,
+    bundle: &DeviceBundle,
+) -> ServiceResult<String> {
+    if let Some(public) = &services.public_url {
         return Ok(match &bundle.tenant.phone_auth.url_key {
             Some(key) => format!("{public}/{key}"),
             None => public.clone(),
         });
     }
     let id = bundle.device.id;
-    let fetched = state
+    let fetched = services
         .store
         .read(move |c| devices::fetched_files(c, id))
         .await?;

@@ -1,12 +1,12 @@
 //! Users, extensions and SIP aliases.
 
+use super::Services;
+use super::{ServiceError, ServiceResult};
+use crate::domain::Actor;
 use crate::domain::tenant::Tenant;
 use crate::domain::user::{Alias, User};
 use crate::domain::user::{AliasDraft, TenantRules, UserDraft};
 use crate::domain::{Extension, RuleError};
-use crate::http::AppState;
-use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
 use crate::store::aliases;
 
 use crate::store::users;
@@ -23,14 +23,14 @@ pub fn rules(tenant: &Tenant) -> TenantRules<'_> {
 
 /// Loads the user with `extension` in `tenant`, checking the caller may see the tenant.
 pub async fn load_user(
-    state: &AppState,
-    caller: &Caller,
+    services: &Services,
+    actor: &Actor,
     tenant: String,
     extension: String,
-) -> ApiResult<(Tenant, User)> {
-    let tenant = load_tenant(&state.store, caller, tenant).await?;
+) -> ServiceResult<(Tenant, User)> {
+    let tenant = load_tenant(&services.store, actor, tenant).await?;
     let id = tenant.id;
-    let user = state
+    let user = services
         .store
         .read(move |c| users::by_extension(c, id, &extension))
         .await?;
@@ -39,28 +39,31 @@ pub async fn load_user(
 
 /// Creates a user in the tenant called `tenant` (admins only).
 pub async fn create(
-    state: &AppState,
-    caller: &Caller,
+    services: &Services,
+    actor: &Actor,
     tenant: String,
     draft: UserDraft,
-) -> ApiResult<User> {
-    caller.require_admin()?;
-    let tenant = load_tenant(&state.store, caller, tenant).await?;
+) -> ServiceResult<User> {
+    actor.require_admin()?;
+    let tenant = load_tenant(&services.store, actor, tenant).await?;
     let spec = draft.into_new(rules(&tenant), &mut rand::rng())?;
-    let actor = caller.actor();
-    Ok(state
+    let by = actor.clone();
+    Ok(services
         .store
-        .write(move |tx| users::insert(tx, &actor, &tenant, &spec))
+        .write(move |tx| users::insert(tx, &by, &tenant, &spec))
         .await?)
 }
 
 /// The extensions allocated in `tenant` (shortest first) and the next free one of its plan.
 pub async fn extensions(
-    state: &AppState,
+    services: &Services,
     tenant: &Tenant,
-) -> ApiResult<(Vec<String>, Option<Extension>)> {
+) -> ServiceResult<(Vec<String>, Option<Extension>)> {
     let id = tenant.id;
-    let taken = state.store.read(move |c| users::extensions(c, id)).await?;
+    let taken = services
+        .store
+        .read(move |c| users::extensions(c, id))
+        .await?;
     let next = tenant.extension_plan.next_free(&taken);
     let mut allocated: Vec<String> = taken.into_iter().collect();
     allocated.sort_by(|a, b| (a.len(), a).cmp(&(b.len(), b)));
@@ -69,15 +72,15 @@ pub async fn extensions(
 
 /// Deletes a user (admins only) once `confirm` repeats its extension.
 pub async fn remove(
-    state: &AppState,
-    caller: &Caller,
+    services: &Services,
+    actor: &Actor,
     tenant: String,
     extension: String,
     confirm: Option<&str>,
-) -> ApiResult<()> {
-    caller.require_admin()?;
+) -> ServiceResult<()> {
+    actor.require_admin()?;
     if confirm != Some(extension.as_str()) {
-        return Err(ApiError::BadRequest(RuleError::new(
+        return Err(ServiceError::BadRequest(RuleError::new(
             "confirm",
             "confirmation_required",
             format!(
@@ -85,66 +88,66 @@ pub async fn remove(
             ),
         )));
     }
-    let (_, user) = load_user(state, caller, tenant, extension).await?;
-    let actor = caller.actor();
-    state
+    let (_, user) = load_user(services, actor, tenant, extension).await?;
+    let by = actor.clone();
+    services
         .store
-        .write(move |tx| users::delete(tx, &actor, &user))
+        .write(move |tx| users::delete(tx, &by, &user))
         .await?;
     Ok(())
 }
 
 /// Adds an alias at the end of a user's order (admins only).
 pub async fn add_alias(
-    state: &AppState,
-    caller: &Caller,
+    services: &Services,
+    actor: &Actor,
     tenant: String,
     extension: String,
     draft: AliasDraft,
-) -> ApiResult<Alias> {
-    caller.require_admin()?;
-    let (tenant, user) = load_user(state, caller, tenant, extension).await?;
+) -> ServiceResult<Alias> {
+    actor.require_admin()?;
+    let (tenant, user) = load_user(services, actor, tenant, extension).await?;
     let spec = draft.into_new(&tenant.sip_username_prefix, &mut rand::rng())?;
-    let actor = caller.actor();
-    Ok(state
+    let by = actor.clone();
+    Ok(services
         .store
-        .write(move |tx| aliases::insert(tx, &actor, &tenant.sip_username_prefix, &user, &spec))
+        .write(move |tx| aliases::insert(tx, &by, &tenant.sip_username_prefix, &user, &spec))
         .await?)
 }
 
 /// Puts a user's aliases in the order of `order` (admins only).
 pub async fn reorder_aliases(
-    state: &AppState,
-    caller: &Caller,
+    services: &Services,
+    actor: &Actor,
     tenant: String,
     extension: String,
     order: Vec<i64>,
-) -> ApiResult<Vec<Alias>> {
-    caller.require_admin()?;
-    let (_, user) = load_user(state, caller, tenant, extension).await?;
-    let actor = caller.actor();
-    Ok(state
+) -> ServiceResult<Vec<Alias>> {
+    actor.require_admin()?;
+    let (_, user) = load_user(services, actor, tenant, extension).await?;
+    let by = actor.clone();
+    Ok(services
         .store
-        .write(move |tx| aliases::reorder(tx, &actor, &user, &order))
+        .write(move |tx| aliases::reorder(tx, &by, &user, &order))
         .await?)
 }
 
 /// Deletes alias `id` of a user (admins only).
 pub async fn remove_alias(
-    state: &AppState,
-    caller: &Caller,
+    services: &Services,
+    actor: &Actor,
     tenant: String,
     extension: String,
     id: i64,
-) -> ApiResult<()> {
-    caller.require_admin()?;
-    let (_, user) = load_user(state, caller, tenant, extension).await?;
-    let actor = caller.actor();
-    state
+) -> ServiceResult<()> {
+    actor.require_admin()?;
+    let (_, user) = load_user(services, actor, tenant, extension).await?;
+    let by = actor.clone();
+    services
         .store
         .write(move |tx| {
             let alias = aliases::by_id(tx, user.id, id)?;
-            aliases::delete(tx, &actor, &user, &alias)
+            aliases::delete(tx, &by, &user, &alias)
         })
         .await?;
     Ok(())
