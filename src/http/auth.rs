@@ -11,8 +11,6 @@ use axum::http::request::Parts;
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 
-use crate::store::tokens;
-
 /// The authenticated caller of an API request: the token and the actor it stands for.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -76,7 +74,6 @@ pub async fn caller_for_token(state: &AppState, token: &str) -> ApiResult<Caller
     if token.is_empty() || token.len() > 128 {
         return Err(ApiError::Unauthorized);
     }
-    let token = token.to_owned();
-    let info = state.store.read(move |c| tokens::lookup(c, &token)).await?;
+    let info = crate::service::sign_in::token(&state.services, token.to_owned()).await?;
     info.map(Caller::new).ok_or(ApiError::Unauthorized)
 }

@@ -134,7 +134,7 @@ pub async fn register(
         &spec.mac,
         spec.model.as_deref(),
     )?;
-    let tenant = load_tenant(&services.store, actor, spec.tenant.clone()).await?;
+    let tenant = load_tenant(services, actor, spec.tenant.clone()).await?;
     let vendor_id = vendor.id().to_owned();
     let mac = spec.mac;
     let by = actor.clone();
@@ -324,6 +324,110 @@ pub fn mac_hint(vendors: &Vendors, input: &str) -> MacHint {
             message: format!("{oui} is not a known vendor prefix: choose the vendor"),
         },
     }
+}
+
+/// Up to `limit` devices (of one tenant when given, else those the actor may see) whose MAC
+/// sorts after `after`, by MAC, with whether more follow; every device without a limit.
+pub async fn page(
+    services: &Services,
+    actor: &Actor,
+    tenant: Option<String>,
+    after: Option<Mac>,
+    limit: Option<u32>,
+) -> ServiceResult<(Vec<DeviceBundle>, bool)> {
+    let tenant_id = match tenant {
+        Some(name) => Some(load_tenant(services, actor, name).await?.id),
+        None => actor.tenant_id,
+    };
+    // One more than asked for tells whether another page follows.
+    let wanted = limit.map_or(u32::MAX, |n| n.saturating_add(1));
+    let found = services
+        .store
+        .read(move |c| {
+            let mut out = Vec::new();
+            for device in devices::page(c, tenant_id, after.as_ref(), wanted)? {
+                if let Some(bundle) = devices::bundle(c, &device.mac)? {
+                    out.push(bundle);
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    let more = limit.is_some_and(|n| found.len() > n as usize);
+    let mut found = found;
+    found.truncate(limit.map_or(usize::MAX, |n| n as usize));
+    Ok((found, more))
+}
+
+/// Deletes a device once `confirm` repeats its MAC (any spelling); the record stays in the
+/// audit log.
+pub async fn remove(
+    services: &Services,
+    actor: &Actor,
+    mac: &str,
+    confirm: Option<&str>,
+) -> ServiceResult<()> {
+    let bundle = load(services, actor, mac).await?;
+    let confirmed = confirm.and_then(|c| Mac::parse(c).ok()) == Some(bundle.device.mac);
+    if !confirmed {
+        return Err(ServiceError::BadRequest(RuleError::new(
+            "confirm",
+            "confirmation_required",
+            format!(
+                "to delete this device, repeat its MAC: ?confirm={}",
+                bundle.device.mac
+            ),
+        )));
+    }
+    let by = actor.clone();
+    services
+        .store
+        .write(move |tx| devices::delete(tx, &by, &bundle.device))
+        .await?;
+    Ok(())
+}
+
+/// The files the phone uploaded, the latest of each (admins).
+pub async fn uploads(
+    services: &Services,
+    actor: &Actor,
+    mac: &str,
+) -> ServiceResult<Vec<crate::domain::UploadInfo>> {
+    actor.require_admin()?;
+    let id = load(services, actor, mac).await?.device.id;
+    Ok(services
+        .store
+        .read(move |c| crate::store::uploads::list(c, id))
+        .await?)
+}
+
+/// The latest upload of `file` by the phone, as it sent it (admins).
+pub async fn upload(
+    services: &Services,
+    actor: &Actor,
+    mac: &str,
+    file: String,
+) -> ServiceResult<Vec<u8>> {
+    actor.require_admin()?;
+    let id = load(services, actor, mac).await?.device.id;
+    services
+        .store
+        .read(move |c| crate::store::uploads::get(c, id, &file))
+        .await?
+        .ok_or(ServiceError::NotFound("upload"))
+}
+
+/// The latest fetches of the phone, newest first.
+pub async fn fetch_history(
+    services: &Services,
+    bundle: &DeviceBundle,
+    limit: u32,
+) -> ServiceResult<Vec<crate::domain::fetch::FetchView>> {
+    let mac = bundle.device.mac.lower12();
+    Ok(services
+        .store
+        .read(move |c| crate::store::fetches::latest(c, Some(&mac), limit))
+        .await?)
 }
 
 #[cfg(test)]

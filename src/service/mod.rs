@@ -3,8 +3,11 @@
 //! the permission check and the audit log) and returns domain values or a [`ServiceError`].
 //! Changes go through the store in one transaction with their audit entry.
 
+pub mod audit;
 pub mod devices;
 pub mod error;
+pub mod overview;
+pub mod sign_in;
 pub mod tenants;
 pub mod users;
 
@@ -35,4 +38,9 @@ impl Services {
             public_url,
         }
     }
+}
+
+/// Whether the database answers (for `/healthz`).
+pub async fn health(services: &Services) -> ServiceResult<()> {
+    Ok(services.store.ping().await?)
 }

@@ -1,23 +1,135 @@
-//! Tenants as a caller may see them.
+//! Tenants and their sites: creating and changing them, and loading them as an actor may see
+//! them.
 
-use super::ServiceResult;
+use super::{ServiceResult, Services};
 use crate::domain::Actor;
-use crate::domain::tenant::Tenant;
-use crate::store::Store;
-use crate::store::tenants;
+use crate::domain::tenant::{Site, SiteDraft, Tenant, TenantDraft, TenantSummary};
+use crate::store::{StoreError, sites, tenants};
 
-/// Loads a tenant by name and checks the caller may see it.
-pub async fn load_tenant(store: &Store, actor: &Actor, name: String) -> ServiceResult<Tenant> {
-    let tenant = store.read(move |c| tenants::by_name(c, &name)).await?;
+/// Loads a tenant by name and checks the actor may see it.
+pub async fn load_tenant(
+    services: &Services,
+    actor: &Actor,
+    name: String,
+) -> ServiceResult<Tenant> {
+    let tenant = services
+        .store
+        .read(move |c| tenants::by_name(c, &name))
+        .await?;
     actor.require_tenant(&tenant)?;
     Ok(tenant)
 }
 
-/// The tenants the caller may see, by name.
-pub async fn visible_tenants(store: &Store, actor: &Actor) -> ServiceResult<Vec<Tenant>> {
-    let all = store.read(tenants::list).await?;
+/// The tenants the actor may see, by name.
+pub async fn visible_tenants(services: &Services, actor: &Actor) -> ServiceResult<Vec<Tenant>> {
+    let all = services.store.read(tenants::list).await?;
     Ok(all
         .into_iter()
         .filter(|t| actor.require_tenant(t).is_ok())
         .collect())
+}
+
+/// The tenant called `name` with its settings (admins).
+pub async fn tenant(services: &Services, actor: &Actor, name: String) -> ServiceResult<Tenant> {
+    actor.require_admin()?;
+    load_tenant(services, actor, name).await
+}
+
+/// Every tenant the actor may see with its user and device counts.
+pub async fn summaries(services: &Services, actor: &Actor) -> ServiceResult<Vec<TenantSummary>> {
+    let scope = actor.tenant_id;
+    Ok(services
+        .store
+        .read(tenants::summaries)
+        .await?
+        .into_iter()
+        .filter(|t| scope.is_none_or(|id| id == t.id))
+        .collect())
+}
+
+/// Creates a tenant (admins not bound to a tenant). Returns it and the phone password
+/// generated for it, if one was (shown once).
+pub async fn create_tenant(
+    services: &Services,
+    actor: &Actor,
+    draft: TenantDraft,
+) -> ServiceResult<(Tenant, Option<String>)> {
+    actor.require_global_admin()?;
+    let spec = draft.into_new()?;
+    let by = actor.clone();
+    Ok(services
+        .store
+        .write(move |tx| tenants::insert(tx, &by, spec))
+        .await?)
+}
+
+/// Changes a tenant's settings, plan or phone-side policy (admins); the name is immutable.
+/// Returns the changed tenant and a generated phone password, if one was.
+pub async fn update_tenant(
+    services: &Services,
+    actor: &Actor,
+    name: String,
+    draft: TenantDraft,
+) -> ServiceResult<(Tenant, Option<String>)> {
+    actor.require_admin()?;
+    let before = load_tenant(services, actor, name).await?;
+    let spec = draft.apply_to(before.spec())?;
+    let by = actor.clone();
+    Ok(services
+        .store
+        .write(move |tx| tenants::update(tx, &by, &before, spec))
+        .await?)
+}
+
+/// Adds a site to a tenant (admins).
+pub async fn create_site(
+    services: &Services,
+    actor: &Actor,
+    tenant: String,
+    draft: SiteDraft,
+) -> ServiceResult<Site> {
+    actor.require_admin()?;
+    let tenant = load_tenant(services, actor, tenant).await?;
+    let spec = draft.into_new()?;
+    let by = actor.clone();
+    Ok(services
+        .store
+        .write(move |tx| sites::insert(tx, &by, tenant.id, &spec))
+        .await?)
+}
+
+/// Changes a site's settings or allow-list (admins); the name is immutable.
+pub async fn update_site(
+    services: &Services,
+    actor: &Actor,
+    tenant: String,
+    site: String,
+    draft: SiteDraft,
+) -> ServiceResult<Site> {
+    actor.require_admin()?;
+    let tenant = load_tenant(services, actor, tenant).await?;
+    let before = services
+        .store
+        .read(move |c| match sites::resolve(c, tenant.id, &site, "site") {
+            Err(StoreError::Invalid(_)) => Err(StoreError::NotFound("site")),
+            other => other,
+        })
+        .await?;
+    let spec = draft.apply_to(before.spec())?;
+    let by = actor.clone();
+    Ok(services
+        .store
+        .write(move |tx| sites::update(tx, &by, &before, &spec))
+        .await?)
+}
+
+/// A tenant's sites (admins, and installers of the tenant for the pages' pickers).
+pub async fn sites(
+    services: &Services,
+    actor: &Actor,
+    tenant: &Tenant,
+) -> ServiceResult<Vec<Site>> {
+    actor.require_tenant(tenant)?;
+    let id = tenant.id;
+    Ok(services.store.read(move |c| sites::list(c, id)).await?)
 }

@@ -28,7 +28,7 @@ pub async fn load_user(
     tenant: String,
     extension: String,
 ) -> ServiceResult<(Tenant, User)> {
-    let tenant = load_tenant(&services.store, actor, tenant).await?;
+    let tenant = load_tenant(services, actor, tenant).await?;
     let id = tenant.id;
     let user = services
         .store
@@ -45,7 +45,7 @@ pub async fn create(
     draft: UserDraft,
 ) -> ServiceResult<User> {
     actor.require_admin()?;
-    let tenant = load_tenant(&services.store, actor, tenant).await?;
+    let tenant = load_tenant(services, actor, tenant).await?;
     let spec = draft.into_new(rules(&tenant), &mut rand::rng())?;
     let by = actor.clone();
     Ok(services
@@ -151,4 +151,91 @@ pub async fn remove_alias(
         })
         .await?;
     Ok(())
+}
+
+/// A tenant's users by extension, optionally matching `search` in name or extension (admins,
+/// and installers of the tenant).
+pub async fn list(
+    services: &Services,
+    actor: &Actor,
+    tenant: String,
+    search: Option<String>,
+) -> ServiceResult<(Tenant, Vec<User>)> {
+    let tenant = load_tenant(services, actor, tenant).await?;
+    let list = list_in(services, actor, &tenant, search).await?;
+    Ok((tenant, list))
+}
+
+/// [`list`] for a tenant already loaded.
+pub async fn list_in(
+    services: &Services,
+    actor: &Actor,
+    tenant: &Tenant,
+    search: Option<String>,
+) -> ServiceResult<Vec<User>> {
+    actor.require_tenant(tenant)?;
+    let id = tenant.id;
+    Ok(services
+        .store
+        .read(move |c| users::list(c, id, search.as_deref()))
+        .await?)
+}
+
+/// The aliases of a user already loaded, in line order.
+pub async fn aliases_of(services: &Services, user: &User) -> ServiceResult<Vec<Alias>> {
+    let id = user.id;
+    Ok(services
+        .store
+        .read(move |c| aliases::for_user(c, id))
+        .await?)
+}
+
+/// A user with their aliases in line order. Secrets are for admins only: `with_secrets`
+/// refuses installers.
+pub async fn detail(
+    services: &Services,
+    actor: &Actor,
+    tenant: String,
+    extension: String,
+    with_secrets: bool,
+) -> ServiceResult<(User, Vec<Alias>)> {
+    if with_secrets {
+        actor.require_admin()?;
+    }
+    let (_, user) = load_user(services, actor, tenant, extension).await?;
+    let aliases = aliases_of(services, &user).await?;
+    Ok((user, aliases))
+}
+
+/// A user's aliases in line order (admins).
+pub async fn aliases(
+    services: &Services,
+    actor: &Actor,
+    tenant: String,
+    extension: String,
+) -> ServiceResult<Vec<Alias>> {
+    actor.require_admin()?;
+    Ok(detail(services, actor, tenant, extension, false).await?.1)
+}
+
+/// Changes a user (admins); the extension is immutable. Returns the user and their aliases.
+pub async fn update(
+    services: &Services,
+    actor: &Actor,
+    tenant: String,
+    extension: String,
+    draft: UserDraft,
+) -> ServiceResult<(User, Vec<Alias>)> {
+    actor.require_admin()?;
+    let (tenant, before) = load_user(services, actor, tenant, extension).await?;
+    let spec = draft.apply_to(before.spec.clone(), rules(&tenant))?;
+    let by = actor.clone();
+    Ok(services
+        .store
+        .write(move |tx| {
+            let user = users::update(tx, &by, &tenant, &before, &spec)?;
+            let aliases = aliases::for_user(tx, user.id)?;
+            Ok((user, aliases))
+        })
+        .await?)
 }

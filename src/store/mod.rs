@@ -165,6 +165,12 @@ impl Store {
         false
     }
 
+    /// Whether a reader connection answers a trivial query.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path

@@ -13,8 +13,6 @@ use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::params::{ApiPath, ApiQuery};
 use crate::restore;
-use crate::service::tenants::load_tenant;
-use crate::store::audit;
 
 /// Filters and paging.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -45,16 +43,15 @@ pub(super) async fn list(
     caller: Caller,
     ApiQuery(filter): ApiQuery<Filter>,
 ) -> ApiResult<Json<AuditView>> {
-    caller.require_admin()?;
-    let tenant_id = match filter.tenant {
-        Some(name) => Some(load_tenant(&state.store, &caller.actor, name).await?.id),
-        None => caller.tenant_id(),
-    };
     let limit = filter.limit.unwrap_or(100).clamp(1, 500);
-    let entries = state
-        .store
-        .read(move |c| audit::list(c, tenant_id, filter.before, limit))
-        .await?;
+    let entries = crate::service::audit::list(
+        &state.services,
+        &caller.actor,
+        filter.tenant,
+        filter.before,
+        limit,
+    )
+    .await?;
     Ok(Json(AuditView {
         entries: entries.into_iter().map(Into::into).collect(),
     }))

@@ -66,7 +66,7 @@ pub(super) async fn import(
         ApiError::BadRequest(RuleError::new("body", code, rejection.body_text()))
     })?;
     caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller.actor, path.tenant).await?;
+    let tenant = load_tenant(&state.services, &caller.actor, path.tenant).await?;
     let request = ImportRequest {
         tenant: tenant.name,
         csv: body.to_vec(),
@@ -126,7 +126,7 @@ pub(super) async fn export(
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> ApiResult<Response> {
     caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller.actor, path.tenant).await?;
+    let tenant = load_tenant(&state.services, &caller.actor, path.tenant).await?;
     let file_name: String = tenant
         .name
         .chars()

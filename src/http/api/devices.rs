@@ -19,9 +19,6 @@ use crate::http::json::ApiJson;
 use crate::http::params::{ApiPath, ApiQuery};
 use crate::profile::provision::line_plan;
 use crate::service::devices::{self as act, load, status, vendor_of};
-use crate::service::tenants::load_tenant;
-use crate::store::devices;
-use crate::store::uploads;
 
 /// `/devices/{mac}`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -111,10 +108,6 @@ pub(super) async fn list(
     caller: Caller,
     ApiQuery(filter): ApiQuery<ListFilter>,
 ) -> ApiResult<Json<DevicesView>> {
-    let tenant_id = match filter.tenant {
-        Some(name) => Some(load_tenant(&state.store, &caller.actor, name).await?.id),
-        None => caller.tenant_id(),
-    };
     let after = filter
         .after
         .as_deref()
@@ -134,20 +127,11 @@ pub(super) async fn list(
             }
         })
         .transpose()?;
-    // One more than asked for tells whether another page follows.
-    let wanted = limit.map_or(u32::MAX, |n| n + 1);
-    let mut list = state
-        .store
-        .read(move |c| devices::page(c, tenant_id, after.as_ref(), wanted))
-        .await?;
-    let more = limit.is_some_and(|n| list.len() > n as usize);
-    list.truncate(limit.map_or(usize::MAX, |n| n as usize));
+    let (list, more) =
+        act::page(&state.services, &caller.actor, filter.tenant, after, limit).await?;
     let mut out = Vec::with_capacity(list.len());
-    for device in list {
-        let mac = device.mac;
-        if let Some(bundle) = state.store.read(move |c| devices::bundle(c, &mac)).await? {
-            out.push(device_view(&state, &bundle).await?);
-        }
+    for bundle in &list {
+        out.push(device_view(&state, bundle).await?);
     }
     let next = more.then(|| out.last().map(|d| d.mac.clone())).flatten();
     Ok(Json(DevicesView { devices: out, next }))
@@ -231,24 +215,13 @@ pub(super) async fn remove(
     ApiPath(path): ApiPath<DevicePath>,
     ApiQuery(confirm): ApiQuery<Confirm>,
 ) -> ApiResult<StatusCode> {
-    let bundle = load(&state.services, &caller.actor, &path.mac).await?;
-    let confirmed =
-        confirm.confirm.as_deref().and_then(|c| Mac::parse(c).ok()) == Some(bundle.device.mac);
-    if !confirmed {
-        return Err(ApiError::BadRequest(RuleError::new(
-            "confirm",
-            "confirmation_required",
-            format!(
-                "to delete this device, repeat its MAC: ?confirm={}",
-                bundle.device.mac
-            ),
-        )));
-    }
-    let actor = caller.actor.clone();
-    state
-        .store
-        .write(move |tx| devices::delete(tx, &actor, &bundle.device))
-        .await?;
+    act::remove(
+        &state.services,
+        &caller.actor,
+        &path.mac,
+        confirm.confirm.as_deref(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -374,10 +347,7 @@ pub(super) async fn uploads(
     caller: Caller,
     ApiPath(path): ApiPath<DevicePath>,
 ) -> ApiResult<Json<UploadsView>> {
-    caller.require_admin()?;
-    let bundle = load(&state.services, &caller.actor, &path.mac).await?;
-    let id = bundle.device.id;
-    let list = state.store.read(move |c| uploads::list(c, id)).await?;
+    let list = act::uploads(&state.services, &caller.actor, &path.mac).await?;
     Ok(Json(UploadsView {
         uploads: list.into_iter().map(Into::into).collect(),
     }))
@@ -401,14 +371,7 @@ pub(super) async fn upload(
     caller: Caller,
     ApiPath(DeviceFilePath { mac, file: name }): ApiPath<DeviceFilePath>,
 ) -> ApiResult<Response> {
-    caller.require_admin()?;
-    let bundle = load(&state.services, &caller.actor, &mac).await?;
-    let id = bundle.device.id;
-    let body = state
-        .store
-        .read(move |c| uploads::get(c, id, &name))
-        .await?
-        .ok_or(ApiError::NotFound("upload"))?;
+    let body = act::upload(&state.services, &caller.actor, &mac, name).await?;
     // Phones write these; serve them as inert text so a browser never interprets them.
     Ok((
         [

@@ -77,9 +77,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         content_type = "text/plain", example = "ok\n")),
 )]
 async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    state
-        .store
-        .read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
-        .await?;
+    crate::service::health(&state.services).await?;
     Ok("ok\n")
 }

@@ -14,9 +14,7 @@ use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::json::ApiJson;
 use crate::http::params::ApiPath;
-use crate::service::tenants::{load_tenant, visible_tenants};
-use crate::store::tenants;
-use crate::store::{StoreError, sites};
+use crate::service::tenants as svc;
 
 /// `/tenants/{tenant}`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -56,16 +54,7 @@ pub(super) async fn create(
     caller: Caller,
     ApiJson(draft): ApiJson<TenantDraft>,
 ) -> ApiResult<(StatusCode, Json<TenantView>)> {
-    caller
-        .actor
-        .require_global_admin()
-        .map_err(crate::service::ServiceError::from)?;
-    let spec = draft.into_new()?;
-    let actor = caller.actor.clone();
-    let (tenant, generated) = state
-        .store
-        .write(move |tx| tenants::insert(tx, &actor, spec))
-        .await?;
+    let (tenant, generated) = svc::create_tenant(&state.services, &caller.actor, draft).await?;
     Ok((
         StatusCode::CREATED,
         Json(TenantView::new(&tenant, generated)),
@@ -88,7 +77,7 @@ pub(super) async fn list(
     caller: Caller,
 ) -> ApiResult<Json<TenantsView>> {
     caller.require_admin()?;
-    let tenants = visible_tenants(&state.store, &caller.actor)
+    let tenants = svc::visible_tenants(&state.services, &caller.actor)
         .await?
         .iter()
         .map(|t| TenantView::new(t, None))
@@ -113,8 +102,7 @@ pub(super) async fn show(
     caller: Caller,
     ApiPath(path): ApiPath<TenantPath>,
 ) -> ApiResult<Json<TenantView>> {
-    caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller.actor, path.tenant).await?;
+    let tenant = svc::tenant(&state.services, &caller.actor, path.tenant).await?;
     Ok(Json(TenantView::new(&tenant, None)))
 }
 
@@ -137,14 +125,8 @@ pub(super) async fn update(
     ApiPath(path): ApiPath<TenantPath>,
     ApiJson(draft): ApiJson<TenantDraft>,
 ) -> ApiResult<Json<TenantView>> {
-    caller.require_admin()?;
-    let before = load_tenant(&state.store, &caller.actor, path.tenant).await?;
-    let spec = draft.apply_to(before.spec())?;
-    let actor = caller.actor.clone();
-    let (after, generated) = state
-        .store
-        .write(move |tx| tenants::update(tx, &actor, &before, spec))
-        .await?;
+    let (after, generated) =
+        svc::update_tenant(&state.services, &caller.actor, path.tenant, draft).await?;
     Ok(Json(TenantView::new(&after, generated)))
 }
 
@@ -167,14 +149,7 @@ pub(super) async fn create_site(
     ApiPath(path): ApiPath<TenantPath>,
     ApiJson(draft): ApiJson<SiteDraft>,
 ) -> ApiResult<(StatusCode, Json<SiteView>)> {
-    caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller.actor, path.tenant).await?;
-    let spec = draft.into_new()?;
-    let actor = caller.actor.clone();
-    let site = state
-        .store
-        .write(move |tx| sites::insert(tx, &actor, tenant.id, &spec))
-        .await?;
+    let site = svc::create_site(&state.services, &caller.actor, path.tenant, draft).await?;
     Ok((StatusCode::CREATED, Json(SiteView::from(&site))))
 }
 
@@ -197,22 +172,14 @@ pub(super) async fn update_site(
     ApiPath(path): ApiPath<SitePath>,
     ApiJson(draft): ApiJson<SiteDraft>,
 ) -> ApiResult<Json<SiteView>> {
-    caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller.actor, path.tenant).await?;
-    let site = path.site;
-    let before = state
-        .store
-        .read(move |c| match sites::resolve(c, tenant.id, &site, "site") {
-            Err(StoreError::Invalid(_)) => Err(StoreError::NotFound("site")),
-            other => other,
-        })
-        .await?;
-    let spec = draft.apply_to(before.spec())?;
-    let actor = caller.actor.clone();
-    let after = state
-        .store
-        .write(move |tx| sites::update(tx, &actor, &before, &spec))
-        .await?;
+    let after = svc::update_site(
+        &state.services,
+        &caller.actor,
+        path.tenant,
+        path.site,
+        draft,
+    )
+    .await?;
     Ok(Json(SiteView::from(&after)))
 }
 
@@ -234,8 +201,8 @@ pub(super) async fn list_sites(
     ApiPath(path): ApiPath<TenantPath>,
 ) -> ApiResult<Json<SitesView>> {
     caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller.actor, path.tenant).await?;
-    let sites = state.store.read(move |c| sites::list(c, tenant.id)).await?;
+    let tenant = svc::load_tenant(&state.services, &caller.actor, path.tenant).await?;
+    let sites = svc::sites(&state.services, &caller.actor, &tenant).await?;
     Ok(Json(SitesView {
         sites: sites.iter().map(SiteView::from).collect(),
     }))

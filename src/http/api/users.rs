@@ -1,7 +1,5 @@
 //! Users, extensions and SIP aliases.
 
-use crate::domain::tenant::Tenant;
-use crate::domain::user::User;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,9 +17,6 @@ use crate::http::json::ApiJson;
 use crate::http::params::{ApiPath, ApiQuery};
 use crate::service::tenants::load_tenant;
 use crate::service::users as act;
-use crate::store::aliases;
-
-use crate::store::users;
 
 /// `/tenants/{tenant}/users/{extension}`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -43,10 +38,6 @@ pub(super) struct AliasPath {
     extension: String,
     /// Alias id.
     id: i64,
-}
-
-async fn load_user(state: &AppState, caller: &Caller, path: UserPath) -> ApiResult<(Tenant, User)> {
-    Ok(act::load_user(&state.services, &caller.actor, path.tenant, path.extension).await?)
 }
 
 /// `?reveal=true`: admins may ask for SIP passwords.
@@ -110,11 +101,7 @@ pub(super) async fn list(
     ApiPath(path): ApiPath<TenantPath>,
     ApiQuery(search): ApiQuery<Search>,
 ) -> ApiResult<Json<UsersView>> {
-    let tenant = load_tenant(&state.store, &caller.actor, path.tenant).await?;
-    let list = state
-        .store
-        .read(move |c| users::list(c, tenant.id, search.q.as_deref()))
-        .await?;
+    let (_, list) = act::list(&state.services, &caller.actor, path.tenant, search.q).await?;
     Ok(Json(UsersView {
         users: list.iter().map(UserView::from).collect(),
     }))
@@ -138,12 +125,15 @@ pub(super) async fn show(
     ApiPath(path): ApiPath<UserPath>,
     ApiQuery(reveal): ApiQuery<Reveal>,
 ) -> ApiResult<Json<UserDetailView>> {
-    if reveal.reveal {
-        caller.require_admin()?;
-    }
-    let (_, user) = load_user(&state, &caller, path).await?;
-    let id = user.id;
-    let aliases = state.store.read(move |c| aliases::for_user(c, id)).await?;
+    let UserPath { tenant, extension } = path;
+    let (user, aliases) = act::detail(
+        &state.services,
+        &caller.actor,
+        tenant,
+        extension,
+        reveal.reveal,
+    )
+    .await?;
     Ok(Json(UserDetailView::new(&user, &aliases, reveal.reveal)))
 }
 
@@ -166,18 +156,9 @@ pub(super) async fn update(
     ApiPath(path): ApiPath<UserPath>,
     ApiJson(draft): ApiJson<UserDraft>,
 ) -> ApiResult<Json<UserDetailView>> {
-    caller.require_admin()?;
-    let (tenant, before) = load_user(&state, &caller, path).await?;
-    let spec = draft.apply_to(before.spec.clone(), act::rules(&tenant))?;
-    let actor = caller.actor.clone();
-    let (user, aliases) = state
-        .store
-        .write(move |tx| {
-            let user = users::update(tx, &actor, &tenant, &before, &spec)?;
-            let aliases = aliases::for_user(tx, user.id)?;
-            Ok((user, aliases))
-        })
-        .await?;
+    let UserPath { tenant, extension } = path;
+    let (user, aliases) =
+        act::update(&state.services, &caller.actor, tenant, extension, draft).await?;
     Ok(Json(UserDetailView::new(&user, &aliases, false)))
 }
 
@@ -239,7 +220,7 @@ pub(super) async fn extensions(
     ApiPath(path): ApiPath<TenantPath>,
 ) -> ApiResult<Json<ExtensionsView>> {
     caller.require_admin()?;
-    let tenant = load_tenant(&state.store, &caller.actor, path.tenant).await?;
+    let tenant = load_tenant(&state.services, &caller.actor, path.tenant).await?;
     let (allocated, next) = act::extensions(&state.services, &tenant).await?;
     Ok(Json(ExtensionsView {
         allocated,
@@ -289,12 +270,8 @@ pub(super) async fn list_aliases(
     caller: Caller,
     ApiPath(path): ApiPath<UserPath>,
 ) -> ApiResult<Json<AliasesView>> {
-    caller.require_admin()?;
-    let (_, user) = load_user(&state, &caller, path).await?;
-    let list = state
-        .store
-        .read(move |c| aliases::for_user(c, user.id))
-        .await?;
+    let UserPath { tenant, extension } = path;
+    let list = act::aliases(&state.services, &caller.actor, tenant, extension).await?;
     Ok(Json(AliasesView::new(&list)))
 }
 

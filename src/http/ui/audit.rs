@@ -12,8 +12,7 @@ use super::form::{Choice, given};
 use super::session::UiSession;
 use super::{Layout, page, short_time};
 use crate::http::AppState;
-use crate::service::tenants::{load_tenant, visible_tenants};
-use crate::store::audit;
+use crate::service::tenants::visible_tenants;
 
 /// Entries per page.
 const PAGE: u32 = 100;
@@ -113,20 +112,14 @@ pub(super) async fn list(
     session: UiSession,
     Query(filter): Query<Filter>,
 ) -> PageResult<Response> {
-    session.caller.require_admin()?;
-    let tenant_id = match given(&filter.tenant) {
-        Some(name) => Some(
-            load_tenant(&state.store, &session.caller.actor, name)
-                .await?
-                .id,
-        ),
-        None => session.caller.tenant_id(),
-    };
-    let before = filter.before;
-    let entries = state
-        .store
-        .read(move |c| audit::list(c, tenant_id, before, PAGE))
-        .await?;
+    let entries = crate::service::audit::list(
+        &state.services,
+        &session.caller.actor,
+        given(&filter.tenant),
+        filter.before,
+        PAGE,
+    )
+    .await?;
     let older = (entries.len() == PAGE as usize)
         .then(|| entries.last().map(|e| e.id))
         .flatten()
@@ -142,7 +135,7 @@ pub(super) async fn list(
         });
     let mut tenants = vec![Choice::new("", "All tenants", &filter.tenant)];
     tenants.extend(
-        visible_tenants(&state.store, &session.caller.actor)
+        visible_tenants(&state.services, &session.caller.actor)
             .await?
             .into_iter()
             .map(|t| Choice::new(t.name.clone(), t.name, &filter.tenant)),

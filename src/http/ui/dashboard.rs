@@ -1,7 +1,6 @@
 //! The dashboard: tenants with their counts, devices by status, the latest fetches, and the
 //! latest refused requests and bans.
 
-use crate::domain::fetch::FetchScope;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -11,9 +10,8 @@ use super::session::UiSession;
 use super::{Done, FetchRow, Layout, page};
 use crate::domain::DeviceStatus;
 use crate::http::AppState;
-use crate::service::devices::{DeviceSummary, summaries};
-use crate::store::fetches;
-use crate::store::tenants;
+use crate::service::devices::DeviceSummary;
+use crate::service::overview::overview;
 
 /// Rows in each list.
 const LATEST: u32 = 15;
@@ -98,23 +96,20 @@ pub(super) async fn show(
     session: UiSession,
     Query(done): Query<Done>,
 ) -> PageResult<Response> {
-    let scope = session.caller.tenant_id();
     let layout = Layout::load(&state, &session, "Dashboard", "dashboard")
         .await?
         .with_notice(done.done.as_deref());
-    let tenants = state
-        .store
-        .read(tenants::summaries)
-        .await?
+    let overview = overview(&state.services, &session.caller.actor, LATEST).await?;
+    let tenants = overview
+        .tenants
         .into_iter()
-        .filter(|t| scope.is_none_or(|id| id == t.id))
         .map(|t| TenantRow {
             name: t.name,
             users: t.users,
             devices: t.devices,
         })
         .collect();
-    let devices = summaries(&state.services, scope, None).await?;
+    let devices = overview.devices;
     let statuses = DeviceStatus::ALL
         .into_iter()
         .map(|s| StatusCount {
@@ -123,23 +118,7 @@ pub(super) async fn show(
             count: devices.iter().filter(|d| d.status == s).count(),
         })
         .collect();
-    let (fetches, refused) = state
-        .store
-        .read(move |c| {
-            let all = FetchScope {
-                tenant_id: scope,
-                refused_only: false,
-            };
-            let refused = FetchScope {
-                refused_only: true,
-                ..all
-            };
-            Ok((
-                fetches::recent(c, all, LATEST)?,
-                fetches::recent(c, refused, LATEST)?,
-            ))
-        })
-        .await?;
+    let (fetches, refused) = (overview.fetches, overview.refused);
     page(&DashboardPage {
         layout,
         tenants,

@@ -23,9 +23,9 @@ use crate::service::devices::{
     self as act, MacHint, file_names, load, mac_hint, render_file, status, vendor_of,
 };
 use crate::service::tenants::visible_tenants;
-use crate::store::fetches;
 
-use crate::store::users;
+use crate::domain::Actor;
+use crate::service::users;
 
 /// Suggestions offered in the user field.
 const USER_SUGGESTIONS: usize = 500;
@@ -64,7 +64,7 @@ async fn register_page(
     form: NewDevice,
     error: Option<(StatusCode, RuleError)>,
 ) -> PageResult<Response> {
-    let tenants = visible_tenants(&state.store, &session.caller.actor).await?;
+    let tenants = visible_tenants(&state.services, &session.caller.actor).await?;
     let tenant = tenants
         .iter()
         .find(|t| t.name == form.tenant)
@@ -72,7 +72,7 @@ async fn register_page(
         .cloned();
     let layout = Layout::load(state, session, "Register a phone", "register").await?;
     let suggestions = match &tenant {
-        Some(t) => user_suggestions(state, t).await?,
+        Some(t) => user_suggestions(state, &session.caller.actor, t).await?,
         None => Vec::new(),
     };
     let hint = given(&form.mac).map(|m| mac_hint(&state.vendors, &m));
@@ -108,9 +108,12 @@ async fn register_page(
     )
 }
 
-async fn user_suggestions(state: &AppState, tenant: &Tenant) -> PageResult<Vec<Choice>> {
-    let id = tenant.id;
-    let list = state.store.read(move |c| users::list(c, id, None)).await?;
+async fn user_suggestions(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+) -> PageResult<Vec<Choice>> {
+    let list = users::list_in(&state.services, actor, tenant, None).await?;
     Ok(list
         .iter()
         .take(USER_SUGGESTIONS)
@@ -192,6 +195,7 @@ pub(super) async fn new_form(
 /// suggestions `101 John Smith` are); otherwise a name that matches exactly one user.
 async fn resolve_user(
     state: &AppState,
+    actor: &Actor,
     tenant: &Tenant,
     input: &str,
 ) -> PageResult<Result<String, RuleError>> {
@@ -212,11 +216,7 @@ async fn resolve_user(
             "pick the phone's user by extension or name",
         )));
     }
-    let (id, q) = (tenant.id, input.to_owned());
-    let found = state
-        .store
-        .read(move |c| users::list(c, id, Some(&q)))
-        .await?;
+    let found = users::list_in(&state.services, actor, tenant, Some(input.to_owned())).await?;
     let exact: Vec<_> = found
         .iter()
         .filter(|u| u.spec.name.as_str().eq_ignore_ascii_case(input))
@@ -256,7 +256,7 @@ pub(super) async fn register(
     State(state): State<AppState>,
     Posted { session, form }: Posted<NewDevice>,
 ) -> PageResult<Response> {
-    let tenants = visible_tenants(&state.store, &session.caller.actor).await?;
+    let tenants = visible_tenants(&state.services, &session.caller.actor).await?;
     let Some(tenant) = tenants
         .iter()
         .find(|t| t.name == form.tenant)
@@ -275,7 +275,7 @@ pub(super) async fn register(
         )
         .await;
     };
-    let extension = match resolve_user(&state, tenant, &form.user).await? {
+    let extension = match resolve_user(&state, &session.caller.actor, tenant, &form.user).await? {
         Ok(ext) => ext,
         Err(rule) => {
             return register_page(
@@ -417,13 +417,7 @@ pub(super) async fn show(
     let status = status(&state.services, &bundle).await?;
     let d = &bundle.device;
     let lower = d.mac.lower12();
-    let recent = {
-        let lower = lower.clone();
-        state
-            .store
-            .read(move |c| fetches::latest(c, Some(&lower), 20))
-            .await?
-    };
+    let recent = crate::service::devices::fetch_history(&state.services, &bundle, 20).await?;
     let show_files = session.caller.is_admin();
     let mut files = Vec::new();
     if show_files {

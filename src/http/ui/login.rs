@@ -17,7 +17,7 @@ use super::{Layout, see_other};
 use crate::http::AppState;
 use crate::http::auth::caller_for_token;
 use crate::http::error::ApiError;
-use crate::store::sessions;
+use crate::service::sign_in;
 
 /// How long a sign-in form stays usable.
 const SIGNIN_FORM_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -128,13 +128,8 @@ pub(super) async fn submit(
         }
         Err(e) => return Err(e.into()),
     };
-    let now = Utc::now();
-    let until = now + chrono::Duration::from_std(SESSION_TTL).unwrap_or_default();
-    let token = caller.token.clone();
-    let opened = state
-        .store
-        .write(move |tx| sessions::open(tx, &token, now, until))
-        .await?;
+    let until = Utc::now() + chrono::Duration::from_std(SESSION_TTL).unwrap_or_default();
+    let opened = sign_in::open_session(&state.services, caller.token.clone(), until).await?;
     Ok((
         AppendHeaders([
             (
@@ -160,11 +155,7 @@ pub(super) async fn sign_out(
     Secure(secure): Secure,
     posted: Posted<NoFields>,
 ) -> PageResult<Response> {
-    let cookie_value = posted.session.cookie.clone();
-    state
-        .store
-        .write(move |tx| sessions::close(tx, &cookie_value))
-        .await?;
+    sign_in::close_session(&state.services, posted.session.cookie.clone()).await?;
     Ok((
         [(
             header::SET_COOKIE,

@@ -124,7 +124,7 @@ impl Layout {
         title: impl Into<String>,
         section: &'static str,
     ) -> PageResult<Self> {
-        let tenants = visible_tenants(&state.store, &session.caller.actor).await?;
+        let tenants = visible_tenants(&state.services, &session.caller.actor).await?;
         let users_href = match tenants.as_slice() {
             [only] => Some(format!("/ui/tenants/{}/users", only.name)),
             _ => None,

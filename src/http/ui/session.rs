@@ -10,7 +10,6 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
-use chrono::Utc;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
@@ -19,7 +18,7 @@ use super::error::PageError;
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::server::Scheme;
-use crate::store::sessions;
+use crate::service::sign_in;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "deskprov_session";
@@ -125,10 +124,7 @@ impl FromRequestParts<AppState> for UiSession {
         let Some(value) = sent.filter(|v| well_formed(v)) else {
             return Err(PageError::SignIn { next, expired });
         };
-        let lookup = value.clone();
-        let session = state
-            .store
-            .read(move |c| sessions::lookup(c, &lookup, Utc::now()))
+        let session = sign_in::session(&state.services, value.clone())
             .await?
             .ok_or(PageError::SignIn { next, expired })?;
         Ok(UiSession {

@@ -17,12 +17,8 @@ use crate::domain::user::{AliasDraft, UserDraft};
 use crate::domain::{Role, RuleError};
 use crate::http::AppState;
 use crate::service::devices::summaries;
-use crate::service::tenants::load_tenant;
+use crate::service::tenants::{load_tenant, sites};
 use crate::service::users::{self as act, load_user};
-use crate::store::aliases;
-use crate::store::sites;
-
-use crate::store::users;
 
 struct UserRow {
     extension: String,
@@ -174,12 +170,10 @@ async fn list_view(
     tenant: String,
     q: &str,
 ) -> PageResult<ListView> {
-    let tenant = load_tenant(&state.store, &session.caller.actor, tenant).await?;
-    let (id, search) = (tenant.id, given(q).map(|s| s.trim().to_owned()));
-    let (found, sites) = state
-        .store
-        .read(move |c| Ok((users::list(c, id, search.as_deref())?, sites::list(c, id)?)))
-        .await?;
+    let tenant = load_tenant(&state.services, &session.caller.actor, tenant).await?;
+    let search = given(q).map(|s| s.trim().to_owned());
+    let found = act::list_in(&state.services, &session.caller.actor, &tenant, search).await?;
+    let sites = sites(&state.services, &session.caller.actor, &tenant).await?;
     let next_free = if session.caller.is_admin() {
         act::extensions(&state.services, &tenant)
             .await?
@@ -422,8 +416,7 @@ async fn user_page(
 ) -> PageResult<Response> {
     let (tenant, user) =
         load_user(&state.services, &session.caller.actor, tenant, extension).await?;
-    let id = user.id;
-    let list = state.store.read(move |c| aliases::for_user(c, id)).await?;
+    let list = act::aliases_of(&state.services, &user).await?;
     let devices = summaries(&state.services, Some(tenant.id), Some(user.id))
         .await?
         .into_iter()
@@ -588,10 +581,7 @@ pub(super) async fn move_alias(
         extension.clone(),
     )
     .await?;
-    let user_id = user.id;
-    let current: Vec<i64> = state
-        .store
-        .read(move |c| aliases::for_user(c, user_id))
+    let current: Vec<i64> = act::aliases_of(&state.services, &user)
         .await?
         .iter()
         .map(|a| a.id)
