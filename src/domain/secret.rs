@@ -87,6 +87,48 @@ impl fmt::Debug for PortalPassword {
     }
 }
 
+impl PortalPassword {
+    /// Hashes the password with Argon2 and a random salt: CPU-heavy (tens of milliseconds), so
+    /// done before a transaction opens, never inside one.
+    pub fn hash(&self, rng: &mut impl Rng) -> Result<PortalHash, argon2::password_hash::Error> {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let salt = SaltString::encode_b64(&rng.random::<[u8; 16]>())?;
+        let hash = argon2::Argon2::default().hash_password(self.0.as_bytes(), &salt)?;
+        Ok(PortalHash(hash.to_string()))
+    }
+}
+
+/// An Argon2 hash (PHC string) of a portal password: what is stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PortalHash(String);
+
+impl PortalHash {
+    /// A hash read back from the store.
+    pub fn from_trusted(hash: String) -> Self {
+        Self(hash)
+    }
+
+    /// The PHC string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PortalHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PortalHash(***)")
+    }
+}
+
+/// A new portal password on its way to the store: as given, then hashed before the write.
+#[derive(Debug, Clone)]
+pub enum PortalSecret {
+    /// As given; the store refuses it.
+    Plain(PortalPassword),
+    /// Hashed, ready to store.
+    Hashed(PortalHash),
+}
+
 fn check_policy(input: &str, field: &str) -> Result<(), RuleError> {
     let weak = |what: &str| {
         RuleError::new(
@@ -213,5 +255,8 @@ mod tests {
         assert!(!format!("{pw:?}").contains("Secret"));
         let pp = PortalPassword::parse("Str0ng&Secret#Pass").unwrap();
         assert!(!format!("{pp:?}").contains("Secret"));
+        let hash = pp.hash(&mut rand::rng()).unwrap();
+        assert!(hash.as_str().starts_with("$argon2"));
+        assert!(!format!("{hash:?}").contains("argon"));
     }
 }

@@ -5,8 +5,8 @@ use rand::Rng;
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    E164, Email, Extension, ExtensionPlan, ExternalSipLogin, PortalPassword, PrintableText, Role,
-    RuleError, SipPassword, SipUsername, VoicemailPin,
+    E164, Email, Extension, ExtensionPlan, ExternalSipLogin, PortalPassword, PortalSecret,
+    PrintableText, Role, RuleError, SipPassword, SipUsername, VoicemailPin,
 };
 use super::{UserFacts, UserTag, user_tags};
 use serde_json::{Value, json};
@@ -95,8 +95,9 @@ pub struct UserSpec {
     pub phone_numbers: Vec<E164>,
     /// External SIP login.
     pub external_sip: Option<ExternalSipLogin>,
-    /// A new portal password to hash and store, if one was given.
-    pub new_portal_password: Option<PortalPassword>,
+    /// A new portal password to store, if one was given: hashed by
+    /// [`UserSpec::hash_portal_password`] before the write.
+    pub new_portal_password: Option<PortalSecret>,
     /// Per-user device limit.
     pub max_devices: Option<u32>,
 }
@@ -108,6 +109,20 @@ pub struct TenantRules<'a> {
     pub plan: &'a ExtensionPlan,
     /// The SIP username prefix.
     pub prefix: &'a str,
+}
+
+impl UserSpec {
+    /// Hashes a new portal password given as plain text, so the write that stores it does not
+    /// hash inside its transaction.
+    pub fn hash_portal_password(
+        &mut self,
+        rng: &mut impl Rng,
+    ) -> Result<(), argon2::password_hash::Error> {
+        if let Some(PortalSecret::Plain(pw)) = &self.new_portal_password {
+            self.new_portal_password = Some(PortalSecret::Hashed(pw.hash(rng)?));
+        }
+        Ok(())
+    }
 }
 
 impl UserDraft {
@@ -243,7 +258,7 @@ impl UserDraft {
                 .transpose()?;
         }
         if let Some(pw) = &self.portal_password {
-            spec.new_portal_password = Some(PortalPassword::parse(pw)?);
+            spec.new_portal_password = Some(PortalSecret::Plain(PortalPassword::parse(pw)?));
         }
         if let Some(max) = self.max_devices {
             if let Some(m) = max

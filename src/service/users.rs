@@ -5,7 +5,7 @@ use super::{ServiceError, ServiceResult};
 use crate::domain::Actor;
 use crate::domain::tenant::Tenant;
 use crate::domain::user::{Alias, User};
-use crate::domain::user::{AliasDraft, TenantRules, UserDraft};
+use crate::domain::user::{AliasDraft, TenantRules, UserDraft, UserSpec};
 use crate::domain::{Extension, RuleError};
 use crate::store::aliases;
 
@@ -37,6 +37,18 @@ pub async fn load_user(
     Ok((tenant, user))
 }
 
+/// `spec` with its new portal password hashed, on the blocking pool: Argon2 takes tens of
+/// milliseconds of CPU, which must hold neither an async thread nor the store's writer.
+pub async fn hashed(mut spec: UserSpec) -> ServiceResult<UserSpec> {
+    tokio::task::spawn_blocking(move || {
+        spec.hash_portal_password(&mut rand::rng())
+            .map_err(|e| ServiceError::Internal(format!("hashing a portal password: {e}")))?;
+        Ok(spec)
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(format!("hashing task: {e}")))?
+}
+
 /// Creates a user in the tenant called `tenant` (admins only).
 pub async fn create(
     services: &Services,
@@ -47,6 +59,7 @@ pub async fn create(
     actor.require_admin()?;
     let tenant = load_tenant(services, actor, tenant).await?;
     let spec = draft.into_new(rules(&tenant), &mut rand::rng())?;
+    let spec = hashed(spec).await?;
     let by = actor.clone();
     Ok(services
         .store
@@ -229,6 +242,7 @@ pub async fn update(
     actor.require_admin()?;
     let (tenant, before) = load_user(services, actor, tenant, extension).await?;
     let spec = draft.apply_to(before.spec.clone(), rules(&tenant))?;
+    let spec = hashed(spec).await?;
     let by = actor.clone();
     Ok(services
         .store

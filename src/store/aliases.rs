@@ -5,7 +5,7 @@ use crate::domain::user::User;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::audit;
-use super::users::sip_username_taken;
+use super::sip_usernames;
 use super::{StoreError, StoreResult, now, time_text};
 use crate::domain::user::AliasSpec;
 use crate::domain::user::{Alias, MAX_ALIASES_PER_USER};
@@ -61,12 +61,8 @@ pub fn insert_as(
         )));
     }
     let username = match &spec.sip_username {
-        Some(u) if sip_username_taken(tx, u.as_str(), None)? => {
-            return Err(StoreError::Conflict(RuleError::new(
-                "sip_username",
-                "sip_username_taken",
-                format!("the SIP username {u} is already in use"),
-            )));
+        Some(u) if sip_usernames::taken(tx, u.as_str(), None)? => {
+            return Err(sip_usernames::conflict(u, "sip_username"));
         }
         Some(u) => u.clone(),
         None => next_default_username(tx, prefix, user)?,
@@ -99,7 +95,7 @@ fn next_default_username(conn: &Connection, prefix: &str, user: &User) -> StoreR
         let rest = format!("{}_{n}", user.spec.extension);
         let candidate =
             SipUsername::build(prefix, None, &rest, "sip_username").map_err(StoreError::Invalid)?;
-        if !sip_username_taken(conn, candidate.as_str(), None)? {
+        if !sip_usernames::taken(conn, candidate.as_str(), None)? {
             return Ok(candidate);
         }
     }

@@ -15,6 +15,7 @@ pub mod migrations;
 pub mod pruner;
 pub mod recorder;
 pub mod sessions;
+pub mod sip_usernames;
 pub mod sites;
 pub mod tenants;
 pub mod tokens;
@@ -291,16 +292,7 @@ impl Store {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
     ) -> StoreResult<T> {
-        let mut conn = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
-        self.check_external(&conn);
-        let value = self.count_failure((|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = f(&tx)?;
-            tx.commit()?;
-            Ok(value)
-        })())?;
-        self.bump_generation();
-        Ok(value)
+        self.transact(|tx| Ok((f(tx)?, Outcome::Changed)))
     }
 
     /// Like [`Store::write_blocking`], but `f` decides: its `(value, commit)` commits the
@@ -310,18 +302,17 @@ impl Store {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> StoreResult<(T, bool)>,
     ) -> StoreResult<T> {
-        let mut conn = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
-        self.check_external(&conn);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (value, commit) = f(&tx)?;
-        if commit {
-            tx.commit()?;
-            // Committed changes may change what phones are served.
-            self.bump_generation();
-        } else {
-            tx.rollback()?;
-        }
-        Ok(value)
+        self.transact(|tx| {
+            let (value, commit) = f(tx)?;
+            Ok((
+                value,
+                if commit {
+                    Outcome::Changed
+                } else {
+                    Outcome::RolledBack
+                },
+            ))
+        })
     }
 
     /// [`Store::write`] for writes that change what phones are served only sometimes (fetch
@@ -334,18 +325,55 @@ impl Store {
     {
         let store = self.clone();
         run_blocking(move || {
-            let mut conn = store.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
-            store.check_external(&conn);
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let (value, changed) = f(&tx)?;
-            tx.commit()?;
-            if changed {
-                store.bump_generation();
-            }
-            Ok(value)
+            store.transact(|tx| {
+                let (value, changed) = f(tx)?;
+                Ok((
+                    value,
+                    if changed {
+                        Outcome::Changed
+                    } else {
+                        Outcome::Unchanged
+                    },
+                ))
+            })
         })
         .await
     }
+
+    /// The one way to change the database: takes the writer, notices other processes'
+    /// commits, runs `f` inside an `IMMEDIATE` transaction, then commits or rolls back as
+    /// `f` says and moves the generation when phones may be served something new.
+    fn transact<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> StoreResult<(T, Outcome)>,
+    ) -> StoreResult<T> {
+        let mut conn = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.check_external(&conn);
+        let (value, outcome) = self.count_failure((|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (value, outcome) = f(&tx)?;
+            match outcome {
+                Outcome::RolledBack => tx.rollback()?,
+                Outcome::Changed | Outcome::Unchanged => tx.commit()?,
+            }
+            Ok((value, outcome))
+        })())?;
+        if outcome == Outcome::Changed {
+            self.bump_generation();
+        }
+        Ok(value)
+    }
+}
+
+/// How a transaction ended, for the change generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Committed, and phones may be served something new.
+    Changed,
+    /// Committed, and nothing a phone is served changed.
+    Unchanged,
+    /// Rolled back (a dry run).
+    RolledBack,
 }
 
 async fn run_blocking<T: Send + 'static>(

@@ -4,13 +4,13 @@ use crate::domain::audit::{Actor, Change};
 use crate::domain::tenant::Tenant;
 use std::collections::HashSet;
 
-use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+use crate::domain::PortalSecret;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde_json::json;
 
 use super::audit;
 
-use super::{StoreError, StoreResult, now, sites, time_text};
+use super::{StoreError, StoreResult, now, sip_usernames, sites, time_text};
 use crate::domain::user::User;
 use crate::domain::user::UserSpec;
 use crate::domain::{
@@ -98,41 +98,17 @@ pub fn extensions(conn: &Connection, tenant_id: i64) -> StoreResult<HashSet<Stri
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Whether `username` is used by any user or alias in any tenant, other than `except_user`.
-pub fn sip_username_taken(
-    conn: &Connection,
-    username: &str,
-    except_user: Option<i64>,
-) -> StoreResult<bool> {
-    let taken = conn
-        .prepare_cached(
-            "SELECT 1 FROM users WHERE sip_username = ?1 AND id IS NOT ?2
-             UNION ALL SELECT 1 FROM aliases WHERE sip_username = ?1 LIMIT 1",
-        )?
-        .query_row(params![username, except_user], |_| Ok(()))
-        .optional()?;
-    Ok(taken.is_some())
-}
-
-fn username_conflict(username: &SipUsername, field: &str) -> StoreError {
-    StoreError::Conflict(RuleError::new(
-        field,
-        "sip_username_taken",
-        format!("the SIP username {username} is already in use"),
-    ))
-}
-
-fn hash_portal_password(spec: &UserSpec) -> StoreResult<Option<String>> {
-    spec.new_portal_password
-        .as_ref()
-        .map(|pw| {
-            let salt = SaltString::generate(&mut OsRng);
-            argon2::Argon2::default()
-                .hash_password(pw.expose().as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| StoreError::Task(format!("hashing portal password: {e}")))
-        })
-        .transpose()
+/// The hash to store for a new portal password. Hashing is the caller's, before the
+/// transaction: a plain password here is a bug, refused rather than hashed while holding the
+/// only writer.
+fn portal_hash(spec: &UserSpec) -> StoreResult<Option<String>> {
+    match &spec.new_portal_password {
+        None => Ok(None),
+        Some(PortalSecret::Hashed(hash)) => Ok(Some(hash.as_str().to_owned())),
+        Some(PortalSecret::Plain(_)) => Err(StoreError::Task(
+            "a portal password reached the store unhashed".into(),
+        )),
+    }
 }
 
 fn site_id(conn: &Connection, tenant: &Tenant, spec: &UserSpec) -> StoreResult<Option<i64>> {
@@ -160,7 +136,7 @@ pub fn insert_as(
     tenant: &Tenant,
     spec: &UserSpec,
 ) -> StoreResult<User> {
-    let portal_hash = hash_portal_password(spec)?;
+    let portal_hash = portal_hash(spec)?;
     insert_row(tx, actor, action, tenant, spec, portal_hash)
 }
 
@@ -193,8 +169,8 @@ fn insert_row(
             ),
         )));
     }
-    if sip_username_taken(tx, spec.sip_username.as_str(), None)? {
-        return Err(username_conflict(&spec.sip_username, "sip_username"));
+    if sip_usernames::taken(tx, spec.sip_username.as_str(), None)? {
+        return Err(sip_usernames::conflict(&spec.sip_username, "sip_username"));
     }
     let site_id = site_id(tx, tenant, spec)?;
     let at = time_text(now());
@@ -249,9 +225,9 @@ pub fn update(
     spec: &UserSpec,
 ) -> StoreResult<User> {
     if spec.sip_username != before.spec.sip_username
-        && sip_username_taken(tx, spec.sip_username.as_str(), Some(before.id))?
+        && sip_usernames::taken(tx, spec.sip_username.as_str(), Some(before.id))?
     {
-        return Err(username_conflict(&spec.sip_username, "sip_username"));
+        return Err(sip_usernames::conflict(&spec.sip_username, "sip_username"));
     }
     if let Some(max) = spec.max_devices
         && before.devices > max
@@ -286,7 +262,7 @@ pub fn update(
             spec.caller_id.as_ref().map(E164::as_str),
             serde_json::to_string(&spec.phone_numbers)?,
             spec.external_sip.as_ref().map(ExternalSipLogin::as_str),
-            hash_portal_password(spec)?,
+            portal_hash(spec)?,
             spec.max_devices,
             time_text(now()),
         ],
@@ -354,4 +330,66 @@ pub fn delete(tx: &Transaction<'_>, actor: &Actor, user: &User) -> StoreResult<(
             snapshot: Some(snapshot),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::tenant::TenantDraft;
+    use crate::domain::user::UserDraft;
+    use crate::domain::{PortalPassword, PortalSecret};
+    use crate::store::{Store, tenants};
+
+    fn store_with_tenant() -> (tempfile::TempDir, Store, Tenant) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let spec = TenantDraft {
+            name: Some("demo.example".into()),
+            sip_server: Some("pbx.demo.example".into()),
+            ..Default::default()
+        }
+        .into_new()
+        .unwrap();
+        let tenant = store
+            .write_blocking(|tx| Ok(tenants::insert(tx, &Actor::new("test"), spec)?.0))
+            .unwrap();
+        (dir, store, tenant)
+    }
+
+    fn spec_with_portal_password(tenant: &Tenant) -> UserSpec {
+        let rules = crate::domain::user::TenantRules {
+            plan: &tenant.extension_plan,
+            prefix: &tenant.sip_username_prefix,
+        };
+        let mut spec = UserDraft {
+            name: Some("Ann Example".into()),
+            extension: Some("101".into()),
+            ..Default::default()
+        }
+        .into_new(rules, &mut rand::rng())
+        .unwrap();
+        let pw = PortalPassword::parse("Str0ng&Portal#Pass").unwrap();
+        spec.new_portal_password = Some(PortalSecret::Plain(pw));
+        spec
+    }
+
+    #[test]
+    fn portal_passwords_are_hashed_before_the_write_never_inside_it() {
+        let (_dir, store, tenant) = store_with_tenant();
+        let mut spec = spec_with_portal_password(&tenant);
+        let actor = Actor::new("test");
+        let refused = store.write_blocking(|tx| insert(tx, &actor, &tenant, &spec));
+        assert!(matches!(refused, Err(StoreError::Task(_))), "{refused:?}");
+        spec.hash_portal_password(&mut rand::rng()).unwrap();
+        let user = store
+            .write_blocking(|tx| insert(tx, &actor, &tenant, &spec))
+            .unwrap();
+        assert!(user.has_portal_password);
+        let stored: String = store
+            .read_blocking(|c| {
+                Ok(c.query_row("SELECT portal_password_hash FROM users", [], |r| r.get(0))?)
+            })
+            .unwrap();
+        assert!(stored.starts_with("$argon2"), "{stored}");
+    }
 }
