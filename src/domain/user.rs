@@ -196,10 +196,19 @@ impl UserDraft {
                 "an extension cannot be changed after creation; create a new user instead",
             ));
         }
+        self.apply_person(&mut spec)?;
+        self.apply_sip(&mut spec, rules)?;
+        self.apply_numbers(&mut spec)?;
+        self.apply_portal_and_limit(&mut spec)?;
+        Ok(spec)
+    }
+
+    /// Who the user is: name, email, role, admin flag, department, site.
+    fn apply_person(&self, spec: &mut UserSpec) -> Result<(), RuleError> {
         if let Some(name) = &self.name {
             spec.name = PrintableText::name(name, "name")?;
         }
-        if let Some(email) = self.email {
+        if let Some(email) = &self.email {
             spec.email = email.as_deref().map(Email::parse).transpose()?;
         }
         if let Some(role) = &self.role {
@@ -208,15 +217,20 @@ impl UserDraft {
         if let Some(admin) = self.admin {
             spec.admin = admin;
         }
-        if let Some(department) = self.department {
+        if let Some(department) = &self.department {
             spec.department = department
                 .as_deref()
                 .map(|d| PrintableText::name(d, "department"))
                 .transpose()?;
         }
-        if let Some(site) = self.site {
-            spec.site = site;
+        if let Some(site) = &self.site {
+            spec.site = site.clone();
         }
+        Ok(())
+    }
+
+    /// The SIP account: username (with the tenant prefix), password, voicemail PIN, caller ID.
+    fn apply_sip(&self, spec: &mut UserSpec, rules: TenantRules<'_>) -> Result<(), RuleError> {
         if let Some(username) = &self.sip_username {
             spec.sip_username = SipUsername::build(
                 rules.prefix,
@@ -228,15 +242,20 @@ impl UserDraft {
         if let Some(pw) = &self.sip_password {
             spec.sip_password = SipPassword::parse(pw, "sip_password")?;
         }
-        if let Some(pin) = self.voicemail_pin {
+        if let Some(pin) = &self.voicemail_pin {
             spec.voicemail_pin = pin.as_deref().map(VoicemailPin::parse).transpose()?;
         }
-        if let Some(caller_id) = self.caller_id {
+        if let Some(caller_id) = &self.caller_id {
             spec.caller_id = caller_id
                 .as_deref()
                 .map(|c| E164::parse(c, "caller_id"))
                 .transpose()?;
         }
+        Ok(())
+    }
+
+    /// Phone numbers (E.164, a bounded list) and the external SIP login.
+    fn apply_numbers(&self, spec: &mut UserSpec) -> Result<(), RuleError> {
         if let Some(numbers) = &self.phone_numbers {
             if numbers.len() > MAX_PHONE_NUMBERS {
                 return Err(RuleError::new(
@@ -251,12 +270,17 @@ impl UserDraft {
                 .map(|(i, n)| E164::parse(n, &format!("phone_numbers[{i}]")))
                 .collect::<Result<_, _>>()?;
         }
-        if let Some(external) = self.external_sip {
+        if let Some(external) = &self.external_sip {
             spec.external_sip = external
                 .as_deref()
                 .map(|e| ExternalSipLogin::parse(e, "external_sip"))
                 .transpose()?;
         }
+        Ok(())
+    }
+
+    /// A new portal password and the user's own device limit.
+    fn apply_portal_and_limit(&self, spec: &mut UserSpec) -> Result<(), RuleError> {
         if let Some(pw) = &self.portal_password {
             spec.new_portal_password = Some(PortalSecret::Plain(PortalPassword::parse(pw)?));
         }
@@ -272,7 +296,7 @@ impl UserDraft {
             }
             spec.max_devices = max;
         }
-        Ok(spec)
+        Ok(())
     }
 }
 
