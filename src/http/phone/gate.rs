@@ -7,8 +7,8 @@ use chrono::Utc;
 use super::Fetch;
 use super::credentials::{Credentials, PhoneAuthenticator, Verdict};
 use crate::domain::phone_auth::{PhoneAuthMode, ip_in};
-use crate::server::Scheme;
-use crate::server::tls::PeerCert;
+use crate::http::conn::PeerCert;
+use crate::http::conn::Scheme;
 use crate::store::devices::DeviceBundle;
 use crate::store::tenants::Tenant;
 

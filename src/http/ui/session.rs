@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 use super::error::PageError;
 use crate::http::AppState;
 use crate::http::auth::Caller;
-use crate::server::Scheme;
+use crate::http::conn::Scheme;
 use crate::store::sessions;
 
 /// Name of the session cookie.
