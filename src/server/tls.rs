@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use tokio_rustls::TlsAcceptor;
 
 use crate::domain::Mac;
+use crate::http::conn::PeerCert;
 
 /// How often the certificate files are checked for changes.
 const WATCH_EVERY: Duration = Duration::from_secs(2);
@@ -56,17 +57,6 @@ impl std::str::FromStr for ClientCa {
             }),
         }
     }
-}
-
-/// What a phone's client certificate says, worked out once per connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerCert {
-    /// The MAC in the subject (CN or another attribute), if one parses.
-    pub mac: Option<Mac>,
-    /// The vendor whose pinned CA issued it; `None` for an unpinned bundle.
-    pub vendor: Option<String>,
-    /// SHA-256 of the certificate, hex.
-    pub fingerprint: String,
 }
 
 /// The phone HTTPS listener's TLS: an acceptor plus what is needed to read client certificates.

@@ -10,6 +10,7 @@ mod cli;
 mod config;
 mod demo;
 mod import;
+mod layers;
 mod metrics;
 mod openapi;
 mod phone_auth;

@@ -9,8 +9,8 @@ use chrono::Utc;
 use super::Fetch;
 use super::credentials::{Credentials, PhoneAuthenticator, Verdict};
 use crate::domain::phone_auth::{PhoneAuthMode, ip_in};
-use crate::server::Scheme;
-use crate::server::tls::PeerCert;
+use crate::http::conn::PeerCert;
+use crate::http::conn::Scheme;
 
 /// Why a request was not served a file; recorded and logged, never told to the phone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -36,11 +36,10 @@ use tracing::field::Empty;
 
 use super::AppState;
 use super::client_ip::client_ip;
+use crate::http::conn::PeerCert;
+use crate::http::conn::Scheme;
 use crate::profile::provision::{render_common_file, render_device_file_with};
 use crate::profile::{FileMatch, FileSpec, Rendered, UaInfo};
-use crate::server::Scheme;
-use crate::server::tls::PeerCert;
-
 use crate::store::uploads;
 use answer::{MissAnswer, respond};
 use cache::FileKey;

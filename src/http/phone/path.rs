@@ -2,7 +2,7 @@
 
 use axum::http::{HeaderMap, header};
 
-use crate::server::Scheme;
+use crate::http::conn::Scheme;
 
 /// Splits `/file` or `/key/file`; refuses anything but plain names (no `..`, `%`, `\`, …), so
 /// request text never reaches a file system.

@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 use super::error::PageError;
 use crate::http::AppState;
 use crate::http::auth::Caller;
-use crate::server::Scheme;
+use crate::http::conn::Scheme;
 use crate::service::sign_in;
 
 /// Name of the session cookie.

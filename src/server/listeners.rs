@@ -1,0 +1,187 @@
+//! Starting a server: the shared state, the bound listeners, and the handle that stops them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use super::tls::{self, PhoneTls};
+use super::{Shutdown, ShutdownTrigger, serve};
+use crate::config::ServeConfig;
+use crate::http::metrics::Metrics;
+use crate::http::phone::credentials::PhoneAuthenticator;
+use crate::http::phone::{BanList, BanPolicy, PhoneCache, cache as phone_cache};
+use crate::http::{AppState, admin_router, phone_router};
+use crate::profile::Vendors;
+use crate::service::Services;
+use crate::store::Store;
+use crate::store::lock::DbLock;
+use crate::store::pruner;
+use crate::store::recorder::FetchRecorder;
+
+/// How long a Digest nonce stays valid.
+const NONCE_TTL: Duration = Duration::from_secs(300);
+/// Digest nonces remembered at once (oldest evicted first).
+const MAX_NONCES: usize = 100_000;
+
+/// A started server: its bound addresses and the means to stop it.
+pub struct Running {
+    /// Where phones fetch over HTTP.
+    pub phone_addr: SocketAddr,
+    /// Where phones fetch over HTTPS, when configured.
+    pub phone_tls_addr: Option<SocketAddr>,
+    /// Where the admin API listens.
+    pub admin_addr: SocketAddr,
+    /// The shared state (store, vendors, recorder).
+    pub state: AppState,
+    trigger: ShutdownTrigger,
+    listeners: Vec<JoinHandle<()>>,
+    recorder: JoinHandle<()>,
+    pruner: Option<JoinHandle<()>>,
+    /// Held while serving: `deskprov restore` and a second server refuse meanwhile.
+    _lock: DbLock,
+}
+
+impl Running {
+    /// Stops accepting, drains open connections, and flushes queued fetch records.
+    pub async fn shutdown(self) {
+        self.trigger.trigger();
+        if let Some(pruner) = &self.pruner {
+            pruner.abort();
+        }
+        for task in self.listeners {
+            let _ = task.await;
+        }
+        drop(self.state);
+        let _ = self.recorder.await;
+    }
+}
+
+/// Opens the store, binds every listener and starts serving.
+pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
+    config.validate()?;
+    let lock = DbLock::try_acquire(&config.db.path)?;
+    let store = Store::open(&config.db.path)
+        .with_context(|| format!("opening database {}", config.db.path.display()))?;
+    let vendors = Arc::new(Vendors::builtin().context("loading vendor profiles")?);
+    let (recorder, recorder_task) = FetchRecorder::start(store.clone());
+    let pruner = config
+        .fetch_retention
+        .0
+        .map(|keep| pruner::start(store.clone(), keep));
+    let state = app_state(config, store, vendors, recorder);
+    let bound = Bound::bind(config).await?;
+    let (phone_addr, admin_addr) = (bound.phone.local_addr()?, bound.admin.local_addr()?);
+    let phone_tls_addr = bound
+        .phone_tls
+        .as_ref()
+        .map(|(l, _)| l.local_addr())
+        .transpose()?;
+    let (trigger, shutdown) = Shutdown::new();
+    let listeners = bound.spawn(&state, shutdown);
+    Ok(Running {
+        phone_addr,
+        phone_tls_addr,
+        admin_addr,
+        state,
+        trigger,
+        listeners,
+        recorder: recorder_task,
+        pruner,
+        _lock: lock,
+    })
+}
+
+/// The state every listener shares, from the settings, the store and the vendor profiles.
+fn app_state(
+    config: &ServeConfig,
+    store: Store,
+    vendors: Arc<Vendors>,
+    recorder: FetchRecorder,
+) -> AppState {
+    let phone_cache = Arc::new(PhoneCache::new(store.clone(), phone_cache::DEFAULT_BUDGET));
+    phone_cache.watch_external_changes();
+    let public_url = config
+        .public_url
+        .clone()
+        .map(|u| u.trim_end_matches('/').to_owned());
+    AppState {
+        services: Services::new(store.clone(), vendors.clone(), public_url.clone()),
+        metrics: Arc::new(Metrics::new(&vendors)),
+        store,
+        phone_cache,
+        vendors,
+        recorder,
+        trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+        public_url,
+        authenticator: Arc::new(PhoneAuthenticator::new("deskprov", NONCE_TTL, MAX_NONCES)),
+        bans: Arc::new(BanList::new(BanPolicy {
+            misses: config.ban_misses,
+            window: config.ban_window,
+            ban_for: config.ban_for,
+        })),
+    }
+}
+
+/// The bound sockets, before anything is served on them.
+struct Bound {
+    phone: TcpListener,
+    admin: TcpListener,
+    phone_tls: Option<(TcpListener, PhoneTls)>,
+}
+
+impl Bound {
+    /// Binds the phone HTTP and admin listeners, and the phone HTTPS one when a certificate
+    /// and key are configured.
+    async fn bind(config: &ServeConfig) -> anyhow::Result<Self> {
+        let bind = |addr: SocketAddr, what: &'static str| async move {
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the {what} listener on {addr}"))
+        };
+        let phone = bind(config.phone_listen, "phone HTTP").await?;
+        let admin = bind(config.admin_listen, "admin").await?;
+        let phone_tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some((
+                bind(config.phone_tls_listen, "phone HTTPS").await?,
+                tls::phone_tls(cert, key, &config.client_cas)?,
+            )),
+            _ => None,
+        };
+        Ok(Self {
+            phone,
+            admin,
+            phone_tls,
+        })
+    }
+
+    /// Starts serving on every listener until `shutdown`.
+    fn spawn(self, state: &AppState, shutdown: Shutdown) -> Vec<JoinHandle<()>> {
+        let mut listeners = vec![
+            tokio::spawn(serve(
+                self.phone,
+                phone_router(state.clone()),
+                None,
+                shutdown.clone().wait(),
+            )),
+            tokio::spawn(serve(
+                self.admin,
+                admin_router(state.clone()),
+                None,
+                shutdown.clone().wait(),
+            )),
+        ];
+        if let Some((listener, acceptor)) = self.phone_tls {
+            listeners.push(tokio::spawn(serve(
+                listener,
+                phone_router(state.clone()),
+                Some(acceptor),
+                shutdown.wait(),
+            )));
+        }
+        listeners
+    }
+}
