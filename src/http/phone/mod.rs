@@ -34,8 +34,8 @@ use tracing::field::Empty;
 
 use super::AppState;
 use super::client_ip::client_ip;
-use crate::profile::provision::{render_common_file, render_device_file_with};
-use crate::profile::{FileMatch, FileSpec, Rendered, UaInfo};
+use crate::profile::provision::{DeviceFile, device_file, render_common_file};
+use crate::profile::{FileMatch, Rendered, UaInfo};
 use crate::server::Scheme;
 use crate::server::tls::PeerCert;
 use crate::store::devices::DeviceBundle;
@@ -238,13 +238,6 @@ async fn serve_device(
         return Outcome::Missed(Miss::VendorMismatch);
     };
     fetch.device_id = Some(bundle.device.id);
-    if matched.file.prefer_upload {
-        match stored_upload(state, bundle.device.id, &fetch.file, matched.file).await {
-            Ok(Some(rendered)) => return Outcome::Served(Arc::new(rendered)),
-            Ok(None) => {}
-            Err(detail) => return Outcome::Failed(detail),
-        }
-    }
     // The model the phone says it is wins over the stored one.
     let ua_model = fetch.ua_info.as_ref().and_then(|ua| ua.model.as_deref());
     let model = ua_model.or(bundle.device.effective_model());
@@ -259,6 +252,16 @@ async fn serve_device(
     if let Some(rendered) = cache.file(fetch.generation, &key) {
         return Outcome::Served(rendered);
     }
+    // An upload changes the store's generation, so what is served from one is cached like the
+    // rest.
+    let upload = if matched.file.prefer_upload {
+        match stored_upload(state, bundle.device.id, &fetch.file).await {
+            Ok(upload) => upload,
+            Err(detail) => return Outcome::Failed(detail),
+        }
+    } else {
+        None
+    };
     let bundle = match ua_model {
         Some(m) if bundle.device.seen_model.as_deref() != Some(m) => {
             let mut own = (*bundle).clone();
@@ -268,26 +271,18 @@ async fn serve_device(
         _ => bundle,
     };
     let settings = cache.settings(fetch.generation, &bundle, matched.vendor);
-    match render_device_file_with(
+    match device_file(
         &bundle,
         matched.vendor,
         matched.file,
+        upload.as_deref(),
         &fetch.server_url,
         false,
-        settings,
+        Some(settings),
     ) {
-        Ok((rendered, plan)) => {
-            if !plan.overflow.is_empty()
-                && cache.overflow_warning_due(fetch.generation, bundle.device.id)
-            {
-                tracing::warn!(
-                    mac = %bundle.device.mac,
-                    capacity = plan.capacity,
-                    overflow = plan.overflow.len(),
-                    "aliases beyond the phone's line capacity are not on the phone"
-                );
-            }
-            let rendered = Arc::new(rendered);
+        Ok(answer) => {
+            warn_about(state, fetch, &bundle, upload.is_some(), &answer);
+            let rendered = Arc::new(answer.into_rendered());
             cache.keep_file(fetch.generation, key, rendered.clone());
             Outcome::Served(rendered)
         }
@@ -295,30 +290,51 @@ async fn serve_device(
     }
 }
 
-/// The device's own latest upload of `name`, when it is text.
+/// Logs what an admin should hear about a file served: aliases that did not fit on the phone
+/// (once per device until something changes), an upload that could not be served back.
+fn warn_about(
+    state: &AppState,
+    fetch: &Fetch,
+    bundle: &DeviceBundle,
+    had_upload: bool,
+    answer: &DeviceFile,
+) {
+    let DeviceFile::Rendered(_, plan) = answer else {
+        return;
+    };
+    if had_upload {
+        tracing::warn!(
+            device_id = bundle.device.id,
+            file = fetch.file,
+            "stored upload is not UTF-8; serving the template instead"
+        );
+    }
+    if !plan.overflow.is_empty()
+        && state
+            .phone_cache
+            .overflow_warning_due(fetch.generation, bundle.device.id)
+    {
+        tracing::warn!(
+            mac = %bundle.device.mac,
+            capacity = plan.capacity,
+            overflow = plan.overflow.len(),
+            "aliases beyond the phone's line capacity are not on the phone"
+        );
+    }
+}
+
+/// The device's own latest upload of `name`, if any.
 async fn stored_upload(
     state: &AppState,
     device_id: i64,
     name: &str,
-    file: &FileSpec,
-) -> Result<Option<Rendered>, String> {
+) -> Result<Option<Vec<u8>>, String> {
     let owned = name.to_owned();
-    let body = state
+    state
         .store
         .read(move |c| uploads::get(c, device_id, &owned))
         .await
-        .map_err(|e| e.to_string())?;
-    Ok(body.and_then(|bytes| match String::from_utf8(bytes) {
-        Ok(text) => Some(Rendered::verbatim(file, text)),
-        Err(_) => {
-            tracing::warn!(
-                device_id,
-                file = name,
-                "stored upload is not UTF-8; serving the template instead"
-            );
-            None
-        }
-    }))
+        .map_err(|e| e.to_string())
 }
 
 async fn serve_common(
