@@ -79,9 +79,7 @@ struct Fetch {
 
 enum Outcome {
     Served(Arc<Rendered>),
-    Banned,
     Stored,
-    TooLarge,
     Missed(Miss),
     Failed(String),
 }
@@ -156,7 +154,7 @@ async fn handle(state: AppState, ip: IpAddr, request: Request<Body>) -> Response
         generation,
     };
     let outcome = match method {
-        _ if state.bans.is_banned(fetch.ip, Instant::now()) => Outcome::Banned,
+        _ if state.bans.is_banned(fetch.ip, Instant::now()) => Outcome::Missed(Miss::Banned),
         Method::GET | Method::HEAD => serve(&state, &path, &mut fetch).await,
         Method::PUT => upload::receive(&state, &path, &mut fetch, body).await,
         _ => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
@@ -406,9 +404,7 @@ fn record(state: &AppState, fetch: Fetch, outcome: &Outcome, status: StatusCode,
         }
         Outcome::Served(r) => ("served", Some(r.etag.clone())),
         Outcome::Stored => ("uploaded", None),
-        Outcome::TooLarge => ("upload_too_large", None),
         Outcome::Missed(miss) => (miss.as_str(), None),
-        Outcome::Banned => ("banned", None),
         Outcome::Failed(_) => ("error", None),
     };
     let took = started.elapsed();
@@ -452,7 +448,7 @@ pub const FAIL2BAN_TARGET: &str = "deskprov::fail2ban";
 /// Logs a miss in the fail2ban format and counts it; logs the ban it may start.
 fn count_miss(state: &AppState, fetch: &Fetch, miss: Miss) {
     if !miss.counts() {
-        tracing::debug!(ip = %fetch.ip, file = %fetch.file, reason = miss.as_str(), "phone asked for a file no profile serves");
+        tracing::debug!(ip = %fetch.ip, file = %fetch.file, reason = miss.as_str(), "phone request refused, not counted toward a ban");
         return;
     }
     // The file name is printed only when it is a plain name: request text stays out of logs.
@@ -482,8 +478,8 @@ fn count_miss(state: &AppState, fetch: &Fetch, miss: Miss) {
 /// How misses on per-device paths are answered right now: a challenge as soon as any tenant
 /// asks phones for credentials (so unknown MACs look like unauthenticated known ones), else 404.
 async fn miss_answer(state: &AppState, fetch: &Fetch, outcome: &Outcome) -> MissAnswer {
-    let per_device_miss =
-        fetch.mac.is_some() && matches!(outcome, Outcome::Missed(_) | Outcome::Banned);
+    let per_device_miss = fetch.mac.is_some()
+        && matches!(outcome, Outcome::Missed(miss) if *miss != Miss::UploadTooLarge);
     if !per_device_miss {
         return MissAnswer::NotFound;
     }

@@ -40,7 +40,7 @@ pub(super) async fn receive(
     };
     let bytes = match axum::body::to_bytes(body, matched.upload.max_bytes).await {
         Ok(b) => b,
-        Err(_) => return Outcome::TooLarge,
+        Err(_) => return Outcome::Missed(Miss::UploadTooLarge),
     };
     let (device_id, file) = (bundle.device.id, name.to_owned());
     match state
