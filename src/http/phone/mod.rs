@@ -34,8 +34,10 @@ use tracing::field::Empty;
 
 use super::AppState;
 use super::client_ip::client_ip;
+use crate::domain::Mac;
 use crate::profile::provision::{DeviceFile, device_file, render_common_file};
-use crate::profile::{FileMatch, Rendered, UaInfo};
+use crate::profile::registry::UploadMatch;
+use crate::profile::{FileMatch, Rendered, UaInfo, Vendor};
 use crate::server::Scheme;
 use crate::server::tls::PeerCert;
 use crate::store::devices::DeviceBundle;
@@ -203,39 +205,64 @@ async fn serve(state: &AppState, path: &str, fetch: &mut Fetch) -> Outcome {
     if matches.is_empty() {
         return Outcome::Missed(Miss::NoSuchFile);
     }
-    let device_mac = matches.iter().find_map(|m| m.mac);
-    match device_mac {
-        Some(mac) => {
-            fetch.mac = Some(mac.lower12());
-            let bundle = match state.phone_cache.device(fetch.generation, mac).await {
-                Ok(Some(b)) => b,
-                Ok(None) => return Outcome::Missed(Miss::UnknownDevice),
-                Err(e) => return Outcome::Failed(e.to_string()),
-            };
-            serve_device(state, key, &matches, bundle, fetch).await
-        }
+    match matches.iter().find_map(|m| m.mac) {
+        Some(mac) => match gated_device(state, key, mac, &matches, fetch).await {
+            Ok((bundle, matched)) => serve_device(state, matched, bundle, fetch).await,
+            Err(refused) => refused,
+        },
         None => serve_common(state, key, &matches, fetch).await,
     }
 }
 
-async fn serve_device(
+/// A name a vendor profile matched: a file to fetch or an upload.
+trait Matched {
+    fn vendor(&self) -> &Vendor;
+}
+
+impl Matched for FileMatch<'_> {
+    fn vendor(&self) -> &Vendor {
+        self.vendor
+    }
+}
+
+impl Matched for UploadMatch<'_> {
+    fn vendor(&self) -> &Vendor {
+        self.vendor
+    }
+}
+
+/// The registered device with `mac`, once the request for it passed [`device_gate`], and the one
+/// of `matches` that is of the device's vendor; else how the request ends.
+async fn gated_device<'m, M: Matched>(
     state: &AppState,
     key: Option<&str>,
-    matches: &[FileMatch<'_>],
+    mac: Mac,
+    matches: &'m [M],
+    fetch: &mut Fetch,
+) -> Result<(Arc<DeviceBundle>, &'m M), Outcome> {
+    fetch.mac = Some(mac.lower12());
+    let bundle = match state.phone_cache.device(fetch.generation, mac).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return Err(Outcome::Missed(Miss::UnknownDevice)),
+        Err(e) => return Err(Outcome::Failed(e.to_string())),
+    };
+    fetch.vendor = Some(bundle.device.vendor.clone());
+    device_gate(&bundle, key, fetch, &state.authenticator).map_err(Outcome::Missed)?;
+    let matched = matches
+        .iter()
+        .find(|m| m.vendor().id() == bundle.device.vendor)
+        .ok_or(Outcome::Missed(Miss::VendorMismatch))?;
+    fetch.device_id = Some(bundle.device.id);
+    Ok((bundle, matched))
+}
+
+/// Serves the device its file: from the cache, else from [`device_file`] (which is then kept).
+async fn serve_device(
+    state: &AppState,
+    matched: &FileMatch<'_>,
     bundle: Arc<DeviceBundle>,
     fetch: &mut Fetch,
 ) -> Outcome {
-    fetch.vendor = Some(bundle.device.vendor.clone());
-    if let Err(miss) = device_gate(&bundle, key, fetch, &state.authenticator) {
-        return Outcome::Missed(miss);
-    }
-    let Some(matched) = matches
-        .iter()
-        .find(|m| m.vendor.id() == bundle.device.vendor)
-    else {
-        return Outcome::Missed(Miss::VendorMismatch);
-    };
-    fetch.device_id = Some(bundle.device.id);
     // The model the phone says it is wins over the stored one.
     let ua_model = fetch.ua_info.as_ref().and_then(|ua| ua.model.as_deref());
     let model = ua_model.or(bundle.device.effective_model());
