@@ -22,7 +22,7 @@ use crate::profile::{Rendered, SettingsContext, Vendor};
 use crate::store::devices::{self, DeviceBundle};
 use crate::store::sites::{self, Site};
 use crate::store::tenants::{self, Tenant};
-use crate::store::{Store, StoreError, StoreResult, aliases, users};
+use crate::store::{Store, StoreResult};
 
 /// Bytes of rendered files and device data kept at most; the oldest entries go first.
 pub const DEFAULT_BUDGET: usize = 8 << 20;
@@ -153,7 +153,10 @@ impl PhoneCache {
         if let Some(bundle) = self.cached(g, |s| s.devices.get(&mac).cloned()) {
             return Ok(Some(bundle));
         }
-        let Some((device, owner, aliases)) = self.read(move |c| device_rows(c, &mac)).await? else {
+        let Some((device, owner, aliases)) = self
+            .read(move |c| devices::with_owner_and_aliases(c, &mac))
+            .await?
+        else {
             return Ok(None);
         };
         let tenant_id = device.tenant_id;
@@ -316,19 +319,4 @@ impl PhoneCache {
             }
         });
     }
-}
-
-/// A device with its owner and the owner's aliases, or `None` for an unknown MAC.
-fn device_rows(
-    c: &Connection,
-    mac: &Mac,
-) -> StoreResult<Option<(devices::Device, users::User, Vec<aliases::Alias>)>> {
-    let device = match devices::by_mac(c, mac) {
-        Ok(d) => d,
-        Err(StoreError::NotFound(_)) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let owner = users::by_id(c, device.user_id)?;
-    let aliases = aliases::for_user(c, owner.id)?;
-    Ok(Some((device, owner, aliases)))
 }
