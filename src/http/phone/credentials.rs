@@ -296,55 +296,17 @@ impl PhoneAuthenticator {
         now: Instant,
     ) -> Result<(), Miss> {
         let params = parse_params(params).ok_or(Miss::CredentialsBadHeader)?;
-        let get = |name: &str| {
-            params
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        };
-
-        // Hashed and non-ASCII usernames are only for clients the challenge invited to use them.
-        if get("username*").is_some()
-            || get("userhash").is_some_and(|v| !v.eq_ignore_ascii_case("false"))
-        {
-            return Err(Miss::CredentialsUnsupported);
-        }
-        // RFC 7616 §3.3: no algorithm means MD5.
-        let algorithm = match get("algorithm") {
-            None => Algorithm::Md5,
-            Some(a) if a.eq_ignore_ascii_case("MD5") => Algorithm::Md5,
-            Some(a) if a.eq_ignore_ascii_case("SHA-256") => Algorithm::Sha256,
-            Some(_) => return Err(Miss::CredentialsUnsupported),
-        };
-        // No qop is RFC 2069 mode, which has no nc and so no replay protection; auth-int is
-        // never offered.
-        if !get("qop").is_some_and(|q| q.eq_ignore_ascii_case("auth")) {
-            return Err(Miss::CredentialsUnsupported);
-        }
-        let (
-            Some(username),
-            Some(realm),
-            Some(nonce),
-            Some(header_uri),
-            Some(response),
-            Some(nc),
-            Some(cnonce),
-        ) = (
-            get("username"),
-            get("realm"),
-            get("nonce"),
-            get("uri"),
-            get("response"),
-            get("nc"),
-            get("cnonce"),
-        )
-        else {
-            return Err(Miss::CredentialsBadHeader);
-        };
-        let nc_value = parse_nc(nc).ok_or(Miss::CredentialsBadHeader)?;
-        if nonce.is_empty() || cnonce.is_empty() {
-            return Err(Miss::CredentialsBadHeader);
-        }
+        let DigestResponse {
+            algorithm,
+            username,
+            realm,
+            nonce,
+            uri: header_uri,
+            response,
+            nc,
+            nc_value,
+            cnonce,
+        } = DigestResponse::read(&params)?;
 
         if realm != self.realm {
             return Err(Miss::CredentialsWrongRealm);
@@ -396,6 +358,86 @@ impl PhoneAuthenticator {
         // Nothing panics while holding the lock, and the table is consistent between any two
         // statements, so a poisoned lock is still safe to use.
         self.nonces.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The fields of a Digest Authorization header, in a mode this server offers.
+struct DigestResponse<'a> {
+    algorithm: Algorithm,
+    username: &'a str,
+    realm: &'a str,
+    nonce: &'a str,
+    uri: &'a str,
+    response: &'a str,
+    nc: &'a str,
+    nc_value: u32,
+    cnonce: &'a str,
+}
+
+impl<'a> DigestResponse<'a> {
+    /// Reads the parsed auth-params of a Digest header: modes never offered are unsupported,
+    /// missing or malformed fields a bad header.
+    fn read(params: &'a [(String, String)]) -> Result<Self, Miss> {
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+
+        // Hashed and non-ASCII usernames are only for clients the challenge invited to use them.
+        if get("username*").is_some()
+            || get("userhash").is_some_and(|v| !v.eq_ignore_ascii_case("false"))
+        {
+            return Err(Miss::CredentialsUnsupported);
+        }
+        // RFC 7616 §3.3: no algorithm means MD5.
+        let algorithm = match get("algorithm") {
+            None => Algorithm::Md5,
+            Some(a) if a.eq_ignore_ascii_case("MD5") => Algorithm::Md5,
+            Some(a) if a.eq_ignore_ascii_case("SHA-256") => Algorithm::Sha256,
+            Some(_) => return Err(Miss::CredentialsUnsupported),
+        };
+        // No qop is RFC 2069 mode, which has no nc and so no replay protection; auth-int is
+        // never offered.
+        if !get("qop").is_some_and(|q| q.eq_ignore_ascii_case("auth")) {
+            return Err(Miss::CredentialsUnsupported);
+        }
+        let (
+            Some(username),
+            Some(realm),
+            Some(nonce),
+            Some(uri),
+            Some(response),
+            Some(nc),
+            Some(cnonce),
+        ) = (
+            get("username"),
+            get("realm"),
+            get("nonce"),
+            get("uri"),
+            get("response"),
+            get("nc"),
+            get("cnonce"),
+        )
+        else {
+            return Err(Miss::CredentialsBadHeader);
+        };
+        let nc_value = parse_nc(nc).ok_or(Miss::CredentialsBadHeader)?;
+        if nonce.is_empty() || cnonce.is_empty() {
+            return Err(Miss::CredentialsBadHeader);
+        }
+        Ok(Self {
+            algorithm,
+            username,
+            realm,
+            nonce,
+            uri,
+            response,
+            nc,
+            nc_value,
+            cnonce,
+        })
     }
 }
 
