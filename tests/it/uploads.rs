@@ -172,3 +172,43 @@ async fn a_phone_served_its_own_upload_back_is_provisioned() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(preview, serde_json::Value::String(newer));
 }
+
+#[tokio::test]
+async fn an_upload_that_is_not_text_is_not_served_back() {
+    let app = TestApp::spawn().await;
+    provision(&app, VVX, "John Smith", &[]).await;
+    let (template, _) = fetch(&app, VVX, "0004f2a1b2c3-phone.cfg").await;
+    assert_eq!(
+        put(&app, "0004f2a1b2c3-phone.cfg", vec![0xff, 0xfe, 0x00]).await,
+        StatusCode::NO_CONTENT
+    );
+    let (served, _) = fetch(&app, VVX, "0004f2a1b2c3-phone.cfg").await;
+    assert_eq!(served, template, "the template, as if nothing was uploaded");
+    assert_eq!(settled_status(&app, "0004f2a1b2c3").await, "provisioned");
+}
+
+#[tokio::test]
+async fn refused_uploads_are_recorded_by_reason() {
+    let app = TestApp::spawn().await;
+    provision(&app, VVX, "John Smith", &[]).await;
+    assert_eq!(
+        put(&app, "0004f2a1b2c3-app.log", vec![b'x'; 1024 * 1024 + 1]).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(
+        put(&app, "0004f2000001-app.log", "x").await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        put(&app, "0004f2a1b2c3-app.log", "boot\n").await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        recorded_results(&app, 3).await,
+        [
+            (413, "upload_too_large".to_owned()),
+            (404, "unknown_device".to_owned()),
+            (204, "uploaded".to_owned()),
+        ]
+    );
+}
