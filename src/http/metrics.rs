@@ -19,7 +19,7 @@ use super::AppState;
 use crate::domain::{DeviceStatus, device_status};
 use crate::profile::Vendors;
 use crate::profile::provision::config_current;
-use crate::store::devices;
+use crate::store::{devices, uploads};
 
 /// Upper bounds of the phone latency histogram, in microseconds (0.5 ms … 1 s).
 const BUCKETS_US: [u64; 11] = [
@@ -271,7 +271,9 @@ async fn count_devices(state: &AppState) -> Option<[u64; 4]> {
                         ) else {
                             continue;
                         };
-                        config_current(&bundle, vendor, &devices::fetched_files(c, device.id)?)
+                        let fetched = devices::fetched_files(c, device.id)?;
+                        let uploads = uploads::overrides(c, device.id)?;
+                        config_current(&bundle, vendor, &fetched, &uploads)
                     }
                 };
                 let status =

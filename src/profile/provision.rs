@@ -6,8 +6,9 @@ use crate::domain::{LinePlan, Settings};
 
 use super::Vendor;
 use super::context::{CommonContext, DeviceContext, SettingsContext, model_attrs};
+use super::registry::expand_name;
 use super::render::{RenderError, Rendered, render_common, render_device};
-use super::spec::FileSpec;
+use super::spec::{FileKind, FileSpec};
 
 /// The line plan of a device: owner on line 1, aliases after, overflow beyond the capacity.
 pub fn line_plan(bundle: &DeviceBundle, vendor: &Vendor) -> LinePlan {
@@ -37,7 +38,61 @@ pub fn line_plan(bundle: &DeviceBundle, vendor: &Vendor) -> LinePlan {
     )
 }
 
-/// Renders `file` for the device of `bundle`; `mask` hides passwords (previews).
+/// What a device gets for one of its files.
+#[derive(Debug, Clone)]
+pub enum DeviceFile {
+    /// Rendered from the profile's template, with the line plan written into it.
+    Rendered(Rendered, LinePlan),
+    /// The device's own upload of that name, served back as stored.
+    Uploaded(Rendered),
+}
+
+impl DeviceFile {
+    /// The bytes, content type and ETag.
+    pub fn rendered(&self) -> &Rendered {
+        match self {
+            DeviceFile::Rendered(r, _) | DeviceFile::Uploaded(r) => r,
+        }
+    }
+
+    /// The bytes, content type and ETag, owned.
+    pub fn into_rendered(self) -> Rendered {
+        match self {
+            DeviceFile::Rendered(r, _) | DeviceFile::Uploaded(r) => r,
+        }
+    }
+}
+
+/// The bytes the device of `bundle` gets for `file`: its own `upload` of that name when the
+/// profile prefers uploads for the file and the upload is text, else the rendered template.
+/// `mask` hides passwords in what is rendered (previews); an upload is the phone's own text and
+/// comes back as stored. `settings` are the device's [`device_settings`] when the caller already
+/// has them (the phone path caches them), else they are worked out here.
+pub fn device_file(
+    bundle: &DeviceBundle,
+    vendor: &Vendor,
+    file: &FileSpec,
+    upload: Option<&[u8]>,
+    server_url: &str,
+    mask: bool,
+    settings: Option<SettingsContext>,
+) -> Result<DeviceFile, RenderError> {
+    if let Some(text) = upload
+        .filter(|_| file.prefer_upload)
+        .and_then(|bytes| std::str::from_utf8(bytes).ok())
+    {
+        return Ok(DeviceFile::Uploaded(Rendered::verbatim(
+            file,
+            text.to_owned(),
+        )));
+    }
+    let settings = settings.unwrap_or_else(|| device_settings(bundle, vendor));
+    let (rendered, plan) = render_with(bundle, vendor, file, server_url, mask, settings)?;
+    Ok(DeviceFile::Rendered(rendered, plan))
+}
+
+/// Renders the template of `file` for the device of `bundle`, whatever the device uploaded:
+/// [`device_file`] is what the phone gets. `mask` hides passwords.
 pub fn render_device_file(
     bundle: &DeviceBundle,
     vendor: &Vendor,
@@ -46,19 +101,17 @@ pub fn render_device_file(
     mask: bool,
 ) -> Result<(Rendered, LinePlan), RenderError> {
     let settings = device_settings(bundle, vendor);
-    render_device_file_with(bundle, vendor, file, server_url, mask, settings)
+    render_with(bundle, vendor, file, server_url, mask, settings)
 }
 
 /// The phone-wide settings of the device of `bundle` in `vendor`'s codes (merged tenant → site
-/// → device): what [`render_device_file_with`] takes.
+/// → device): what [`device_file`] takes. They depend only on the vendor and the tenant, site
+/// and device settings, so a caller serving many devices may work them out once.
 pub fn device_settings(bundle: &DeviceBundle, vendor: &Vendor) -> SettingsContext {
     SettingsContext::new(&Settings::merge(&bundle.settings_levels()), vendor)
 }
 
-/// [`render_device_file`] with the settings already worked out by [`device_settings`]: they
-/// depend only on the vendor and the tenant, site and device settings, so a caller serving many
-/// devices may work them out once.
-pub fn render_device_file_with(
+fn render_with(
     bundle: &DeviceBundle,
     vendor: &Vendor,
     file: &FileSpec,
@@ -104,35 +157,31 @@ pub fn render_common_file(
 }
 
 /// Whether every file the device fetched would still come out the same: `false` means its
-/// configuration changed since the phone last fetched it.
+/// configuration changed since the phone last fetched it. `uploads` are the device's uploads of
+/// names it fetched (`store::uploads::overrides`): files it is served back.
 pub fn config_current(
     bundle: &DeviceBundle,
     vendor: &Vendor,
     fetched: &[(String, String, String)],
+    uploads: &[(String, Vec<u8>)],
 ) -> bool {
+    let mac = &bundle.device.mac;
+    let model = bundle.device.effective_model();
+    let settings = device_settings(bundle, vendor);
     fetched.iter().all(|(name, hash, server_url)| {
         let Some(file) = vendor.profile.files.iter().find(|f| {
-            f.kind == super::FileKind::Device && file_name_for(vendor, f, bundle) == *name
+            f.kind == FileKind::Device
+                && expand_name(&f.name, vendor, Some(mac), model).as_deref() == Some(name)
         }) else {
             // The profile no longer serves that name: nothing to compare.
             return true;
         };
-        render_device_file(bundle, vendor, file, server_url, false)
-            .is_ok_and(|(r, _)| r.etag == *hash)
+        let upload = uploads
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, body)| body.as_slice());
+        let settings = Some(settings.clone());
+        device_file(bundle, vendor, file, upload, server_url, false, settings)
+            .is_ok_and(|f| f.rendered().etag == *hash)
     })
-}
-
-fn file_name_for(vendor: &Vendor, file: &FileSpec, bundle: &DeviceBundle) -> String {
-    let mac = &bundle.device.mac;
-    file.name
-        .replace("{mac}", &mac.lower12())
-        .replace("{MAC}", &mac.upper12())
-        .replace(
-            "{model}",
-            bundle
-                .device
-                .effective_model()
-                .and_then(|m| vendor.model_key(m))
-                .unwrap_or_default(),
-        )
 }

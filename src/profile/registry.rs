@@ -377,8 +377,9 @@ impl FileMatch<'_> {
     }
 }
 
-/// Writes a file name pattern out for one device, or `None` if the model lacks an attribute.
-fn expand_name(
+/// Writes a file name pattern out for one device (`{mac}`, `{MAC}`, `{model}`, model
+/// attributes), or `None` if the pattern needs a MAC, model or attribute it was not given.
+pub fn expand_name(
     pattern: &str,
     vendor: &Vendor,
     mac: Option<&Mac>,

@@ -9,10 +9,11 @@ use super::{ServiceError, ServiceResult};
 use crate::domain::Actor;
 use crate::domain::device::{DeviceDraft, DevicePatch};
 use crate::domain::{DeviceStatus, Mac, RuleError, device_status};
-use crate::profile::provision::{config_current, render_common_file, render_device_file};
+use crate::profile::provision::{config_current, device_file, render_common_file};
 use crate::profile::{FileKind, FileSpec, Rendered, Vendor, Vendors};
 use crate::store::audit;
 use crate::store::devices;
+use crate::store::{StoreResult, uploads};
 
 use super::tenants::load_tenant;
 
@@ -43,16 +44,28 @@ pub async fn load(services: &Services, actor: &Actor, mac: &str) -> ServiceResul
     Ok(bundle)
 }
 
-/// The status of a device given what it fetched (`devices::fetched_files`).
+/// What a device fetched and its uploads of those names: what [`status_of`] compares.
+type StatusInputs = (Vec<(String, String, String)>, Vec<(String, Vec<u8>)>);
+
+fn status_inputs(c: &rusqlite::Connection, device_id: i64) -> StoreResult<StatusInputs> {
+    Ok((
+        devices::fetched_files(c, device_id)?,
+        uploads::overrides(c, device_id)?,
+    ))
+}
+
+/// The status of a device given what it fetched (`devices::fetched_files`) and its uploads of
+/// those names (`uploads::overrides`).
 pub fn status_of(
     vendor: &Vendor,
     bundle: &DeviceBundle,
     fetched: &[(String, String, String)],
+    uploads: &[(String, Vec<u8>)],
 ) -> DeviceStatus {
     device_status(
         bundle.device.first_fetch_at,
         bundle.device.enroll_deadline,
-        config_current(bundle, vendor, fetched),
+        config_current(bundle, vendor, fetched, uploads),
         chrono::Utc::now(),
     )
 }
@@ -61,11 +74,8 @@ pub fn status_of(
 pub async fn status(services: &Services, bundle: &DeviceBundle) -> ServiceResult<DeviceStatus> {
     let vendor = vendor_of(&services.vendors, &bundle.device)?;
     let id = bundle.device.id;
-    let fetched = services
-        .store
-        .read(move |c| devices::fetched_files(c, id))
-        .await?;
-    Ok(status_of(vendor, bundle, &fetched))
+    let (fetched, uploads) = services.store.read(move |c| status_inputs(c, id)).await?;
+    Ok(status_of(vendor, bundle, &fetched, &uploads))
 }
 
 /// A device with its owner and status, for lists.
@@ -99,17 +109,16 @@ pub async fn summaries(
                 let Some(bundle) = devices::bundle(c, &device.mac)? else {
                     continue;
                 };
-                let fetched = devices::fetched_files(c, device.id)?;
-                out.push((bundle, fetched));
+                out.push((bundle, status_inputs(c, device.id)?));
             }
             Ok(out)
         })
         .await?;
     found
         .into_iter()
-        .map(|(bundle, fetched)| {
+        .map(|(bundle, (fetched, uploads))| {
             let vendor = vendor_of(&vendors, &bundle.device)?;
-            let status = status_of(vendor, &bundle, &fetched);
+            let status = status_of(vendor, &bundle, &fetched, &uploads);
             Ok(DeviceSummary {
                 status,
                 tenant: bundle.tenant.name,
@@ -225,7 +234,20 @@ pub async fn render_file(
         .ok_or(ServiceError::NotFound("file"))?;
     let server_url = preview_server_url(services, bundle).await?;
     let rendered = match file.kind {
-        FileKind::Device => render_device_file(bundle, vendor, file, &server_url, !reveal)?.0,
+        FileKind::Device => {
+            let upload = preferred_upload(services, bundle, name, file).await?;
+            let mask = !reveal;
+            device_file(
+                bundle,
+                vendor,
+                file,
+                upload.as_deref(),
+                &server_url,
+                mask,
+                None,
+            )?
+            .into_rendered()
+        }
         FileKind::Common => {
             let levels = if bundle.tenant.phone_auth.url_key.is_some() {
                 vec![&bundle.tenant.settings]
@@ -262,6 +284,23 @@ pub async fn render_file(
             .await?;
     }
     Ok(rendered)
+}
+
+/// The device's upload of `name`, when the profile serves uploads of that file back.
+async fn preferred_upload(
+    services: &Services,
+    bundle: &DeviceBundle,
+    name: &str,
+    file: &FileSpec,
+) -> ServiceResult<Option<Vec<u8>>> {
+    if !file.prefer_upload {
+        return Ok(None);
+    }
+    let (id, name) = (bundle.device.id, name.to_owned());
+    Ok(services
+        .store
+        .read(move |c| uploads::get(c, id, &name))
+        .await?)
 }
 
 /// The base URL a preview renders with: the configured public URL (plus the tenant's key),

@@ -37,3 +37,15 @@ pub fn get(conn: &Connection, device_id: i64, file: &str) -> StoreResult<Option<
         .query_row(params![device_id, file], |r| r.get(0))
         .optional()?)
 }
+
+/// The latest body of each upload of `device_id` whose name the device also fetched: the local
+/// overrides a profile may serve back (what device status compares against), by name.
+pub fn overrides(conn: &Connection, device_id: i64) -> StoreResult<Vec<(String, Vec<u8>)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.file, u.body FROM device_uploads u
+         JOIN device_files f ON f.device_id = u.device_id AND f.file = u.file
+         WHERE u.device_id = ?1 ORDER BY u.file",
+    )?;
+    let rows = stmt.query_map([device_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -377,3 +377,25 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The `(status, result)` of every recorded phone request, oldest first, once there are `n`
+/// (the recorder writes in batches). Panics if there never are.
+pub async fn recorded_results(app: &TestApp, n: usize) -> Vec<(u16, String)> {
+    let mut recorded = Vec::new();
+    for _ in 0..100 {
+        recorded = app
+            .store()
+            .read(|c| {
+                let mut stmt = c.prepare("SELECT status, result FROM fetches ORDER BY id")?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
+            .unwrap();
+        if recorded.len() >= n {
+            return recorded;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{n} fetch records never came: {recorded:?}");
+}

@@ -147,6 +147,51 @@ async fn digest_credentials_are_required_checked_and_never_replayed() {
     );
 }
 
+#[tokio::test]
+async fn credential_refusals_are_recorded_by_reason() {
+    let app = TestApp::spawn().await;
+    app.john_with_phone().await;
+    let password = require_credentials(&app, "digest").await;
+    let uri = format!("/{FILE}");
+    let challenge = md5_challenge(&app, FILE).await;
+    let good = digest_header(&challenge, "phones", &password, &uri, 1);
+    let basic = format!("Basic {}", base64_encode(&format!("phones:{password}")));
+    let mut sent = vec![good.clone(), good, basic];
+    for (user, pw, uri) in [
+        ("phones", "Wrong-Password-123", uri.as_str()),
+        ("someone", password.as_str(), uri.as_str()),
+        ("phones", password.as_str(), "/001565aabbcd.cfg"),
+    ] {
+        let challenge = md5_challenge(&app, FILE).await;
+        sent.push(digest_header(&challenge, user, pw, uri, 1));
+    }
+    for header in &sent {
+        app.phone_request(FILE, Some(YEALINK_UA), &[("authorization", header)])
+            .await;
+    }
+    // Each md5_challenge is a request without credentials.
+    let results: Vec<String> = recorded_results(&app, 10)
+        .await
+        .into_iter()
+        .map(|(_, result)| result)
+        .collect();
+    assert_eq!(
+        results,
+        [
+            "credentials_required",
+            "credentials_required",
+            "credentials_required",
+            "credentials_required",
+            "served",
+            "credentials_replayed",
+            "credentials_unsupported",
+            "credentials_wrong_password",
+            "credentials_wrong_username",
+            "credentials_wrong_uri",
+        ]
+    );
+}
+
 fn base64_encode(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(s)

@@ -125,3 +125,90 @@ async fn local_overrides_come_back_to_the_phone() {
     assert!(!web.contains("idleIntensity"), "{web}");
     parse_xml(&web);
 }
+
+/// The device's status as the API reports it, once the fetch records are written (they are
+/// written in batches, so the first fetch may take a moment to show).
+async fn settled_status(app: &TestApp, mac: &str) -> String {
+    let mut status = String::new();
+    for _ in 0..100 {
+        let (_, device) = app.get(&format!("/devices/{mac}")).await;
+        status = device["status"].as_str().unwrap_or_default().to_owned();
+        if status != "awaiting_first_fetch" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    status
+}
+
+#[tokio::test]
+async fn a_phone_served_its_own_upload_back_is_provisioned() {
+    let app = TestApp::spawn().await;
+    provision(&app, VVX, "John Smith", &[]).await;
+    let overrides = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PHONE_CONFIG><OVERRIDES up.backlight.idleIntensity=\"1\"/></PHONE_CONFIG>\n";
+    assert_eq!(
+        put(&app, "0004f2a1b2c3-phone.cfg", overrides).await,
+        StatusCode::NO_CONTENT
+    );
+    let (served, _) = fetch(&app, VVX, "0004f2a1b2c3-phone.cfg").await;
+    assert_eq!(served, overrides);
+    assert_eq!(
+        settled_status(&app, "0004f2a1b2c3").await,
+        "provisioned",
+        "the phone has exactly what it would get now"
+    );
+    // A newer upload than the one the phone was served is a change it has not fetched yet.
+    let newer = overrides.replace("\"1\"", "\"2\"");
+    assert_eq!(
+        put(&app, "0004f2a1b2c3-phone.cfg", newer.clone()).await,
+        StatusCode::NO_CONTENT
+    );
+    let (_, device) = app.get("/devices/0004f2a1b2c3").await;
+    assert_eq!(device["status"], "config_changed_since_fetch", "{device}");
+    // The preview shows what the phone gets: its own upload.
+    let (status, preview) = app
+        .get("/devices/0004f2a1b2c3/files/0004f2a1b2c3-phone.cfg")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(preview, serde_json::Value::String(newer));
+}
+
+#[tokio::test]
+async fn an_upload_that_is_not_text_is_not_served_back() {
+    let app = TestApp::spawn().await;
+    provision(&app, VVX, "John Smith", &[]).await;
+    let (template, _) = fetch(&app, VVX, "0004f2a1b2c3-phone.cfg").await;
+    assert_eq!(
+        put(&app, "0004f2a1b2c3-phone.cfg", vec![0xff, 0xfe, 0x00]).await,
+        StatusCode::NO_CONTENT
+    );
+    let (served, _) = fetch(&app, VVX, "0004f2a1b2c3-phone.cfg").await;
+    assert_eq!(served, template, "the template, as if nothing was uploaded");
+    assert_eq!(settled_status(&app, "0004f2a1b2c3").await, "provisioned");
+}
+
+#[tokio::test]
+async fn refused_uploads_are_recorded_by_reason() {
+    let app = TestApp::spawn().await;
+    provision(&app, VVX, "John Smith", &[]).await;
+    assert_eq!(
+        put(&app, "0004f2a1b2c3-app.log", vec![b'x'; 1024 * 1024 + 1]).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(
+        put(&app, "0004f2000001-app.log", "x").await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        put(&app, "0004f2a1b2c3-app.log", "boot\n").await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        recorded_results(&app, 3).await,
+        [
+            (413, "upload_too_large".to_owned()),
+            (404, "unknown_device".to_owned()),
+            (204, "uploaded".to_owned()),
+        ]
+    );
+}

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::Outcome;
 use super::credentials::PhoneAuthenticator;
+use super::gate::Miss;
 
 /// How a miss on a per-device path is answered. It must be the same whatever the reason, so
 /// that a prober cannot tell an unknown MAC from a known one.
@@ -60,8 +61,8 @@ pub(super) fn respond(
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
         Outcome::Stored => StatusCode::NO_CONTENT.into_response(),
-        Outcome::TooLarge => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
-        Outcome::Missed(_) | Outcome::Banned => match miss {
+        Outcome::Missed(Miss::UploadTooLarge) => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+        Outcome::Missed(_) => match miss {
             MissAnswer::Challenge => challenge(authenticator),
             MissAnswer::NotFound => not_found(),
         },

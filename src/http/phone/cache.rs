@@ -24,7 +24,7 @@ use crate::profile::{Rendered, SettingsContext, Vendor};
 use crate::store::devices;
 use crate::store::sites;
 use crate::store::tenants;
-use crate::store::{Store, StoreError, StoreResult, aliases, users};
+use crate::store::{Store, StoreResult};
 
 /// Bytes of rendered files and device data kept at most; the oldest entries go first.
 pub const DEFAULT_BUDGET: usize = 8 << 20;
@@ -155,7 +155,10 @@ impl PhoneCache {
         if let Some(bundle) = self.cached(g, |s| s.devices.get(&mac).cloned()) {
             return Ok(Some(bundle));
         }
-        let Some((device, owner, aliases)) = self.read(move |c| device_rows(c, &mac)).await? else {
+        let Some((device, owner, aliases)) = self
+            .read(move |c| devices::with_owner_and_aliases(c, &mac))
+            .await?
+        else {
             return Ok(None);
         };
         let tenant_id = device.tenant_id;
@@ -318,25 +321,4 @@ impl PhoneCache {
             }
         });
     }
-}
-
-/// A device with its owner and the owner's aliases, or `None` for an unknown MAC.
-fn device_rows(
-    c: &Connection,
-    mac: &Mac,
-) -> StoreResult<
-    Option<(
-        crate::domain::Device,
-        crate::domain::User,
-        Vec<crate::domain::Alias>,
-    )>,
-> {
-    let device = match devices::by_mac(c, mac) {
-        Ok(d) => d,
-        Err(StoreError::NotFound(_)) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let owner = users::by_id(c, device.user_id)?;
-    let aliases = aliases::for_user(c, owner.id)?;
-    Ok(Some((device, owner, aliases)))
 }

@@ -21,6 +21,8 @@ use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
+use super::gate::Miss;
+
 /// Longest Authorization value looked at: real ones are a few hundred bytes, and a cap keeps
 /// parsing and hashing cheap for whatever a client sends.
 const MAX_HEADER_LEN: usize = 4096;
@@ -28,16 +30,6 @@ const MAX_HEADER_LEN: usize = 4096;
 /// Random bytes per nonce: 144 bits, more than RFC 7616 needs to be unguessable, and a
 /// multiple of 3 so the base64url form has no padding.
 const NONCE_BYTES: usize = 18;
-
-const BAD_HEADER: &str = "bad_header";
-const UNSUPPORTED: &str = "unsupported";
-const WRONG_USERNAME: &str = "wrong_username";
-const WRONG_PASSWORD: &str = "wrong_password";
-const WRONG_REALM: &str = "wrong_realm";
-const WRONG_URI: &str = "wrong_uri";
-const REPLAYED: &str = "replayed";
-const STALE_NONCE: &str = "stale_nonce";
-const UNKNOWN_NONCE: &str = "unknown_nonce";
 
 /// Basic credentials as phones send them: standard alphabet, with or without the `=` padding
 /// (some firmware drops it, and padding carries no meaning).
@@ -70,13 +62,13 @@ impl fmt::Debug for Credentials<'_> {
 
 /// The outcome of checking an Authorization header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(super) enum Verdict {
     /// The credentials are right and, for Digest, the nonce count had not been used.
     Accepted,
     /// No Authorization header: answer 401 with [`PhoneAuthenticator::challenge`].
     Missing,
     /// Refused; the reason is for logs only and never goes back to the phone.
-    Rejected(&'static str),
+    Rejected(Miss),
 }
 
 /// Digest hash algorithms accepted. The `-sess` variants are not: they are never offered in
@@ -216,7 +208,7 @@ impl PhoneAuthenticator {
 
     /// Checks an Authorization header value for `method` and request `uri` (path as sent).
     /// `allow_basic`: whether Basic is acceptable (tenant mode basic); Digest is always acceptable.
-    pub fn verify(
+    pub(super) fn verify(
         &self,
         authorization: Option<&str>,
         method: &str,
@@ -272,7 +264,7 @@ impl PhoneAuthenticator {
             return Verdict::Missing;
         };
         let checked = if header.len() > MAX_HEADER_LEN {
-            Err(BAD_HEADER)
+            Err(Miss::CredentialsBadHeader)
         } else {
             match split_scheme(header) {
                 Err(reason) => Err(reason),
@@ -283,10 +275,10 @@ impl PhoneAuthenticator {
                     if allow_basic {
                         check_basic(rest, creds)
                     } else {
-                        Err(UNSUPPORTED)
+                        Err(Miss::CredentialsUnsupported)
                     }
                 }
-                Ok(_) => Err(UNSUPPORTED),
+                Ok(_) => Err(Miss::CredentialsUnsupported),
             }
         };
         match checked {
@@ -302,68 +294,30 @@ impl PhoneAuthenticator {
         uri: &str,
         creds: &Credentials<'_>,
         now: Instant,
-    ) -> Result<(), &'static str> {
-        let params = parse_params(params).ok_or(BAD_HEADER)?;
-        let get = |name: &str| {
-            params
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        };
-
-        // Hashed and non-ASCII usernames are only for clients the challenge invited to use them.
-        if get("username*").is_some()
-            || get("userhash").is_some_and(|v| !v.eq_ignore_ascii_case("false"))
-        {
-            return Err(UNSUPPORTED);
-        }
-        // RFC 7616 §3.3: no algorithm means MD5.
-        let algorithm = match get("algorithm") {
-            None => Algorithm::Md5,
-            Some(a) if a.eq_ignore_ascii_case("MD5") => Algorithm::Md5,
-            Some(a) if a.eq_ignore_ascii_case("SHA-256") => Algorithm::Sha256,
-            Some(_) => return Err(UNSUPPORTED),
-        };
-        // No qop is RFC 2069 mode, which has no nc and so no replay protection; auth-int is
-        // never offered.
-        if !get("qop").is_some_and(|q| q.eq_ignore_ascii_case("auth")) {
-            return Err(UNSUPPORTED);
-        }
-        let (
-            Some(username),
-            Some(realm),
-            Some(nonce),
-            Some(header_uri),
-            Some(response),
-            Some(nc),
-            Some(cnonce),
-        ) = (
-            get("username"),
-            get("realm"),
-            get("nonce"),
-            get("uri"),
-            get("response"),
-            get("nc"),
-            get("cnonce"),
-        )
-        else {
-            return Err(BAD_HEADER);
-        };
-        let nc_value = parse_nc(nc).ok_or(BAD_HEADER)?;
-        if nonce.is_empty() || cnonce.is_empty() {
-            return Err(BAD_HEADER);
-        }
+    ) -> Result<(), Miss> {
+        let params = parse_params(params).ok_or(Miss::CredentialsBadHeader)?;
+        let DigestResponse {
+            algorithm,
+            username,
+            realm,
+            nonce,
+            uri: header_uri,
+            response,
+            nc,
+            nc_value,
+            cnonce,
+        } = DigestResponse::read(&params)?;
 
         if realm != self.realm {
-            return Err(WRONG_REALM);
+            return Err(Miss::CredentialsWrongRealm);
         }
         // The uri is part of HA2, but a response for another path must not be able to fetch
         // this one, so the header's uri must be the one actually requested.
         if header_uri != uri {
-            return Err(WRONG_URI);
+            return Err(Miss::CredentialsWrongUri);
         }
         if !bool::from(secret_eq(username.as_bytes(), creds.username.as_bytes())) {
-            return Err(WRONG_USERNAME);
+            return Err(Miss::CredentialsWrongUsername);
         }
 
         // The hashing needs nothing from the table, so it is done before taking the lock.
@@ -380,18 +334,21 @@ impl PhoneAuthenticator {
         // Checking and advancing nc under one lock is what makes each nc usable exactly once,
         // even for requests racing each other.
         let mut table = self.table();
-        let state = table.by_nonce.get_mut(nonce).ok_or(UNKNOWN_NONCE)?;
+        let state = table
+            .by_nonce
+            .get_mut(nonce)
+            .ok_or(Miss::CredentialsUnknownNonce)?;
         if now.saturating_duration_since(state.issued) > self.nonce_ttl {
-            return Err(STALE_NONCE);
+            return Err(Miss::CredentialsStaleNonce);
         }
         // Strictly increasing, so a phone's requests racing on one connection may see a 401 and
         // retry; that is the price of not keeping a window of used values.
         if nc_value <= state.last_nc {
-            return Err(REPLAYED);
+            return Err(Miss::CredentialsReplayed);
         }
         if !bool::from(matched) {
             // nc is not advanced: a wrong guess must not burn the phone's next count.
-            return Err(WRONG_PASSWORD);
+            return Err(Miss::CredentialsWrongPassword);
         }
         state.last_nc = nc_value;
         Ok(())
@@ -404,16 +361,101 @@ impl PhoneAuthenticator {
     }
 }
 
-fn check_basic(token: &str, creds: &Credentials<'_>) -> Result<(), &'static str> {
-    if token.is_empty() || token.contains([' ', '\t']) {
-        return Err(BAD_HEADER);
+/// The fields of a Digest Authorization header, in a mode this server offers.
+struct DigestResponse<'a> {
+    algorithm: Algorithm,
+    username: &'a str,
+    realm: &'a str,
+    nonce: &'a str,
+    uri: &'a str,
+    response: &'a str,
+    nc: &'a str,
+    nc_value: u32,
+    cnonce: &'a str,
+}
+
+impl<'a> DigestResponse<'a> {
+    /// Reads the parsed auth-params of a Digest header: modes never offered are unsupported,
+    /// missing or malformed fields a bad header.
+    fn read(params: &'a [(String, String)]) -> Result<Self, Miss> {
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+
+        // Hashed and non-ASCII usernames are only for clients the challenge invited to use them.
+        if get("username*").is_some()
+            || get("userhash").is_some_and(|v| !v.eq_ignore_ascii_case("false"))
+        {
+            return Err(Miss::CredentialsUnsupported);
+        }
+        // RFC 7616 §3.3: no algorithm means MD5.
+        let algorithm = match get("algorithm") {
+            None => Algorithm::Md5,
+            Some(a) if a.eq_ignore_ascii_case("MD5") => Algorithm::Md5,
+            Some(a) if a.eq_ignore_ascii_case("SHA-256") => Algorithm::Sha256,
+            Some(_) => return Err(Miss::CredentialsUnsupported),
+        };
+        // No qop is RFC 2069 mode, which has no nc and so no replay protection; auth-int is
+        // never offered.
+        if !get("qop").is_some_and(|q| q.eq_ignore_ascii_case("auth")) {
+            return Err(Miss::CredentialsUnsupported);
+        }
+        let (
+            Some(username),
+            Some(realm),
+            Some(nonce),
+            Some(uri),
+            Some(response),
+            Some(nc),
+            Some(cnonce),
+        ) = (
+            get("username"),
+            get("realm"),
+            get("nonce"),
+            get("uri"),
+            get("response"),
+            get("nc"),
+            get("cnonce"),
+        )
+        else {
+            return Err(Miss::CredentialsBadHeader);
+        };
+        let nc_value = parse_nc(nc).ok_or(Miss::CredentialsBadHeader)?;
+        if nonce.is_empty() || cnonce.is_empty() {
+            return Err(Miss::CredentialsBadHeader);
+        }
+        Ok(Self {
+            algorithm,
+            username,
+            realm,
+            nonce,
+            uri,
+            response,
+            nc,
+            nc_value,
+            cnonce,
+        })
     }
-    let decoded = BASIC_BASE64.decode(token).map_err(|_| BAD_HEADER)?;
+}
+
+fn check_basic(token: &str, creds: &Credentials<'_>) -> Result<(), Miss> {
+    if token.is_empty() || token.contains([' ', '\t']) {
+        return Err(Miss::CredentialsBadHeader);
+    }
+    let decoded = BASIC_BASE64
+        .decode(token)
+        .map_err(|_| Miss::CredentialsBadHeader)?;
     // RFC 7617: the user-id cannot contain a colon, so the first one separates.
-    let colon = decoded.iter().position(|&b| b == b':').ok_or(BAD_HEADER)?;
+    let colon = decoded
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or(Miss::CredentialsBadHeader)?;
     let (username, password) = (&decoded[..colon], &decoded[colon + 1..]);
     if !bool::from(secret_eq(username, creds.username.as_bytes())) {
-        return Err(WRONG_USERNAME);
+        return Err(Miss::CredentialsWrongUsername);
     }
     let mut matched = Choice::from(0);
     for expected in creds.passwords {
@@ -422,7 +464,7 @@ fn check_basic(token: &str, creds: &Credentials<'_>) -> Result<(), &'static str>
     if bool::from(matched) {
         Ok(())
     } else {
-        Err(WRONG_PASSWORD)
+        Err(Miss::CredentialsWrongPassword)
     }
 }
 
@@ -465,19 +507,19 @@ fn is_ws(b: u8) -> bool {
 }
 
 /// Splits `scheme SP rest`, trimming whitespace around both.
-fn split_scheme(header: &str) -> Result<(&str, &str), &'static str> {
+fn split_scheme(header: &str) -> Result<(&str, &str), Miss> {
     let header = header.trim_matches([' ', '\t']);
     let end = header
         .bytes()
         .position(|b| !is_tchar(b))
         .unwrap_or(header.len());
     if end == 0 {
-        return Err(BAD_HEADER);
+        return Err(Miss::CredentialsBadHeader);
     }
     let (scheme, rest) = header.split_at(end);
     // The scheme must end at whitespace or at the end ("Digest," is not a scheme).
     if !rest.is_empty() && !rest.starts_with([' ', '\t']) {
-        return Err(BAD_HEADER);
+        return Err(Miss::CredentialsBadHeader);
     }
     Ok((scheme, rest.trim_start_matches([' ', '\t'])))
 }
@@ -791,7 +833,10 @@ mod tests {
         let auth = auth();
         let header = Phone::new("SHA-256").answer(&auth.challenge(), 1);
         assert_eq!(check(&auth, &header), Verdict::Accepted);
-        assert_eq!(check(&auth, &header), Verdict::Rejected("replayed"));
+        assert_eq!(
+            check(&auth, &header),
+            Verdict::Rejected(Miss::CredentialsReplayed)
+        );
     }
 
     #[test]
@@ -809,7 +854,7 @@ mod tests {
         );
         assert_eq!(
             check(&auth, &phone.answer(&challenges, 3)),
-            Verdict::Rejected("replayed"),
+            Verdict::Rejected(Miss::CredentialsReplayed),
             "lower than the last accepted"
         );
         assert_eq!(
@@ -819,7 +864,7 @@ mod tests {
         // The other algorithm shares the nonce, and so its count.
         assert_eq!(
             check(&auth, &Phone::new("MD5").answer(&challenges, 6)),
-            Verdict::Rejected("replayed")
+            Verdict::Rejected(Miss::CredentialsReplayed)
         );
         assert_eq!(
             check(&auth, &Phone::new("MD5").answer(&challenges, 7)),
@@ -831,7 +876,10 @@ mod tests {
     fn nc_zero_is_refused() {
         let auth = auth();
         let header = Phone::new("SHA-256").answer(&auth.challenge(), 0);
-        assert_eq!(check(&auth, &header), Verdict::Rejected("replayed"));
+        assert_eq!(
+            check(&auth, &header),
+            Verdict::Rejected(Miss::CredentialsReplayed)
+        );
     }
 
     #[test]
@@ -842,7 +890,7 @@ mod tests {
         attacker.password = "guess";
         assert_eq!(
             check(&auth, &attacker.answer(&challenges, 1)),
-            Verdict::Rejected("wrong_password")
+            Verdict::Rejected(Miss::CredentialsWrongPassword)
         );
         let phone = Phone::new("SHA-256");
         assert_eq!(
@@ -887,7 +935,7 @@ mod tests {
                 &phone.answer(&challenges, 2),
                 issued + TTL + Duration::from_millis(1)
             ),
-            Verdict::Rejected("stale_nonce")
+            Verdict::Rejected(Miss::CredentialsStaleNonce)
         );
     }
 
@@ -896,7 +944,10 @@ mod tests {
         let auth = PhoneAuthenticator::new(REALM, Duration::from_millis(20), 8);
         let header = Phone::new("MD5").answer(&auth.challenge(), 1);
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(check(&auth, &header), Verdict::Rejected("stale_nonce"));
+        assert_eq!(
+            check(&auth, &header),
+            Verdict::Rejected(Miss::CredentialsStaleNonce)
+        );
     }
 
     #[test]
@@ -904,11 +955,17 @@ mod tests {
         let auth = auth();
         auth.challenge();
         let header = Phone::new("SHA-256").answer_nonce(REALM, "AAAAAAAAAAAAAAAAAAAAAAAA", 1);
-        assert_eq!(check(&auth, &header), Verdict::Rejected("unknown_nonce"));
+        assert_eq!(
+            check(&auth, &header),
+            Verdict::Rejected(Miss::CredentialsUnknownNonce)
+        );
         // Another server's (or an earlier process's) nonce is just as unknown.
         let other = PhoneAuthenticator::new(REALM, TTL, 8);
         let header = Phone::new("SHA-256").answer(&other.challenge(), 1);
-        assert_eq!(check(&auth, &header), Verdict::Rejected("unknown_nonce"));
+        assert_eq!(
+            check(&auth, &header),
+            Verdict::Rejected(Miss::CredentialsUnknownNonce)
+        );
     }
 
     #[test]
@@ -920,7 +977,7 @@ mod tests {
         let third = auth.challenge();
         assert_eq!(
             check(&auth, &phone.answer(&first, 1)),
-            Verdict::Rejected("unknown_nonce")
+            Verdict::Rejected(Miss::CredentialsUnknownNonce)
         );
         assert_eq!(check(&auth, &phone.answer(&second, 1)), Verdict::Accepted);
         assert_eq!(check(&auth, &phone.answer(&third, 1)), Verdict::Accepted);
@@ -942,7 +999,7 @@ mod tests {
         phone.username = "phone-0004f2aabbcd";
         assert_eq!(
             check(&auth, &phone.answer(&auth.challenge(), 1)),
-            Verdict::Rejected("wrong_username")
+            Verdict::Rejected(Miss::CredentialsWrongUsername)
         );
     }
 
@@ -953,7 +1010,7 @@ mod tests {
         phone.password = "new-secreT";
         assert_eq!(
             check(&auth, &phone.answer(&auth.challenge(), 1)),
-            Verdict::Rejected("wrong_password")
+            Verdict::Rejected(Miss::CredentialsWrongPassword)
         );
     }
 
@@ -964,7 +1021,7 @@ mod tests {
         phone.uri = "/cfg/0004f2aabbcd.xml";
         assert_eq!(
             check(&auth, &phone.answer(&auth.challenge(), 1)),
-            Verdict::Rejected("wrong_uri")
+            Verdict::Rejected(Miss::CredentialsWrongUri)
         );
     }
 
@@ -980,7 +1037,7 @@ mod tests {
         };
         assert_eq!(
             auth.verify(Some(&header), "PUT", URI, &creds, false),
-            Verdict::Rejected("wrong_password")
+            Verdict::Rejected(Miss::CredentialsWrongPassword)
         );
     }
 
@@ -989,7 +1046,10 @@ mod tests {
         let auth = auth();
         let nonce = nonce_of(&auth.challenge());
         let header = Phone::new("SHA-256").answer_nonce("elsewhere", &nonce, 1);
-        assert_eq!(check(&auth, &header), Verdict::Rejected("wrong_realm"));
+        assert_eq!(
+            check(&auth, &header),
+            Verdict::Rejected(Miss::CredentialsWrongRealm)
+        );
     }
 
     #[test]
@@ -1019,7 +1079,7 @@ mod tests {
         };
         assert_eq!(
             auth.verify(Some(&header), "GET", URI, &creds, true),
-            Verdict::Rejected("wrong_password")
+            Verdict::Rejected(Miss::CredentialsWrongPassword)
         );
     }
 
@@ -1040,7 +1100,7 @@ mod tests {
             assert_ne!(changed, header);
             assert_eq!(
                 check(&auth, &changed),
-                Verdict::Rejected("unsupported"),
+                Verdict::Rejected(Miss::CredentialsUnsupported),
                 "{changed}"
             );
         }
@@ -1053,9 +1113,12 @@ mod tests {
         let auth = auth();
         assert_eq!(
             check(&auth, "Bearer abc.def"),
-            Verdict::Rejected("unsupported")
+            Verdict::Rejected(Miss::CredentialsUnsupported)
         );
-        assert_eq!(check(&auth, "Negotiate"), Verdict::Rejected("unsupported"));
+        assert_eq!(
+            check(&auth, "Negotiate"),
+            Verdict::Rejected(Miss::CredentialsUnsupported)
+        );
     }
 
     fn basic(user: &str, password: &str) -> String {
@@ -1076,7 +1139,10 @@ mod tests {
         let verify = |header: &str, allow| auth.verify(Some(header), "GET", URI, &creds, allow);
         let right = basic(USER, "new-secret");
         assert_eq!(verify(&right, true), Verdict::Accepted);
-        assert_eq!(verify(&right, false), Verdict::Rejected("unsupported"));
+        assert_eq!(
+            verify(&right, false),
+            Verdict::Rejected(Miss::CredentialsUnsupported)
+        );
         assert_eq!(verify(&basic(USER, "old-secret"), true), Verdict::Accepted);
         assert_eq!(
             verify(&right.replacen("Basic", "bAsIc", 1), true),
@@ -1116,15 +1182,15 @@ mod tests {
         let verify = |header: &str| auth.verify(Some(header), "GET", URI, &creds, true);
         assert_eq!(
             verify(&basic(USER, "wrong")),
-            Verdict::Rejected("wrong_password")
+            Verdict::Rejected(Miss::CredentialsWrongPassword)
         );
         assert_eq!(
             verify(&basic("someone", "new-secret")),
-            Verdict::Rejected("wrong_username")
+            Verdict::Rejected(Miss::CredentialsWrongUsername)
         );
         assert_eq!(
             verify(&basic(USER, "")),
-            Verdict::Rejected("wrong_password")
+            Verdict::Rejected(Miss::CredentialsWrongPassword)
         );
         for garbage in [
             "Basic",
@@ -1135,7 +1201,7 @@ mod tests {
         ] {
             assert_eq!(
                 verify(garbage),
-                Verdict::Rejected("bad_header"),
+                Verdict::Rejected(Miss::CredentialsBadHeader),
                 "{garbage:?}"
             );
         }
@@ -1181,7 +1247,7 @@ mod tests {
         ] {
             assert_eq!(
                 check(&auth, garbage),
-                Verdict::Rejected("bad_header"),
+                Verdict::Rejected(Miss::CredentialsBadHeader),
                 "{garbage:?}"
             );
         }
@@ -1203,7 +1269,7 @@ mod tests {
             assert_ne!(changed, header);
             assert_eq!(
                 check(&auth, &changed),
-                Verdict::Rejected("bad_header"),
+                Verdict::Rejected(Miss::CredentialsBadHeader),
                 "{changed}"
             );
         }
@@ -1225,7 +1291,10 @@ mod tests {
         phone.cnonce = &cnonce;
         let over = phone.answer(&challenges, 2);
         assert_eq!(over.len(), MAX_HEADER_LEN + 1);
-        assert_eq!(check(&auth, &over), Verdict::Rejected("bad_header"));
+        assert_eq!(
+            check(&auth, &over),
+            Verdict::Rejected(Miss::CredentialsBadHeader)
+        );
     }
 
     #[test]

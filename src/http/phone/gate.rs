@@ -12,7 +12,9 @@ use crate::domain::phone_auth::{PhoneAuthMode, ip_in};
 use crate::http::conn::PeerCert;
 use crate::http::conn::Scheme;
 
-/// Why a request was not served a file; recorded and logged, never told to the phone.
+/// Why a phone request was refused: the one name for it in logs, the fail2ban line, fetch
+/// records and metrics. Never told to the phone, whose refusals all look alike (but for an
+/// upload over the limit, which gets 413).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Miss {
     BadPath,
@@ -30,16 +32,35 @@ pub(super) enum Miss {
     CertChanged,
     /// No Authorization header yet: the first step of every Digest exchange, not a failure.
     NoCredentials,
-    /// An Authorization header that does not check out.
-    BadCredentials(&'static str),
+    /// An Authorization header that is malformed or too long.
+    CredentialsBadHeader,
+    /// A scheme, algorithm or Digest mode never offered (Basic where the tenant has Digest only).
+    CredentialsUnsupported,
+    CredentialsWrongUsername,
+    CredentialsWrongPassword,
+    CredentialsWrongRealm,
+    /// A Digest response for another request target than the one asked for.
+    CredentialsWrongUri,
+    /// A Digest nonce count used before.
+    CredentialsReplayed,
+    CredentialsStaleNonce,
+    /// A Digest nonce this server did not issue (or has forgotten).
+    CredentialsUnknownNonce,
+    /// The source is banned: nothing about the request was looked at.
+    Banned,
+    UploadTooLarge,
 }
 
 impl Miss {
     /// Whether the miss says something about a device identity, and so counts toward a ban.
     /// Names no profile knows are not counted (phones ask for firmware and files we do not
-    /// serve), nor are requests that simply have not authenticated yet.
+    /// serve), nor are requests that simply have not authenticated yet, nor requests from a
+    /// source already banned, nor uploads that are merely too large.
     pub(super) fn counts(self) -> bool {
-        !matches!(self, Miss::NoSuchFile | Miss::NoCredentials)
+        !matches!(
+            self,
+            Miss::NoSuchFile | Miss::NoCredentials | Miss::Banned | Miss::UploadTooLarge
+        )
     }
 
     /// The name recorded and logged.
@@ -58,17 +79,17 @@ impl Miss {
             Miss::CertMismatch => "cert_identity_mismatch",
             Miss::CertChanged => "cert_changed_since_binding",
             Miss::NoCredentials => "credentials_required",
-            Miss::BadCredentials(reason) => match reason {
-                "wrong_username" => "credentials_wrong_username",
-                "wrong_password" => "credentials_wrong_password",
-                "replayed" => "credentials_replayed",
-                "stale_nonce" => "credentials_stale_nonce",
-                "unknown_nonce" => "credentials_unknown_nonce",
-                "wrong_uri" => "credentials_wrong_uri",
-                "wrong_realm" => "credentials_wrong_realm",
-                "unsupported" => "credentials_unsupported",
-                _ => "credentials_bad_header",
-            },
+            Miss::CredentialsBadHeader => "credentials_bad_header",
+            Miss::CredentialsUnsupported => "credentials_unsupported",
+            Miss::CredentialsWrongUsername => "credentials_wrong_username",
+            Miss::CredentialsWrongPassword => "credentials_wrong_password",
+            Miss::CredentialsWrongRealm => "credentials_wrong_realm",
+            Miss::CredentialsWrongUri => "credentials_wrong_uri",
+            Miss::CredentialsReplayed => "credentials_replayed",
+            Miss::CredentialsStaleNonce => "credentials_stale_nonce",
+            Miss::CredentialsUnknownNonce => "credentials_unknown_nonce",
+            Miss::Banned => "banned",
+            Miss::UploadTooLarge => "upload_too_large",
         }
     }
 }
@@ -170,7 +191,7 @@ fn credentials_gate(
                 passwords: &auth.passwords,
             },
             // A password mode without a username cannot be satisfied: refuse rather than serve.
-            None => return Err(Miss::BadCredentials("wrong_username")),
+            None => return Err(Miss::CredentialsWrongUsername),
         },
     };
     let allow_basic = auth.mode == PhoneAuthMode::Basic;
@@ -183,7 +204,7 @@ fn credentials_gate(
     ) {
         Verdict::Accepted => Ok(()),
         Verdict::Missing => Err(Miss::NoCredentials),
-        Verdict::Rejected(reason) => Err(Miss::BadCredentials(reason)),
+        Verdict::Rejected(miss) => Err(miss),
     }
 }
 

@@ -36,10 +36,12 @@ use tracing::field::Empty;
 
 use super::AppState;
 use super::client_ip::client_ip;
+use crate::domain::Mac;
 use crate::http::conn::PeerCert;
 use crate::http::conn::Scheme;
-use crate::profile::provision::{render_common_file, render_device_file_with};
-use crate::profile::{FileMatch, FileSpec, Rendered, UaInfo};
+use crate::profile::provision::{DeviceFile, device_file, render_common_file};
+use crate::profile::registry::UploadMatch;
+use crate::profile::{FileMatch, Rendered, UaInfo, Vendor};
 use crate::store::uploads;
 use answer::{MissAnswer, respond};
 use cache::FileKey;
@@ -79,9 +81,7 @@ struct Fetch {
 
 enum Outcome {
     Served(Arc<Rendered>),
-    Banned,
     Stored,
-    TooLarge,
     Missed(Miss),
     Failed(String),
 }
@@ -156,7 +156,7 @@ async fn handle(state: AppState, ip: IpAddr, request: Request<Body>) -> Response
         generation,
     };
     let outcome = match method {
-        _ if state.bans.is_banned(fetch.ip, Instant::now()) => Outcome::Banned,
+        _ if state.bans.is_banned(fetch.ip, Instant::now()) => Outcome::Missed(Miss::Banned),
         Method::GET | Method::HEAD => serve(&state, &path, &mut fetch).await,
         Method::PUT => upload::receive(&state, &path, &mut fetch, body).await,
         _ => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
@@ -205,46 +205,64 @@ async fn serve(state: &AppState, path: &str, fetch: &mut Fetch) -> Outcome {
     if matches.is_empty() {
         return Outcome::Missed(Miss::NoSuchFile);
     }
-    let device_mac = matches.iter().find_map(|m| m.mac);
-    match device_mac {
-        Some(mac) => {
-            fetch.mac = Some(mac.lower12());
-            let bundle = match state.phone_cache.device(fetch.generation, mac).await {
-                Ok(Some(b)) => b,
-                Ok(None) => return Outcome::Missed(Miss::UnknownDevice),
-                Err(e) => return Outcome::Failed(e.to_string()),
-            };
-            serve_device(state, key, &matches, bundle, fetch).await
-        }
+    match matches.iter().find_map(|m| m.mac) {
+        Some(mac) => match gated_device(state, key, mac, &matches, fetch).await {
+            Ok((bundle, matched)) => serve_device(state, matched, bundle, fetch).await,
+            Err(refused) => refused,
+        },
         None => serve_common(state, key, &matches, fetch).await,
     }
 }
 
-async fn serve_device(
+/// A name a vendor profile matched: a file to fetch or an upload.
+trait Matched {
+    fn vendor(&self) -> &Vendor;
+}
+
+impl Matched for FileMatch<'_> {
+    fn vendor(&self) -> &Vendor {
+        self.vendor
+    }
+}
+
+impl Matched for UploadMatch<'_> {
+    fn vendor(&self) -> &Vendor {
+        self.vendor
+    }
+}
+
+/// The registered device with `mac`, once the request for it passed [`device_gate`], and the one
+/// of `matches` that is of the device's vendor; else how the request ends.
+async fn gated_device<'m, M: Matched>(
     state: &AppState,
     key: Option<&str>,
-    matches: &[FileMatch<'_>],
+    mac: Mac,
+    matches: &'m [M],
+    fetch: &mut Fetch,
+) -> Result<(Arc<DeviceBundle>, &'m M), Outcome> {
+    fetch.mac = Some(mac.lower12());
+    let bundle = match state.phone_cache.device(fetch.generation, mac).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return Err(Outcome::Missed(Miss::UnknownDevice)),
+        Err(e) => return Err(Outcome::Failed(e.to_string())),
+    };
+    fetch.vendor = Some(bundle.device.vendor.clone());
+    device_gate(&bundle, key, fetch, &state.authenticator).map_err(Outcome::Missed)?;
+    let matched = matches
+        .iter()
+        .find(|m| m.vendor().id() == bundle.device.vendor)
+        .ok_or(Outcome::Missed(Miss::VendorMismatch))?;
+    fetch.device_id = Some(bundle.device.id);
+    Ok((bundle, matched))
+}
+
+/// Serves the device its file: from the cache, else from [`device_file`] (which is then kept).
+async fn serve_device(
+    state: &AppState,
+    matched: &FileMatch<'_>,
     bundle: Arc<DeviceBundle>,
     fetch: &mut Fetch,
 ) -> Outcome {
-    fetch.vendor = Some(bundle.device.vendor.clone());
-    if let Err(miss) = device_gate(&bundle, key, fetch, &state.authenticator) {
-        return Outcome::Missed(miss);
-    }
-    let Some(matched) = matches
-        .iter()
-        .find(|m| m.vendor.id() == bundle.device.vendor)
-    else {
-        return Outcome::Missed(Miss::VendorMismatch);
-    };
-    fetch.device_id = Some(bundle.device.id);
-    if matched.file.prefer_upload {
-        match stored_upload(state, bundle.device.id, &fetch.file, matched.file).await {
-            Ok(Some(rendered)) => return Outcome::Served(Arc::new(rendered)),
-            Ok(None) => {}
-            Err(detail) => return Outcome::Failed(detail),
-        }
-    }
     // The model the phone says it is wins over the stored one.
     let ua_model = fetch.ua_info.as_ref().and_then(|ua| ua.model.as_deref());
     let model = ua_model.or(bundle.device.effective_model());
@@ -259,6 +277,16 @@ async fn serve_device(
     if let Some(rendered) = cache.file(fetch.generation, &key) {
         return Outcome::Served(rendered);
     }
+    // An upload changes the store's generation, so what is served from one is cached like the
+    // rest.
+    let upload = if matched.file.prefer_upload {
+        match stored_upload(state, bundle.device.id, &fetch.file).await {
+            Ok(upload) => upload,
+            Err(detail) => return Outcome::Failed(detail),
+        }
+    } else {
+        None
+    };
     let bundle = match ua_model {
         Some(m) if bundle.device.seen_model.as_deref() != Some(m) => {
             let mut own = (*bundle).clone();
@@ -268,26 +296,18 @@ async fn serve_device(
         _ => bundle,
     };
     let settings = cache.settings(fetch.generation, &bundle, matched.vendor);
-    match render_device_file_with(
+    match device_file(
         &bundle,
         matched.vendor,
         matched.file,
+        upload.as_deref(),
         &fetch.server_url,
         false,
-        settings,
+        Some(settings),
     ) {
-        Ok((rendered, plan)) => {
-            if !plan.overflow.is_empty()
-                && cache.overflow_warning_due(fetch.generation, bundle.device.id)
-            {
-                tracing::warn!(
-                    mac = %bundle.device.mac,
-                    capacity = plan.capacity,
-                    overflow = plan.overflow.len(),
-                    "aliases beyond the phone's line capacity are not on the phone"
-                );
-            }
-            let rendered = Arc::new(rendered);
+        Ok(answer) => {
+            warn_about(state, fetch, &bundle, upload.is_some(), &answer);
+            let rendered = Arc::new(answer.into_rendered());
             cache.keep_file(fetch.generation, key, rendered.clone());
             Outcome::Served(rendered)
         }
@@ -295,30 +315,51 @@ async fn serve_device(
     }
 }
 
-/// The device's own latest upload of `name`, when it is text.
+/// Logs what an admin should hear about a file served: aliases that did not fit on the phone
+/// (once per device until something changes), an upload that could not be served back.
+fn warn_about(
+    state: &AppState,
+    fetch: &Fetch,
+    bundle: &DeviceBundle,
+    had_upload: bool,
+    answer: &DeviceFile,
+) {
+    let DeviceFile::Rendered(_, plan) = answer else {
+        return;
+    };
+    if had_upload {
+        tracing::warn!(
+            device_id = bundle.device.id,
+            file = fetch.file,
+            "stored upload is not UTF-8; serving the template instead"
+        );
+    }
+    if !plan.overflow.is_empty()
+        && state
+            .phone_cache
+            .overflow_warning_due(fetch.generation, bundle.device.id)
+    {
+        tracing::warn!(
+            mac = %bundle.device.mac,
+            capacity = plan.capacity,
+            overflow = plan.overflow.len(),
+            "aliases beyond the phone's line capacity are not on the phone"
+        );
+    }
+}
+
+/// The device's own latest upload of `name`, if any.
 async fn stored_upload(
     state: &AppState,
     device_id: i64,
     name: &str,
-    file: &FileSpec,
-) -> Result<Option<Rendered>, String> {
+) -> Result<Option<Vec<u8>>, String> {
     let owned = name.to_owned();
-    let body = state
+    state
         .store
         .read(move |c| uploads::get(c, device_id, &owned))
         .await
-        .map_err(|e| e.to_string())?;
-    Ok(body.and_then(|bytes| match String::from_utf8(bytes) {
-        Ok(text) => Some(Rendered::verbatim(file, text)),
-        Err(_) => {
-            tracing::warn!(
-                device_id,
-                file = name,
-                "stored upload is not UTF-8; serving the template instead"
-            );
-            None
-        }
-    }))
+        .map_err(|e| e.to_string())
 }
 
 async fn serve_common(
@@ -390,9 +431,7 @@ fn record(state: &AppState, fetch: Fetch, outcome: &Outcome, status: StatusCode,
         }
         Outcome::Served(r) => ("served", Some(r.etag.clone())),
         Outcome::Stored => ("uploaded", None),
-        Outcome::TooLarge => ("upload_too_large", None),
         Outcome::Missed(miss) => (miss.as_str(), None),
-        Outcome::Banned => ("banned", None),
         Outcome::Failed(_) => ("error", None),
     };
     let took = started.elapsed();
@@ -436,7 +475,7 @@ pub const FAIL2BAN_TARGET: &str = "deskprov::fail2ban";
 /// Logs a miss in the fail2ban format and counts it; logs the ban it may start.
 fn count_miss(state: &AppState, fetch: &Fetch, miss: Miss) {
     if !miss.counts() {
-        tracing::debug!(ip = %fetch.ip, file = %fetch.file, reason = miss.as_str(), "phone asked for a file no profile serves");
+        tracing::debug!(ip = %fetch.ip, file = %fetch.file, reason = miss.as_str(), "phone request refused, not counted toward a ban");
         return;
     }
     // The file name is printed only when it is a plain name: request text stays out of logs.
@@ -466,8 +505,8 @@ fn count_miss(state: &AppState, fetch: &Fetch, miss: Miss) {
 /// How misses on per-device paths are answered right now: a challenge as soon as any tenant
 /// asks phones for credentials (so unknown MACs look like unauthenticated known ones), else 404.
 async fn miss_answer(state: &AppState, fetch: &Fetch, outcome: &Outcome) -> MissAnswer {
-    let per_device_miss =
-        fetch.mac.is_some() && matches!(outcome, Outcome::Missed(_) | Outcome::Banned);
+    let per_device_miss = fetch.mac.is_some()
+        && matches!(outcome, Outcome::Missed(miss) if *miss != Miss::UploadTooLarge);
     if !per_device_miss {
         return MissAnswer::NotFound;
     }

@@ -2,9 +2,9 @@
 
 use axum::body::Body;
 
-use super::{Fetch, Miss, Outcome, device_gate, split_path};
+use super::{Fetch, Miss, Outcome, gated_device, split_path};
 use crate::http::AppState;
-use crate::store::{devices, uploads};
+use crate::store::uploads;
 
 /// Stores the upload when the name is one the device's vendor uploads, for that device's own
 /// MAC, within the size limit; otherwise the usual miss.
@@ -22,25 +22,13 @@ pub(super) async fn receive(
     let Some(mac) = matches.first().map(|m| m.mac) else {
         return Outcome::Missed(Miss::NoSuchFile);
     };
-    fetch.mac = Some(mac.lower12());
-    let bundle = match state.store.read(move |c| devices::bundle(c, &mac)).await {
-        Ok(Some(b)) => b,
-        Ok(None) => return Outcome::Missed(Miss::UnknownDevice),
-        Err(e) => return Outcome::Failed(e.to_string()),
-    };
-    fetch.vendor = Some(bundle.device.vendor.clone());
-    if let Err(miss) = device_gate(&bundle, key, fetch, &state.authenticator) {
-        return Outcome::Missed(miss);
-    }
-    let Some(matched) = matches
-        .iter()
-        .find(|m| m.vendor.id() == bundle.device.vendor)
-    else {
-        return Outcome::Missed(Miss::VendorMismatch);
+    let (bundle, matched) = match gated_device(state, key, mac, &matches, fetch).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
     let bytes = match axum::body::to_bytes(body, matched.upload.max_bytes).await {
         Ok(b) => b,
-        Err(_) => return Outcome::TooLarge,
+        Err(_) => return Outcome::Missed(Miss::UploadTooLarge),
     };
     let (device_id, file) = (bundle.device.id, name.to_owned());
     match state
