@@ -8,14 +8,17 @@
 //!
 //! Run: `cargo bench --bench import` (`P6_USERS=1000` for a quick look).
 
-use deskprov::domain::audit::Actor;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deskprov::bulk::{self, ImportRequest};
+use deskprov::domain::audit::Actor;
 use deskprov::domain::tenant::TenantDraft;
 use deskprov::profile::Vendors;
-use deskprov::store::{Store, StoreError, tenants};
+use deskprov::service::Services;
+use deskprov::service::bulk::{self, ImportRequest};
+use deskprov::service::tenants::create_tenant;
+use deskprov::store::Store;
 
 const TENANT: &str = "bench.example";
 /// The target of DESIGN §7 P6 for 10 000 users.
@@ -35,40 +38,41 @@ fn main() {
         csv.len() / 1024
     );
 
+    let runtime = tokio::runtime::Runtime::new().expect("async runtime");
     let store = Store::open(&dir.path().join("p6.db")).expect("database opens");
-    let tenant = store
-        .write_blocking(|tx| {
-            let spec = TenantDraft {
-                name: Some(TENANT.into()),
-                sip_server: Some("pbx.bench.example".into()),
-                ..Default::default()
-            }
-            .into_new()
-            .map_err(StoreError::Invalid)?;
-            Ok(tenants::insert(tx, &Actor::new("bench"), spec)?.0)
-        })
-        .expect("tenant");
     let vendors = Vendors::builtin().expect("vendor profiles");
-    let request = |apply| ImportRequest {
-        tenant: TENANT.into(),
-        csv: csv.clone().into_bytes(),
-        apply,
-        actor: Actor::new("bench"),
-        source: None,
+    let services = Services::new(store, Arc::new(vendors), None);
+    let actor = Actor::new("bench");
+    let tenant = TenantDraft {
+        name: Some(TENANT.into()),
+        sip_server: Some("pbx.bench.example".into()),
+        ..Default::default()
+    };
+    runtime
+        .block_on(create_tenant(&services, &actor, tenant))
+        .expect("tenant");
+    let import = |apply| {
+        let request = ImportRequest {
+            tenant: TENANT.into(),
+            csv: csv.clone().into_bytes(),
+            apply,
+            source: None,
+        };
+        let start = Instant::now();
+        let report = runtime.block_on(bulk::import(&services, &actor, request, |_, _| {}));
+        (report, start.elapsed())
     };
 
-    let start = Instant::now();
-    let dry = bulk::import(&store, &vendors, request(false), &mut |_, _| {}).expect("dry run");
-    let dry_time = start.elapsed();
+    let (dry, dry_time) = import(false);
+    let dry = dry.expect("dry run");
     assert!(
         dry.ok() && !dry.applied,
         "dry run: {:?}",
         dry.problems.first()
     );
 
-    let start = Instant::now();
-    let done = bulk::import(&store, &vendors, request(true), &mut |_, _| {}).expect("apply");
-    let apply_time = start.elapsed();
+    let (done, apply_time) = import(true);
+    let done = done.expect("apply");
     assert!(done.applied, "apply: {:?}", done.problems.first());
     assert_eq!(
         (done.users, done.aliases, done.devices),
@@ -76,8 +80,8 @@ fn main() {
     );
 
     let start = Instant::now();
-    let exported = store
-        .read_blocking(|c| bulk::export::sheet(c, &tenant, true))
+    let exported = runtime
+        .block_on(bulk::export(&services, &actor, TENANT.into(), true))
         .expect("export");
     let export_time = start.elapsed();
     assert_eq!(exported.lines().count(), 1 + 4 * users);

@@ -3,9 +3,12 @@
 //! the permission check and the audit log) and returns domain values or a [`ServiceError`].
 //! Changes go through the store in one transaction with their audit entry.
 
+pub mod bulk;
 pub mod devices;
 pub mod error;
+pub mod restore;
 pub mod tenants;
+pub mod tokens;
 pub mod users;
 
 use std::sync::Arc;

@@ -461,24 +461,23 @@ async fn progress_is_reported_while_rows_are_checked() {
     for ext in 1000..2500 {
         csv.push_str(&format!("{ext},User {ext}\n"));
     }
-    let store = app.store().clone();
-    let calls = tokio::task::spawn_blocking(move || {
-        let vendors = deskprov::profile::Vendors::builtin().unwrap();
-        let request = deskprov::bulk::ImportRequest {
-            tenant: "testsite.com".into(),
-            csv: csv.into_bytes(),
-            apply: false,
-            actor: deskprov::domain::Actor::new("test"),
-            source: None,
-        };
-        let mut calls = Vec::new();
-        let report =
-            deskprov::bulk::import(&store, &vendors, request, &mut |d, t| calls.push((d, t)))
-                .unwrap();
-        assert!(report.ok() && report.users == 1500, "{report:?}");
-        calls
-    })
+    let request = deskprov::service::bulk::ImportRequest {
+        tenant: "testsite.com".into(),
+        csv: csv.into_bytes(),
+        apply: false,
+        source: None,
+    };
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let report = deskprov::service::bulk::import(
+        app.services(),
+        &deskprov::domain::Actor::new("test"),
+        request,
+        move |d, t| record.lock().unwrap().push((d, t)),
+    )
     .await
     .unwrap();
+    assert!(report.ok() && report.users == 1500, "{report:?}");
+    let calls = seen.lock().unwrap().clone();
     assert_eq!(calls, [(1000, 1500), (1500, 1500)]);
 }

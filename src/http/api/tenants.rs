@@ -14,7 +14,7 @@ use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::json::ApiJson;
 use crate::http::params::ApiPath;
-use crate::service::tenants::{load_tenant, visible_tenants};
+use crate::service::tenants::{create_tenant, load_tenant, visible_tenants};
 use crate::store::tenants;
 use crate::store::{StoreError, sites};
 
@@ -56,16 +56,7 @@ pub(super) async fn create(
     caller: Caller,
     ApiJson(draft): ApiJson<TenantDraft>,
 ) -> ApiResult<(StatusCode, Json<TenantView>)> {
-    caller
-        .actor
-        .require_global_admin()
-        .map_err(crate::service::ServiceError::from)?;
-    let spec = draft.into_new()?;
-    let actor = caller.actor.clone();
-    let (tenant, generated) = state
-        .store
-        .write(move |tx| tenants::insert(tx, &actor, spec))
-        .await?;
+    let (tenant, generated) = create_tenant(&state.services, &caller.actor, draft).await?;
     Ok((
         StatusCode::CREATED,
         Json(TenantView::new(&tenant, generated)),
