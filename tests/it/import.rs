@@ -351,6 +351,16 @@ fn deskprov(args: &[&str]) -> std::process::Output {
         .expect("the binary runs")
 }
 
+/// Runs `deskprov import` of `file` into testsite.com in the database `db`.
+fn cli_import(db: &str, apply: bool, file: &std::path::Path) -> std::process::Output {
+    let mut args = vec!["import", "--db", db, "--tenant", "testsite.com"];
+    if apply {
+        args.push("--apply");
+    }
+    args.push(file.to_str().unwrap());
+    deskprov(&args)
+}
+
 #[tokio::test]
 async fn cli_import_checks_then_applies_and_export_prints_the_sheet() {
     let app = TestApp::spawn().await;
@@ -371,15 +381,7 @@ async fn cli_import_checks_then_applies_and_export_prints_the_sheet() {
     .unwrap();
     let before = app.counts().await;
 
-    let out = deskprov(&[
-        "import",
-        "--db",
-        &db,
-        "--tenant",
-        "testsite.com",
-        "--apply",
-        bad.to_str().unwrap(),
-    ]);
+    let out = cli_import(&db, true, &bad);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
@@ -389,14 +391,7 @@ async fn cli_import_checks_then_applies_and_export_prints_the_sheet() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was written"));
     assert_eq!(app.counts().await, before);
 
-    let out = deskprov(&[
-        "import",
-        "--db",
-        &db,
-        "--tenant",
-        "testsite.com",
-        good.to_str().unwrap(),
-    ]);
+    let out = cli_import(&db, false, &good);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(
@@ -405,15 +400,7 @@ async fn cli_import_checks_then_applies_and_export_prints_the_sheet() {
     );
     assert_eq!(app.counts().await, before, "a dry run writes nothing");
 
-    let out = deskprov(&[
-        "import",
-        "--db",
-        &db,
-        "--tenant",
-        "testsite.com",
-        "--apply",
-        good.to_str().unwrap(),
-    ]);
+    let out = cli_import(&db, true, &good);
     assert_eq!(
         out.status.code(),
         Some(0),
