@@ -8,14 +8,17 @@
 //!
 //! Run: `cargo bench --bench import` (`P6_USERS=1000` for a quick look).
 
-use deskprov::domain::audit::Actor;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deskprov::bulk::{self, ImportRequest};
+use deskprov::domain::audit::Actor;
 use deskprov::domain::tenant::TenantDraft;
 use deskprov::profile::Vendors;
-use deskprov::store::{Store, StoreError, tenants};
+use deskprov::service::Services;
+use deskprov::service::bulk::{self, ImportRequest};
+use deskprov::service::tenants::create_tenant;
+use deskprov::store::Store;
 
 const TENANT: &str = "bench.example";
 /// The target of DESIGN §7 P6 for 10 000 users.
@@ -34,41 +37,56 @@ fn main() {
         4 * users,
         csv.len() / 1024
     );
+    let timings = measure(&dir.path().join("p6.db"), &csv, users);
+    let reference = plain_rows(&dir.path().join("reference.db"), 4 * users);
+    print_results(&timings, reference, users);
+}
 
-    let store = Store::open(&dir.path().join("p6.db")).expect("database opens");
-    let tenant = store
-        .write_blocking(|tx| {
-            let spec = TenantDraft {
-                name: Some(TENANT.into()),
-                sip_server: Some("pbx.bench.example".into()),
-                ..Default::default()
-            }
-            .into_new()
-            .map_err(StoreError::Invalid)?;
-            Ok(tenants::insert(tx, &Actor::new("bench"), spec)?.0)
-        })
-        .expect("tenant");
+/// How long the dry run, the apply and the export took.
+struct Timings {
+    dry_run: Duration,
+    apply: Duration,
+    export: Duration,
+}
+
+/// Runs the dry run, the apply and the export of `csv` on a new database at `db`, checking
+/// what each did.
+fn measure(db: &std::path::Path, csv: &str, users: usize) -> Timings {
+    let runtime = tokio::runtime::Runtime::new().expect("async runtime");
+    let store = Store::open(db).expect("database opens");
     let vendors = Vendors::builtin().expect("vendor profiles");
-    let request = |apply| ImportRequest {
-        tenant: TENANT.into(),
-        csv: csv.clone().into_bytes(),
-        apply,
-        actor: Actor::new("bench"),
-        source: None,
+    let services = Services::new(store, Arc::new(vendors), None);
+    let actor = Actor::new("bench");
+    let tenant = TenantDraft {
+        name: Some(TENANT.into()),
+        sip_server: Some("pbx.bench.example".into()),
+        ..Default::default()
+    };
+    runtime
+        .block_on(create_tenant(&services, &actor, tenant))
+        .expect("tenant");
+    let timed_import = |apply| {
+        let request = ImportRequest {
+            tenant: TENANT.into(),
+            csv: csv.as_bytes().to_vec(),
+            apply,
+            source: None,
+        };
+        let start = Instant::now();
+        let report = runtime.block_on(bulk::import(&services, &actor, request, |_, _| {}));
+        (report, start.elapsed())
     };
 
-    let start = Instant::now();
-    let dry = bulk::import(&store, &vendors, request(false), &mut |_, _| {}).expect("dry run");
-    let dry_time = start.elapsed();
+    let (dry, dry_run) = timed_import(false);
+    let dry = dry.expect("dry run");
     assert!(
         dry.ok() && !dry.applied,
         "dry run: {:?}",
         dry.problems.first()
     );
 
-    let start = Instant::now();
-    let done = bulk::import(&store, &vendors, request(true), &mut |_, _| {}).expect("apply");
-    let apply_time = start.elapsed();
+    let (done, apply) = timed_import(true);
+    let done = done.expect("apply");
     assert!(done.applied, "apply: {:?}", done.problems.first());
     assert_eq!(
         (done.users, done.aliases, done.devices),
@@ -76,14 +94,20 @@ fn main() {
     );
 
     let start = Instant::now();
-    let exported = store
-        .read_blocking(|c| bulk::export::sheet(c, &tenant, true))
+    let exported = runtime
+        .block_on(bulk::export(&services, &actor, TENANT.into(), true))
         .expect("export");
-    let export_time = start.elapsed();
+    let export = start.elapsed();
     assert_eq!(exported.lines().count(), 1 + 4 * users);
+    Timings {
+        dry_run,
+        apply,
+        export,
+    }
+}
 
-    let reference = plain_rows(&dir.path().join("reference.db"), 4 * users);
-
+/// Prints each timing against the reference, and whether the P6 target is met.
+fn print_results(timings: &Timings, reference: Duration, users: usize) {
     let ratio = |t: Duration| t.as_secs_f64() / reference.as_secs_f64();
     println!(
         "reference: {} plain rows in one transaction  {:>8.3} s",
@@ -91,9 +115,9 @@ fn main() {
         reference.as_secs_f64()
     );
     for (what, t) in [
-        ("dry run (check every row, roll back)", dry_time),
-        ("apply (check and write every row)", apply_time),
-        ("export with secrets", export_time),
+        ("dry run (check every row, roll back)", timings.dry_run),
+        ("apply (check and write every row)", timings.apply),
+        ("export with secrets", timings.export),
     ] {
         println!(
             "{what:<40} {:>8.3} s  = {:>6.1} x reference",
@@ -101,7 +125,7 @@ fn main() {
             ratio(t)
         );
     }
-    let scaled = apply_time.as_secs_f64() * 10_000.0 / users as f64;
+    let scaled = timings.apply.as_secs_f64() * 10_000.0 / users as f64;
     println!(
         "P6 target: apply <= {} s for 10 000 users; measured {:.3} s (scaled to 10 000 users) -> {}",
         TARGET.as_secs(),

@@ -1,21 +1,22 @@
 //! What each CLI command does, on top of the library.
 
-use crate::domain::audit::Actor;
-use crate::domain::token::TokenRole;
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 
-use crate::bulk::{self, ImportReport, ImportRequest};
 use crate::cli::{ExportArgs, ImportArgs};
 use crate::config::ServeConfig;
 use crate::config::check;
 use crate::config::file::Origins;
+use crate::domain::RuleError;
+use crate::domain::audit::Actor;
+use crate::domain::token::{TokenDraft, TokenRole};
 use crate::profile::Vendors;
-use crate::store::backup;
-use crate::store::tokens;
-use crate::store::{Store, tenants};
+use crate::service::bulk::{self, ImportReport, ImportRequest};
+use crate::service::{ServiceError, Services, tokens};
+use crate::store::{Store, backup};
 use crate::{demo, server};
 
 /// `deskprov serve`: runs until Ctrl-C or SIGTERM.
@@ -25,7 +26,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let running = server::start(&config).await?;
     tracing::info!(phone = %running.phone_addr, admin = %running.admin_addr, https = ?running.phone_tls_addr, db = %config.db.path.display(), "deskprov is serving");
     if config.demo {
-        match demo::fill(&running.state.store).await? {
+        match demo::fill(&running.state.services).await? {
             Some(info) => print_demo(&running, &info),
             None => println!(
                 "The database already has data; --demo added nothing. Create a token with `deskprov token create --role admin`."
@@ -65,6 +66,22 @@ fn print_demo(running: &server::Running, info: &demo::DemoInfo) {
     println!("  http://{admin}/ui/");
 }
 
+/// The use cases over the database at `db`, with the built-in phone profiles, for the
+/// commands that work on a database file directly.
+fn open_services(db: &Path) -> anyhow::Result<Services> {
+    let store = Store::open(db).with_context(|| format!("opening database {}", db.display()))?;
+    let vendors = Vendors::builtin().context("loading vendor profiles")?;
+    Ok(Services::new(store, Arc::new(vendors), None))
+}
+
+/// A broken rule in the terms of the command line, where each field is the flag of its name.
+fn flag_error(e: RuleError) -> anyhow::Error {
+    match e.message.strip_prefix(e.field.as_str()) {
+        Some(rest) => anyhow!("--{}{rest}", e.field),
+        None => anyhow!("--{}: {}", e.field, e.message),
+    }
+}
+
 /// `deskprov token create`: prints the token alone on the last line.
 pub async fn create_token(
     db: &Path,
@@ -72,33 +89,25 @@ pub async fn create_token(
     tenant: Option<&str>,
     name: Option<&str>,
 ) -> anyhow::Result<()> {
-    if role == TokenRole::Installer && tenant.is_none() {
-        bail!("--tenant is required for installer tokens: an installer works for one tenant");
-    }
-    let store = Store::open(db).with_context(|| format!("opening database {}", db.display()))?;
-    let tenant_id = match tenant {
-        Some(name) => {
-            let owned = name.to_owned();
-            Some(
-                store
-                    .read(move |c| tenants::by_name(c, &owned))
-                    .await
-                    .with_context(|| format!("no tenant named {name}"))?
-                    .id,
-            )
-        }
-        None => None,
+    let draft = TokenDraft {
+        role,
+        tenant: tenant.map(str::to_owned),
+        name: name.map(str::to_owned),
     };
-    let name = name.map(str::to_owned).unwrap_or_else(|| {
-        format!(
-            "{}-{}",
-            role.as_str(),
-            chrono::Utc::now().format("%Y%m%d%H%M%S")
-        )
-    });
-    let token = store
-        .write(move |tx| tokens::create(tx, &Actor::new("cli"), role, tenant_id, &name))
-        .await?;
+    // Checked before the database is opened, so that a refused command creates no file.
+    draft
+        .clone()
+        .into_new(chrono::Utc::now())
+        .map_err(flag_error)?;
+    let services = open_services(db)?;
+    let token = tokens::create(&services, &Actor::new("cli"), draft)
+        .await
+        .map_err(|e| match (e, tenant) {
+            (e @ ServiceError::NotFound("tenant"), Some(name)) => {
+                anyhow::Error::from(e).context(format!("no tenant named {name}"))
+            }
+            (e, _) => e.into(),
+        })?;
     println!(
         "Created {} token{}. Keep it secret; it is not shown again:",
         role.as_str(),
@@ -124,24 +133,21 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
     } else {
         std::fs::read(&args.file).with_context(|| format!("reading {source}"))?
     };
-    let store = Store::open(&args.db.path)
-        .with_context(|| format!("opening database {}", args.db.path.display()))?;
-    let vendors = Vendors::builtin().context("loading vendor profiles")?;
+    let services = open_services(&args.db.path)?;
     let request = ImportRequest {
         tenant: args.tenant.clone(),
         csv,
         apply: args.apply,
-        actor: Actor::new("cli"),
         source: Some(source.clone()),
     };
     let terminal = std::io::stderr().is_terminal();
-    let report = tokio::task::spawn_blocking(move || {
-        bulk::import(&store, &vendors, request, &mut |done, total| {
-            show_progress(terminal, done, total)
-        })
-    })
+    let report = bulk::import(
+        &services,
+        &Actor::new("cli"),
+        request,
+        move |done, total| show_progress(terminal, done, total),
+    )
     .await
-    .context("import task")?
     .with_context(|| format!("importing into {}", args.tenant))?;
     print_report(&report, args.apply);
     if !report.ok() {
@@ -190,13 +196,12 @@ fn print_report(report: &ImportReport, apply: bool) {
 
 /// `deskprov export`: the tenant's sheet on stdout.
 pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
-    let store = Store::open(&args.db.path)
-        .with_context(|| format!("opening database {}", args.db.path.display()))?;
-    let text = bulk::export::export(
-        &store,
+    let services = open_services(&args.db.path)?;
+    let text = bulk::export(
+        &services,
+        &Actor::new("cli"),
         args.tenant.clone(),
         args.with_secrets,
-        Actor::new("cli"),
     )
     .await
     .with_context(|| format!("exporting {}", args.tenant))?;

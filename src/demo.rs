@@ -1,15 +1,14 @@
 //! `serve --demo`: fills an empty database with a tenant, users, aliases and a device per
-//! supported vendor, through the same rules and store functions as the API.
+//! supported vendor, through the same use cases as the API.
 
-use crate::domain::audit::Actor;
-use crate::domain::token::TokenRole;
 use anyhow::Context;
 
+use crate::domain::audit::Actor;
 use crate::domain::device::DeviceDraft;
 use crate::domain::tenant::TenantDraft;
-use crate::domain::user::{AliasDraft, TenantRules, UserDraft};
-use crate::store::tokens;
-use crate::store::{Store, aliases, devices, tenants, users};
+use crate::domain::token::{TokenDraft, TokenRole};
+use crate::domain::user::{AliasDraft, UserDraft};
+use crate::service::{ServiceResult, Services, devices, tenants, tokens, users};
 
 /// The demo tenant's name.
 pub const TENANT: &str = "demo.example";
@@ -106,66 +105,73 @@ pub struct DemoInfo {
 }
 
 /// Fills the database if it has no tenant yet; `None` when it already had data.
-pub async fn fill(store: &Store) -> anyhow::Result<Option<DemoInfo>> {
-    let empty = store.read(|c| Ok(tenants::list(c)?.is_empty())).await?;
-    if !empty {
+pub async fn fill(services: &Services) -> anyhow::Result<Option<DemoInfo>> {
+    let actor = Actor::new("demo");
+    let existing = tenants::visible_tenants(services, &actor).await?;
+    if !existing.is_empty() {
         return Ok(None);
     }
-    let actor = Actor::new("demo");
-    let token = store
-        .write(move |tx| {
-            let spec = TenantDraft {
-                name: Some(TENANT.into()),
-                sip_server: Some("pbx.demo.example".into()),
-                timezone: Some("Europe/Berlin".into()),
-                language: Some("en".into()),
-                ..Default::default()
-            }
-            .into_new()
-            .map_err(crate::store::StoreError::Invalid)?;
-            let (tenant, _) = tenants::insert(tx, &actor, spec)?;
-            let rules = TenantRules {
-                plan: &tenant.extension_plan,
-                prefix: &tenant.sip_username_prefix,
-            };
-            for (ext, name, email) in PEOPLE {
-                let spec = UserDraft {
-                    name: Some(name.into()),
-                    extension: Some(ext.into()),
-                    email: Some(Some(email.into())),
-                    ..Default::default()
-                }
-                .into_new(rules, &mut rand::rng())
-                .map_err(crate::store::StoreError::Invalid)?;
-                let user = users::insert(tx, &actor, &tenant, &spec)?;
-                let first = name.split(' ').next().unwrap_or(name);
-                for role in ["Support", "Sales"] {
-                    let alias = AliasDraft {
-                        name: Some(format!("{first} {role}")),
-                        ..Default::default()
-                    }
-                    .into_new(&tenant.sip_username_prefix, &mut rand::rng())
-                    .map_err(crate::store::StoreError::Invalid)?;
-                    aliases::insert(tx, &actor, &tenant.sip_username_prefix, &user, &alias)?;
-                }
-            }
-            for phone in PHONES {
-                let spec = DeviceDraft {
-                    mac: Some(phone.mac.into()),
-                    tenant: Some(TENANT.into()),
-                    extension: Some(phone.extension.into()),
-                    vendor: Some(phone.vendor.into()),
-                    model: Some(phone.model.into()),
-                    label: Some(format!("Demo {}", phone.vendor)),
-                    ..Default::default()
-                }
-                .into_spec()
-                .map_err(crate::store::StoreError::Invalid)?;
-                devices::insert(tx, &actor, &tenant, &spec, phone.vendor)?;
-            }
-            tokens::create(tx, &actor, TokenRole::Admin, None, "demo-admin")
-        })
+    let admin_token = fill_empty(services, &actor)
         .await
         .context("filling the demo database")?;
-    Ok(Some(DemoInfo { admin_token: token }))
+    Ok(Some(DemoInfo { admin_token }))
+}
+
+/// The demo tenant, its people with their aliases, its phones and an admin token.
+async fn fill_empty(services: &Services, actor: &Actor) -> ServiceResult<String> {
+    let tenant = TenantDraft {
+        name: Some(TENANT.into()),
+        sip_server: Some("pbx.demo.example".into()),
+        timezone: Some("Europe/Berlin".into()),
+        language: Some("en".into()),
+        ..Default::default()
+    };
+    tenants::create_tenant(services, actor, tenant).await?;
+    for (extension, name, email) in PEOPLE {
+        add_person(services, actor, extension, name, email).await?;
+    }
+    for phone in PHONES {
+        let draft = DeviceDraft {
+            mac: Some(phone.mac.into()),
+            tenant: Some(TENANT.into()),
+            extension: Some(phone.extension.into()),
+            vendor: Some(phone.vendor.into()),
+            model: Some(phone.model.into()),
+            label: Some(format!("Demo {}", phone.vendor)),
+            ..Default::default()
+        };
+        devices::register(services, actor, draft).await?;
+    }
+    let token = TokenDraft {
+        role: TokenRole::Admin,
+        tenant: None,
+        name: Some("demo-admin".into()),
+    };
+    tokens::create(services, actor, token).await
+}
+
+/// A demo user with its two aliases, "<first name> Support" and "<first name> Sales".
+async fn add_person(
+    services: &Services,
+    actor: &Actor,
+    extension: &str,
+    name: &str,
+    email: &str,
+) -> ServiceResult<()> {
+    let user = UserDraft {
+        name: Some(name.into()),
+        extension: Some(extension.into()),
+        email: Some(Some(email.into())),
+        ..Default::default()
+    };
+    users::create(services, actor, TENANT.into(), user).await?;
+    let first = name.split(' ').next().unwrap_or(name);
+    for role in ["Support", "Sales"] {
+        let alias = AliasDraft {
+            name: Some(format!("{first} {role}")),
+            ..Default::default()
+        };
+        users::add_alias(services, actor, TENANT.into(), extension.into(), alias).await?;
+    }
+    Ok(())
 }

@@ -4,11 +4,14 @@
 //! Changes go through the store in one transaction with their audit entry.
 
 pub mod audit;
+pub mod bulk;
 pub mod devices;
 pub mod error;
 pub mod overview;
+pub mod restore;
 pub mod sign_in;
 pub mod tenants;
+pub mod tokens;
 pub mod users;
 
 use std::sync::Arc;

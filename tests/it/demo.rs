@@ -7,13 +7,16 @@ use crate::helpers::*;
 #[tokio::test]
 async fn every_demo_phone_gets_its_file_with_owner_then_aliases() {
     let app = TestApp::spawn().await;
-    let info = deskprov::demo::fill(app.store())
+    let info = deskprov::demo::fill(app.services())
         .await
         .unwrap()
         .expect("an empty database gets demo data");
     assert!(info.admin_token.starts_with("dp_"));
     assert!(
-        deskprov::demo::fill(app.store()).await.unwrap().is_none(),
+        deskprov::demo::fill(app.services())
+            .await
+            .unwrap()
+            .is_none(),
         "a second run adds nothing"
     );
     let vendors: std::collections::BTreeSet<&str> =

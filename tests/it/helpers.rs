@@ -1,17 +1,19 @@
 //! A running deskprov on loopback with a temporary database, and request helpers.
 
 use deskprov::domain::audit::Actor;
-use deskprov::domain::token::TokenRole;
+use deskprov::domain::token::{TokenDraft, TokenRole};
 use std::net::SocketAddr;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, ExitStatus};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use deskprov::config::{DbArgs, LogFormat, Retention, ServeConfig};
+use deskprov::profile::Vendors;
 use deskprov::server::{self, Running};
+use deskprov::service::{Services, tokens};
 use deskprov::store::Store;
-use deskprov::store::tokens;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -80,6 +82,11 @@ impl TestApp {
 
     pub fn store(&self) -> &Store {
         &self.running.as_ref().unwrap().state.store
+    }
+
+    /// The use cases the server runs on.
+    pub fn services(&self) -> &Services {
+        &self.running.as_ref().unwrap().state.services
     }
 
     /// Stops the server and waits for queued fetch records to be written.
@@ -230,16 +237,32 @@ impl TestApp {
     }
 }
 
-/// Creates a token straight in the store (as `deskprov token create` does).
+/// Creates a token through the same use case as `deskprov token create`.
 pub async fn create_token(
     store: &Store,
     role: TokenRole,
     tenant_id: Option<i64>,
     name: &str,
 ) -> String {
-    let name = name.to_owned();
-    store
-        .write(move |tx| tokens::create(tx, &Actor::new("test"), role, tenant_id, &name))
+    static VENDORS: OnceLock<Arc<Vendors>> = OnceLock::new();
+    let vendors = VENDORS.get_or_init(|| Arc::new(Vendors::builtin().unwrap()));
+    let services = Services::new(store.clone(), vendors.clone(), None);
+    let tenant = match tenant_id {
+        Some(id) => Some(
+            store
+                .read(move |c| deskprov::store::tenants::by_id(c, id))
+                .await
+                .unwrap()
+                .name,
+        ),
+        None => None,
+    };
+    let draft = TokenDraft {
+        role,
+        tenant,
+        name: Some(name.to_owned()),
+    };
+    tokens::create(&services, &Actor::new("test"), draft)
         .await
         .unwrap()
 }

@@ -351,6 +351,16 @@ fn deskprov(args: &[&str]) -> std::process::Output {
         .expect("the binary runs")
 }
 
+/// Runs `deskprov import` of `file` into testsite.com in the database `db`.
+fn cli_import(db: &str, apply: bool, file: &std::path::Path) -> std::process::Output {
+    let mut args = vec!["import", "--db", db, "--tenant", "testsite.com"];
+    if apply {
+        args.push("--apply");
+    }
+    args.push(file.to_str().unwrap());
+    deskprov(&args)
+}
+
 #[tokio::test]
 async fn cli_import_checks_then_applies_and_export_prints_the_sheet() {
     let app = TestApp::spawn().await;
@@ -371,15 +381,7 @@ async fn cli_import_checks_then_applies_and_export_prints_the_sheet() {
     .unwrap();
     let before = app.counts().await;
 
-    let out = deskprov(&[
-        "import",
-        "--db",
-        &db,
-        "--tenant",
-        "testsite.com",
-        "--apply",
-        bad.to_str().unwrap(),
-    ]);
+    let out = cli_import(&db, true, &bad);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
@@ -389,14 +391,7 @@ async fn cli_import_checks_then_applies_and_export_prints_the_sheet() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was written"));
     assert_eq!(app.counts().await, before);
 
-    let out = deskprov(&[
-        "import",
-        "--db",
-        &db,
-        "--tenant",
-        "testsite.com",
-        good.to_str().unwrap(),
-    ]);
+    let out = cli_import(&db, false, &good);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(
@@ -405,15 +400,7 @@ async fn cli_import_checks_then_applies_and_export_prints_the_sheet() {
     );
     assert_eq!(app.counts().await, before, "a dry run writes nothing");
 
-    let out = deskprov(&[
-        "import",
-        "--db",
-        &db,
-        "--tenant",
-        "testsite.com",
-        "--apply",
-        good.to_str().unwrap(),
-    ]);
+    let out = cli_import(&db, true, &good);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -461,24 +448,23 @@ async fn progress_is_reported_while_rows_are_checked() {
     for ext in 1000..2500 {
         csv.push_str(&format!("{ext},User {ext}\n"));
     }
-    let store = app.store().clone();
-    let calls = tokio::task::spawn_blocking(move || {
-        let vendors = deskprov::profile::Vendors::builtin().unwrap();
-        let request = deskprov::bulk::ImportRequest {
-            tenant: "testsite.com".into(),
-            csv: csv.into_bytes(),
-            apply: false,
-            actor: deskprov::domain::Actor::new("test"),
-            source: None,
-        };
-        let mut calls = Vec::new();
-        let report =
-            deskprov::bulk::import(&store, &vendors, request, &mut |d, t| calls.push((d, t)))
-                .unwrap();
-        assert!(report.ok() && report.users == 1500, "{report:?}");
-        calls
-    })
+    let request = deskprov::service::bulk::ImportRequest {
+        tenant: "testsite.com".into(),
+        csv: csv.into_bytes(),
+        apply: false,
+        source: None,
+    };
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let report = deskprov::service::bulk::import(
+        app.services(),
+        &deskprov::domain::Actor::new("test"),
+        request,
+        move |d, t| record.lock().unwrap().push((d, t)),
+    )
     .await
     .unwrap();
+    assert!(report.ok() && report.users == 1500, "{report:?}");
+    let calls = seen.lock().unwrap().clone();
     assert_eq!(calls, [(1000, 1500), (1500, 1500)]);
 }

@@ -12,7 +12,7 @@ use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::params::{ApiPath, ApiQuery};
-use crate::restore;
+use crate::service::restore;
 
 /// Filters and paging.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -85,13 +85,6 @@ pub(super) async fn restore(
     caller: Caller,
     ApiPath(path): ApiPath<EntryPath>,
 ) -> ApiResult<(StatusCode, Json<RestoredView>)> {
-    caller.require_admin()?;
-    let actor = caller.actor.clone();
-    let vendors = state.vendors.clone();
-    let scope = caller.tenant_id();
-    let restored = state
-        .store
-        .write(move |tx| restore::restore(tx, &actor, &vendors, path.id, scope))
-        .await?;
+    let restored = restore::restore(&state.services, &caller.actor, path.id).await?;
     Ok((StatusCode::CREATED, Json(RestoredView::from(restored))))
 }

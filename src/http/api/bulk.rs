@@ -12,13 +12,12 @@ use utoipa::IntoParams;
 use super::openapi::{BadRequest, Forbidden, NotFound, Unauthorized};
 use super::tenants::TenantPath;
 use super::views::ImportRejectedBody;
-use crate::bulk::{self, ImportReport, ImportRequest};
 use crate::domain::RuleError;
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, ErrorDetail};
 use crate::http::params::{ApiPath, ApiQuery};
-use crate::service::tenants::load_tenant;
+use crate::service::bulk::{self, ImportReport, ImportRequest};
 
 /// Largest CSV file the import endpoint takes (about 200 000 rows).
 pub(super) const IMPORT_MAX_BYTES: usize = 32 * 1024 * 1024;
@@ -65,21 +64,13 @@ pub(super) async fn import(
         };
         ApiError::BadRequest(RuleError::new("body", code, rejection.body_text()))
     })?;
-    caller.require_admin()?;
-    let tenant = load_tenant(&state.services, &caller.actor, path.tenant).await?;
     let request = ImportRequest {
-        tenant: tenant.name,
+        tenant: path.tenant,
         csv: body.to_vec(),
         apply: query.apply,
-        actor: caller.actor.clone(),
         source: None,
     };
-    let (store, vendors) = (state.store.clone(), state.vendors.clone());
-    let report = tokio::task::spawn_blocking(move || {
-        bulk::import(&store, &vendors, request, &mut |_, _| {})
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("import task: {e}")))??;
+    let report = bulk::import(&state.services, &caller.actor, request, |_, _| {}).await?;
     if query.apply && !report.ok() {
         let message = format!(
             "{} problem(s) in the file; nothing was written",
@@ -125,26 +116,14 @@ pub(super) async fn export(
     ApiPath(path): ApiPath<TenantPath>,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> ApiResult<Response> {
-    caller.require_admin()?;
-    let tenant = load_tenant(&state.services, &caller.actor, path.tenant).await?;
-    let file_name: String = tenant
-        .name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let text = bulk::export::export(
-        &state.store,
-        tenant.name,
+    let text = bulk::export(
+        &state.services,
+        &caller.actor,
+        path.tenant.clone(),
         query.secrets,
-        caller.actor.clone(),
     )
     .await?;
+    let file_name = file_name(&path.tenant);
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -157,4 +136,19 @@ pub(super) async fn export(
         text,
     )
         .into_response())
+}
+
+/// The tenant's name as a safe download file name: anything but ASCII letters, digits, `.` and
+/// `-` becomes `_`.
+fn file_name(tenant: &str) -> String {
+    tenant
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

@@ -13,7 +13,6 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::bulk::ImportReport;
 use crate::domain::line_plan::AccountKind;
 use crate::domain::phone_auth::{PhoneAuth, PhoneAuthMode, format_duration};
 use crate::domain::settings::EffectiveSettings;
@@ -21,7 +20,8 @@ use crate::domain::{
     DeviceStatus, ExtensionPlan, LinePlan, Role, Settings, SipAccount, Transport, UserTag,
 };
 use crate::http::error::ErrorDetail;
-use crate::restore::Restored;
+use crate::service::bulk::ImportReport;
+use crate::service::restore::Restored;
 
 /// A tenant: its numbering plan, phone-side policy and settings (built-in defaults filled in).
 #[derive(Debug, Serialize, ToSchema)]

@@ -5,19 +5,18 @@
 //! again, a SIP username taken since, a user gone, a full device limit all refuse the restore,
 //! naming the field, and nothing is written.
 
-use crate::domain::audit::{Actor, StoredEntry};
-use crate::domain::tenant::Tenant;
-use crate::domain::user::User;
+use rusqlite::Transaction;
 use serde_json::{Value, json};
 
 use crate::domain::RuleError;
+use crate::domain::audit::{Actor, StoredEntry};
 use crate::domain::device::DeviceDraft;
-use crate::domain::user::{AliasDraft, TenantRules, UserDraft};
+use crate::domain::tenant::Tenant;
+use crate::domain::user::{Alias, AliasDraft, User, UserDraft};
 use crate::profile::Vendors;
-use crate::store::audit;
-use crate::store::tenants;
-
-use crate::store::{StoreError, StoreResult, aliases, devices, users};
+use crate::service::users::rules;
+use crate::service::{ServiceResult, Services};
+use crate::store::{StoreError, StoreResult, aliases, audit, devices, tenants, users};
 
 /// What a restore re-created.
 #[derive(Debug, Clone)]
@@ -32,17 +31,27 @@ pub struct Restored {
     pub entry: i64,
 }
 
-/// Restores the delete recorded in audit entry `id`. `scope` limits it to one tenant's
-/// entries (for tokens bound to a tenant); others look absent.
-pub fn restore(
-    tx: &rusqlite::Transaction<'_>,
+/// Restores the delete recorded in audit entry `audit_id` (admins only). An actor bound to a
+/// tenant sees only that tenant's entries; others look absent.
+pub async fn restore(services: &Services, actor: &Actor, audit_id: i64) -> ServiceResult<Restored> {
+    actor.require_admin()?;
+    let by = actor.clone();
+    let vendors = services.vendors.clone();
+    Ok(services
+        .store
+        .write(move |tx| restore_entry(tx, &by, &vendors, audit_id))
+        .await?)
+}
+
+/// The restore inside its transaction.
+fn restore_entry(
+    tx: &Transaction<'_>,
     actor: &Actor,
     vendors: &Vendors,
     id: i64,
-    scope: Option<i64>,
 ) -> StoreResult<Restored> {
     let entry = audit::stored(tx, id)?;
-    if scope.is_some() && entry.tenant_id != scope {
+    if actor.tenant_id.is_some() && entry.tenant_id != actor.tenant_id {
         return Err(StoreError::NotFound("audit entry"));
     }
     let snapshot = restorable(&entry)?;
@@ -93,12 +102,7 @@ fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-fn user(
-    tx: &rusqlite::Transaction<'_>,
-    actor: &Actor,
-    tenant: &Tenant,
-    s: &Value,
-) -> StoreResult<Restored> {
+fn user(tx: &Transaction<'_>, actor: &Actor, tenant: &Tenant, s: &Value) -> StoreResult<Restored> {
     let draft = UserDraft {
         name: text(s, "name"),
         email: Some(text(s, "email")),
@@ -128,12 +132,8 @@ fn user(
                 .and_then(|n| u32::try_from(n).ok()),
         ),
     };
-    let rules = TenantRules {
-        plan: &tenant.extension_plan,
-        prefix: &tenant.sip_username_prefix,
-    };
     let spec = draft
-        .into_new(rules, &mut rand::rng())
+        .into_new(rules(tenant), &mut rand::rng())
         .map_err(StoreError::Invalid)?;
     let user = users::restore(tx, actor, tenant, &spec, text(s, "portal_password_hash"))?;
     let entry = audit::last_id(tx)?;
@@ -163,12 +163,12 @@ fn user(
 }
 
 fn restore_alias(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Transaction<'_>,
     actor: &Actor,
     tenant: &Tenant,
     owner: &User,
     s: &Value,
-) -> StoreResult<crate::domain::Alias> {
+) -> StoreResult<Alias> {
     let spec = AliasDraft {
         name: text(s, "name"),
         sip_username: text(s, "sip_username"),
@@ -187,7 +187,7 @@ fn restore_alias(
 }
 
 /// The owner of a restored alias or device, which must still exist.
-fn owner(tx: &rusqlite::Transaction<'_>, tenant: &Tenant, extension: &str) -> StoreResult<User> {
+fn owner(tx: &Transaction<'_>, tenant: &Tenant, extension: &str) -> StoreResult<User> {
     users::by_extension(tx, tenant.id, extension).map_err(|e| match e {
         StoreError::NotFound(_) => StoreError::Invalid(RuleError::new(
             "extension",
@@ -202,7 +202,7 @@ fn owner(tx: &rusqlite::Transaction<'_>, tenant: &Tenant, extension: &str) -> St
 }
 
 fn alias(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Transaction<'_>,
     actor: &Actor,
     tenant: &Tenant,
     key: &str,
@@ -220,7 +220,7 @@ fn alias(
 }
 
 fn device(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Transaction<'_>,
     actor: &Actor,
     vendors: &Vendors,
     tenant: &Tenant,

@@ -1,90 +1,49 @@
-//! Export: a tenant's users, aliases and devices as the sheet import reads, so that an export
-//! imported into an empty tenant of the same name gives the same export again.
+//! Writing a tenant's stored records as the sheet the import reads, so that an export imported
+//! into an empty tenant of the same name gives the same export again.
 
-use crate::domain::audit::{Actor, Change};
-use crate::domain::device::Device;
-use crate::domain::tenant::Tenant;
-use crate::domain::user::{Alias, User};
 use std::collections::HashMap;
 
-use rusqlite::Connection;
-use serde_json::json;
-
-use super::sheet::{Cells, Column, RowKind, SheetWriter};
+use super::format::{Cells, Column, RowKind, SheetWriter};
 use crate::domain::Settings;
-use crate::store::aliases;
-use crate::store::audit;
-use crate::store::devices;
-use crate::store::tenants;
-use crate::store::users;
-use crate::store::{Store, StoreResult, sites};
+use crate::domain::device::Device;
+use crate::domain::user::{Alias, User};
 
-/// Exports tenant `tenant`. With `secrets`, SIP passwords and voicemail PINs are included (and
-/// the export is recorded in the audit log as done by `actor`); without, those cells are empty.
-pub async fn export(
-    store: &Store,
-    tenant: String,
-    secrets: bool,
-    actor: Actor,
-) -> StoreResult<String> {
-    let (tenant, text) = store
-        .read(move |conn| {
-            // One read transaction: users, aliases and devices from the same moment.
-            let tx = conn.unchecked_transaction()?;
-            let tenant = tenants::by_name(&tx, &tenant)?;
-            let text = sheet(&tx, &tenant, secrets)?;
-            Ok((tenant, text))
-        })
-        .await?;
-    if secrets {
-        store
-            .write(move |tx| {
-                audit::record(
-                    tx,
-                    &actor,
-                    Change {
-                        action: "export",
-                        entity: "tenant",
-                        key: tenant.name.clone(),
-                        tenant_id: Some(tenant.id),
-                        before: None,
-                        after: Some(json!({"secrets": true})),
-                        snapshot: None,
-                    },
-                )
-            })
-            .await?;
-    }
-    Ok(text)
+/// A tenant's users, aliases and devices, read at one moment, as export writes them.
+#[derive(Debug, Clone, Default)]
+pub struct TenantRecords {
+    /// Users, in the order they are written (by extension).
+    pub users: Vec<User>,
+    /// Aliases, in line order within each user.
+    pub aliases: Vec<Alias>,
+    /// Devices, by MAC within each user.
+    pub devices: Vec<Device>,
+    /// Site names by row id, for the devices' `site` cell.
+    pub site_names: HashMap<i64, String>,
 }
 
-/// The sheet of `tenant`: each user (by extension), then its aliases in line order, then its
-/// devices by MAC.
-pub fn sheet(conn: &Connection, tenant: &Tenant, secrets: bool) -> StoreResult<String> {
-    let site_names: HashMap<i64, String> = sites::list(conn, tenant.id)?
-        .into_iter()
-        .map(|s| (s.id, s.name))
-        .collect();
-    let mut aliases_of: HashMap<i64, Vec<Alias>> = HashMap::new();
-    for alias in aliases::for_tenant(conn, tenant.id)? {
+/// The sheet of `records`: each user, then its aliases in line order, then its devices. With
+/// `secrets`, SIP passwords and voicemail PINs are written; without, those cells are empty.
+pub fn write(records: &TenantRecords, secrets: bool) -> String {
+    let mut aliases_of: HashMap<i64, Vec<&Alias>> = HashMap::new();
+    for alias in &records.aliases {
         aliases_of.entry(alias.user_id).or_default().push(alias);
     }
-    let mut devices_of: HashMap<i64, Vec<Device>> = HashMap::new();
-    for device in devices::list(conn, Some(tenant.id), None)? {
+    let mut devices_of: HashMap<i64, Vec<&Device>> = HashMap::new();
+    for device in &records.devices {
         devices_of.entry(device.user_id).or_default().push(device);
     }
     let mut writer = SheetWriter::new();
-    for user in users::list(conn, tenant.id, None)? {
-        writer.row(&user_cells(&user, secrets));
+    for user in &records.users {
+        writer.row(&user_cells(user, secrets));
         for alias in aliases_of.get(&user.id).into_iter().flatten() {
-            writer.row(&alias_cells(&user, alias, secrets));
+            writer.row(&alias_cells(user, alias, secrets));
         }
         for device in devices_of.get(&user.id).into_iter().flatten() {
-            let site = device.site_id.and_then(|id| site_names.get(&id));
-            writer.row(&device_cells(&user, device, site));
+            let site = device.site_id.and_then(|id| records.site_names.get(&id));
+            writer.row(&device_cells(user, device, site));
         }
     }
-    Ok(writer.finish())
+    writer.finish()
 }
 
 fn cells(kind: RowKind, user: &User) -> Cells {
