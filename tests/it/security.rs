@@ -105,14 +105,17 @@ async fn range_headers_are_ignored_never_a_malformed_206() {
     }
 }
 
-/// The fail2ban `failregex` shipped in the README, as a Rust regex (`<HOST>` → a capture).
+/// The fail2ban `failregex` shipped in docs/security.md, as a Rust regex (`<HOST>` → a capture).
 fn readme_failregex() -> regex::Regex {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let line = readme
+    let page = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/security.md"
+    ))
+    .unwrap();
+    let line = page
         .lines()
         .find_map(|l| l.strip_prefix("failregex = "))
-        .expect("README ships a failregex");
+        .expect("docs/security.md ships a failregex");
     regex::Regex::new(&line.replace("<HOST>", r"(?P<host>[0-9A-Fa-f:.]+)")).unwrap()
 }
 
