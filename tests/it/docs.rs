@@ -100,7 +100,10 @@ fn broken(page: &Path, target: &str) -> Option<String> {
     }
     let anchor = anchor?;
     let Ok(text) = std::fs::read_to_string(&file) else {
-        return Some(format!("#{anchor} points into {}, not a page", file.display()));
+        return Some(format!(
+            "#{anchor} points into {}, not a page",
+            file.display()
+        ));
     };
     (!anchors(&text).contains(anchor))
         .then(|| format!("{} has no heading for #{anchor}", file.display()))
@@ -126,8 +129,15 @@ fn every_relative_link_resolves() {
             }
         }
     }
-    assert!(checked > 20, "only {checked} links found: is the link pattern right?");
-    assert!(problems.is_empty(), "broken links:\n{}", problems.join("\n"));
+    assert!(
+        checked > 20,
+        "only {checked} links found: is the link pattern right?"
+    );
+    assert!(
+        problems.is_empty(),
+        "broken links:\n{}",
+        problems.join("\n")
+    );
 }
 
 /// No page cites a document the repository does not ship.
