@@ -1,4 +1,4 @@
-//! P6 (DESIGN §7): bulk import of 10 000 users + 20 000 aliases + 10 000 devices, target ≤ 10 s.
+//! P6 (docs/performance.md): bulk import of 10 000 users + 20 000 aliases + 10 000 devices, target ≤ 10 s.
 //!
 //! Measured on a real SQLite file with the server's settings (WAL, `synchronous=FULL`), through
 //! the library entry point the API and the CLI use: a dry run, the apply, and an export of the
@@ -21,7 +21,7 @@ use deskprov::service::tenants::create_tenant;
 use deskprov::store::Store;
 
 const TENANT: &str = "bench.example";
-/// The target of DESIGN §7 P6 for 10 000 users.
+/// The P6 target for 10 000 users (docs/performance.md).
 const TARGET: Duration = Duration::from_secs(10);
 
 fn main() {

@@ -2,7 +2,7 @@
 //! (same runtime, same connection builder, `TCP_NODELAY`), answering every request with the
 //! rendered bytes from memory and doing nothing else: no SQL, no rendering, no checks. What
 //! deskprov could reach at best on this stack and machine. It can also record every fetch, as
-//! DESIGN §4 asks, waiting for the writer rather than dropping records: with deskprov's own
+//! deskprov does, waiting for the writer rather than dropping records: with deskprov's own
 //! fetch recorder, or with only the `fetches` row itself in batches as large as the backlog
 //! (the least any server keeping that rule in SQLite must write). The bench starts it as a
 //! child process of its own binary (`--serve-floor`), pinned like the other servers.

@@ -1,4 +1,4 @@
-//! deskprov against nginx on the phone path: DESIGN.md §7, P1–P6.
+//! deskprov against nginx on the phone path: P1–P6 of docs/performance.md.
 //!
 //! ```sh
 //! cargo bench --bench phone                 # everything, defaults below
@@ -38,7 +38,7 @@ use corpus::{Corpus, Phone};
 use load::{Run, Transport};
 use servers::{Pinning, Server};
 
-/// deskprov vs nginx on the phone path (DESIGN.md §7).
+/// deskprov vs nginx on the phone path (docs/performance.md).
 #[derive(Debug, Parser)]
 struct Args {
     /// Devices in the database (one user with two aliases each).

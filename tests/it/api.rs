@@ -1,4 +1,4 @@
-//! The admin API contract of DESIGN §5 over real sockets: tenants, extensions, users, aliases,
+//! The admin API contract (docs/api.md) over real sockets: tenants, extensions, users, aliases,
 //! devices, line maps, file previews, deletes with confirmation, tokens and the audit log.
 
 use deskprov::domain::token::TokenRole;

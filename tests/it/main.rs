@@ -9,6 +9,7 @@ mod binary;
 mod cli;
 mod config;
 mod demo;
+mod docs;
 mod import;
 mod layers;
 mod metrics;

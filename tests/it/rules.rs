@@ -1,4 +1,4 @@
-//! Every provisioning rule of DESIGN §3 through the real API over sockets: the 4xx status, the
+//! Every provisioning rule (docs/api.md, Rules) through the real API over sockets: the 4xx status, the
 //! field and code of the error, and proof that a refused request wrote nothing (row counts of
 //! every table, the audit log included, are the same before and after).
 

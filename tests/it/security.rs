@@ -105,14 +105,14 @@ async fn range_headers_are_ignored_never_a_malformed_206() {
     }
 }
 
-/// The fail2ban `failregex` shipped in the README, as a Rust regex (`<HOST>` → a capture).
-fn readme_failregex() -> regex::Regex {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let line = readme
+/// The fail2ban `failregex` shipped in docs/security.md, as a Rust regex (`<HOST>` → a capture).
+fn shipped_failregex() -> regex::Regex {
+    let page =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/security.md")).unwrap();
+    let line = page
         .lines()
         .find_map(|l| l.strip_prefix("failregex = "))
-        .expect("README ships a failregex");
+        .expect("docs/security.md ships a failregex");
     regex::Regex::new(&line.replace("<HOST>", r"(?P<host>[0-9A-Fa-f:.]+)")).unwrap()
 }
 
@@ -169,7 +169,7 @@ async fn the_shipped_fail2ban_filter_matches_the_real_log_lines() {
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
     let lines = wait_for("phone ban ip=127.0.0.9");
-    let failregex = readme_failregex();
+    let failregex = shipped_failregex();
     let hosts: Vec<&str> = lines
         .iter()
         .filter_map(|l| failregex.captures(l))

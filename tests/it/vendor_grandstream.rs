@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::helpers::*;
 use crate::vendor_kit::*;
 
-/// The reference's own User-Agent and MAC (vendors.md §5.2).
+/// A real GRP2614 User-Agent with its own MAC (wazo-provd-plugins `wazo_grandstream`).
 const GRP2614: Phone = Phone {
     vendor: "grandstream",
     mac: "c074ad0b63ee",
