@@ -1,5 +1,5 @@
 //! The CSV sheet of a tenant's users, aliases and devices: the edge format the bulk import reads
-//! and the export writes (the use cases themselves are in [`crate::service::bulk`]).
+//! and the export writes (the use cases themselves are in the service layer's `bulk` module).
 //!
 //! The sheet has one header and one row per user, alias or device ([`format`]); alias and
 //! device rows name their user by extension. [`drafts`] reads a row into the same drafts the

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::Outcome;
 use super::credentials::PhoneAuthenticator;
-use super::gate::Miss;
+use super::miss::Miss;
 
 /// How a miss on a per-device path is answered. It must be the same whatever the reason, so
 /// that a prober cannot tell an unknown MAC from a known one.

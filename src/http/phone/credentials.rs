@@ -21,7 +21,7 @@ use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
-use super::gate::Miss;
+use super::miss::Miss;
 
 /// Longest Authorization value looked at: real ones are a few hundred bytes, and a cap keeps
 /// parsing and hashing cheap for whatever a client sends.

@@ -12,6 +12,7 @@ mod bans;
 pub mod cache;
 pub mod credentials;
 mod gate;
+mod miss;
 mod path;
 mod upload;
 
@@ -45,7 +46,8 @@ use crate::profile::{FileMatch, Rendered, UaInfo, Vendor};
 use crate::store::uploads;
 use answer::{MissAnswer, respond};
 use cache::FileKey;
-use gate::{Miss, device_gate, tenant_gate};
+use gate::{device_gate, tenant_gate};
+use miss::Miss;
 use path::{plain_name, request_base_url, split_path};
 
 /// The phone listener's router.
