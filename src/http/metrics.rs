@@ -13,13 +13,10 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use chrono::Utc;
 
 use super::AppState;
-use crate::domain::{DeviceStatus, device_status};
+use crate::domain::DeviceStatus;
 use crate::profile::Vendors;
-use crate::profile::provision::config_current;
-use crate::store::{devices, uploads};
 
 /// Upper bounds of the phone latency histogram, in microseconds (0.5 ms … 1 s).
 const BUCKETS_US: [u64; 11] = [
@@ -211,13 +208,13 @@ pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
         &mut out,
         "deskprov_fetch_records_dropped_total",
         "Fetch records dropped because the batch writer fell behind.",
-        state.recorder.dropped(),
+        state.phone.dropped_records(),
     );
     counter(
         &mut out,
         "deskprov_db_errors_total",
         "Database calls that failed (not counting not-found and rule errors).",
-        state.store.errors(),
+        state.services.db_errors(),
     );
     family(
         &mut out,
@@ -252,40 +249,9 @@ pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// Counts devices by status with the rules the API uses ([`device_status`], [`config_current`]).
+/// Counts devices by status with the rules the API uses; `None` (logged) when it failed.
 async fn count_devices(state: &AppState) -> Option<[u64; 4]> {
-    let vendors = state.vendors.clone();
-    let counted = state
-        .store
-        .scan(move |c| {
-            let now = Utc::now();
-            let mut counts = [0; 4];
-            for device in devices::list(c, None, None)? {
-                // Never fetched: no file to compare, no need to load the rest.
-                let current = match device.first_fetch_at {
-                    None => true,
-                    Some(_) => {
-                        let (Some(bundle), Some(vendor)) = (
-                            devices::bundle(c, &device.mac)?,
-                            vendors.get(&device.vendor),
-                        ) else {
-                            continue;
-                        };
-                        let fetched = devices::fetched_files(c, device.id)?;
-                        let uploads = uploads::overrides(c, device.id)?;
-                        config_current(&bundle, vendor, &fetched, &uploads)
-                    }
-                };
-                let status =
-                    device_status(device.first_fetch_at, device.enroll_deadline, current, now);
-                if let Some(i) = STATUSES.iter().position(|s| *s == status) {
-                    counts[i] += 1;
-                }
-            }
-            Ok(counts)
-        })
-        .await;
-    match counted {
+    match crate::service::overview::count_by_status(&state.services, STATUSES).await {
         Ok(counts) => Some(counts),
         Err(e) => {
             tracing::error!(error = %e, "could not count devices for /metrics");

@@ -29,20 +29,14 @@ use tower_http::trace::{OnResponse, TraceLayer};
 use tracing::Span;
 
 use crate::profile::Vendors;
-use crate::store::Store;
-use crate::store::recorder::FetchRecorder;
 
 /// Shared state of every listener.
 #[derive(Clone)]
 pub struct AppState {
     /// The use cases (and the store and profiles they work on).
     pub services: crate::service::Services,
-    /// The database.
-    pub store: Store,
     /// Vendor profiles.
     pub vendors: Arc<Vendors>,
-    /// Fetch record writer.
-    pub recorder: FetchRecorder,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<Vec<IpNet>>,
     /// Digest nonces and credential checks for phones.
@@ -53,8 +47,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Counters for `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
-    /// Devices, tenants and rendered files the phone path keeps between requests.
-    pub phone_cache: Arc<phone::PhoneCache>,
+    /// What the phone path reads and writes: its cache, uploads, fetch records.
+    pub phone: Arc<crate::service::phone::PhoneData>,
 }
 
 /// Largest request body the admin listener reads: the CSV import's own limit (32 MiB, which it
@@ -64,7 +58,7 @@ pub struct AppState {
 pub const ADMIN_BODY_LIMIT: usize = 33 * 1024 * 1024;
 
 /// How long an admin request may take, body upload included, before it is answered 408: room
-/// for the largest import (32 MiB, about 200 000 rows, some 50 s at DESIGN's P6 target of 10 s
+/// for the largest import (32 MiB, about 200 000 rows, some 50 s at the bulk-import target of 10 s
 /// per 40 000 rows) sent over a link of a few Mbit/s. A request cut off here may still finish
 /// work already handed to the database.
 pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(120);

@@ -13,10 +13,11 @@ use super::{Shutdown, ShutdownTrigger, serve};
 use crate::config::ServeConfig;
 use crate::http::metrics::Metrics;
 use crate::http::phone::credentials::PhoneAuthenticator;
-use crate::http::phone::{BanList, BanPolicy, PhoneCache, cache as phone_cache};
+use crate::http::phone::{BanList, BanPolicy};
 use crate::http::{AppState, admin_router, phone_router};
 use crate::profile::Vendors;
 use crate::service::Services;
+use crate::service::phone::{PhoneData, cache as phone_cache};
 use crate::store::Store;
 use crate::store::lock::DbLock;
 use crate::store::pruner;
@@ -102,19 +103,17 @@ fn app_state(
     vendors: Arc<Vendors>,
     recorder: FetchRecorder,
 ) -> AppState {
-    let phone_cache = Arc::new(PhoneCache::new(store.clone(), phone_cache::DEFAULT_BUDGET));
-    phone_cache.watch_external_changes();
     let public_url = config
         .public_url
         .clone()
         .map(|u| u.trim_end_matches('/').to_owned());
+    let services = Services::new(store, vendors.clone(), public_url.clone());
+    let phone = PhoneData::new(&services, recorder, phone_cache::DEFAULT_BUDGET);
     AppState {
-        services: Services::new(store.clone(), vendors.clone(), public_url.clone()),
+        services,
         metrics: Arc::new(Metrics::new(&vendors)),
-        store,
-        phone_cache,
+        phone: Arc::new(phone),
         vendors,
-        recorder,
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         public_url,
         authenticator: Arc::new(PhoneAuthenticator::new("deskprov", NONCE_TTL, MAX_NONCES)),

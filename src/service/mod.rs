@@ -8,6 +8,7 @@ pub mod bulk;
 pub mod devices;
 pub mod error;
 pub mod overview;
+pub mod phone;
 pub mod restore;
 pub mod sign_in;
 pub mod tenants;
@@ -40,6 +41,13 @@ impl Services {
             vendors,
             public_url,
         }
+    }
+}
+
+impl Services {
+    /// Database calls that failed inside the database (for `/metrics`).
+    pub fn db_errors(&self) -> u64 {
+        self.store.errors()
     }
 }
 

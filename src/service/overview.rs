@@ -6,7 +6,11 @@ use super::{ServiceResult, Services};
 use crate::domain::Actor;
 use crate::domain::fetch::{FetchScope, FetchView};
 use crate::domain::tenant::TenantSummary;
-use crate::store::fetches;
+use chrono::Utc;
+
+use crate::domain::{DeviceStatus, device_status};
+use crate::profile::provision::config_current;
+use crate::store::{devices, fetches, uploads};
 
 /// What the dashboard shows.
 #[derive(Debug, Clone)]
@@ -49,4 +53,44 @@ pub async fn overview(services: &Services, actor: &Actor, latest: u32) -> Servic
         fetches,
         refused,
     })
+}
+
+/// How many devices have each of `statuses` now, worked out with the rules the API uses
+/// ([`crate::domain::device_status`], [`config_current`]), on a connection of its own so the
+/// phone path's readers are never held.
+pub async fn count_by_status<const N: usize>(
+    services: &Services,
+    statuses: [DeviceStatus; N],
+) -> ServiceResult<[u64; N]> {
+    let vendors = services.vendors.clone();
+    Ok(services
+        .store
+        .scan(move |c| {
+            let now = Utc::now();
+            let mut counts = [0; N];
+            for device in devices::list(c, None, None)? {
+                // Never fetched: no file to compare, no need to load the rest.
+                let current = match device.first_fetch_at {
+                    None => true,
+                    Some(_) => {
+                        let (Some(bundle), Some(vendor)) = (
+                            devices::bundle(c, &device.mac)?,
+                            vendors.get(&device.vendor),
+                        ) else {
+                            continue;
+                        };
+                        let fetched = devices::fetched_files(c, device.id)?;
+                        let uploads = uploads::overrides(c, device.id)?;
+                        config_current(&bundle, vendor, &fetched, &uploads)
+                    }
+                };
+                let status =
+                    device_status(device.first_fetch_at, device.enroll_deadline, current, now);
+                if let Some(i) = statuses.iter().position(|s| *s == status) {
+                    counts[i] += 1;
+                }
+            }
+            Ok(counts)
+        })
+        .await?)
 }

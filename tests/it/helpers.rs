@@ -67,8 +67,13 @@ impl TestApp {
         let mut config = loopback_config(db.clone());
         adjust(&mut config);
         let running = server::start(&config).await.expect("server starts");
-        let admin_token =
-            create_token(&running.state.store, TokenRole::Admin, None, "test-admin").await;
+        let admin_token = create_token(
+            &running.state.services.store,
+            TokenRole::Admin,
+            None,
+            "test-admin",
+        )
+        .await;
         Self {
             phone: running.phone_addr,
             admin: running.admin_addr,
@@ -81,7 +86,7 @@ impl TestApp {
     }
 
     pub fn store(&self) -> &Store {
-        &self.running.as_ref().unwrap().state.store
+        &self.running.as_ref().unwrap().state.services.store
     }
 
     /// The use cases the server runs on.

@@ -9,7 +9,6 @@
 
 mod answer;
 mod bans;
-pub mod cache;
 pub mod credentials;
 mod gate;
 mod miss;
@@ -17,7 +16,6 @@ mod path;
 mod upload;
 
 pub use bans::{BanList, BanPolicy};
-pub use cache::PhoneCache;
 pub use gate::constant_time_eq;
 
 use crate::domain::device::DeviceBundle;
@@ -43,9 +41,8 @@ use crate::http::conn::Scheme;
 use crate::profile::provision::{DeviceFile, device_file, render_common_file};
 use crate::profile::registry::UploadMatch;
 use crate::profile::{FileMatch, Rendered, UaInfo, Vendor};
-use crate::store::uploads;
+use crate::service::phone::FileKey;
 use answer::{MissAnswer, respond};
-use cache::FileKey;
 use gate::{device_gate, tenant_gate};
 use miss::Miss;
 use path::{plain_name, request_base_url, split_path};
@@ -116,7 +113,7 @@ async fn fetch(
 async fn handle(state: AppState, ip: IpAddr, request: Request<Body>) -> Response {
     let started = Instant::now();
     // Read before anything else: whatever this request reads is at least this recent.
-    let generation = state.phone_cache.generation();
+    let generation = state.phone.cache().generation();
     let (parts, body) = request.into_parts();
     let method = parts.method.clone();
     let headers = &parts.headers;
@@ -243,7 +240,7 @@ async fn gated_device<'m, M: Matched>(
     fetch: &mut Fetch,
 ) -> Result<(Arc<DeviceBundle>, &'m M), Outcome> {
     fetch.mac = Some(mac.lower12());
-    let bundle = match state.phone_cache.device(fetch.generation, mac).await {
+    let bundle = match state.phone.cache().device(fetch.generation, mac).await {
         Ok(Some(b)) => b,
         Ok(None) => return Err(Outcome::Missed(Miss::UnknownDevice)),
         Err(e) => return Err(Outcome::Failed(e.to_string())),
@@ -275,7 +272,7 @@ async fn serve_device(
         model: model.map(str::to_owned),
         server_url: fetch.server_url.clone(),
     };
-    let cache = &state.phone_cache;
+    let cache = state.phone.cache();
     if let Some(rendered) = cache.file(fetch.generation, &key) {
         return Outcome::Served(rendered);
     }
@@ -338,7 +335,8 @@ fn warn_about(
     }
     if !plan.overflow.is_empty()
         && state
-            .phone_cache
+            .phone
+            .cache()
             .overflow_warning_due(fetch.generation, bundle.device.id)
     {
         tracing::warn!(
@@ -356,10 +354,9 @@ async fn stored_upload(
     device_id: i64,
     name: &str,
 ) -> Result<Option<Vec<u8>>, String> {
-    let owned = name.to_owned();
     state
-        .store
-        .read(move |c| uploads::get(c, device_id, &owned))
+        .phone
+        .upload(device_id, name)
         .await
         .map_err(|e| e.to_string())
 }
@@ -378,7 +375,12 @@ async fn serve_common(
         .unwrap_or(&matches[0]);
     fetch.vendor = Some(matched.vendor.id().to_owned());
     let tenant = match key {
-        Some(key) => match state.phone_cache.tenant_by_key(fetch.generation, key).await {
+        Some(key) => match state
+            .phone
+            .cache()
+            .tenant_by_key(fetch.generation, key)
+            .await
+        {
             Ok(Some(t)) => Some(t),
             Ok(None) => return Outcome::Missed(Miss::WrongKey),
             Err(e) => return Outcome::Failed(e.to_string()),
@@ -405,7 +407,7 @@ async fn serve_common(
         model,
         server_url: fetch.server_url.clone(),
     };
-    let cache = &state.phone_cache;
+    let cache = state.phone.cache();
     if let Some(rendered) = cache.file(fetch.generation, &key) {
         return Outcome::Served(rendered);
     }
@@ -453,7 +455,7 @@ fn record(state: &AppState, fetch: Fetch, outcome: &Outcome, status: StatusCode,
     }
     let served = matches!(outcome, Outcome::Served(_));
     let ua = fetch.ua_info.as_ref();
-    state.recorder.record(FetchRecord {
+    state.phone.record(FetchRecord {
         at: Utc::now(),
         ip: fetch.ip.to_string(),
         ua: fetch.ua,
@@ -512,7 +514,7 @@ async fn miss_answer(state: &AppState, fetch: &Fetch, outcome: &Outcome) -> Miss
     if !per_device_miss {
         return MissAnswer::NotFound;
     }
-    match state.phone_cache.any_phone_auth(fetch.generation).await {
+    match state.phone.cache().any_phone_auth(fetch.generation).await {
         Ok(false) => MissAnswer::NotFound,
         // When in doubt, challenge: it reveals nothing either way.
         Ok(true) | Err(_) => MissAnswer::Challenge,

@@ -4,7 +4,6 @@ use axum::body::Body;
 
 use super::{Fetch, Miss, Outcome, gated_device, split_path};
 use crate::http::AppState;
-use crate::store::uploads;
 
 /// Stores the upload when the name is one the device's vendor uploads, for that device's own
 /// MAC, within the size limit; otherwise the usual miss.
@@ -30,10 +29,9 @@ pub(super) async fn receive(
         Ok(b) => b,
         Err(_) => return Outcome::Missed(Miss::UploadTooLarge),
     };
-    let (device_id, file) = (bundle.device.id, name.to_owned());
     match state
-        .store
-        .write(move |tx| uploads::save(tx, device_id, &file, &bytes))
+        .phone
+        .save_upload(bundle.device.id, name, bytes.to_vec())
         .await
     {
         Ok(()) => Outcome::Stored,
