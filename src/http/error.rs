@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 use crate::domain::RuleError;
 use crate::profile::RenderError;
 use crate::service::ServiceError;
-use crate::store::StoreError;
 
 /// Everything an API handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -68,20 +67,6 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(rule) => ApiError::Conflict(rule),
             ServiceError::Invalid(rule) => ApiError::Invalid(rule),
             ServiceError::Internal(detail) => ApiError::Internal(detail),
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound(what) => ApiError::NotFound(what),
-            StoreError::Conflict(rule) => ApiError::Conflict(rule),
-            StoreError::Invalid(rule) => ApiError::Invalid(rule),
-            StoreError::Sqlite(_)
-            | StoreError::Migration(_)
-            | StoreError::Json(_)
-            | StoreError::Task(_) => ApiError::Internal(e.to_string()),
         }
     }
 }

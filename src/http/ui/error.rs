@@ -31,12 +31,6 @@ pub enum PageError {
     Api(#[from] ApiError),
 }
 
-impl From<crate::store::StoreError> for PageError {
-    fn from(e: crate::store::StoreError) -> Self {
-        PageError::Api(e.into())
-    }
-}
-
 impl From<crate::service::ServiceError> for PageError {
     fn from(e: crate::service::ServiceError) -> Self {
         PageError::Api(e.into())
