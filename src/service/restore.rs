@@ -5,7 +5,7 @@
 //! again, a SIP username taken since, a user gone, a full device limit all refuse the restore,
 //! naming the field, and nothing is written.
 
-use rusqlite::Transaction;
+use crate::store::Writer;
 use serde_json::{Value, json};
 
 use crate::domain::RuleError;
@@ -45,7 +45,7 @@ pub async fn restore(services: &Services, actor: &Actor, audit_id: i64) -> Servi
 
 /// The restore inside its transaction.
 fn restore_entry(
-    tx: &Transaction<'_>,
+    tx: &Writer<'_>,
     actor: &Actor,
     vendors: &Vendors,
     id: i64,
@@ -102,7 +102,7 @@ fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-fn user(tx: &Transaction<'_>, actor: &Actor, tenant: &Tenant, s: &Value) -> StoreResult<Restored> {
+fn user(tx: &Writer<'_>, actor: &Actor, tenant: &Tenant, s: &Value) -> StoreResult<Restored> {
     let draft = UserDraft {
         name: text(s, "name"),
         email: Some(text(s, "email")),
@@ -163,7 +163,7 @@ fn user(tx: &Transaction<'_>, actor: &Actor, tenant: &Tenant, s: &Value) -> Stor
 }
 
 fn restore_alias(
-    tx: &Transaction<'_>,
+    tx: &Writer<'_>,
     actor: &Actor,
     tenant: &Tenant,
     owner: &User,
@@ -187,7 +187,7 @@ fn restore_alias(
 }
 
 /// The owner of a restored alias or device, which must still exist.
-fn owner(tx: &Transaction<'_>, tenant: &Tenant, extension: &str) -> StoreResult<User> {
+fn owner(tx: &Writer<'_>, tenant: &Tenant, extension: &str) -> StoreResult<User> {
     users::by_extension(tx, tenant.id, extension).map_err(|e| match e {
         StoreError::NotFound(_) => StoreError::Invalid(RuleError::new(
             "extension",
@@ -202,7 +202,7 @@ fn owner(tx: &Transaction<'_>, tenant: &Tenant, extension: &str) -> StoreResult<
 }
 
 fn alias(
-    tx: &Transaction<'_>,
+    tx: &Writer<'_>,
     actor: &Actor,
     tenant: &Tenant,
     key: &str,
@@ -220,7 +220,7 @@ fn alias(
 }
 
 fn device(
-    tx: &Transaction<'_>,
+    tx: &Writer<'_>,
     actor: &Actor,
     vendors: &Vendors,
     tenant: &Tenant,

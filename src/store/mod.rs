@@ -65,6 +65,13 @@ pub enum StoreError {
 /// Result of store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// What a read runs on: one connection, read-only. Query functions take it; callers outside
+/// the store hold it only to pass it on (it is the seam a second engine plugs into).
+pub type Reader = Connection;
+
+/// What a write runs on: one open transaction, committed whole or rolled back.
+pub type Writer<'a> = Transaction<'a>;
+
 /// Handle on the database: cheap to clone, shared by every listener.
 #[derive(Clone)]
 pub struct Store {

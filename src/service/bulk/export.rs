@@ -1,6 +1,6 @@
 //! Export: a tenant's users, aliases and devices as the sheet import reads.
 
-use rusqlite::Connection;
+use crate::store::Reader;
 use serde_json::json;
 
 use crate::domain::audit::{Actor, Change};
@@ -40,7 +40,7 @@ pub async fn export(
 }
 
 /// Everything of `tenant` the sheet shows, in the order it is written.
-fn tenant_records(conn: &Connection, tenant: &Tenant) -> StoreResult<TenantRecords> {
+fn tenant_records(conn: &Reader, tenant: &Tenant) -> StoreResult<TenantRecords> {
     Ok(TenantRecords {
         site_names: sites::list(conn, tenant.id)?
             .into_iter()

@@ -3,8 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::store::Writer;
 use rand::rngs::ThreadRng;
-use rusqlite::Transaction;
 use serde::Serialize;
 use serde_json::json;
 
@@ -113,7 +113,7 @@ fn import_rows(
 
 /// The audit entry of an applied import: where the rows came from and what they created.
 fn record_import(
-    tx: &Transaction<'_>,
+    tx: &Writer<'_>,
     actor: &Actor,
     tenant: &Tenant,
     source: Option<&str>,
@@ -143,7 +143,7 @@ fn record_import(
 
 /// The state of one import inside its transaction.
 struct Run<'a> {
-    tx: &'a Transaction<'a>,
+    tx: &'a Writer<'a>,
     actor: &'a Actor,
     tenant: &'a Tenant,
     vendors: &'a Vendors,
@@ -162,7 +162,7 @@ struct Run<'a> {
 
 impl<'a> Run<'a> {
     fn new(
-        tx: &'a Transaction<'a>,
+        tx: &'a Writer<'a>,
         actor: &'a Actor,
         tenant: &'a Tenant,
         vendors: &'a Vendors,

@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::Connection;
+use crate::store::Reader;
 
 use crate::domain::{Mac, Settings};
 use crate::profile::provision::device_settings;
@@ -140,7 +140,7 @@ impl PhoneCache {
     async fn read<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: Fn(&Connection) -> StoreResult<T> + Send + Sync + 'static,
+        F: Fn(&Reader) -> StoreResult<T> + Send + Sync + 'static,
     {
         let f = Arc::new(f);
         let inline = f.clone();
