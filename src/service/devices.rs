@@ -1,6 +1,5 @@
 //! Devices: registration, changes, status and file previews.
 
-use crate::domain::audit::Change;
 use crate::domain::device::{Device, DeviceBundle};
 use serde_json::json;
 
@@ -11,10 +10,10 @@ use crate::domain::device::{DeviceDraft, DevicePatch};
 use crate::domain::{DeviceStatus, Mac, RuleError, device_status};
 use crate::profile::provision::{config_current, device_file, render_common_file};
 use crate::profile::{FileKind, FileSpec, Rendered, Vendor, Vendors};
-use crate::store::audit;
 use crate::store::devices;
 use crate::store::{StoreResult, uploads};
 
+use super::audit::{Access, record_access};
 use super::tenants::load_tenant;
 
 /// Parses a MAC in any common spelling; the error names the `mac` field.
@@ -258,30 +257,14 @@ pub async fn render_file(
         }
     };
     if reveal && file.kind == FileKind::Device {
-        let (key, tenant_id, name) = (
-            bundle.device.mac.lower12(),
-            bundle.tenant.id,
-            name.to_owned(),
-        );
-        let by = actor.clone();
-        services
-            .store
-            .write(move |tx| {
-                audit::record(
-                    tx,
-                    &by,
-                    Change {
-                        action: "reveal",
-                        entity: "device",
-                        key,
-                        tenant_id: Some(tenant_id),
-                        before: None,
-                        after: Some(json!({"file": name})),
-                        snapshot: None,
-                    },
-                )
-            })
-            .await?;
+        let access = Access {
+            action: "reveal",
+            entity: "device",
+            key: bundle.device.mac.lower12(),
+            tenant_id: bundle.tenant.id,
+            detail: json!({"file": name}),
+        };
+        record_access(services, actor, access).await?;
     }
     Ok(rendered)
 }

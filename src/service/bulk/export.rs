@@ -3,12 +3,13 @@
 use crate::store::Reader;
 use serde_json::json;
 
-use crate::domain::audit::{Actor, Change};
+use crate::domain::audit::Actor;
 use crate::domain::tenant::Tenant;
+use crate::service::audit::{Access, record_access};
 use crate::service::tenants::load_tenant;
 use crate::service::{ServiceResult, Services};
 use crate::sheet::records::{self, TenantRecords};
-use crate::store::{StoreResult, aliases, audit, devices, sites, tenants, users};
+use crate::store::{StoreResult, aliases, devices, sites, tenants, users};
 
 /// The sheet of tenant `tenant` (admins only). With `secrets`, SIP passwords and voicemail PINs
 /// are included and the export is recorded in the audit log; without, those cells are empty.
@@ -54,24 +55,12 @@ fn tenant_records(conn: &Reader, tenant: &Tenant) -> StoreResult<TenantRecords> 
 
 /// Records an export with secrets in the audit log.
 async fn record_export(services: &Services, actor: &Actor, tenant: Tenant) -> ServiceResult<()> {
-    let by = actor.clone();
-    services
-        .store
-        .write(move |tx| {
-            audit::record(
-                tx,
-                &by,
-                Change {
-                    action: "export",
-                    entity: "tenant",
-                    key: tenant.name.clone(),
-                    tenant_id: Some(tenant.id),
-                    before: None,
-                    after: Some(json!({"secrets": true})),
-                    snapshot: None,
-                },
-            )
-        })
-        .await?;
-    Ok(())
+    let access = Access {
+        action: "export",
+        entity: "tenant",
+        key: tenant.name,
+        tenant_id: tenant.id,
+        detail: json!({"secrets": true}),
+    };
+    record_access(services, actor, access).await
 }
