@@ -1,17 +1,13 @@
 //! deskprov: a phone auto-provisioning and device-configuration server.
 //!
-//! # Layout
+//! The map of the code, the path of a phone request and the rules that keep the parts apart
+//! are in `ARCHITECTURE.md` at the repository root. In short, dependencies point inward:
 //!
-//! - [`domain`]: pure types and rules (MACs, extensions, passwords, the line plan). No I/O.
-//! - [`store`]: SQLite, the only place with SQL.
-//! - [`service`]: every use case once, transport-neutral (users, devices, tenants, tokens, the
-//!   CSV import and export, restores from the audit log); the API, the pages and the CLI call it.
-//! - [`sheet`]: the CSV sheet format of the bulk import and export (no store calls).
-//! - [`vendor`]: vendor profiles from `vendors/`, request matching, UA parsing, rendering.
-//! - [`http`]: the phone-facing handler, the admin/installer JSON API, the HTML pages under
-//!   `/ui`, errors, auth.
-//! - [`server`]: listeners (phone HTTP, phone HTTPS, admin) and graceful shutdown.
-//! - [`cli`], [`config`]: commands and settings (flags, `DESKPROV_*` environment, settings file).
+//! - [`server`] (listeners) → [`http`] (phone path, JSON API, pages) → [`service`] (every use
+//!   case once) → [`store`] (the only SQL) and [`profile`] (phone profiles, rendering) →
+//!   [`domain`] (pure types, entities and rules; no I/O).
+//! - [`cli`], [`commands`] and [`config`] are the command line and its settings; [`sheet`] is
+//!   the CSV format of the bulk import and export; [`demo`] fills a demo through the services.
 
 pub mod cli;
 pub mod commands;
