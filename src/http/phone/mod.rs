@@ -85,7 +85,7 @@ enum Outcome {
     Failed(String),
 }
 
-/// Target of the one-line summary of each phone request (DEBUG; see the README on logs).
+/// Target of the one-line summary of each phone request (DEBUG; see docs/operations.md, Logs).
 pub const ACCESS_TARGET: &str = "deskprov::access";
 
 /// Runs each request inside a `phone` span (ip, method, then file, mac, vendor, result, status,
@@ -473,7 +473,7 @@ fn record(state: &AppState, fetch: Fetch, outcome: &Outcome, status: StatusCode,
     });
 }
 
-/// Target of the log lines fail2ban reads (format documented in the README).
+/// Target of the log lines fail2ban reads (format documented in docs/security.md).
 pub const FAIL2BAN_TARGET: &str = "deskprov::fail2ban";
 
 /// Logs a miss in the fail2ban format and counts it; logs the ban it may start.
