@@ -3,6 +3,7 @@
 mod helpers;
 
 mod api;
+mod architecture;
 mod audit;
 mod backup;
 mod binary;
