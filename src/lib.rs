@@ -12,6 +12,7 @@
 //!   `/ui`, errors, auth.
 //! - [`server`]: listeners (phone HTTP, phone HTTPS, admin) and graceful shutdown.
 //! - [`cli`], [`config`]: commands and settings (flags, `DESKPROV_*` environment, settings file).
+//! - [`tls`]: TLS files (certificate and key, client CA bundles), loaded and checked.
 
 pub mod cli;
 pub mod commands;
@@ -25,3 +26,4 @@ pub mod service;
 pub mod sheet;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
