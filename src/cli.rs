@@ -1,10 +1,11 @@
 //! The command line: `deskprov serve`, `token create`, `import`, `export`, `backup`, `restore`
-//! and `config check`.
+//! and `config check`; and the settings file laid under the flags of each ([`layer`]).
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::file::{FileSettings, Origins};
 use crate::config::{DbArgs, ServeConfig};
 
 /// deskprov: phone auto-provisioning and device-configuration server.
@@ -131,4 +132,35 @@ pub enum RoleArg {
     Admin,
     /// Register, view, re-assign and delete devices of one tenant; list its users.
     Installer,
+}
+
+/// Lays the settings file (if `--config` or `DESKPROV_CONFIG` names one) over the parsed
+/// command line, and returns where each setting the command uses came from.
+pub fn layer(cli: &mut Cli, matches: &ArgMatches) -> anyhow::Result<Origins> {
+    let file = cli.config.as_deref().map(FileSettings::load).transpose()?;
+    let file = file.unwrap_or_default();
+    let mut origins = Origins::new(cli.config.clone());
+    let leaf = leaf(matches);
+    match &mut cli.command {
+        Command::Serve(config)
+        | Command::Config {
+            action: ConfigCommand::Check(config),
+        } => file.lay_serve(config, leaf, &mut origins),
+        Command::Token {
+            action: TokenCommand::Create { db, .. },
+        }
+        | Command::Backup { db, .. }
+        | Command::Restore { db, .. }
+        | Command::Import(ImportArgs { db, .. })
+        | Command::Export(ExportArgs { db, .. }) => file.lay_db(db, leaf, &mut origins),
+    }
+    Ok(origins)
+}
+
+/// The matches of the innermost subcommand.
+fn leaf(matches: &ArgMatches) -> &ArgMatches {
+    match matches.subcommand() {
+        Some((_, sub)) => leaf(sub),
+        None => matches,
+    }
 }

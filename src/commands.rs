@@ -15,8 +15,8 @@ use crate::domain::audit::Actor;
 use crate::domain::token::{TokenDraft, TokenRole};
 use crate::profile::Vendors;
 use crate::service::bulk::{self, ImportReport, ImportRequest};
-use crate::service::{ServiceError, Services, tokens};
-use crate::store::{Store, backup};
+use crate::service::{ServiceError, Services, ops, tokens};
+use crate::store::Store;
 use crate::{demo, server};
 
 /// `deskprov serve`: runs until Ctrl-C or SIGTERM.
@@ -213,7 +213,7 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
 
 /// `deskprov backup DEST`: an online, checked copy of the database.
 pub fn backup(db: &Path, dest: &Path, force: bool) -> anyhow::Result<()> {
-    let report = backup::backup(db, dest, force)?;
+    let report = ops::backup(db, dest, force)?;
     println!(
         "Backed up {} to {} ({} pages, {} bytes); PRAGMA integrity_check on the copy: ok",
         db.display(),
@@ -226,7 +226,7 @@ pub fn backup(db: &Path, dest: &Path, force: bool) -> anyhow::Result<()> {
 
 /// `deskprov restore SRC`: replaces the (stopped) server's database with a checked copy.
 pub fn restore(db: &Path, src: &Path) -> anyhow::Result<()> {
-    let report = backup::restore(db, src)?;
+    let report = ops::restore(db, src)?;
     println!(
         "Restored {} into {} (schema {}); PRAGMA integrity_check: ok",
         src.display(),

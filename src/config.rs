@@ -11,6 +11,8 @@ use std::time::Duration;
 use clap::Args;
 use ipnet::IpNet;
 
+use crate::tls::ClientCa;
+
 /// Default database file.
 pub const DEFAULT_DB: &str = "./deskprov.db";
 
@@ -81,7 +83,7 @@ pub struct ServeConfig {
         value_delimiter = ',',
         value_name = "[VENDOR=]FILE"
     )]
-    pub client_cas: Vec<crate::server::tls::ClientCa>,
+    pub client_cas: Vec<ClientCa>,
 
     /// A proxy whose X-Forwarded-For is believed (CIDR; repeatable, or comma-separated in env).
     #[arg(

@@ -7,7 +7,8 @@
 //!   case once) → [`store`] (the only SQL) and [`profile`] (phone profiles, rendering) →
 //!   [`domain`] (pure types, entities and rules; no I/O).
 //! - [`cli`], [`commands`] and [`config`] are the command line and its settings; [`sheet`] is
-//!   the CSV format of the bulk import and export; [`demo`] fills a demo through the services.
+//!   the CSV format of the bulk import and export; [`tls`] reads and checks TLS files;
+//!   [`demo`] fills a demo through the services.
 
 pub mod cli;
 pub mod commands;
@@ -21,3 +22,4 @@ pub mod service;
 pub mod sheet;
 pub mod store;
 pub mod telemetry;
+pub mod tls;

@@ -5,12 +5,12 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 use deskprov::cli::{Cli, Command, ConfigCommand, RoleArg, TokenCommand};
 use deskprov::config::LogFormat;
-use deskprov::{commands, config, telemetry};
+use deskprov::{commands, telemetry};
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let origins = match config::file::layer(&mut cli, &matches) {
+    let origins = match deskprov::cli::layer(&mut cli, &matches) {
         Ok(origins) => origins,
         Err(e) => {
             eprintln!("deskprov: {e:#}");

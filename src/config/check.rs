@@ -12,8 +12,8 @@ use super::ServeConfig;
 use super::file::{Origins, SETTINGS};
 use crate::domain::phone_auth::format_duration;
 use crate::profile::Vendors;
-use crate::server::tls;
-use crate::store::backup;
+use crate::service::ops;
+use crate::tls;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,7 +225,7 @@ fn database(db: &Path) -> Verdict {
             ))
         };
     }
-    match backup::schema_version(db) {
+    match ops::schema_version(db) {
         Ok(version) => Verdict::Ok(format!(
             "database {} is a deskprov database (schema {version})",
             db.display()

@@ -5,7 +5,8 @@
 //! setting whose value came from a default (`ArgMatches::value_source`). Keys are the flag names
 //! with `_` for `-` (`phone_listen`); an unknown key is an error that names it and the file.
 //! Relative paths in the file are read from the file's directory, so a file in `/etc/deskprov`
-//! means the same whatever directory deskprov starts in.
+//! means the same whatever directory deskprov starts in. The command line picks the settings
+//! each command uses (`cli::layer`).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -18,8 +19,7 @@ use clap::parser::ValueSource;
 use ipnet::IpNet;
 
 use super::{DbArgs, LogFormat, Retention, ServeConfig};
-use crate::cli::{Cli, Command, ConfigCommand, ExportArgs, ImportArgs, TokenCommand};
-use crate::server::tls::ClientCa;
+use crate::tls::ClientCa;
 
 /// One setting: its key in the file, flag, environment variable and clap argument id.
 #[derive(Debug, Clone, Copy)]
@@ -148,6 +148,14 @@ pub struct Origins {
 }
 
 impl Origins {
+    /// No origin noted yet; `file` is the settings file in use, if any.
+    pub fn new(file: Option<PathBuf>) -> Self {
+        Self {
+            file,
+            entries: Vec::new(),
+        }
+    }
+
     /// Where `key` came from (`Default` when the command does not use it).
     pub fn of(&self, key: &str) -> Origin {
         self.entries
@@ -291,40 +299,6 @@ fn list(value: &toml::Value) -> anyhow::Result<Vec<&toml::Value>> {
     })
 }
 
-/// Lays the settings file (if `--config` or `DESKPROV_CONFIG` names one) over the parsed
-/// command line, and returns where each setting the command uses came from.
-pub fn layer(cli: &mut Cli, matches: &ArgMatches) -> anyhow::Result<Origins> {
-    let file = cli.config.as_deref().map(FileSettings::load).transpose()?;
-    let file = file.unwrap_or_default();
-    let mut origins = Origins {
-        file: cli.config.clone(),
-        entries: Vec::new(),
-    };
-    let leaf = leaf(matches);
-    match &mut cli.command {
-        Command::Serve(config)
-        | Command::Config {
-            action: ConfigCommand::Check(config),
-        } => file.lay_serve(config, leaf, &mut origins),
-        Command::Token {
-            action: TokenCommand::Create { db, .. },
-        }
-        | Command::Backup { db, .. }
-        | Command::Restore { db, .. }
-        | Command::Import(ImportArgs { db, .. })
-        | Command::Export(ExportArgs { db, .. }) => file.lay_db(db, leaf, &mut origins),
-    }
-    Ok(origins)
-}
-
-/// The matches of the innermost subcommand.
-fn leaf(matches: &ArgMatches) -> &ArgMatches {
-    match matches.subcommand() {
-        Some((_, sub)) => leaf(sub),
-        None => matches,
-    }
-}
-
 /// Puts the file's value for `key` into `target` unless a flag or the environment set it, and
 /// notes where the value came from.
 fn lay<T>(
@@ -348,11 +322,14 @@ fn lay<T>(
 }
 
 impl FileSettings {
-    fn lay_db(&self, db: &mut DbArgs, m: &ArgMatches, o: &mut Origins) {
+    /// Lays the file's database setting over `db`, whose flags and environment clap parsed
+    /// into `m` (the matches of the command that has them).
+    pub fn lay_db(&self, db: &mut DbArgs, m: &ArgMatches, o: &mut Origins) {
         lay(o, m, "db", &mut db.path, self.db.clone());
     }
 
-    fn lay_serve(&self, c: &mut ServeConfig, m: &ArgMatches, o: &mut Origins) {
+    /// Lays every `serve` setting of the file over `c`, as [`FileSettings::lay_db`] does.
+    pub fn lay_serve(&self, c: &mut ServeConfig, m: &ArgMatches, o: &mut Origins) {
         self.lay_db(&mut c.db, m, o);
         lay(o, m, "phone_listen", &mut c.phone_listen, self.phone_listen);
         lay(o, m, "admin_listen", &mut c.admin_listen, self.admin_listen);

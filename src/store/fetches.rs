@@ -20,13 +20,57 @@ use crate::domain::fetch::{FetchRecord, FetchScope, FetchView, MAX_STORED_UA};
 /// the phone got different bytes (its `fetched_at` is when it first got these): re-fetches of
 /// an unchanged file do not rewrite it, which saves a random page write per fetch.
 pub fn record_batch(tx: &Transaction<'_>, batch: &[FetchRecord]) -> StoreResult<bool> {
+    let effects = insert_records(tx, batch)?;
+    let (changed, gone) = touch_devices(tx, &effects.touches)?;
+    write_file_hashes(tx, effects.files, &gone)?;
+    Ok(changed)
+}
+
+/// A device's file as a fetch left it: device id, file name, body hash, server URL, time.
+type FileRow<'a> = (i64, &'a str, &'a str, &'a str, String);
+
+/// What a batch leaves on the device rows (one [`Touch`] per device) and the per-file rows (the
+/// last fetch of each file), in the order first seen.
+#[derive(Default)]
+struct BatchEffects<'a> {
+    touches: Vec<Touch>,
+    touch_of: HashMap<i64, usize>,
+    files: Vec<FileRow<'a>>,
+    file_of: HashMap<(i64, &'a str), usize>,
+}
+
+impl<'a> BatchEffects<'a> {
+    /// Folds in the record `r` of device `device_id`, made at `at` with the stored `ua`.
+    fn add(&mut self, device_id: i64, r: &'a FetchRecord, at: String, ua: Option<String>) {
+        match self.touch_of.get(&device_id) {
+            Some(&i) => self.touches[i].add(r, &at, ua),
+            None => {
+                self.touch_of.insert(device_id, self.touches.len());
+                self.touches.push(Touch::new(device_id, r, &at, ua));
+            }
+        }
+        if let Some(hash) = &r.body_hash {
+            match self.file_of.get(&(device_id, r.file.as_str())) {
+                Some(&i) => self.files[i] = (device_id, &r.file, hash, &r.server_url, at),
+                None => {
+                    self.file_of.insert((device_id, &r.file), self.files.len());
+                    self.files
+                        .push((device_id, &r.file, hash, &r.server_url, at));
+                }
+            }
+        }
+    }
+}
+
+/// Inserts every record of the batch, and works out what they leave on the devices they served.
+fn insert_records<'a>(
+    tx: &Transaction<'_>,
+    batch: &'a [FetchRecord],
+) -> StoreResult<BatchEffects<'a>> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO fetches (at, ip, ua, mac, vendor, model, firmware, file, status, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
-    let mut touches: Vec<Touch> = Vec::new();
-    let mut touch_of: HashMap<i64, usize> = HashMap::new();
-    let mut files: Vec<(i64, &str, &str, &str, String)> = Vec::new();
-    let mut file_of: HashMap<(i64, &str), usize> = HashMap::new();
+    let mut effects = BatchEffects::default();
     for r in batch {
         let at = time_text(r.at);
         let ua =
@@ -35,26 +79,17 @@ pub fn record_batch(tx: &Transaction<'_>, batch: &[FetchRecord]) -> StoreResult<
         insert.execute(params![
             at, r.ip, ua, r.mac, r.vendor, r.model, r.firmware, r.file, r.status, r.result
         ])?;
-        let Some(device_id) = r.device_id else {
-            continue;
-        };
-        match touch_of.get(&device_id) {
-            Some(&i) => touches[i].add(r, &at, ua),
-            None => {
-                touch_of.insert(device_id, touches.len());
-                touches.push(Touch::new(device_id, r, &at, ua));
-            }
-        }
-        if let Some(hash) = &r.body_hash {
-            match file_of.get(&(device_id, r.file.as_str())) {
-                Some(&i) => files[i] = (device_id, &r.file, hash, &r.server_url, at),
-                None => {
-                    file_of.insert((device_id, &r.file), files.len());
-                    files.push((device_id, &r.file, hash, &r.server_url, at));
-                }
-            }
+        if let Some(device_id) = r.device_id {
+            effects.add(device_id, r, at, ua);
         }
     }
+    Ok(effects)
+}
+
+/// Updates each touched device's row. Returns whether any change matters to a phone's file or
+/// its checks (see [`record_batch`]), and the devices deleted since their fetch, which have no
+/// row to update and are skipped.
+fn touch_devices(tx: &Transaction<'_>, touches: &[Touch]) -> StoreResult<(bool, Vec<i64>)> {
     let mut changed = false;
     let mut before = tx.prepare_cached(
         "SELECT first_fetch_at IS NULL OR (?2 IS NOT NULL AND seen_model IS NOT ?2) FROM devices WHERE id = ?1",
@@ -68,7 +103,7 @@ pub fn record_batch(tx: &Transaction<'_>, batch: &[FetchRecord]) -> StoreResult<
          WHERE id = ?1",
     )?;
     let mut gone = Vec::new();
-    for t in &touches {
+    for t in touches {
         // Devices deleted since the fetch have no row to update or point at; skip those.
         match before
             .query_row(params![t.device_id, t.model], |r| r.get::<_, bool>(0))
@@ -92,6 +127,16 @@ pub fn record_batch(tx: &Transaction<'_>, batch: &[FetchRecord]) -> StoreResult<
             t.last_ip,
         ])?;
     }
+    Ok((changed, gone))
+}
+
+/// Writes the per-file rows of the devices that still exist; a row changes only when the phone
+/// got different bytes or a different server URL.
+fn write_file_hashes(
+    tx: &Transaction<'_>,
+    files: Vec<FileRow<'_>>,
+    gone: &[i64],
+) -> StoreResult<()> {
     let mut file = tx.prepare_cached(
         "INSERT INTO device_files (device_id, file, body_hash, server_url, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (device_id, file) DO UPDATE SET body_hash = excluded.body_hash, server_url = excluded.server_url,
@@ -103,7 +148,7 @@ pub fn record_batch(tx: &Transaction<'_>, batch: &[FetchRecord]) -> StoreResult<
             file.execute(params![device_id, name, hash, server_url, at])?;
         }
     }
-    Ok(changed)
+    Ok(())
 }
 
 /// Deletes fetch records made before `before` among the `limit` oldest; how many it deleted.

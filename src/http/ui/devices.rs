@@ -14,11 +14,13 @@ use super::error::PageResult;
 use super::form::{Choice, Field, given, place_error, rule_of};
 use super::session::{Posted, UiSession};
 use super::{Done, FetchRow, Layout, page, page_with, see_other, short_time};
-use crate::domain::device::{DeviceDraft, DevicePatch};
+use crate::domain::device::{Device, DeviceBundle, DeviceDraft, DevicePatch};
 use crate::domain::line_plan::{AccountKind, SipAccount};
-use crate::domain::{LinePlan, RuleError};
+use crate::domain::{DeviceStatus, LinePlan, RuleError};
 use crate::http::AppState;
+use crate::profile::Vendor;
 use crate::profile::provision::line_plan;
+use crate::service::Services;
 use crate::service::devices::{
     self as act, MacHint, file_names, load, mac_hint, render_file, status, vendor_of,
 };
@@ -416,66 +418,12 @@ pub(super) async fn show(
     let plan = line_plan(&bundle, vendor);
     let status = status(&state.services, &bundle).await?;
     let d = &bundle.device;
-    let lower = d.mac.lower12();
     let recent = crate::service::devices::fetch_history(&state.services, &bundle, 20).await?;
     let show_files = session.caller.is_admin();
-    let mut files = Vec::new();
-    if show_files {
-        for (name, spec) in file_names(&state.services, &bundle)? {
-            let rendered = render_file(
-                &state.services,
-                &session.caller.actor,
-                &bundle,
-                &name,
-                false,
-            )
-            .await?;
-            files.push(FilePreview {
-                name,
-                kind: spec.kind_name(),
-                content_type: rendered.content_type,
-                body: rendered.body,
-            });
-        }
-    }
-    let opt = |v: Option<&str>| v.map_or_else(|| "—".to_owned(), str::to_owned);
-    let facts = vec![
-        ("Vendor", vendor.profile.name.clone()),
-        ("Model registered", opt(d.model.as_deref())),
-        ("Model seen", opt(d.seen_model.as_deref())),
-        ("Firmware seen", opt(d.seen_firmware.as_deref())),
-        ("Tenant", bundle.tenant.name.clone()),
-        ("Site", opt(bundle.site.as_ref().map(|s| s.name.as_str()))),
-        ("Label", opt(d.label.as_deref())),
-        (
-            "First fetch",
-            opt(d
-                .first_fetch_at
-                .map(crate::domain::time::time_text)
-                .as_deref()
-                .map(short_time)
-                .as_deref()),
-        ),
-        (
-            "Last fetch",
-            opt(d
-                .last_fetch_at
-                .map(crate::domain::time::time_text)
-                .as_deref()
-                .map(short_time)
-                .as_deref()),
-        ),
-        ("Last address", opt(d.last_ip.as_deref())),
-        ("Bound to address", opt(d.bound_ip.as_deref())),
-        ("Registered", short_time(&d.created_at)),
-    ];
-    let deadline = short_time(&crate::domain::time::time_text(d.enroll_deadline));
-    let enrollment = match d.first_fetch_at {
-        Some(_) => "Enrolled: the phone made its first fetch.".to_owned(),
-        None if status == crate::domain::DeviceStatus::EnrollmentExpired => format!(
-            "Expired at {deadline} without a first fetch: phones with this MAC are treated as unknown until enrollment is re-opened."
-        ),
-        None => format!("Open until {deadline}: the phone must make its first fetch before then."),
+    let files = if show_files {
+        file_previews(&state.services, &session.caller.actor, &bundle).await?
+    } else {
+        Vec::new()
     };
     let layout = Layout::load(
         &state,
@@ -487,16 +435,16 @@ pub(super) async fn show(
     .with_notice(done.done.as_deref());
     page(&DevicePage {
         layout,
-        mac: lower,
+        mac: d.mac.lower12(),
         mac_colon: d.mac.colon(),
-        facts,
+        facts: device_facts(vendor, &bundle),
         owner_href: format!(
             "/ui/tenants/{}/users/{}",
             bundle.tenant.name, bundle.owner.spec.extension
         ),
         owner: format!("{} {}", bundle.owner.spec.extension, bundle.owner.spec.name),
         status: status.as_str(),
-        enrollment,
+        enrollment: enrollment_text(d, status),
         capacity: lines_text(plan.capacity),
         lines: plan.lines.iter().map(|l| row(l.line, &l.account)).collect(),
         overflow: plan.overflow.iter().map(|a| row(0, a)).collect(),
@@ -506,6 +454,64 @@ pub(super) async fn show(
         show_files,
         just_registered: done.done.as_deref() == Some("registered"),
     })
+}
+
+/// Every file the device gets, rendered as the phone would get it, secrets masked.
+async fn file_previews(
+    services: &Services,
+    actor: &Actor,
+    bundle: &DeviceBundle,
+) -> PageResult<Vec<FilePreview>> {
+    let mut files = Vec::new();
+    for (name, spec) in file_names(services, bundle)? {
+        let rendered = render_file(services, actor, bundle, &name, false).await?;
+        files.push(FilePreview {
+            name,
+            kind: spec.kind_name(),
+            content_type: rendered.content_type,
+            body: rendered.body,
+        });
+    }
+    Ok(files)
+}
+
+/// The device's facts table: what was registered, what the phone said, when it fetched.
+fn device_facts(vendor: &Vendor, bundle: &DeviceBundle) -> Vec<(&'static str, String)> {
+    let d = &bundle.device;
+    let opt = |v: Option<&str>| v.map_or_else(|| "—".to_owned(), str::to_owned);
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        opt(t
+            .map(crate::domain::time::time_text)
+            .as_deref()
+            .map(short_time)
+            .as_deref())
+    };
+    vec![
+        ("Vendor", vendor.profile.name.clone()),
+        ("Model registered", opt(d.model.as_deref())),
+        ("Model seen", opt(d.seen_model.as_deref())),
+        ("Firmware seen", opt(d.seen_firmware.as_deref())),
+        ("Tenant", bundle.tenant.name.clone()),
+        ("Site", opt(bundle.site.as_ref().map(|s| s.name.as_str()))),
+        ("Label", opt(d.label.as_deref())),
+        ("First fetch", when(d.first_fetch_at)),
+        ("Last fetch", when(d.last_fetch_at)),
+        ("Last address", opt(d.last_ip.as_deref())),
+        ("Bound to address", opt(d.bound_ip.as_deref())),
+        ("Registered", short_time(&d.created_at)),
+    ]
+}
+
+/// Where the device stands with enrollment: enrolled, open until its deadline, or expired.
+fn enrollment_text(d: &Device, status: DeviceStatus) -> String {
+    let deadline = short_time(&crate::domain::time::time_text(d.enroll_deadline));
+    match d.first_fetch_at {
+        Some(_) => "Enrolled: the phone made its first fetch.".to_owned(),
+        None if status == DeviceStatus::EnrollmentExpired => format!(
+            "Expired at {deadline} without a first fetch: phones with this MAC are treated as unknown until enrollment is re-opened."
+        ),
+        None => format!("Open until {deadline}: the phone must make its first fetch before then."),
+    }
 }
 
 /// Re-opening needs nothing but the CSRF token.

@@ -417,19 +417,7 @@ async fn user_page(
     let (tenant, user) =
         load_user(&state.services, &session.caller.actor, tenant, extension).await?;
     let list = act::aliases_of(&state.services, &user).await?;
-    let devices = summaries(&state.services, Some(tenant.id), Some(user.id))
-        .await?
-        .into_iter()
-        .map(|d| UserDevice {
-            mac: d.device.mac.lower12(),
-            vendor: state
-                .vendors
-                .get(&d.device.vendor)
-                .map_or_else(|| d.device.vendor.clone(), |v| v.profile.name.clone()),
-            model: d.device.effective_model().unwrap_or("").to_owned(),
-            status: d.status.as_str(),
-        })
-        .collect();
+    let devices = user_devices(state, &tenant, &user).await?;
     let layout = Layout::load(
         state,
         session,
@@ -438,42 +426,16 @@ async fn user_page(
     )
     .await?
     .with_notice(done);
-    let mut status = StatusCode::OK;
-    let mut alias_form = AliasForm::default();
-    let (mut alias_error, mut delete_error) = (None, None);
-    let mut order_error = None;
-    match failed {
-        Some(Failed::Alias(form, s, rule)) => {
-            alias_form = form;
-            status = s;
-            alias_error = Some(rule);
-        }
-        Some(Failed::Order(s, rule)) => {
-            status = s;
-            order_error = Some(rule.message);
-        }
-        Some(Failed::Delete(s, rule)) => {
-            status = s;
-            delete_error = Some(rule.message);
-        }
-        None => {}
-    }
-    let mut alias_fields = vec![
-        Field::text("name", "Alias name", &alias_form.name)
-            .required()
-            .hint("Shown on the line key, such as “John Support”."),
-        Field::text("sip_username", "SIP username", &alias_form.sip_username).hint(format!(
-            "Leave blank for {}{}_2, _3, …",
-            tenant.sip_username_prefix, user.spec.extension
-        )),
-    ];
-    let alias_message = alias_error
+    let refused = Refused::from(failed);
+    let mut alias_fields = alias_fields(&tenant, &user, &refused.alias_form);
+    let alias_message = refused
+        .alias_error
         .as_ref()
         .and_then(|rule| place_error(&mut alias_fields, rule))
-        .or(order_error);
+        .or(refused.order_error);
     let base = format!("/ui/tenants/{}/users/{}", tenant.name, user.spec.extension);
     page_with(
-        status,
+        refused.status,
         &UserPage {
             layout,
             users_href: format!("/ui/tenants/{}/users", tenant.name),
@@ -486,10 +448,83 @@ async fn user_page(
             can_edit: session.caller.is_admin(),
             alias_fields,
             alias_error: alias_message,
-            delete_error,
+            delete_error: refused.delete_error,
             extension: user.spec.extension.to_string(),
         },
     )
+}
+
+/// The user's phones, with their vendor's name and status.
+async fn user_devices(
+    state: &AppState,
+    tenant: &Tenant,
+    user: &User,
+) -> PageResult<Vec<UserDevice>> {
+    Ok(summaries(&state.services, Some(tenant.id), Some(user.id))
+        .await?
+        .into_iter()
+        .map(|d| UserDevice {
+            mac: d.device.mac.lower12(),
+            vendor: state
+                .vendors
+                .get(&d.device.vendor)
+                .map_or_else(|| d.device.vendor.clone(), |v| v.profile.name.clone()),
+            model: d.device.effective_model().unwrap_or("").to_owned(),
+            status: d.status.as_str(),
+        })
+        .collect())
+}
+
+/// What a refused change puts on the user page: its status, the add-alias form as it was
+/// posted, and the message next to the form it came from.
+struct Refused {
+    status: StatusCode,
+    alias_form: AliasForm,
+    alias_error: Option<RuleError>,
+    order_error: Option<String>,
+    delete_error: Option<String>,
+}
+
+impl From<Option<Failed>> for Refused {
+    fn from(failed: Option<Failed>) -> Self {
+        let mut refused = Refused {
+            status: StatusCode::OK,
+            alias_form: AliasForm::default(),
+            alias_error: None,
+            order_error: None,
+            delete_error: None,
+        };
+        match failed {
+            Some(Failed::Alias(form, s, rule)) => {
+                refused.alias_form = form;
+                refused.status = s;
+                refused.alias_error = Some(rule);
+            }
+            Some(Failed::Order(s, rule)) => {
+                refused.status = s;
+                refused.order_error = Some(rule.message);
+            }
+            Some(Failed::Delete(s, rule)) => {
+                refused.status = s;
+                refused.delete_error = Some(rule.message);
+            }
+            None => {}
+        }
+        refused
+    }
+}
+
+/// The add-alias form's fields, filled with `form`.
+fn alias_fields(tenant: &Tenant, user: &User, form: &AliasForm) -> Vec<Field> {
+    vec![
+        Field::text("name", "Alias name", &form.name)
+            .required()
+            .hint("Shown on the line key, such as “John Support”."),
+        Field::text("sip_username", "SIP username", &form.sip_username).hint(format!(
+            "Leave blank for {}{}_2, _3, …",
+            tenant.sip_username_prefix, user.spec.extension
+        )),
+    ]
 }
 
 pub(super) async fn show(
