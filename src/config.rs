@@ -111,6 +111,12 @@ pub struct ServeConfig {
     #[arg(long, env = "DESKPROV_BAN_FOR", default_value = "15m", value_parser = parse_duration)]
     pub ban_for: Duration,
 
+    /// How long a Digest nonce issued to a phone stays valid (`5m`; any value from `1s` up).
+    /// A phone that answers with an expired nonce and the right password is told `stale=true`
+    /// and retries without new credentials.
+    #[arg(long, env = "DESKPROV_NONCE_LIFETIME", default_value = "5m", value_parser = parse_duration)]
+    pub nonce_lifetime: Duration,
+
     /// How long fetch records are kept (`90d`), or `forever`; older ones are deleted in the
     /// background.
     #[arg(

@@ -125,6 +125,7 @@ fn value_text(c: &ServeConfig, key: &str) -> String {
         "ban_misses" => c.ban_misses.to_string(),
         "ban_window" => format_duration(c.ban_window),
         "ban_for" => format_duration(c.ban_for),
+        "nonce_lifetime" => format_duration(c.nonce_lifetime),
         "fetch_retention" => c.fetch_retention.to_string(),
         "demo" => c.demo.to_string(),
         "log_format" => c

@@ -43,7 +43,7 @@ const fn setting(
 }
 
 /// Every setting, in the order `config check` prints them.
-pub const SETTINGS: [Setting; 15] = [
+pub const SETTINGS: [Setting; 16] = [
     setting("db", "--db", "DESKPROV_DB", "path"),
     setting(
         "phone_listen",
@@ -96,6 +96,12 @@ pub const SETTINGS: [Setting; 15] = [
         "ban_window",
     ),
     setting("ban_for", "--ban-for", "DESKPROV_BAN_FOR", "ban_for"),
+    setting(
+        "nonce_lifetime",
+        "--nonce-lifetime",
+        "DESKPROV_NONCE_LIFETIME",
+        "nonce_lifetime",
+    ),
     setting(
         "fetch_retention",
         "--fetch-retention",
@@ -180,6 +186,7 @@ pub struct FileSettings {
     ban_misses: Option<u32>,
     ban_window: Option<Duration>,
     ban_for: Option<Duration>,
+    nonce_lifetime: Option<Duration>,
     fetch_retention: Option<Retention>,
     demo: Option<bool>,
     log_format: Option<LogFormat>,
@@ -257,6 +264,7 @@ impl FileSettings {
             }
             "ban_window" => self.ban_window = Some(duration(value)?),
             "ban_for" => self.ban_for = Some(duration(value)?),
+            "nonce_lifetime" => self.nonce_lifetime = Some(duration(value)?),
             "fetch_retention" => {
                 self.fetch_retention =
                     Some(super::parse_retention(text(value)?).map_err(anyhow::Error::msg)?);
@@ -378,6 +386,13 @@ impl FileSettings {
         lay(o, m, "ban_misses", &mut c.ban_misses, self.ban_misses);
         lay(o, m, "ban_window", &mut c.ban_window, self.ban_window);
         lay(o, m, "ban_for", &mut c.ban_for, self.ban_for);
+        lay(
+            o,
+            m,
+            "nonce_lifetime",
+            &mut c.nonce_lifetime,
+            self.nonce_lifetime,
+        );
         lay(
             o,
             m,

@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -23,8 +22,6 @@ use crate::store::lock::DbLock;
 use crate::store::pruner;
 use crate::store::recorder::FetchRecorder;
 
-/// How long a Digest nonce stays valid.
-const NONCE_TTL: Duration = Duration::from_secs(300);
 /// Digest nonces remembered at once (oldest evicted first).
 const MAX_NONCES: usize = 100_000;
 
@@ -116,7 +113,11 @@ fn app_state(
         vendors,
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         public_url,
-        authenticator: Arc::new(PhoneAuthenticator::new("deskprov", NONCE_TTL, MAX_NONCES)),
+        authenticator: Arc::new(PhoneAuthenticator::new(
+            "deskprov",
+            config.nonce_lifetime,
+            MAX_NONCES,
+        )),
         bans: Arc::new(BanList::new(BanPolicy {
             misses: config.ban_misses,
             window: config.ban_window,

@@ -113,6 +113,32 @@ fn fetch_retention_is_90_days_unless_set_to_a_duration_or_forever() {
     );
 }
 
+#[test]
+fn the_nonce_lifetime_is_five_minutes_unless_set_from_one_second_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |args: &[&str], env: &[(&str, &str)]| {
+        let out = run(dir.path(), &[&["config", "check"][..], args].concat(), env);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        setting(&stdout(&out), "nonce_lifetime")
+    };
+    assert_eq!(check(&[], &[]), ("5m".into(), "default".into()));
+    assert_eq!(
+        check(&["--nonce-lifetime", "1s"], &[]),
+        ("1s".into(), "flag --nonce-lifetime".into())
+    );
+    assert_eq!(
+        check(&[], &[("DESKPROV_NONCE_LIFETIME", "2m")]),
+        ("2m".into(), "env DESKPROV_NONCE_LIFETIME".into())
+    );
+    let out = run(dir.path(), &["serve", "--nonce-lifetime", "0s"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--nonce-lifetime"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[tokio::test]
 async fn serve_and_token_create_read_the_file_with_paths_relative_to_it() {
     let dir = tempfile::tempdir().unwrap();

@@ -48,6 +48,7 @@ pub fn loopback_config(db: PathBuf) -> ServeConfig {
         ban_misses: 10,
         ban_window: std::time::Duration::from_secs(60),
         ban_for: std::time::Duration::from_secs(900),
+        nonce_lifetime: std::time::Duration::from_secs(300),
         fetch_retention: Retention(Some(std::time::Duration::from_secs(90 * 86_400))),
         demo: false,
         log_format: LogFormat::Text,

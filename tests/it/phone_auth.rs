@@ -587,3 +587,52 @@ async fn one_tenants_credentials_do_not_open_another_tenants_phones() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn an_expired_nonce_with_the_right_password_is_answered_stale() {
+    let app = TestApp::spawn_with(|c| c.nonce_lifetime = std::time::Duration::from_secs(1)).await;
+    app.john_with_phone().await;
+    let password = require_credentials(&app, "digest").await;
+    let uri = format!("/{FILE}");
+    let challenge = md5_challenge(&app, FILE).await;
+    assert!(!challenge.contains("stale"), "{challenge}");
+    let first = digest_header(&challenge, "phones", &password, &uri, 1);
+    let ok = app
+        .phone_request(FILE, Some(YEALINK_UA), &[("authorization", &first)])
+        .await;
+    assert_eq!(ok.status(), StatusCode::OK);
+
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // Right password, expired nonce: stale, so the phone retries without asking anyone.
+    let late = digest_header(&challenge, "phones", &password, &uri, 2);
+    let stale = app
+        .phone_request(FILE, Some(YEALINK_UA), &[("authorization", &late)])
+        .await;
+    assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
+    let offered = challenges(&stale);
+    let digests: Vec<&String> = offered.iter().filter(|c| c.starts_with("Digest")).collect();
+    assert_eq!(digests.len(), 2, "{offered:?}");
+    assert!(
+        digests.iter().all(|c| c.contains("stale=true")),
+        "{offered:?}"
+    );
+    // Wrong password on an expired nonce: an ordinary challenge.
+    let wrong = digest_header(&challenge, "phones", "Wrong-Password-123", &uri, 3);
+    let refused = app
+        .phone_request(FILE, Some(YEALINK_UA), &[("authorization", &wrong)])
+        .await;
+    assert!(challenges(&refused).iter().all(|c| !c.contains("stale")));
+    // The fresh nonce of the stale answer works.
+    let fresh = digests
+        .iter()
+        .find(|c| c.contains("algorithm=MD5"))
+        .unwrap()
+        .to_string();
+    let retry = digest_header(&fresh, "phones", &password, &uri, 1);
+    assert_eq!(
+        app.phone_request(FILE, Some(YEALINK_UA), &[("authorization", &retry)])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}

@@ -62,8 +62,11 @@ pub(super) fn respond(
         }
         Outcome::Stored => StatusCode::NO_CONTENT.into_response(),
         Outcome::Missed(Miss::UploadTooLarge) => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+        Outcome::Missed(Miss::CredentialsStaleNonce) if miss == MissAnswer::Challenge => {
+            challenge(authenticator.stale_challenge())
+        }
         Outcome::Missed(_) => match miss {
-            MissAnswer::Challenge => challenge(authenticator),
+            MissAnswer::Challenge => challenge(authenticator.challenge()),
             MissAnswer::NotFound => not_found(),
         },
         Outcome::Failed(detail) => {
@@ -93,12 +96,12 @@ pub(super) fn not_found() -> Response {
     r
 }
 
-/// `401` with Digest (SHA-256, MD5) and Basic challenges and a fresh nonce.
-fn challenge(authenticator: &PhoneAuthenticator) -> Response {
+/// `401` with the challenges of `values` (Digest SHA-256, MD5 and Basic, with a fresh nonce).
+fn challenge(values: Vec<HeaderValue>) -> Response {
     let mut r = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
     let headers = r.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    for value in authenticator.challenge() {
+    for value in values {
         headers.append(header::WWW_AUTHENTICATE, value);
     }
     r

@@ -203,7 +203,14 @@ impl PhoneAuthenticator {
 
     /// All WWW-Authenticate header values of a 401: Digest SHA-256, Digest MD5 (same fresh nonce, qop="auth", opaque), and Basic — in that order.
     pub fn challenge(&self) -> Vec<HeaderValue> {
-        self.challenge_at(Instant::now())
+        self.challenge_at(Instant::now(), false)
+    }
+
+    /// [`Self::challenge`] for a request whose digest was right but whose nonce had expired:
+    /// the Digest challenges say `stale=true`, so the phone retries with the new nonce without
+    /// asking anyone for credentials (RFC 7616 §3.3).
+    pub fn stale_challenge(&self) -> Vec<HeaderValue> {
+        self.challenge_at(Instant::now(), true)
     }
 
     /// Checks an Authorization header value for `method` and request `uri` (path as sent).
@@ -227,13 +234,14 @@ impl PhoneAuthenticator {
     }
 
     /// [`Self::challenge`] with the clock passed in, so tests can age nonces without sleeping.
-    fn challenge_at(&self, now: Instant) -> Vec<HeaderValue> {
+    fn challenge_at(&self, now: Instant, stale: bool) -> Vec<HeaderValue> {
         let nonce = random_token();
         self.table().insert(nonce.clone(), now, self.max_nonces);
         let realm = quote(&self.realm);
+        let stale = if stale { ", stale=true" } else { "" };
         let digest = |algorithm: &str| {
             format!(
-                "Digest realm={realm}, qop=\"auth\", algorithm={algorithm}, nonce=\"{nonce}\", opaque=\"{}\"",
+                "Digest realm={realm}, qop=\"auth\", algorithm={algorithm}, nonce=\"{nonce}\", opaque=\"{}\"{stale}",
                 self.opaque
             )
         };
@@ -339,7 +347,12 @@ impl PhoneAuthenticator {
             .get_mut(nonce)
             .ok_or(Miss::CredentialsUnknownNonce)?;
         if now.saturating_duration_since(state.issued) > self.nonce_ttl {
-            return Err(Miss::CredentialsStaleNonce);
+            // Stale only for a digest that was right: a wrong password is told nothing more.
+            return Err(if bool::from(matched) {
+                Miss::CredentialsStaleNonce
+            } else {
+                Miss::CredentialsWrongPassword
+            });
         }
         // Strictly increasing, so a phone's requests racing on one connection may see a 401 and
         // retry; that is the price of not keeping a window of used values.
@@ -918,7 +931,7 @@ mod tests {
     fn expired_nonce_is_stale() {
         let auth = auth();
         let issued = Instant::now();
-        let challenges = auth.challenge_at(issued);
+        let challenges = auth.challenge_at(issued, false);
         let phone = Phone::new("SHA-256");
         let passwords = passwords();
         let creds = Credentials {
@@ -936,6 +949,41 @@ mod tests {
                 issued + TTL + Duration::from_millis(1)
             ),
             Verdict::Rejected(Miss::CredentialsStaleNonce)
+        );
+        let wrong = Phone {
+            password: "not-the-password",
+            ..Phone::new("SHA-256")
+        };
+        assert_eq!(
+            at(
+                &wrong.answer(&challenges, 3),
+                issued + TTL + Duration::from_millis(1)
+            ),
+            Verdict::Rejected(Miss::CredentialsWrongPassword),
+            "an expired nonce with a wrong password is not stale"
+        );
+    }
+
+    #[test]
+    fn only_a_stale_challenge_says_stale() {
+        let auth = auth();
+        let digests = |values: Vec<HeaderValue>| -> Vec<String> {
+            values
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .filter(|v| v.starts_with("Digest"))
+                .collect()
+        };
+        assert!(
+            digests(auth.challenge())
+                .iter()
+                .all(|v| !v.contains("stale"))
+        );
+        let stale = digests(auth.stale_challenge());
+        assert_eq!(stale.len(), 2);
+        assert!(
+            stale.iter().all(|v| v.ends_with(", stale=true")),
+            "{stale:?}"
         );
     }
 
