@@ -419,3 +419,42 @@ async fn secrets_never_reach_the_logs() {
         "an Authorization header reached the log"
     );
 }
+
+#[tokio::test]
+async fn a_banned_source_gets_the_answer_any_refused_request_gets() {
+    let app = TestApp::spawn_with(|c| c.ban_misses = 3).await;
+    app.john_with_phone().await;
+    // Once a tenant asks phones for credentials, a refused request is a 401 challenge.
+    let (status, body) = app
+        .api(
+            reqwest::Method::PATCH,
+            "/tenants/testsite.com",
+            Some(serde_json::json!({"phone_auth": {"mode": "digest", "username": "phones"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let prober = client_from("127.0.0.9");
+    let get = |file: &str| {
+        let req = prober
+            .get(format!("http://{}/{file}", app.phone))
+            .header("user-agent", "Yealink SIP-T46U 108.86.0.45");
+        async move { req.send().await.unwrap() }
+    };
+    let refused = get("001565aabbcc.cfg").await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    for i in 0..3 {
+        get(&format!("0015650000{i:02x}.cfg")).await;
+    }
+    // Banned now, on a per-device path and on a path that names no MAC alike.
+    for file in ["001565aabbcc.cfg", "y000000000108.cfg", "0015650000ff.cfg"] {
+        let banned = get(file).await;
+        assert_eq!(banned.status(), StatusCode::UNAUTHORIZED, "{file}");
+        let offered: Vec<_> = banned
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .map(|v| v.to_str().unwrap().split(' ').next().unwrap().to_owned())
+            .collect();
+        assert_eq!(offered, ["Digest", "Digest", "Basic"], "{file}");
+    }
+}

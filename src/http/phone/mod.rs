@@ -509,8 +509,13 @@ fn count_miss(state: &AppState, fetch: &Fetch, miss: Miss) {
 /// How misses on per-device paths are answered right now: a challenge as soon as any tenant
 /// asks phones for credentials (so unknown MACs look like unauthenticated known ones), else 404.
 async fn miss_answer(state: &AppState, fetch: &Fetch, outcome: &Outcome) -> MissAnswer {
-    let per_device_miss = fetch.mac.is_some()
-        && matches!(outcome, Outcome::Missed(miss) if *miss != Miss::UploadTooLarge);
+    // A banned source is refused before its path is read: it gets what a refused per-device
+    // request gets, so the answer does not tell it that it is banned.
+    let per_device_miss = match outcome {
+        Outcome::Missed(Miss::Banned) => true,
+        Outcome::Missed(miss) => fetch.mac.is_some() && *miss != Miss::UploadTooLarge,
+        _ => false,
+    };
     if !per_device_miss {
         return MissAnswer::NotFound;
     }
