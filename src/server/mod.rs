@@ -50,7 +50,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only: phones speak nothing else, and HTTP/2 without TLS (h2c, prior knowledge)
+    // would bypass the head limits set here.
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
@@ -107,8 +109,7 @@ async fn serve_connection(
             scheme: Scheme::Http,
             cert: None,
         };
-        let served =
-            builder.serve_connection_with_upgrades(TokioIo::new(stream), service(conn, router));
+        let served = builder.serve_connection(TokioIo::new(stream), service(conn, router));
         let _ = watcher.watch(served.into_owned()).await;
         return;
     };
@@ -126,8 +127,7 @@ async fn serve_connection(
         scheme: Scheme::Https,
         cert,
     };
-    let served =
-        builder.serve_connection_with_upgrades(TokioIo::new(stream), service(conn, router));
+    let served = builder.serve_connection(TokioIo::new(stream), service(conn, router));
     let _ = watcher.watch(served.into_owned()).await;
 }
 

@@ -458,3 +458,33 @@ async fn a_banned_source_gets_the_answer_any_refused_request_gets() {
         assert_eq!(offered, ["Digest", "Digest", "Basic"], "{file}");
     }
 }
+
+/// What a listener at `addr` answers to the HTTP/2 prior-knowledge preface and an empty
+/// SETTINGS frame (h2c), read until it closes or 2 s pass.
+async fn answer_to_h2c(addr: std::net::SocketAddr) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    hello.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    stream.write_all(&hello).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut answer)).await;
+    answer
+}
+
+#[tokio::test]
+async fn http2_without_tls_is_refused_on_every_listener() {
+    let app = TestApp::spawn().await;
+    for addr in [app.phone, app.admin] {
+        let answer = answer_to_h2c(addr).await;
+        // An HTTP/2 server answers with a SETTINGS frame (type 4 in the fourth byte); an
+        // HTTP/1.1-only one with an HTTP/1.1 error or nothing at all.
+        let speaks_h2 = answer.len() >= 9 && answer[3] == 4;
+        assert!(!speaks_h2, "{addr}: {:?}", &answer[..answer.len().min(32)]);
+        assert!(
+            answer.is_empty() || answer.starts_with(b"HTTP/1.1 4"),
+            "{addr}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+}
