@@ -3,11 +3,16 @@
 use std::fmt;
 
 use serde::Serialize;
+use unicode_general_category::{GeneralCategory, get_general_category};
+use unicode_normalization::UnicodeNormalization;
 
 use super::RuleError;
 
-/// Printable text up to a length limit: no control characters (CR, LF, TAB, NUL, DEL, C1…),
-/// no leading or trailing spaces, not empty. Used for names, labels, departments.
+/// Printable text up to a length limit, in Unicode NFC: no control characters (CR, LF, TAB,
+/// NUL, DEL, C1…), no invisible or direction-changing format characters (zero-width spaces
+/// and joiners, bidi embeddings, overrides and isolates, byte-order marks, …), no line or
+/// paragraph separators, no leading or trailing spaces, not empty. Used for names, labels,
+/// departments.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct PrintableText(String);
@@ -18,6 +23,8 @@ pub const MAX_TEXT_CHARS: usize = 64;
 impl PrintableText {
     /// Parses `input` for `field`, allowing at most `max_chars` characters.
     pub fn parse(input: &str, field: &str, max_chars: usize) -> Result<Self, RuleError> {
+        let normalized: String = input.nfc().collect();
+        let input = normalized.as_str();
         if input.trim().is_empty() {
             return Err(RuleError::new(field, "text_empty", "must not be empty"));
         }
@@ -26,6 +33,16 @@ impl PrintableText {
                 field,
                 "text_not_printable",
                 "must be printable text: line breaks, tabs and other control characters are not allowed",
+            ));
+        }
+        if let Some(c) = input.chars().find(|c| is_invisible(*c)) {
+            return Err(RuleError::new(
+                field,
+                "text_invisible_characters",
+                format!(
+                    "must not contain invisible or direction-changing characters (found U+{:04X}): they can reorder or hide what a phone displays",
+                    u32::from(c)
+                ),
             ));
         }
         if input.trim() != input {
@@ -65,6 +82,18 @@ impl fmt::Display for PrintableText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Whether `c` changes how text is shown without being seen itself: format characters
+/// (zero-width spaces and joiners, bidi controls, byte-order marks, soft hyphens, …) and the
+/// line and paragraph separators.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        get_general_category(c),
+        GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    )
 }
 
 /// A device label as an installer types it.
@@ -125,5 +154,30 @@ mod tests {
             PrintableText::name(&"é".repeat(MAX_TEXT_CHARS), "name").is_ok(),
             "the limit counts characters"
         );
+    }
+
+    #[test]
+    fn invisible_and_direction_changing_characters_are_refused() {
+        for c in [
+            '\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}',
+            '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+            '\u{FEFF}', '\u{2028}', '\u{2029}', '\u{00AD}', '\u{2060}',
+        ] {
+            let err = PrintableText::name(&format!("John{c}Smith"), "name").unwrap_err();
+            assert_eq!(
+                (err.field.as_str(), err.code),
+                ("name", "text_invisible_characters"),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+    }
+
+    #[test]
+    fn names_are_stored_in_nfc() {
+        let decomposed = "Zoe\u{0308} A\u{030A}ngstro\u{0308}m";
+        let name = PrintableText::name(decomposed, "name").unwrap();
+        assert_eq!(name.as_str(), "Zoë Ångström");
+        assert_eq!(name.as_str().chars().count(), 12);
     }
 }

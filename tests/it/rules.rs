@@ -1227,6 +1227,60 @@ async fn names_and_labels_are_printable_text_only() {
 }
 
 #[tokio::test]
+async fn invisible_and_bidi_characters_are_refused_and_names_are_kept_in_nfc() {
+    let app = TestApp::spawn().await;
+    app.tenant().await;
+    app.user("101", "John Smith").await;
+    // A right-to-left override would show "John Smith" as something else on the phone.
+    for c in ['\u{202E}', '\u{200B}', '\u{2066}', '\u{FEFF}', '\u{2028}'] {
+        let text = format!("John{c} Smith");
+        for (path, body, field) in [
+            (
+                USERS.to_owned(),
+                json!({"name": text, "extension": "102"}),
+                "name",
+            ),
+            (
+                format!("{USERS}/101/aliases"),
+                json!({"name": text}),
+                "name",
+            ),
+            (
+                "/devices".to_owned(),
+                json!({"mac": YEALINK_MAC, "tenant": "testsite.com", "extension": "101", "label": text}),
+                "label",
+            ),
+        ] {
+            post_refused(
+                &app,
+                &path,
+                body,
+                UNPROCESSABLE,
+                field,
+                "text_invisible_characters",
+            )
+            .await;
+        }
+        patch_refused(
+            &app,
+            &format!("{USERS}/101"),
+            json!({"name": text}),
+            UNPROCESSABLE,
+            "name",
+            "text_invisible_characters",
+        )
+        .await;
+    }
+    // A decomposed name is stored (and shown to phones) precomposed.
+    let user = create_user(
+        &app,
+        json!({"name": "Zoe\u{0308} Smith", "extension": "102"}),
+    )
+    .await;
+    assert_eq!(user["name"], "Zoë Smith");
+}
+
+#[tokio::test]
 async fn unknown_json_fields_are_refused_naming_them() {
     let app = TestApp::spawn().await;
     app.tenant().await;
