@@ -30,7 +30,35 @@ fn describe(rejection: &JsonRejection) -> RuleError {
         JsonRejection::JsonDataError(_) => "json_shape",
         _ => "body",
     };
-    RuleError::new(field, code, text)
+    let message = match rejection {
+        JsonRejection::JsonDataError(_) => data_message(&text, &field),
+        _ => text,
+    };
+    RuleError::new(field, code, message)
+}
+
+/// What a shape error says, without the value that was sent: serde quotes it ("invalid type:
+/// string \"…\"", "unknown variant `…`"), and the value may be a password or a PIN. Unknown and
+/// missing fields are named as serde names them; anything else keeps only what was expected.
+fn data_message(text: &str, field: &str) -> String {
+    let detail = text.split_once("target type: ").map_or(text, |(_, r)| r);
+    let detail = detail
+        .strip_prefix(field)
+        .and_then(|d| d.strip_prefix(": "))
+        .unwrap_or(detail);
+    let detail = detail.split(" at line ").next().unwrap_or(detail);
+    for marker in ["unknown field `", "missing field `"] {
+        if let Some(start) = detail.find(marker) {
+            return detail[start..].to_owned();
+        }
+    }
+    let subject = if field.is_empty() { "the body" } else { field };
+    match detail.split_once(", expected ") {
+        Some((_, expected)) => {
+            format!("{subject} has the wrong type or value: expected {expected}")
+        }
+        None => format!("{subject} has the wrong type or value"),
+    }
 }
 
 /// Pulls the field name out of serde's messages (`unknown field `x``, `missing field `x``,
@@ -49,7 +77,41 @@ fn field_in(text: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::field_in;
+    use super::{data_message, field_in};
+
+    #[test]
+    fn shape_errors_never_repeat_the_value_sent() {
+        let cases = [
+            (
+                "Failed to deserialize the JSON body into the target type: phone_auth.passwords: invalid type: string \"S3cret-Pass!\", expected a sequence at line 1 column 40",
+                "phone_auth.passwords",
+                "phone_auth.passwords has the wrong type or value: expected a sequence",
+            ),
+            (
+                "Failed to deserialize the JSON body into the target type: voicemail_pin: invalid type: integer `4711`, expected a string at line 1 column 20",
+                "voicemail_pin",
+                "voicemail_pin has the wrong type or value: expected a string",
+            ),
+            (
+                "Failed to deserialize the JSON body into the target type: role: unknown variant `S3cret`, expected one of `a`, `b` at line 1 column 9",
+                "role",
+                "role has the wrong type or value: expected one of `a`, `b`",
+            ),
+            (
+                "Failed to deserialize the JSON body into the target type: unknown field `extention`, expected one of `name` at line 1 column 12",
+                "extention",
+                "unknown field `extention`, expected one of `name`",
+            ),
+            (
+                "Failed to deserialize the JSON body into the target type: phone_auth: unknown field `pasword`, expected one of `mode` at line 1 column 30",
+                "pasword",
+                "unknown field `pasword`, expected one of `mode`",
+            ),
+        ];
+        for (text, field, expected) in cases {
+            assert_eq!(data_message(text, field), expected);
+        }
+    }
 
     #[test]
     fn finds_the_field_in_serde_messages() {

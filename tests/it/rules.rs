@@ -1820,3 +1820,111 @@ async fn vendor_model_owner_and_tenant_must_be_known() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_secret_of_the_wrong_type_is_never_repeated_in_the_error() {
+    let app = TestApp::spawn().await;
+    app.tenant().await;
+    app.user("101", "John Smith").await;
+    app.alias("101", "John Support").await;
+    app.device(YEALINK_MAC, "101").await;
+    const TEXT: &str = "Leaked-S3cret!value";
+    const NUMBER: i64 = 98_765_432_123;
+    let devices = format!("/devices/{YEALINK_MAC}");
+    let cases = [
+        (
+            Method::POST,
+            "/tenants".to_owned(),
+            json!({"name": "other.example", "sip_server": "pbx.other.example", "phone_auth": {"mode": "digest", "passwords": TEXT}}),
+            "phone_auth.passwords",
+        ),
+        (
+            Method::PATCH,
+            "/tenants/testsite.com".to_owned(),
+            json!({"phone_auth": {"passwords": TEXT}}),
+            "phone_auth.passwords",
+        ),
+        (
+            Method::PATCH,
+            "/tenants/testsite.com".to_owned(),
+            json!({"phone_auth": {"passwords": [NUMBER]}}),
+            "phone_auth.passwords[0]",
+        ),
+        (
+            Method::PATCH,
+            "/tenants/testsite.com".to_owned(),
+            json!({"phone_auth": {"url_key": NUMBER}}),
+            "phone_auth.url_key",
+        ),
+        (
+            Method::POST,
+            USERS.to_owned(),
+            json!({"name": "Ann", "extension": "102", "sip_password": NUMBER}),
+            "sip_password",
+        ),
+        (
+            Method::POST,
+            USERS.to_owned(),
+            json!({"name": "Ann", "extension": "102", "voicemail_pin": NUMBER}),
+            "voicemail_pin",
+        ),
+        (
+            Method::POST,
+            USERS.to_owned(),
+            json!({"name": "Ann", "extension": "102", "portal_password": NUMBER}),
+            "portal_password",
+        ),
+        (
+            Method::PATCH,
+            format!("{USERS}/101"),
+            json!({"sip_password": [TEXT]}),
+            "sip_password",
+        ),
+        (
+            Method::PATCH,
+            format!("{USERS}/101"),
+            json!({"voicemail_pin": {"pin": TEXT}}),
+            "voicemail_pin",
+        ),
+        (
+            Method::PATCH,
+            format!("{USERS}/101"),
+            json!({"portal_password": NUMBER}),
+            "portal_password",
+        ),
+        (
+            Method::POST,
+            format!("{USERS}/101/aliases"),
+            json!({"name": "Sales", "sip_password": NUMBER}),
+            "sip_password",
+        ),
+        (
+            Method::PATCH,
+            devices.clone(),
+            json!({"phone_credentials": {"username": "desk", "passwords": TEXT}}),
+            "phone_credentials.passwords",
+        ),
+        (
+            Method::PATCH,
+            devices,
+            json!({"phone_credentials": {"username": "desk", "passwords": [NUMBER]}}),
+            "phone_credentials.passwords[0]",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let before = app.counts().await;
+        let (status, answer) = app.api(method.clone(), &path, Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {path}: {answer}");
+        let text = answer.to_string();
+        assert!(
+            !text.contains(TEXT) && !text.contains(&NUMBER.to_string()),
+            "{method} {path} repeats the secret: {text}"
+        );
+        assert_eq!(answer["error"]["field"], field, "{method} {path}: {answer}");
+        assert_eq!(
+            app.counts().await,
+            before,
+            "{method} {path} wrote something"
+        );
+    }
+}
