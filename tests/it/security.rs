@@ -105,24 +105,20 @@ async fn range_headers_are_ignored_never_a_malformed_206() {
     }
 }
 
-/// The fail2ban `failregex` shipped in docs/security.md, as a Rust regex (`<HOST>` → a capture).
-fn shipped_failregex() -> regex::Regex {
-    let page =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/security.md")).unwrap();
-    let line = page
-        .lines()
-        .find_map(|l| l.strip_prefix("failregex = "))
-        .expect("docs/security.md ships a failregex");
-    regex::Regex::new(&line.replace("<HOST>", r"(?P<host>[0-9A-Fa-f:.]+)")).unwrap()
-}
+/// The shipped fail2ban filter.
+const FAIL2BAN_FILTER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/contrib/fail2ban/filter.d/deskprov.conf"
+);
 
-#[tokio::test]
-async fn the_shipped_fail2ban_filter_matches_the_real_log_lines() {
+/// Runs the real binary with `--log-format {format}`, has a prober on 127.0.0.9 miss three
+/// times (a ban) and then try twice more while banned, and returns every line it logged.
+async fn fail2ban_scenario(format: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let (phone_port, admin_port) = (free_port(), free_port());
     let mut child = ChildGuard(Some(
         Command::new(env!("CARGO_BIN_EXE_deskprov"))
-            .args(["serve", "--ban-misses", "3"])
+            .args(["serve", "--ban-misses", "3", "--log-format", format])
             .args(["--phone-listen", &format!("127.0.0.1:{phone_port}")])
             .args(["--admin-listen", &format!("127.0.0.1:{admin_port}")])
             .arg("--db")
@@ -140,49 +136,95 @@ async fn the_shipped_fail2ban_filter_matches_the_real_log_lines() {
             let _ = tx.send(line);
         }
     });
-    let wait_for = |what: &str| -> Vec<String> {
-        let mut seen = Vec::new();
+    let mut lines = Vec::new();
+    let mut wait_for = |what: &str| {
         while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
             let done = line.contains(what);
-            seen.push(line);
+            lines.push(line);
             if done {
-                return seen;
+                return;
             }
         }
-        panic!("no log line containing {what:?}; saw {seen:#?}");
+        panic!("no log line containing {what:?}; saw {lines:#?}");
     };
     wait_for("deskprov is serving");
-
     let prober = client_from("127.0.0.9");
-    for mac in [
-        "001565000001",
-        "001565000002",
-        "001565000003",
-        "001565000004",
-    ] {
-        let status = prober
-            .get(format!("http://127.0.0.1:{phone_port}/{mac}.cfg"))
-            .send()
-            .await
-            .unwrap()
-            .status();
+    for mac in 1..=5 {
+        let url = format!("http://127.0.0.1:{phone_port}/00156500000{mac}.cfg");
+        let status = prober.get(url).send().await.unwrap().status();
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
-    let lines = wait_for("phone ban ip=127.0.0.9");
-    let failregex = shipped_failregex();
-    let hosts: Vec<&str> = lines
-        .iter()
-        .filter_map(|l| failregex.captures(l))
-        .map(|c| c.name("host").unwrap().as_str())
+    // A file no profile serves is not a miss, and logs nothing fail2ban would count.
+    let other = prober.get(format!("http://127.0.0.1:{phone_port}/firmware.rom"));
+    other.send().await.unwrap();
+    wait_for("phone banned ip=127.0.0.9");
+    drop(child);
+    lines.extend(rx.try_iter());
+    lines
+}
+
+/// What the real `fail2ban-regex` makes of `lines` with the shipped filter: (matched, missed)
+/// line counts and the hosts it found.
+fn fail2ban_regex(lines: &[String]) -> (usize, usize, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("deskprov.log");
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let out = Command::new("fail2ban-regex")
+        .arg("--print-all-matched")
+        .arg(&log)
+        .arg(FAIL2BAN_FILTER)
+        .output()
+        .expect("fail2ban-regex (Debian's fail2ban package; .ci/run installs it)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    let summary = text
+        .lines()
+        .find(|l| l.starts_with("Lines: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    let number_before = |word: &str| -> usize {
+        let head = summary.split(word).next().unwrap();
+        head.rsplit([' ', ','])
+            .find(|w| !w.is_empty())
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let hosts = text
+        .lines()
+        .filter(|l| !l.contains("<HOST>"))
+        .filter_map(|l| l.split(" ip=").nth(1))
+        .map(|rest| rest.split([' ', '"']).next().unwrap().to_owned())
         .collect();
-    // Three misses, then the ban: the fourth request was refused without counting.
-    assert_eq!(hosts, ["127.0.0.9"; 3], "{lines:#?}");
-    assert!(
-        lines.iter().all(|l| !l.contains('\u{1b}')),
-        "no colour codes when not on a terminal"
-    );
-    let ban = lines.iter().find(|l| l.contains("phone ban")).unwrap();
-    assert!(ban.contains("misses=3 window=60s for=900s"), "{ban}");
+    (number_before(" matched"), number_before(" missed"), hosts)
+}
+
+#[tokio::test]
+async fn the_shipped_fail2ban_filter_matches_every_miss_and_ban_line_and_nothing_else() {
+    for format in ["text", "json"] {
+        let lines = fail2ban_scenario(format).await;
+        let ours: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains("deskprov::fail2ban"))
+            .collect();
+        // Three misses, the ban, and one line for the two requests made while banned.
+        assert_eq!(ours.len(), 5, "{format}: {lines:#?}");
+        assert_eq!(ours.iter().filter(|l| l.contains("phone miss")).count(), 3);
+        assert_eq!(
+            ours.iter().filter(|l| l.contains("phone banned")).count(),
+            1
+        );
+        let (matched, missed, hosts) = fail2ban_regex(&lines);
+        assert_eq!(matched, ours.len(), "{format}: {lines:#?}");
+        assert_eq!(missed, lines.len() - ours.len(), "{format}: {lines:#?}");
+        assert!(
+            hosts.iter().all(|h| h == "127.0.0.9"),
+            "{format}: {hosts:?}"
+        );
+        assert!(
+            lines.iter().all(|l| !l.contains('\u{1b}')),
+            "no colour codes when not on a terminal"
+        );
+    }
 }
 
 /// Sends raw bytes on a fresh connection and returns what the server answered until it closed

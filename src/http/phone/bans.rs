@@ -33,10 +33,16 @@ impl Default for BanPolicy {
     }
 }
 
+/// How often a request from a banned source is logged, per source: often enough for a jail
+/// to count it, seldom enough that a flood cannot fill the log.
+pub const BANNED_LOG_EVERY: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Default)]
 struct Source {
     misses: VecDeque<Instant>,
     banned_until: Option<Instant>,
+    /// When a request of this banned source was last logged.
+    banned_logged: Option<Instant>,
 }
 
 /// The miss counts and bans of every source.
@@ -79,6 +85,23 @@ impl BanList {
             .get(&bucket(ip))
             .and_then(|s| s.banned_until)
             .is_some_and(|until| now < until)
+    }
+
+    /// For a request from `ip` at `now`: `None` when the source is not banned, else whether
+    /// this request should be logged (at most once per [`BANNED_LOG_EVERY`] per source).
+    pub fn refuse_banned(&self, ip: IpAddr, now: Instant) -> Option<bool> {
+        let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        let source = sources.get_mut(&bucket(ip))?;
+        if source.banned_until.is_none_or(|until| now >= until) {
+            return None;
+        }
+        let due = source
+            .banned_logged
+            .is_none_or(|t| now.duration_since(t) >= BANNED_LOG_EVERY);
+        if due {
+            source.banned_logged = Some(now);
+        }
+        Some(due)
     }
 
     /// How many sources are banned at `now`.
@@ -174,5 +197,28 @@ mod tests {
         assert!(bans.miss("2001:db8:1:2:ffff::3".parse().unwrap(), t0));
         assert!(bans.is_banned("2001:db8:1:2::99".parse().unwrap(), t0));
         assert!(!bans.is_banned("2001:db8:1:3::1".parse().unwrap(), t0));
+    }
+
+    #[test]
+    fn requests_of_a_banned_source_are_logged_at_most_every_ten_seconds() {
+        let bans = BanList::new(BanPolicy {
+            misses: 1,
+            ..BanPolicy::default()
+        });
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        let t0 = Instant::now();
+        assert_eq!(bans.refuse_banned(ip, t0), None);
+        assert!(bans.miss(ip, t0));
+        assert_eq!(bans.refuse_banned(ip, t0), Some(true));
+        assert_eq!(
+            bans.refuse_banned(ip, t0 + Duration::from_secs(9)),
+            Some(false)
+        );
+        assert_eq!(
+            bans.refuse_banned(ip, t0 + Duration::from_secs(10)),
+            Some(true)
+        );
+        let other: IpAddr = "203.0.113.10".parse().unwrap();
+        assert_eq!(bans.refuse_banned(other, t0), None);
     }
 }

@@ -155,7 +155,7 @@ async fn handle(state: AppState, ip: IpAddr, request: Request<Body>) -> Response
         generation,
     };
     let outcome = match method {
-        _ if state.bans.is_banned(fetch.ip, Instant::now()) => Outcome::Missed(Miss::Banned),
+        _ if refuse_banned(&state, &fetch) => Outcome::Missed(Miss::Banned),
         Method::GET | Method::HEAD => serve(&state, &path, &mut fetch).await,
         Method::PUT => upload::receive(&state, &path, &mut fetch, body).await,
         _ => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
@@ -475,6 +475,18 @@ fn record(state: &AppState, fetch: Fetch, outcome: &Outcome, status: StatusCode,
 
 /// Target of the log lines fail2ban reads (format documented in docs/security.md).
 pub const FAIL2BAN_TARGET: &str = "deskprov::fail2ban";
+
+/// Whether the request's source is banned; logs the refusal in the fail2ban format (at most
+/// every few seconds per source), so a jail keeps counting a source that keeps trying.
+fn refuse_banned(state: &AppState, fetch: &Fetch) -> bool {
+    let Some(log) = state.bans.refuse_banned(fetch.ip, Instant::now()) else {
+        return false;
+    };
+    if log {
+        tracing::warn!(target: FAIL2BAN_TARGET, parent: None, "phone banned ip={} refused while banned", fetch.ip);
+    }
+    true
+}
 
 /// Logs a miss in the fail2ban format and counts it; logs the ban it may start.
 fn count_miss(state: &AppState, fetch: &Fetch, miss: Miss) {
