@@ -212,3 +212,83 @@ async fn refused_uploads_are_recorded_by_reason() {
         ]
     );
 }
+
+/// Sends `head` (and then `body`, a piece at a time every `pause`) on a raw connection to the
+/// phone listener, and returns the status line the server answered with and when.
+async fn raw_upload(
+    app: &TestApp,
+    head: String,
+    body: &[&[u8]],
+    pause: std::time::Duration,
+) -> (String, std::time::Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let started = std::time::Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(app.phone).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    let pieces: Vec<Vec<u8>> = body.iter().map(|p| p.to_vec()).collect();
+    tokio::spawn(async move {
+        for piece in pieces {
+            if write.write_all(&piece).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(pause).await;
+        }
+    });
+    let mut answer = vec![0; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(40), read.read(&mut answer))
+        .await
+        .expect("the server answers")
+        .unwrap_or(0);
+    let text = String::from_utf8_lossy(&answer[..n]);
+    (
+        text.lines().next().unwrap_or("").to_owned(),
+        started.elapsed(),
+    )
+}
+
+fn upload_head(extra: &str) -> String {
+    format!(
+        "PUT /0004f2a1b2c3-app.log HTTP/1.1\r\nHost: prov\r\nUser-Agent: {}\r\n{extra}\r\n",
+        VVX.ua
+    )
+}
+
+#[tokio::test]
+async fn upload_bodies_that_are_too_large_malformed_or_slow_are_refused() {
+    let app = TestApp::spawn().await;
+    provision(&app, VVX, "John Smith", &[]).await;
+    // Too large by its declared length: refused before a single body byte is sent.
+    let (status, took) = raw_upload(
+        &app,
+        upload_head("Content-Length: 1000000000\r\n"),
+        &[],
+        std::time::Duration::ZERO,
+    )
+    .await;
+    assert_eq!(status, "HTTP/1.1 413 Payload Too Large");
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    // Malformed chunked encoding is a bad request, not a size problem.
+    let (status, _) = raw_upload(
+        &app,
+        upload_head("Transfer-Encoding: chunked\r\n"),
+        &[b"zz\r\nnot hex\r\n0\r\n\r\n"],
+        std::time::Duration::ZERO,
+    )
+    .await;
+    assert_eq!(status, "HTTP/1.1 400 Bad Request");
+    // A body that trickles is cut by the body timeout (20 s), not waited for.
+    let drip: Vec<&[u8]> = vec![b"x"; 100];
+    let (status, took) = raw_upload(
+        &app,
+        upload_head("Content-Length: 100\r\n"),
+        &drip,
+        std::time::Duration::from_secs(1),
+    )
+    .await;
+    assert_eq!(status, "HTTP/1.1 408 Request Timeout");
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+    // Nothing of them was stored.
+    let (_, list) = app.get("/devices/0004f2a1b2c3/uploads").await;
+    assert_eq!(list["uploads"], serde_json::json!([]));
+}

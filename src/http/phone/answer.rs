@@ -61,7 +61,7 @@ pub(super) fn respond(
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
         Outcome::Stored => StatusCode::NO_CONTENT.into_response(),
-        Outcome::Missed(Miss::UploadTooLarge) => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+        Outcome::Missed(miss) if let Some(status) = miss.own_status() => status.into_response(),
         Outcome::Missed(Miss::CredentialsStaleNonce) if miss == MissAnswer::Challenge => {
             challenge(authenticator.stale_challenge())
         }

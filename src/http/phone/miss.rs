@@ -37,6 +37,10 @@ pub(super) enum Miss {
     /// The source is banned: nothing about the request was looked at.
     Banned,
     UploadTooLarge,
+    /// An upload body that does not parse (bad chunked encoding, cut short): 400.
+    UploadMalformed,
+    /// An upload body that did not arrive within its time: 408.
+    UploadTimedOut,
 }
 
 impl Miss {
@@ -47,8 +51,25 @@ impl Miss {
     pub(super) fn counts(self) -> bool {
         !matches!(
             self,
-            Miss::NoSuchFile | Miss::NoCredentials | Miss::Banned | Miss::UploadTooLarge
+            Miss::NoSuchFile
+                | Miss::NoCredentials
+                | Miss::Banned
+                | Miss::UploadTooLarge
+                | Miss::UploadMalformed
+                | Miss::UploadTimedOut
         )
+    }
+
+    /// The status of a refusal that is about the request's body rather than who sent it: those
+    /// are told apart (the sender passed the gate already); every other miss looks alike.
+    pub(super) fn own_status(self) -> Option<axum::http::StatusCode> {
+        use axum::http::StatusCode;
+        match self {
+            Miss::UploadTooLarge => Some(StatusCode::PAYLOAD_TOO_LARGE),
+            Miss::UploadMalformed => Some(StatusCode::BAD_REQUEST),
+            Miss::UploadTimedOut => Some(StatusCode::REQUEST_TIMEOUT),
+            _ => None,
+        }
     }
 
     /// The name recorded and logged.
@@ -78,6 +99,8 @@ impl Miss {
             Miss::CredentialsUnknownNonce => "credentials_unknown_nonce",
             Miss::Banned => "banned",
             Miss::UploadTooLarge => "upload_too_large",
+            Miss::UploadMalformed => "upload_malformed",
+            Miss::UploadTimedOut => "upload_timed_out",
         }
     }
 }

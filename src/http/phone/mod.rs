@@ -157,7 +157,13 @@ async fn handle(state: AppState, ip: IpAddr, request: Request<Body>) -> Response
     let outcome = match method {
         _ if refuse_banned(&state, &fetch) => Outcome::Missed(Miss::Banned),
         Method::GET | Method::HEAD => serve(&state, &path, &mut fetch).await,
-        Method::PUT => upload::receive(&state, &path, &mut fetch, body).await,
+        Method::PUT => {
+            let declared = headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok());
+            upload::receive(&state, &path, &mut fetch, body, declared).await
+        }
         _ => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
     };
     note_identity(&fetch);
@@ -525,7 +531,7 @@ async fn miss_answer(state: &AppState, fetch: &Fetch, outcome: &Outcome) -> Miss
     // request gets, so the answer does not tell it that it is banned.
     let per_device_miss = match outcome {
         Outcome::Missed(Miss::Banned) => true,
-        Outcome::Missed(miss) => fetch.mac.is_some() && *miss != Miss::UploadTooLarge,
+        Outcome::Missed(miss) => fetch.mac.is_some() && miss.own_status().is_none(),
         _ => false,
     };
     if !per_device_miss {

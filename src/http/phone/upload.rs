@@ -1,6 +1,10 @@
 //! `PUT /{file}`: a phone uploading one of its own files (logs, local overrides).
 
-use axum::body::Body;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use http_body_util::BodyExt;
+use http_body_util::LengthLimitError;
 
 use super::{Fetch, Miss, Outcome, gated_device, split_path};
 use crate::http::AppState;
@@ -12,6 +16,7 @@ pub(super) async fn receive(
     path: &str,
     fetch: &mut Fetch,
     body: Body,
+    declared_len: Option<u64>,
 ) -> Outcome {
     let Some((key, name)) = split_path(path) else {
         return Outcome::Missed(Miss::BadPath);
@@ -25,9 +30,9 @@ pub(super) async fn receive(
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    let bytes = match axum::body::to_bytes(body, matched.upload.max_bytes).await {
+    let bytes = match read_body(body, declared_len, matched.upload.max_bytes).await {
         Ok(b) => b,
-        Err(_) => return Outcome::Missed(Miss::UploadTooLarge),
+        Err(miss) => return Outcome::Missed(miss),
     };
     match state
         .phone
@@ -36,5 +41,24 @@ pub(super) async fn receive(
     {
         Ok(()) => Outcome::Stored,
         Err(e) => Outcome::Failed(e.to_string()),
+    }
+}
+
+/// Longest an upload's body may take to arrive once its head has: a body that trickles is cut.
+const BODY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Reads an upload's body of at most `max` bytes. A declared length over `max` is refused
+/// before any byte is read; a body that grows past it, does not parse or trickles is refused
+/// with its own reason.
+async fn read_body(body: Body, declared_len: Option<u64>, max: usize) -> Result<Bytes, Miss> {
+    if declared_len.is_some_and(|n| n > max as u64) {
+        return Err(Miss::UploadTooLarge);
+    }
+    let limited = http_body_util::Limited::new(body, max);
+    match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+        Err(_) => Err(Miss::UploadTimedOut),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(Miss::UploadTooLarge),
+        Ok(Err(_)) => Err(Miss::UploadMalformed),
     }
 }
