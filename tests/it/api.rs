@@ -1342,3 +1342,48 @@ async fn long_device_lists_come_in_pages_by_mac() {
         assert_error(&body, field, code);
     }
 }
+
+#[tokio::test]
+async fn unknown_query_parameters_are_refused_naming_them() {
+    let app = TestApp::spawn().await;
+    app.tenant().await;
+    app.user("101", "John Smith").await;
+    let before = app.counts().await;
+    let csv = "extension,name\n102,Ann Example\n";
+    // `aply` is not `apply`: without this check the import would silently be a dry run.
+    let resp = raw_request(
+        &app,
+        Some(&app.admin_token),
+        Method::POST,
+        "/api/v1/tenants/testsite.com/import?aply=true",
+        Some("text/csv"),
+        csv,
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "aply", "{body}");
+    assert_eq!(body["error"]["code"], "query_unknown", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`apply`"),
+        "{body}"
+    );
+    assert_eq!(app.counts().await, before);
+    for path in [
+        "/tenants?x=1",
+        "/devices?limit=2&sort=mac",
+        "/audit?tenant=testsite.com&page=2",
+    ] {
+        let (status, body) = app.get(path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "query_unknown", "{path}: {body}");
+    }
+    // Documented parameters still work.
+    let (status, _) = app.get("/devices?limit=2").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.get("/tenants/testsite.com/users?q=john").await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -4,6 +4,7 @@ mod audit;
 mod bulk;
 mod devices;
 pub mod openapi;
+mod query;
 mod tenants;
 mod users;
 pub mod views;
@@ -54,8 +55,13 @@ fn documented() -> OpenApiRouter<AppState> {
 /// The admin listener's router: the documented API, and the HTML pages under `/ui` (not part
 /// of the JSON API).
 pub fn router(state: AppState) -> Router {
-    let (router, _) = documented().split_for_parts();
+    let (router, doc) = documented().split_for_parts();
+    let known = std::sync::Arc::new(query::KnownParams::from_openapi(&doc));
     router
+        .route_layer(axum::middleware::from_fn_with_state(
+            known,
+            query::refuse_unknown,
+        ))
         .merge(super::ui::router())
         .route("/metrics", axum::routing::get(super::metrics::scrape))
         .with_state(state)
