@@ -420,6 +420,20 @@ impl FileSettings {
             &mut c.nonce_lifetime,
             self.nonce_lifetime,
         );
+        self.lay_connections(c, m, o);
+        lay(
+            o,
+            m,
+            "fetch_retention",
+            &mut c.fetch_retention,
+            self.fetch_retention,
+        );
+        lay(o, m, "demo", &mut c.demo, self.demo);
+        lay(o, m, "log_format", &mut c.log_format, self.log_format);
+    }
+
+    /// Lays the file's connection limits over `c`.
+    fn lay_connections(&self, c: &mut ServeConfig, m: &ArgMatches, o: &mut Origins) {
         lay(
             o,
             m,
@@ -441,15 +455,6 @@ impl FileSettings {
             &mut c.max_connections_per_source,
             self.max_connections_per_source,
         );
-        lay(
-            o,
-            m,
-            "fetch_retention",
-            &mut c.fetch_retention,
-            self.fetch_retention,
-        );
-        lay(o, m, "demo", &mut c.demo, self.demo);
-        lay(o, m, "log_format", &mut c.log_format, self.log_format);
     }
 }
 
@@ -477,6 +482,9 @@ mod tests {
             ban_misses = 5
             ban_window = "2m"
             ban_for = "1h"
+            keepalive_timeout = "45s"
+            max_connections = 1000
+            max_connections_per_source = 50
             demo = false
             log_format = "json"
             "#,
@@ -498,6 +506,9 @@ mod tests {
         assert_eq!(s.ban_window, Some(Duration::from_secs(120)));
         assert_eq!(s.ban_for, Some(Duration::from_secs(3600)));
         assert_eq!(s.log_format, Some(LogFormat::Json));
+        assert_eq!(s.keepalive_timeout, Some(Duration::from_secs(45)));
+        assert_eq!(s.max_connections, Some(1000));
+        assert_eq!(s.max_connections_per_source, Some(50));
     }
 
     #[test]
@@ -512,6 +523,11 @@ mod tests {
                 &["`phone_listen`", "--phone-listen", "nowhere"],
             ),
             ("ban_misses = 0", &["`ban_misses`", "from 1 up"]),
+            ("max_connections = 0", &["`max_connections`", "from 1 up"]),
+            (
+                "max_connections_per_source = \"many\"",
+                &["`max_connections_per_source`", "whole number"],
+            ),
             ("ban_misses = \"10\"", &["`ban_misses`", "whole number"]),
             ("ban_for = \"15 minutes\"", &["`ban_for`", "duration"]),
             ("log_format = \"xml\"", &["`log_format`", "\"xml\""]),
