@@ -35,6 +35,7 @@ pub struct Limits {
 /// What a connection is doing, shared by its IO wrapper, its service and its [`Slot`].
 #[derive(Debug)]
 pub struct Activity {
+    /// The listener's epoch, shared so that times of different connections compare.
     epoch: Instant,
     /// Milliseconds after `epoch` when the head timeout starts (accept, then handshake end).
     opened: AtomicU64,
@@ -47,14 +48,16 @@ pub struct Activity {
 }
 
 impl Activity {
-    fn new() -> Self {
-        Self {
-            epoch: Instant::now(),
+    fn new(epoch: Instant) -> Self {
+        let this = Self {
+            epoch,
             opened: AtomicU64::new(0),
             last: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
-        }
+        };
+        this.restart();
+        this
     }
 
     fn now(&self) -> u64 {
@@ -145,7 +148,8 @@ impl Open {
             .entries
             .iter()
             .filter(|(_, e)| source.is_none_or(|s| e.source == s) && e.activity.idle())
-            .min_by_key(|(_, e)| e.activity.last.load(Ordering::Relaxed))
+            // Ties (same millisecond) go to the earlier accepted connection.
+            .min_by_key(|(id, e)| (e.activity.last.load(Ordering::Relaxed), **id))
             .map(|(id, _)| *id);
         match oldest.and_then(|id| self.remove(id)) {
             Some(entry) => {
@@ -161,6 +165,7 @@ impl Open {
 #[derive(Clone)]
 pub struct Tracker {
     limits: Limits,
+    epoch: Instant,
     open: Arc<Mutex<Open>>,
 }
 
@@ -169,6 +174,7 @@ impl Tracker {
     pub fn new(limits: Limits) -> Self {
         Self {
             limits,
+            epoch: Instant::now(),
             open: Arc::new(Mutex::new(Open::default())),
         }
     }
@@ -187,7 +193,7 @@ impl Tracker {
         if open.entries.len() >= self.limits.max_connections && !open.evict_oldest_idle(None) {
             return None;
         }
-        let activity = Arc::new(Activity::new());
+        let activity = Arc::new(Activity::new(self.epoch));
         let evict = Arc::new(Notify::new());
         let id = open.next_id;
         open.next_id += 1;
