@@ -117,6 +117,21 @@ pub struct ServeConfig {
     #[arg(long, env = "DESKPROV_NONCE_LIFETIME", default_value = "5m", value_parser = parse_duration)]
     pub nonce_lifetime: Duration,
 
+    /// How long a connection may stay idle between requests (no request in flight, no byte
+    /// moving) before it is closed (`30s`). A request in flight is never cut.
+    #[arg(long, env = "DESKPROV_KEEPALIVE_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub keepalive_timeout: Duration,
+
+    /// Most open connections per listener; beyond it, the connection idle the longest is
+    /// closed to make room (or the new one, when none is idle).
+    #[arg(long, env = "DESKPROV_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
+    pub max_connections: u32,
+
+    /// Most open connections per listener from one source address (an IPv6 address counts on
+    /// its own); beyond it, that source's connection idle the longest is closed first.
+    #[arg(long, env = "DESKPROV_MAX_CONNECTIONS_PER_SOURCE", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
+    pub max_connections_per_source: u32,
+
     /// How long fetch records are kept (`90d`), or `forever`; older ones are deleted in the
     /// background.
     #[arg(

@@ -126,6 +126,9 @@ fn value_text(c: &ServeConfig, key: &str) -> String {
         "ban_window" => format_duration(c.ban_window),
         "ban_for" => format_duration(c.ban_for),
         "nonce_lifetime" => format_duration(c.nonce_lifetime),
+        "keepalive_timeout" => format_duration(c.keepalive_timeout),
+        "max_connections" => c.max_connections.to_string(),
+        "max_connections_per_source" => c.max_connections_per_source.to_string(),
         "fetch_retention" => c.fetch_retention.to_string(),
         "demo" => c.demo.to_string(),
         "log_format" => c

@@ -43,7 +43,7 @@ const fn setting(
 }
 
 /// Every setting, in the order `config check` prints them.
-pub const SETTINGS: [Setting; 16] = [
+pub const SETTINGS: [Setting; 19] = [
     setting("db", "--db", "DESKPROV_DB", "path"),
     setting(
         "phone_listen",
@@ -101,6 +101,24 @@ pub const SETTINGS: [Setting; 16] = [
         "--nonce-lifetime",
         "DESKPROV_NONCE_LIFETIME",
         "nonce_lifetime",
+    ),
+    setting(
+        "keepalive_timeout",
+        "--keepalive-timeout",
+        "DESKPROV_KEEPALIVE_TIMEOUT",
+        "keepalive_timeout",
+    ),
+    setting(
+        "max_connections",
+        "--max-connections",
+        "DESKPROV_MAX_CONNECTIONS",
+        "max_connections",
+    ),
+    setting(
+        "max_connections_per_source",
+        "--max-connections-per-source",
+        "DESKPROV_MAX_CONNECTIONS_PER_SOURCE",
+        "max_connections_per_source",
     ),
     setting(
         "fetch_retention",
@@ -187,6 +205,9 @@ pub struct FileSettings {
     ban_window: Option<Duration>,
     ban_for: Option<Duration>,
     nonce_lifetime: Option<Duration>,
+    keepalive_timeout: Option<Duration>,
+    max_connections: Option<u32>,
+    max_connections_per_source: Option<u32>,
     fetch_retention: Option<Retention>,
     demo: Option<bool>,
     log_format: Option<LogFormat>,
@@ -251,16 +272,11 @@ impl FileSettings {
                 self.public_url =
                     Some(super::parse_public_url(text(value)?).map_err(anyhow::Error::msg)?);
             }
-            "ban_misses" => {
-                let n = value
-                    .as_integer()
-                    .context("expected a whole number, like ban_misses = 10")?;
-                self.ban_misses = Some(
-                    u32::try_from(n)
-                        .ok()
-                        .filter(|n| *n >= 1)
-                        .context("expected a number from 1 up")?,
-                );
+            "ban_misses" => self.ban_misses = Some(count(value, key)?),
+            "keepalive_timeout" => self.keepalive_timeout = Some(duration(value)?),
+            "max_connections" => self.max_connections = Some(count(value, key)?),
+            "max_connections_per_source" => {
+                self.max_connections_per_source = Some(count(value, key)?);
             }
             "ban_window" => self.ban_window = Some(duration(value)?),
             "ban_for" => self.ban_for = Some(duration(value)?),
@@ -293,6 +309,17 @@ where
 {
     let t = text(value)?;
     t.parse().map_err(|e| anyhow::anyhow!("{t:?}: {e}"))
+}
+
+/// A whole number from 1 up.
+fn count(value: &toml::Value, key: &str) -> anyhow::Result<u32> {
+    let n = value
+        .as_integer()
+        .with_context(|| format!("expected a whole number, like {key} = 10"))?;
+    u32::try_from(n)
+        .ok()
+        .filter(|n| *n >= 1)
+        .context("expected a number from 1 up")
 }
 
 fn duration(value: &toml::Value) -> anyhow::Result<Duration> {
@@ -393,6 +420,7 @@ impl FileSettings {
             &mut c.nonce_lifetime,
             self.nonce_lifetime,
         );
+        self.lay_connections(c, m, o);
         lay(
             o,
             m,
@@ -402,6 +430,31 @@ impl FileSettings {
         );
         lay(o, m, "demo", &mut c.demo, self.demo);
         lay(o, m, "log_format", &mut c.log_format, self.log_format);
+    }
+
+    /// Lays the file's connection limits over `c`.
+    fn lay_connections(&self, c: &mut ServeConfig, m: &ArgMatches, o: &mut Origins) {
+        lay(
+            o,
+            m,
+            "keepalive_timeout",
+            &mut c.keepalive_timeout,
+            self.keepalive_timeout,
+        );
+        lay(
+            o,
+            m,
+            "max_connections",
+            &mut c.max_connections,
+            self.max_connections,
+        );
+        lay(
+            o,
+            m,
+            "max_connections_per_source",
+            &mut c.max_connections_per_source,
+            self.max_connections_per_source,
+        );
     }
 }
 
@@ -429,6 +482,9 @@ mod tests {
             ban_misses = 5
             ban_window = "2m"
             ban_for = "1h"
+            keepalive_timeout = "45s"
+            max_connections = 1000
+            max_connections_per_source = 50
             demo = false
             log_format = "json"
             "#,
@@ -450,6 +506,9 @@ mod tests {
         assert_eq!(s.ban_window, Some(Duration::from_secs(120)));
         assert_eq!(s.ban_for, Some(Duration::from_secs(3600)));
         assert_eq!(s.log_format, Some(LogFormat::Json));
+        assert_eq!(s.keepalive_timeout, Some(Duration::from_secs(45)));
+        assert_eq!(s.max_connections, Some(1000));
+        assert_eq!(s.max_connections_per_source, Some(50));
     }
 
     #[test]
@@ -464,6 +523,11 @@ mod tests {
                 &["`phone_listen`", "--phone-listen", "nowhere"],
             ),
             ("ban_misses = 0", &["`ban_misses`", "from 1 up"]),
+            ("max_connections = 0", &["`max_connections`", "from 1 up"]),
+            (
+                "max_connections_per_source = \"many\"",
+                &["`max_connections_per_source`", "whole number"],
+            ),
             ("ban_misses = \"10\"", &["`ban_misses`", "whole number"]),
             ("ban_for = \"15 minutes\"", &["`ban_for`", "duration"]),
             ("log_format = \"xml\"", &["`log_format`", "\"xml\""]),

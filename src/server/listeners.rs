@@ -7,8 +7,9 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use super::conns::Limits;
 use super::tls::{self, PhoneTls};
-use super::{Shutdown, ShutdownTrigger, serve};
+use super::{HEADER_READ_TIMEOUT, Shutdown, ShutdownTrigger, serve};
 use crate::config::ServeConfig;
 use crate::http::metrics::Metrics;
 use crate::http::phone::credentials::PhoneAuthenticator;
@@ -79,7 +80,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         .map(|(l, _)| l.local_addr())
         .transpose()?;
     let (trigger, shutdown) = Shutdown::new();
-    let listeners = bound.spawn(&state, shutdown);
+    let listeners = bound.spawn(&state, limits(config), shutdown);
     Ok(Running {
         phone_addr,
         phone_tls_addr,
@@ -91,6 +92,16 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         pruner,
         _lock: lock,
     })
+}
+
+/// The connection limits of each listener, from the settings.
+fn limits(config: &ServeConfig) -> Limits {
+    Limits {
+        head_timeout: HEADER_READ_TIMEOUT,
+        keepalive_timeout: config.keepalive_timeout,
+        max_connections: config.max_connections as usize,
+        max_per_source: config.max_connections_per_source as usize,
+    }
 }
 
 /// The state every listener shares, from the settings, the store and the vendor profiles.
@@ -158,19 +169,21 @@ impl Bound {
         })
     }
 
-    /// Starts serving on every listener until `shutdown`.
-    fn spawn(self, state: &AppState, shutdown: Shutdown) -> Vec<JoinHandle<()>> {
+    /// Starts serving on every listener until `shutdown`, each with `limits` of its own.
+    fn spawn(self, state: &AppState, limits: Limits, shutdown: Shutdown) -> Vec<JoinHandle<()>> {
         let mut listeners = vec![
             tokio::spawn(serve(
                 self.phone,
                 phone_router(state.clone()),
                 None,
+                limits,
                 shutdown.clone().wait(),
             )),
             tokio::spawn(serve(
                 self.admin,
                 admin_router(state.clone()),
                 None,
+                limits,
                 shutdown.clone().wait(),
             )),
         ];
@@ -179,6 +192,7 @@ impl Bound {
                 listener,
                 phone_router(state.clone()),
                 Some(acceptor),
+                limits,
                 shutdown.wait(),
             )));
         }

@@ -4,6 +4,7 @@
 //! terminate TLS itself, bound header sizes and read times, and hand each request its
 //! connection facts ([`crate::http::conn`]).
 
+pub mod conns;
 mod listeners;
 pub mod tls;
 
@@ -25,10 +26,12 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 
 use crate::http::conn::{Connection, Scheme};
+use conns::{Activity, Limits, Slot, Tracked, Tracker};
 use tls::PhoneTls;
 
-/// How long a client may take to send its request head (slow-loris defence).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request head, and to send its first one from accept
+/// (or from the end of its TLS handshake), byte or no byte (slow-loris and idle-socket defence).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most request headers accepted.
@@ -42,14 +45,16 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 type ConnBuilder = Arc<auto::Builder<TokioExecutor>>;
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains open connections.
-/// With `tls`, every connection is a TLS connection.
+/// With `tls`, every connection is a TLS connection; `limits` bound the open connections.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     tls: Option<PhoneTls>,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
+    let tracker = Tracker::new(limits);
     // HTTP/1.1 only: phones speak nothing else, and HTTP/2 without TLS (h2c, prior knowledge)
     // would bypass the head limits set here.
     let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
@@ -74,15 +79,22 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // Over the caps with every connection busy: closed at once (dropped here).
+        let Some(slot) = tracker.admit(peer.ip()) else {
+            tracing::debug!(%peer, "connection refused: connection caps reached, none idle");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(serve_connection(
+        let conn = serve_connection(
             stream,
             peer,
             router.clone(),
             builder.clone(),
             graceful.watcher(),
             tls.clone(),
-        ));
+            slot.activity.clone(),
+        );
+        tokio::spawn(guarded(conn, slot, peer));
     }
     drop(listener);
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
@@ -90,6 +102,15 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("connections still open after the drain timeout; closing them");
+    }
+}
+
+/// Runs `conn` until it ends or `slot` expires (silent, idle or evicted); dropping the
+/// connection future closes its socket, and dropping `slot` frees its place.
+async fn guarded(conn: impl Future<Output = ()>, slot: Slot, peer: SocketAddr) {
+    tokio::select! {
+        () = conn => {},
+        () = slot.expired() => tracing::debug!(%peer, "idle connection closed"),
     }
 }
 
@@ -102,14 +123,17 @@ async fn serve_connection(
     builder: ConnBuilder,
     watcher: Watcher,
     tls: Option<PhoneTls>,
+    activity: Arc<Activity>,
 ) {
+    let stream = Tracked::new(stream, activity.clone());
     let Some(tls) = tls else {
         let conn = Connection {
             peer,
             scheme: Scheme::Http,
             cert: None,
         };
-        let served = builder.serve_connection(TokioIo::new(stream), service(conn, router));
+        let service = service(conn, router, activity);
+        let served = builder.serve_connection(TokioIo::new(stream), service);
         let _ = watcher.watch(served.into_owned()).await;
         return;
     };
@@ -121,20 +145,25 @@ async fn serve_connection(
         }
         Err(_) => return,
     };
+    // The handshake had its own time; the request head gets the full head timeout after it.
+    activity.restart();
     let cert = tls.peer_cert(stream.get_ref().1).map(Arc::new);
     let conn = Connection {
         peer,
         scheme: Scheme::Https,
         cert,
     };
-    let served = builder.serve_connection(TokioIo::new(stream), service(conn, router));
+    let service = service(conn, router, activity);
+    let served = builder.serve_connection(TokioIo::new(stream), service);
     let _ = watcher.watch(served.into_owned()).await;
 }
 
-/// `router` as a hyper service whose requests carry the facts of `conn` as extensions.
+/// `router` as a hyper service whose requests carry the facts of `conn` as extensions, and
+/// count as in flight in `activity` until answered (so the idle timeout never cuts them).
 fn service(
     conn: Connection,
     router: Router,
+    activity: Arc<Activity>,
 ) -> impl hyper::service::Service<
     axum::http::Request<Incoming>,
     Response = axum::response::Response,
@@ -143,7 +172,13 @@ fn service(
 > + Clone {
     hyper::service::service_fn(move |mut req: axum::http::Request<Incoming>| {
         conn.tag(req.extensions_mut());
-        router.clone().oneshot(req)
+        let in_flight = activity.begin();
+        let answer = router.clone().oneshot(req);
+        async move {
+            let answered = answer.await;
+            drop(in_flight);
+            answered
+        }
     })
 }
 

@@ -75,7 +75,40 @@ impl ServerProcess {
     pub fn start(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
         let mut all = vec!["serve"];
         all.extend_from_slice(args);
-        let mut child = command(dir, &all, envs)
+        Self::spawn(command(dir, &all, envs))
+    }
+
+    /// [`ServerProcess::on_db_with`], run under a limit of `nofile` open files (`ulimit -n`).
+    pub fn on_db_limited(dir: &Path, db: &Path, envs: &[(&str, &str)], nofile: u32) -> Self {
+        let script = format!("ulimit -n {nofile} && exec \"$0\" \"$@\"");
+        let args = [
+            "-c",
+            &script,
+            BIN,
+            "serve",
+            "--db",
+            db.to_str().unwrap(),
+            "--phone-listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ];
+        let mut sh = Command::new("sh");
+        sh.current_dir(dir).args(args).env("RUST_LOG", "info");
+        for (name, _) in std::env::vars() {
+            if name.starts_with("DESKPROV_") {
+                sh.env_remove(name);
+            }
+        }
+        sh.envs(envs.iter().copied());
+        Self::spawn(sh)
+    }
+
+    /// Runs `cmd` (a `deskprov serve`) and waits until it logs where it serves.
+    fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

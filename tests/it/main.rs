@@ -9,6 +9,7 @@ mod backup;
 mod binary;
 mod cli;
 mod config;
+mod conns;
 mod demo;
 mod docs;
 mod import;
