@@ -47,6 +47,12 @@ impl Vendor {
             .and_then(|k| self.profile.models.get(k))
     }
 
+    /// The vendor's name for language code `code` (`de` → `German_Germany`), if its phones
+    /// have that language.
+    pub fn language(&self, code: &str) -> Option<&str> {
+        self.profile.languages.get(code).map(String::as_str)
+    }
+
     /// Lines of `model`, or the vendor default for unknown models.
     pub fn capacity(&self, model: Option<&str>) -> usize {
         model
