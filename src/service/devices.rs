@@ -208,8 +208,10 @@ pub async fn update(
             (Some(password), shown)
         }
     };
-    let language_may_change =
-        patch.settings.is_some() || patch.site.is_some() || patch.extension.is_some();
+    let language_may_change = patch.settings.is_some()
+        || patch.site.is_some()
+        || patch.extension.is_some()
+        || patch.model.is_some();
     let field = language_field(patch.settings.as_ref().unwrap_or(&Settings::default()));
     let DeviceBundle { tenant, device, .. } = bundle;
     let mac = device.mac;

@@ -46,17 +46,18 @@ pub fn check(conn: &Reader, vendors: &Vendors, scope: Scope<'_>, field: &str) ->
             continue;
         };
         let language = Settings::merge(&bundle.settings_levels()).language;
-        if vendor.language(&language).is_none() {
-            let mut known: Vec<&str> = vendor.profile.languages.keys().map(String::as_str).collect();
-            known.sort_unstable();
+        let model = bundle.device.effective_model();
+        if vendor.language(&language, model).is_none() {
+            let family = match model.and_then(|m| vendor.model_key(m)) {
+                Some(m) => format!("{} {m}", vendor.profile.name),
+                None => vendor.profile.name.clone(),
+            };
             return Err(StoreError::Invalid(RuleError::new(
                 field,
                 "language_unsupported",
                 format!(
-                    "{} phones cannot show language {language}, which phone {mac} would get; {} phones show {}",
-                    vendor.profile.name,
-                    vendor.profile.name,
-                    known.join(", ")
+                    "{family} phones cannot show language {language}, which phone {mac} would get; they show {}",
+                    vendor.language_codes(model).join(", ")
                 ),
             )));
         }

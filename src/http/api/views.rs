@@ -845,7 +845,15 @@ mod tests {
         assert_eq!(shown["phone_auth"]["generated_password"], "Generated-0001");
         assert_eq!(shown["phone_auth"]["passwords_set"], 1);
         assert_eq!(shown["generated_phone_admin_password"], "Generated-Admin-0001");
-        assert_eq!(shown["phone_admin_password_set"], true);
+        assert_eq!(shown["phone_admin_password_set"], false);
+        let with_admin = Tenant {
+            admin_password: Some(AdminPassword::from_trusted("Tenant-Admin-0001".into())),
+            ..tenant()
+        };
+        let view = json_of(TenantView::new(&with_admin, Generated::default()));
+        assert_eq!(view, with_admin.to_json());
+        assert_eq!(view["phone_admin_password_set"], true);
+        assert!(!view.to_string().contains("Tenant-Admin-0001"));
     }
 
     #[test]
