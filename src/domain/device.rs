@@ -6,8 +6,7 @@ use super::tenant::{Site, Tenant};
 use super::time::time_text;
 use super::user::{Alias, User};
 use super::{
-    AdminPassword, AdminPasswordChange, Label, Mac, PrintableText, RuleError, Settings,
-    SipPassword,
+    AdminPassword, AdminPasswordChange, Label, Mac, PrintableText, RuleError, Settings, SipPassword,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -369,9 +368,15 @@ impl DeviceBundle {
     pub fn admin_password(&self) -> (&AdminPassword, AdminPasswordSource) {
         let site = self.site.as_ref().and_then(|s| s.admin_password.as_ref());
         [
-            (self.device.admin_password.as_ref(), AdminPasswordSource::Device),
+            (
+                self.device.admin_password.as_ref(),
+                AdminPasswordSource::Device,
+            ),
             (site, AdminPasswordSource::Site),
-            (self.tenant.admin_password.as_ref(), AdminPasswordSource::Tenant),
+            (
+                self.tenant.admin_password.as_ref(),
+                AdminPasswordSource::Tenant,
+            ),
         ]
         .into_iter()
         .find_map(|(pw, source)| pw.map(|pw| (pw, source)))

@@ -356,7 +356,10 @@ mod tests {
             let pw = AdminPassword::generate(&mut rng);
             let text = pw.expose();
             // Cisco MPP: 8 to 127 characters from at least 3 of the 4 classes; Yealink: <= 32.
-            assert!((8..=MAX_ADMIN_PASSWORD_CHARS).contains(&text.len()), "{text}");
+            assert!(
+                (8..=MAX_ADMIN_PASSWORD_CHARS).contains(&text.len()),
+                "{text}"
+            );
             let classes = [
                 text.bytes().any(|b| b.is_ascii_lowercase()),
                 text.bytes().any(|b| b.is_ascii_uppercase()),
@@ -370,9 +373,14 @@ mod tests {
         }
         let err = AdminPassword::parse(&format!("Aa1-{}", "x".repeat(29)), "phone_admin_password")
             .unwrap_err();
-        assert_eq!((err.field.as_str(), err.code), ("phone_admin_password", "password_too_long"));
         assert_eq!(
-            AdminPassword::parse("Zoë-Passwort-123", "x").unwrap_err().code,
+            (err.field.as_str(), err.code),
+            ("phone_admin_password", "password_too_long")
+        );
+        assert_eq!(
+            AdminPassword::parse("Zoë-Passwort-123", "x")
+                .unwrap_err()
+                .code,
             "password_forbidden_char"
         );
         assert_eq!(

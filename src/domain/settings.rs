@@ -240,7 +240,9 @@ fn check_voicemail_number(number: &str, field: &str) -> Result<(), RuleError> {
     let digits = number.strip_prefix('+').unwrap_or(number);
     let ok = !digits.is_empty()
         && number.len() <= MAX_VOICEMAIL_NUMBER_CHARS
-        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'*' || b == b'#');
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#');
     if ok {
         Ok(())
     } else {
@@ -366,7 +368,15 @@ mod tests {
         for good in ["*97", "#123", "+4930123456", "8500", "*86#"] {
             assert!(with(good).validate("").is_ok(), "{good}");
         }
-        for bad in ["", "+", "97 ", "*97\nx = y", "sip:vm@pbx", "1+2", &"1".repeat(33)] {
+        for bad in [
+            "",
+            "+",
+            "97 ",
+            "*97\nx = y",
+            "sip:vm@pbx",
+            "1+2",
+            &"1".repeat(33),
+        ] {
             let err = with(bad).validate("site.").unwrap_err();
             assert_eq!(
                 (err.field.as_str(), err.code),
@@ -377,7 +387,9 @@ mod tests {
         let tenant = with("*97");
         let site = with("*98");
         assert_eq!(
-            Settings::merge(&[&tenant, &site]).voicemail_number.as_deref(),
+            Settings::merge(&[&tenant, &site])
+                .voicemail_number
+                .as_deref(),
             Some("*98")
         );
         assert_eq!(Settings::merge(&[]).voicemail_number, None);

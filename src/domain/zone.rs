@@ -142,7 +142,11 @@ impl ZoneRules {
 
     fn spelled_out(&self, name: impl Fn(Option<&str>, i32) -> String) -> String {
         let std = self.std_offset_seconds;
-        let mut out = format!("{}{}", name(self.std_abbr.as_deref(), std), posix_offset(std));
+        let mut out = format!(
+            "{}{}",
+            name(self.std_abbr.as_deref(), std),
+            posix_offset(std)
+        );
         if let Some(rule) = &self.dst {
             let dst_offset = std + rule.save_minutes * 60;
             out.push_str(&name(self.dst_abbr.as_deref(), dst_offset));

@@ -272,11 +272,7 @@ impl DeviceContext {
     ) -> Self {
         let (mac, model) = (&device.mac, device.effective_model());
         let secret = |pw: &str| {
-            if mask {
-                MASK.to_owned()
-            } else {
-                pw.to_owned()
-            }
+            if mask { MASK.to_owned() } else { pw.to_owned() }
         };
         let lines = plan
             .lines

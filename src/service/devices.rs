@@ -6,8 +6,8 @@ use serde_json::json;
 use super::Services;
 use super::{ServiceError, ServiceResult};
 use crate::domain::Actor;
-use crate::domain::device::{DeviceCredentials, DeviceDraft, DevicePatch};
 use crate::domain::Settings;
+use crate::domain::device::{DeviceCredentials, DeviceDraft, DevicePatch};
 use crate::domain::{DeviceStatus, Mac, RuleError, device_status};
 use crate::profile::provision::{config_current, device_file, render_common_file};
 use crate::profile::{FileKind, FileSpec, Rendered, Vendor, Vendors};
@@ -153,7 +153,12 @@ pub async fn register(
         .store
         .write(move |tx| {
             devices::insert(tx, &by, &tenant, &spec, &vendor_id)?;
-            languages::check(tx, &vendors, Scope::Device(&mac), language_field(&spec.settings))
+            languages::check(
+                tx,
+                &vendors,
+                Scope::Device(&mac),
+                language_field(&spec.settings),
+            )
         })
         .await?;
     load(services, actor, &mac.lower12()).await

@@ -6,9 +6,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::audit;
 use super::{StoreError, StoreResult, now, time_text};
 
-use crate::domain::{AdminPassword, RuleError};
 use crate::domain::tenant::Site;
 use crate::domain::tenant::SiteSpec;
+use crate::domain::{AdminPassword, RuleError};
 
 const COLUMNS: &str = "id, tenant_id, name, settings, created_at, allow_cidrs, admin_password";
 

@@ -115,7 +115,11 @@ async fn admin_password(app: &TestApp, f: &Family) -> String {
         .captures_iter(&body)
         .map(|c| c.get(1).unwrap().as_str())
         .collect();
-    assert!(!found.is_empty(), "{} has no admin password:\n{body}", f.file);
+    assert!(
+        !found.is_empty(),
+        "{} has no admin password:\n{body}",
+        f.file
+    );
     assert!(found.iter().all(|pw| *pw == found[0]), "{}", f.file);
     found[0].to_owned()
 }
@@ -163,7 +167,11 @@ async fn every_family_gets_a_strong_admin_password_of_its_own_only_in_its_own_fi
         for factory in ["admin", "1234", "0000", "22222", "456", "123"] {
             assert_ne!(pw, factory);
         }
-        assert!(seen.insert(pw.clone()), "{}: the same password twice", f.vendor);
+        assert!(
+            seen.insert(pw.clone()),
+            "{}: the same password twice",
+            f.vendor
+        );
 
         // Masked in the preview, shown when revealed.
         let masked = preview(&app, f.mac, f.file, false).await;
@@ -258,9 +266,16 @@ async fn admin_passwords_merge_by_level_and_rotate() {
     assert!(again.get("generated_phone_admin_password").is_none());
     assert!(!again.to_string().contains(&new), "{again}");
     let rotated_twice = patch(device.clone(), json!({"phone_admin_password": "generate"})).await;
-    assert_ne!(rotated_twice["generated_phone_admin_password"], new.as_str());
+    assert_ne!(
+        rotated_twice["generated_phone_admin_password"],
+        new.as_str()
+    );
 
-    patch(device.clone(), json!({"phone_admin_password": "Device-Admin-42z"})).await;
+    patch(
+        device.clone(),
+        json!({"phone_admin_password": "Device-Admin-42z"}),
+    )
+    .await;
     assert_eq!(admin_password(&app, yealink).await, "Device-Admin-42z");
     // Other changes keep it.
     patch(device.clone(), json!({"settings": {"language": "fr"}})).await;
@@ -365,7 +380,11 @@ async fn bad_admin_passwords_and_voicemail_numbers_are_refused() {
     for (path, body, field, code) in cases {
         let before = app.counts().await;
         let (status, answer) = app.api(Method::PATCH, path, Some(body.clone())).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path} {body}: {answer}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path} {body}: {answer}"
+        );
         assert_error(&answer, field, code);
         assert_eq!(app.counts().await, before, "{path} {body}");
     }
@@ -401,9 +420,19 @@ async fn voicemail_numbers_merge_by_level() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let yealink = app.phone_get("001565aabbcc.cfg", None).await.text().await.unwrap();
+    let yealink = app
+        .phone_get("001565aabbcc.cfg", None)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_eq!(kv(&parse_kv(&yealink), "voice_mail.number.1"), Some("*97"));
-    let fanvil = app.phone_get("0c383e3a5b01.cfg", None).await.text().await.unwrap();
+    let fanvil = app
+        .phone_get("0c383e3a5b01.cfg", None)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(fanvil.contains("<MWINum>+4930555</MWINum>"), "{fanvil}");
 }
 
@@ -425,20 +454,40 @@ async fn languages_a_phone_cannot_show_are_refused_at_every_level() {
     app.user("102", "Jane Doe").await;
     let refused = [
         // Fanvil, Grandstream and Poly have no Finnish; Fanvil no Swedish.
-        ("/tenants/testsite.com", json!({"language": "fi"}), "language"),
+        (
+            "/tenants/testsite.com",
+            json!({"language": "fi"}),
+            "language",
+        ),
         (
             "/devices/0c383e3a5b01",
             json!({"settings": {"language": "sv"}}),
             "settings.language",
         ),
-        ("/devices/0c383e3a5b01", json!({"site": "Stockholm"}), "language"),
-        ("/devices/c074ad0b63ee", json!({"site": "Helsinki"}), "language"),
-        ("/tenants/testsite.com/users/101", json!({"site": "Helsinki"}), "site"),
+        (
+            "/devices/0c383e3a5b01",
+            json!({"site": "Stockholm"}),
+            "language",
+        ),
+        (
+            "/devices/c074ad0b63ee",
+            json!({"site": "Helsinki"}),
+            "language",
+        ),
+        (
+            "/tenants/testsite.com/users/101",
+            json!({"site": "Helsinki"}),
+            "site",
+        ),
     ];
     for (path, body, field) in refused {
         let before = app.counts().await;
         let (status, answer) = app.api(Method::PATCH, path, Some(body.clone())).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path} {body}: {answer}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path} {body}: {answer}"
+        );
         assert_error(&answer, field, "language_unsupported");
         assert_eq!(app.counts().await, before, "{path} {body}");
     }
@@ -474,7 +523,11 @@ async fn languages_a_phone_cannot_show_are_refused_at_every_level() {
             Some(json!({"language": "cs"})),
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "Poly has no Czech: {body}");
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Poly has no Czech: {body}"
+    );
     assert_error(&body, "language", "language_unsupported");
     assert!(body["error"]["message"].as_str().unwrap().contains("Poly"));
     // A user without phones moves anywhere.

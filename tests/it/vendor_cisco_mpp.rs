@@ -143,9 +143,13 @@ pub fn device_keys(lines: usize, capacity: usize, extra: &[&str]) -> BTreeSet<St
 /// The exact key set of an MPP per-device file: the lines, the admin password, voicemail (the
 /// number, and per line the server of the message-waiting subscription).
 pub fn mpp_device_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
-    let mut extra: Vec<String> = ["Station_Display_Name", "Admin_Password", "Voice_Mail_Number"]
-        .map(String::from)
-        .to_vec();
+    let mut extra: Vec<String> = [
+        "Station_Display_Name",
+        "Admin_Password",
+        "Voice_Mail_Number",
+    ]
+    .map(String::from)
+    .to_vec();
     extra.extend((1..=lines).map(|n| format!("Voice_Mail_Server_{n}_")));
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     device_keys(lines, capacity, &extra)

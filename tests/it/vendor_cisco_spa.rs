@@ -10,8 +10,7 @@ use serde_json::json;
 use crate::helpers::*;
 use crate::vendor_cisco_mpp::{
     app_with_public_url, assert_berlin_german, common_keys, device_keys, flat_profile,
-    mpp_device_keys,
-    patch_tenant, set_url_key, val,
+    mpp_device_keys, patch_tenant, set_url_key, val,
 };
 use crate::vendor_kit::*;
 
@@ -437,10 +436,7 @@ async fn shared_mac_file_goes_to_the_registered_profile() {
         body.contains("deskprov: Cisco MPP 7841 6c416a000001."),
         "{body}"
     );
-    assert_eq!(
-        keys_of(&flat_profile(&body)),
-        mpp_device_keys(1, 4)
-    );
+    assert_eq!(keys_of(&flat_profile(&body)), mpp_device_keys(1, 4));
     let (body, _) = fetch(&app, spa, "6c416a000002.xml").await;
     assert!(
         body.contains("deskprov: Cisco SPA SPA504G 6c416a000002."),

@@ -134,7 +134,12 @@ fn dst(doc: &roxmltree::Document<'_>) -> Option<String> {
     let mut fields: BTreeMap<String, String> = date
         .children()
         .filter(|n| n.is_element() && n.tag_name().name().contains("DST"))
-        .map(|n| (n.tag_name().name().to_owned(), n.text().unwrap_or("").to_owned()))
+        .map(|n| {
+            (
+                n.tag_name().name().to_owned(),
+                n.text().unwrap_or("").to_owned(),
+            )
+        })
         .collect();
     match fields.remove("EnableDST").as_deref() {
         Some("0") => {
@@ -412,7 +417,12 @@ async fn languages_fanvil_lacks_are_refused() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_error(&body, "language", "language_unsupported");
-    assert!(body["error"]["message"].as_str().unwrap().contains("Fanvil"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Fanvil")
+    );
 
     let (status, body) = app
         .api(
@@ -437,7 +447,10 @@ async fn languages_fanvil_lacks_are_refused() {
     assert_error(&body, "language", "language_unsupported");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("Fanvil V62"), "{message}");
-    assert!(message.ends_with("they show en, de, fr, es, it, nl"), "{message}");
+    assert!(
+        message.ends_with("they show en, de, fr, es, it, nl"),
+        "{message}"
+    );
     let (status, _) = app.get(&format!("/devices/{}", V62.mac)).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing was registered");
     // With a language of its own that its table has, it registers.

@@ -779,5 +779,8 @@ fn listed_time_zones_carry_their_zone_rule() {
             assert_eq!(shape(entry), shape(&rules.posix_tz_explicit()), "{zone}");
         }
     }
-    assert!(with_rule > 30, "the European and Australian entries are checked");
+    assert!(
+        with_rule > 30,
+        "the European and Australian entries are checked"
+    );
 }

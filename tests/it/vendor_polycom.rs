@@ -189,7 +189,10 @@ fn assert_tenant_settings(attrs: &BTreeMap<String, String>) {
         "1"
     );
     assert_eq!(attr(attrs, "device.set"), "1");
-    assert_eq!(attr(attrs, "device.auth.localAdminPassword"), ADMIN_PASSWORD);
+    assert_eq!(
+        attr(attrs, "device.auth.localAdminPassword"),
+        ADMIN_PASSWORD
+    );
     assert_eq!(attr(attrs, "device.auth.localAdminPassword.set"), "1");
     assert_eq!(attr(attrs, "msg.mwi.1.subscribe"), "testsitecom_101");
     assert_eq!(attr(attrs, "msg.mwi.1.callBackMode"), "contact");

@@ -130,9 +130,7 @@ fn expected_keys(lines: usize, capacity: usize, zone_code: bool) -> BTreeSet<Key
         keys.extend(names.iter().map(|k| (k.to_string(), Some(n))));
     }
     keys.extend(global_keys(zone_code));
-    keys.extend(
-        ["admin_mode_password", "http_user", "http_pass"].map(|k| (k.to_owned(), None)),
-    );
+    keys.extend(["admin_mode_password", "http_user", "http_pass"].map(|k| (k.to_owned(), None)));
     keys
 }
 
@@ -341,7 +339,11 @@ async fn outbound_proxy_transports_and_zones_without_a_code() {
         assert_eq!(get(&s, "user_expiry", n), "600");
     }
     assert_eq!(get(&s, "timezone", None), "USA-5");
-    assert_eq!(get(&s, "language", None), "Francais", "Snom's ASCII spelling");
+    assert_eq!(
+        get(&s, "language", None),
+        "Francais",
+        "Snom's ASCII spelling"
+    );
 
     // UDP without a proxy: the transport rides on the registrar.
     set_device_settings(&app, D785.mac, json!({"transport": "udp"})).await;

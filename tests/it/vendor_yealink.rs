@@ -92,7 +92,10 @@ async fn few_lines_model() {
         Some(format!("admin:{ADMIN_PASSWORD}").as_str())
     );
     for n in 1..=2 {
-        assert_eq!(kv(&pairs, &format!("voice_mail.number.{n}")), Some(VOICEMAIL));
+        assert_eq!(
+            kv(&pairs, &format!("voice_mail.number.{n}")),
+            Some(VOICEMAIL)
+        );
         assert_eq!(kv(&pairs, &format!("account.{n}.subscribe_mwi")), Some("1"));
         assert_eq!(
             kv(&pairs, &format!("account.{n}.subscribe_mwi_to_vm")),
@@ -270,7 +273,10 @@ async fn time_zones_by_name_or_by_rule() {
     };
     let cases = [
         ("Europe/Berlin", named("+1", "Germany(Berlin)")),
-        ("America/New_York", named("-5", "United States-Eastern Time")),
+        (
+            "America/New_York",
+            named("-5", "United States-Eastern Time"),
+        ),
         ("Asia/Kolkata", named("+5:30", "India(Calcutta)")),
         (
             "Australia/Sydney",
@@ -324,7 +330,12 @@ async fn no_voicemail_number_switches_message_waiting_off() {
 async fn every_language_has_a_yealink_name() {
     let app = TestApp::spawn().await;
     provision(&app, T31P, "John Smith", &[]).await;
-    for (code, name) in [("cs", "Czech"), ("sv", "Swedish"), ("zh", "Chinese_S"), ("en", "English")] {
+    for (code, name) in [
+        ("cs", "Czech"),
+        ("sv", "Swedish"),
+        ("zh", "Chinese_S"),
+        ("en", "English"),
+    ] {
         let (status, body) = app
             .api(
                 Method::PATCH,

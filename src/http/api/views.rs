@@ -836,7 +836,10 @@ mod tests {
     #[test]
     fn a_tenant_view_is_the_tenant_record() {
         let t = tenant();
-        assert_eq!(json_of(TenantView::new(&t, Generated::default())), t.to_json());
+        assert_eq!(
+            json_of(TenantView::new(&t, Generated::default())),
+            t.to_json()
+        );
         let generated = Generated {
             phone_password: Some("Generated-0001".into()),
             admin_password: Some("Generated-Admin-0001".into()),
@@ -844,7 +847,10 @@ mod tests {
         let shown = json_of(TenantView::new(&t, generated));
         assert_eq!(shown["phone_auth"]["generated_password"], "Generated-0001");
         assert_eq!(shown["phone_auth"]["passwords_set"], 1);
-        assert_eq!(shown["generated_phone_admin_password"], "Generated-Admin-0001");
+        assert_eq!(
+            shown["generated_phone_admin_password"],
+            "Generated-Admin-0001"
+        );
         assert_eq!(shown["phone_admin_password_set"], false);
         let with_admin = Tenant {
             admin_password: Some(AdminPassword::from_trusted("Tenant-Admin-0001".into())),

@@ -413,9 +413,7 @@ impl<'a> Run<'a> {
             "language"
         };
         let result = devices::insert_as(self.tx, self.actor, "import", self.tenant, &spec, &vendor)
-            .and_then(|_| {
-                languages::check(self.tx, self.vendors, Scope::Device(&spec.mac), field)
-            });
+            .and_then(|_| languages::check(self.tx, self.vendors, Scope::Device(&spec.mac), field));
         if self.store_result(n, result)?.is_some() {
             self.counts[2] += 1;
         }
