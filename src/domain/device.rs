@@ -5,7 +5,9 @@ use serde::Deserialize;
 use super::tenant::{Site, Tenant};
 use super::time::time_text;
 use super::user::{Alias, User};
-use super::{Label, Mac, PrintableText, RuleError, Settings, SipPassword};
+use super::{
+    AdminPassword, AdminPasswordChange, Label, Mac, PrintableText, RuleError, Settings, SipPassword,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -56,6 +58,12 @@ pub struct DevicePatch {
     /// Credentials for this device alone, instead of the tenant's (`null` removes them).
     #[serde(default, deserialize_with = "nullable")]
     pub phone_credentials: Option<Option<DeviceCredentialsInput>>,
+    /// The phone's admin password: a chosen one, or `"generate"` for a new random one (shown
+    /// once in the answer); either wins over the site's and the tenant's. `null` removes it:
+    /// the site's, else the tenant's, else the one generated at registration applies.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub phone_admin_password: Option<Option<String>>,
 }
 
 /// Per-device HTTP credentials as sent: a username and one or two passwords (two during a
@@ -212,7 +220,16 @@ impl DevicePatch {
         if let Some(settings) = &self.settings {
             settings.validate("settings.")?;
         }
+        self.admin_password_change()?;
         Ok(())
+    }
+
+    /// What the patch asks for the device's own admin password, if anything.
+    pub fn admin_password_change(&self) -> Result<Option<AdminPasswordChange>, RuleError> {
+        self.phone_admin_password
+            .as_ref()
+            .map(|pw| AdminPasswordChange::parse(pw.as_deref(), "phone_admin_password"))
+            .transpose()
     }
 }
 
@@ -273,6 +290,11 @@ pub struct Device {
     pub bound_cert: Option<String>,
     /// Credentials for this device alone, if set (else the tenant's apply).
     pub credentials: Option<DeviceCredentials>,
+    /// Admin password set for this device alone (wins over the site's and the tenant's).
+    pub admin_password: Option<AdminPassword>,
+    /// Admin password generated at registration: what the phone gets when no level sets one,
+    /// so no phone keeps its factory default.
+    pub generated_admin_password: AdminPassword,
     /// Created.
     pub created_at: String,
 }
@@ -288,7 +310,8 @@ impl Device {
         self.seen_model.as_deref().or(self.model.as_deref())
     }
 
-    /// The device as JSON (no secrets live on devices).
+    /// The device as JSON, secrets left out (`phone_admin_password_set` says whether the
+    /// device has an admin password of its own).
     pub fn to_json(&self) -> Value {
         json!({
             "mac": self.mac.lower12(),
@@ -308,6 +331,7 @@ impl Device {
                 "username": c.username,
                 "passwords_set": c.passwords.len(),
             })),
+            "phone_admin_password_set": self.admin_password.is_some(),
             "created_at": self.created_at,
         })
     }
@@ -338,6 +362,43 @@ impl DeviceBundle {
         levels.push(&self.device.settings);
         levels
     }
+
+    /// The phone's admin password and the level it comes from: the device's own, else the
+    /// site's, else the tenant's, else the one generated for the device at registration.
+    pub fn admin_password(&self) -> (&AdminPassword, AdminPasswordSource) {
+        let site = self.site.as_ref().and_then(|s| s.admin_password.as_ref());
+        [
+            (
+                self.device.admin_password.as_ref(),
+                AdminPasswordSource::Device,
+            ),
+            (site, AdminPasswordSource::Site),
+            (
+                self.tenant.admin_password.as_ref(),
+                AdminPasswordSource::Tenant,
+            ),
+        ]
+        .into_iter()
+        .find_map(|(pw, source)| pw.map(|pw| (pw, source)))
+        .unwrap_or((
+            &self.device.generated_admin_password,
+            AdminPasswordSource::Generated,
+        ))
+    }
+}
+
+/// Where a phone's admin password comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminPasswordSource {
+    /// Set for the device alone.
+    Device,
+    /// The device's site's.
+    Site,
+    /// The tenant's.
+    Tenant,
+    /// Generated for the device at registration (no level sets one).
+    Generated,
 }
 
 /// An upload as listed to admins.

@@ -35,7 +35,9 @@ pub use mac::Mac;
 pub use names::{Label, PrintableText};
 pub use numbers::{E164, Email, ExternalSipLogin, VoicemailPin};
 pub use role::Role;
-pub use secret::{PortalHash, PortalPassword, PortalSecret, SipPassword};
+pub use secret::{
+    AdminPassword, AdminPasswordChange, PortalHash, PortalPassword, PortalSecret, SipPassword,
+};
 pub use settings::{Settings, Transport};
 pub use sip::{SipUsername, sip_username_prefix};
 pub use status::{DeviceStatus, UserFacts, UserTag, device_status, user_tags};

@@ -1,4 +1,4 @@
-//! SIP and portal passwords: the policy, and generation of strong ones.
+//! SIP, portal and phone admin passwords: the policy, and generation of strong ones.
 
 use std::fmt;
 
@@ -61,6 +61,106 @@ impl SipPassword {
 impl fmt::Debug for SipPassword {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SipPassword(***)")
+    }
+}
+
+/// Most characters an admin-set phone admin password may have: Yealink takes at most 32
+/// (`static.security.user_password`), the shortest limit of the vendor families.
+pub const MAX_ADMIN_PASSWORD_CHARS: usize = 32;
+
+/// The password of a phone's own web interface and admin menu; `Debug` never shows it.
+///
+/// Generated ones come from [`SipPassword::generate`]: 24 characters of the format-safe
+/// alphabet with a lower-case and an upper-case letter, a digit and a symbol, which meets the
+/// strictest vendor policy (Cisco MPP: 8 to 127 characters from 3 of the 4 classes) and
+/// Yealink's 32-character limit. One chosen by an admin passes the SIP password policy, has
+/// at most [`MAX_ADMIN_PASSWORD_CHARS`], and only printable ASCII without spaces (what a phone's
+/// keypad can type).
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminPassword(String);
+
+impl AdminPassword {
+    /// Checks a chosen admin password for `field`.
+    pub fn parse(input: &str, field: &str) -> Result<Self, RuleError> {
+        check_policy(input, field)?;
+        if input.chars().count() > MAX_ADMIN_PASSWORD_CHARS {
+            return Err(RuleError::new(
+                field,
+                "password_too_long",
+                format!(
+                    "a phone admin password has at most {MAX_ADMIN_PASSWORD_CHARS} characters (Yealink's limit)"
+                ),
+            ));
+        }
+        if !input.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(RuleError::new(
+                field,
+                "password_forbidden_char",
+                "a phone admin password is printable ASCII without spaces (a phone's keypad must be able to type it)",
+            ));
+        }
+        Ok(Self(input.to_owned()))
+    }
+
+    /// A fresh random password (see the type's documentation).
+    pub fn generate(rng: &mut impl Rng) -> Self {
+        Self(SipPassword::generate(rng).0)
+    }
+
+    /// A password read back from the store, where it was validated on the way in.
+    pub fn from_trusted(value: String) -> Self {
+        Self(value)
+    }
+
+    /// The password itself: for rendering into the phone's own file, nothing else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AdminPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminPassword(***)")
+    }
+}
+
+/// What a request asks for a level's phone admin password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminPasswordChange {
+    /// `"generate"`: a new random one, shown once in the answer.
+    Generate,
+    /// A chosen one.
+    Set(AdminPassword),
+    /// `null`: none at this level; the next level down applies.
+    Remove,
+}
+
+/// The word that asks for a generated admin password instead of a chosen one.
+pub const GENERATE: &str = "generate";
+
+impl AdminPasswordChange {
+    /// Reads the field's value: `null` removes, `"generate"` generates, anything else is a
+    /// chosen password checked for `field`.
+    pub fn parse(input: Option<&str>, field: &str) -> Result<Self, RuleError> {
+        match input {
+            None => Ok(Self::Remove),
+            Some(GENERATE) => Ok(Self::Generate),
+            Some(pw) => AdminPassword::parse(pw, field).map(Self::Set),
+        }
+    }
+
+    /// The password this change leaves at its level (a generated one drawn from `rng`), and
+    /// the generated one again, to show once.
+    pub fn resolve(self, rng: &mut impl Rng) -> (Option<AdminPassword>, Option<String>) {
+        match self {
+            Self::Generate => {
+                let pw = AdminPassword::generate(rng);
+                let shown = pw.expose().to_owned();
+                (Some(pw), Some(shown))
+            }
+            Self::Set(pw) => (Some(pw), None),
+            Self::Remove => (None, None),
+        }
     }
 }
 
@@ -247,6 +347,65 @@ mod tests {
                     .all(|c| c.is_ascii_alphanumeric() || SYMBOLS.contains(&c))
             );
         }
+    }
+
+    #[test]
+    fn admin_passwords_meet_every_vendor_policy() {
+        let mut rng = rand::rng();
+        for _ in 0..200 {
+            let pw = AdminPassword::generate(&mut rng);
+            let text = pw.expose();
+            // Cisco MPP: 8 to 127 characters from at least 3 of the 4 classes; Yealink: <= 32.
+            assert!(
+                (8..=MAX_ADMIN_PASSWORD_CHARS).contains(&text.len()),
+                "{text}"
+            );
+            let classes = [
+                text.bytes().any(|b| b.is_ascii_lowercase()),
+                text.bytes().any(|b| b.is_ascii_uppercase()),
+                text.bytes().any(|b| b.is_ascii_digit()),
+                text.bytes().any(|b| !b.is_ascii_alphanumeric()),
+            ];
+            assert_eq!(classes, [true; 4], "{text}");
+            assert!(AdminPassword::parse(text, "x").is_ok(), "{text}");
+            // Never a factory default.
+            assert!(!["admin", "1234", "22222", "456"].contains(&text));
+        }
+        let err = AdminPassword::parse(&format!("Aa1-{}", "x".repeat(29)), "phone_admin_password")
+            .unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.code),
+            ("phone_admin_password", "password_too_long")
+        );
+        assert_eq!(
+            AdminPassword::parse("Zoë-Passwort-123", "x")
+                .unwrap_err()
+                .code,
+            "password_forbidden_char"
+        );
+        assert_eq!(
+            AdminPassword::parse("short1A-", "x").unwrap_err().code,
+            "password_too_weak"
+        );
+        let pw = AdminPassword::generate(&mut rng);
+        assert_eq!(format!("{pw:?}"), "AdminPassword(***)");
+    }
+
+    #[test]
+    fn admin_password_changes() {
+        let mut rng = rand::rng();
+        let (pw, shown) = AdminPasswordChange::parse(Some("generate"), "x")
+            .unwrap()
+            .resolve(&mut rng);
+        assert_eq!(pw.unwrap().expose(), shown.unwrap());
+        let (pw, shown) = AdminPasswordChange::parse(Some("Chosen-Admin-42"), "x")
+            .unwrap()
+            .resolve(&mut rng);
+        assert_eq!((pw.unwrap().expose(), shown), ("Chosen-Admin-42", None));
+        assert_eq!(
+            AdminPasswordChange::parse(None, "x").unwrap(),
+            AdminPasswordChange::Remove
+        );
     }
 
     #[test]

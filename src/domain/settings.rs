@@ -82,6 +82,10 @@ pub struct Settings {
     /// Language code (`en`, `de`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// Number the phone dials for voicemail (`*97`); with it, every account subscribes to
+    /// message-waiting notifications.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voicemail_number: Option<String>,
 }
 
 /// Settings with every value decided: what a phone file is rendered from.
@@ -105,6 +109,8 @@ pub struct EffectiveSettings {
     pub ntp_server: String,
     /// Language code [en].
     pub language: String,
+    /// Voicemail number, if any level sets one.
+    pub voicemail_number: Option<String>,
 }
 
 impl Settings {
@@ -159,6 +165,9 @@ impl Settings {
                 format!("language is one of {}", LANGUAGES.join(", ")),
             ));
         }
+        if let Some(number) = &self.voicemail_number {
+            check_voicemail_number(number, &field("voicemail_number"))?;
+        }
         Ok(())
     }
 
@@ -177,6 +186,10 @@ impl Settings {
             timezone: over.timezone.clone().or_else(|| self.timezone.clone()),
             ntp_server: over.ntp_server.clone().or_else(|| self.ntp_server.clone()),
             language: over.language.clone().or_else(|| self.language.clone()),
+            voicemail_number: over
+                .voicemail_number
+                .clone()
+                .or_else(|| self.voicemail_number.clone()),
         }
     }
 
@@ -196,6 +209,7 @@ impl Settings {
             timezone: merged.timezone.unwrap_or_else(|| "UTC".into()),
             ntp_server: merged.ntp_server.unwrap_or_else(|| "pool.ntp.org".into()),
             language: merged.language.unwrap_or_else(|| "en".into()),
+            voicemail_number: merged.voicemail_number,
         }
     }
 }
@@ -215,6 +229,30 @@ impl EffectiveSettings {
     /// Whether the zone observes daylight saving time.
     pub fn observes_dst(&self) -> bool {
         self.zone_rules().observes_dst
+    }
+}
+
+/// Longest voicemail number.
+pub const MAX_VOICEMAIL_NUMBER_CHARS: usize = 32;
+
+/// A voicemail number: 1 to 32 of digits, `*` and `#`, with an optional leading `+`.
+fn check_voicemail_number(number: &str, field: &str) -> Result<(), RuleError> {
+    let digits = number.strip_prefix('+').unwrap_or(number);
+    let ok = !digits.is_empty()
+        && number.len() <= MAX_VOICEMAIL_NUMBER_CHARS
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#');
+    if ok {
+        Ok(())
+    } else {
+        Err(RuleError::new(
+            field,
+            "voicemail_number_invalid",
+            format!(
+                "a voicemail number is 1 to {MAX_VOICEMAIL_NUMBER_CHARS} digits, '*' and '#', with an optional leading '+' (e.g. *97)"
+            ),
+        ))
     }
 }
 
@@ -319,5 +357,41 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(bad.validate("").unwrap_err().code, "port_invalid");
+    }
+
+    #[test]
+    fn voicemail_numbers_are_dial_strings() {
+        let with = |n: &str| Settings {
+            voicemail_number: Some(n.into()),
+            ..Default::default()
+        };
+        for good in ["*97", "#123", "+4930123456", "8500", "*86#"] {
+            assert!(with(good).validate("").is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "+",
+            "97 ",
+            "*97\nx = y",
+            "sip:vm@pbx",
+            "1+2",
+            &"1".repeat(33),
+        ] {
+            let err = with(bad).validate("site.").unwrap_err();
+            assert_eq!(
+                (err.field.as_str(), err.code),
+                ("site.voicemail_number", "voicemail_number_invalid"),
+                "{bad:?}"
+            );
+        }
+        let tenant = with("*97");
+        let site = with("*98");
+        assert_eq!(
+            Settings::merge(&[&tenant, &site])
+                .voicemail_number
+                .as_deref(),
+            Some("*98")
+        );
+        assert_eq!(Settings::merge(&[]).voicemail_number, None);
     }
 }

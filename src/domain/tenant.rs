@@ -9,7 +9,10 @@ use ipnet::IpNet;
 
 use super::phone_auth::format_duration;
 use super::phone_auth::{PhoneAuth, PhoneAuthInput, parse_cidrs, parse_duration};
-use super::{ExtensionPlan, PrintableText, RuleError, Settings, Transport};
+use super::{
+    AdminPassword, AdminPasswordChange, ExtensionPlan, PrintableText, RuleError, Settings,
+    Transport,
+};
 use serde::Serialize;
 use serde_json::json;
 
@@ -46,6 +49,13 @@ pub struct TenantDraft {
     pub ntp_server: Option<String>,
     /// Language code.
     pub language: Option<String>,
+    /// Voicemail number every account subscribes to (`*97`).
+    pub voicemail_number: Option<String>,
+    /// Admin password of the tenant's phones: a chosen one, `"generate"` for a random one
+    /// (shown once), or `null` for none at this level (each phone keeps its own generated one).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub phone_admin_password: Option<Option<String>>,
     /// Phone-side authentication policy.
     pub phone_auth: Option<PhoneAuthInput>,
     /// Enrollment window (`72h`).
@@ -67,6 +77,10 @@ pub struct TenantSpec {
     pub phone_auth: PhoneAuth,
     /// Whether a phone password must be generated for the policy.
     pub generate_phone_password: bool,
+    /// Admin password of the tenant's phones, if the tenant sets one.
+    pub admin_password: Option<AdminPassword>,
+    /// A change of it still to settle (a generated one needs randomness).
+    pub admin_password_change: Option<AdminPasswordChange>,
     /// Enrollment window.
     pub enroll_window: Duration,
     /// Devices per user.
@@ -97,6 +111,8 @@ impl TenantDraft {
             extension_plan: ExtensionPlan::default(),
             phone_auth: PhoneAuth::default(),
             generate_phone_password: false,
+            admin_password: None,
+            admin_password_change: None,
             enroll_window: DEFAULT_ENROLL_WINDOW,
             max_devices_per_user: DEFAULT_MAX_DEVICES,
         };
@@ -129,9 +145,16 @@ impl TenantDraft {
             timezone: self.timezone,
             ntp_server: self.ntp_server,
             language: self.language,
+            voicemail_number: self.voicemail_number,
         };
         patch.validate("")?;
         spec.settings = spec.settings.overlay(&patch);
+        if let Some(change) = &self.phone_admin_password {
+            spec.admin_password_change = Some(AdminPasswordChange::parse(
+                change.as_deref(),
+                "phone_admin_password",
+            )?);
+        }
         if let Some(plan) = &self.extension_plan {
             spec.extension_plan = ExtensionPlan::parse(plan)?;
         }
@@ -154,6 +177,16 @@ impl TenantDraft {
             spec.max_devices_per_user = max;
         }
         Ok(spec)
+    }
+}
+
+impl TenantSpec {
+    /// Settles a pending admin-password change (a generated one drawn from `rng`); returns the
+    /// generated password, to show once.
+    pub fn settle_admin_password(&mut self, rng: &mut impl rand::Rng) -> Option<String> {
+        let (password, shown) = self.admin_password_change.take()?.resolve(rng);
+        self.admin_password = password;
+        shown
     }
 }
 
@@ -191,6 +224,13 @@ pub struct SiteDraft {
     pub sip_server: Option<String>,
     /// Language code.
     pub language: Option<String>,
+    /// Voicemail number every account of the site's phones subscribes to (`*97`).
+    pub voicemail_number: Option<String>,
+    /// Admin password of the site's phones: a chosen one, `"generate"` for a random one
+    /// (shown once), or `null` for none at this level (the tenant's, else each phone's own).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub phone_admin_password: Option<Option<String>>,
     /// Source ranges this site's phones fetch from, on top of the tenant's (`null` removes).
     #[serde(default, deserialize_with = "nullable")]
     pub allow_cidrs: Option<Option<Vec<String>>>,
@@ -211,6 +251,20 @@ pub struct SiteSpec {
     pub settings: Settings,
     /// Source ranges, if the site narrows the tenant's allow-list.
     pub allow_cidrs: Option<Vec<IpNet>>,
+    /// Admin password of the site's phones, if the site sets one.
+    pub admin_password: Option<AdminPassword>,
+    /// A change of it still to settle (a generated one needs randomness).
+    pub admin_password_change: Option<AdminPasswordChange>,
+}
+
+impl SiteSpec {
+    /// Settles a pending admin-password change (a generated one drawn from `rng`); returns the
+    /// generated password, to show once.
+    pub fn settle_admin_password(&mut self, rng: &mut impl rand::Rng) -> Option<String> {
+        let (password, shown) = self.admin_password_change.take()?.resolve(rng);
+        self.admin_password = password;
+        shown
+    }
 }
 
 impl SiteDraft {
@@ -224,6 +278,8 @@ impl SiteDraft {
             name: PrintableText::name(name, "name")?,
             settings: Settings::default(),
             allow_cidrs: None,
+            admin_password: None,
+            admin_password_change: None,
         };
         SiteDraft { name: None, ..self }.apply_to(base)
     }
@@ -244,10 +300,17 @@ impl SiteDraft {
             timezone: self.timezone,
             ntp_server: self.ntp_server,
             language: self.language,
+            voicemail_number: self.voicemail_number,
             ..Default::default()
         };
         patch.validate("")?;
         spec.settings = spec.settings.overlay(&patch);
+        if let Some(change) = &self.phone_admin_password {
+            spec.admin_password_change = Some(AdminPasswordChange::parse(
+                change.as_deref(),
+                "phone_admin_password",
+            )?);
+        }
         if let Some(cidrs) = self.allow_cidrs {
             spec.allow_cidrs = cidrs
                 .as_deref()
@@ -269,6 +332,8 @@ pub struct Tenant {
     pub sip_username_prefix: String,
     /// Tenant-level phone settings.
     pub settings: Settings,
+    /// Admin password of the tenant's phones, if the tenant sets one.
+    pub admin_password: Option<AdminPassword>,
     /// Numbering plan.
     pub extension_plan: ExtensionPlan,
     /// Phone-side policy.
@@ -290,6 +355,8 @@ impl Tenant {
             extension_plan: self.extension_plan.clone(),
             phone_auth: self.phone_auth.clone(),
             generate_phone_password: false,
+            admin_password: self.admin_password.clone(),
+            admin_password_change: None,
             enroll_window: self.enroll_window,
             max_devices_per_user: self.max_devices_per_user,
         }
@@ -313,6 +380,7 @@ impl Tenant {
             },
             "enroll_window": format_duration(self.enroll_window),
             "max_devices_per_user": self.max_devices_per_user,
+            "phone_admin_password_set": self.admin_password.is_some(),
             "created_at": self.created_at,
         });
         let settings = serde_json::to_value(Settings::merge(&[&self.settings])).unwrap_or_default();
@@ -352,8 +420,16 @@ pub struct Site {
     pub settings: Settings,
     /// Source ranges narrowing the tenant's allow-list, if any.
     pub allow_cidrs: Option<Vec<IpNet>>,
+    /// Admin password of the site's phones, if the site sets one; serialised (for the audit
+    /// log) as `phone_admin_password_set`, whether there is one, never the password.
+    #[serde(rename = "phone_admin_password_set", serialize_with = "is_set")]
+    pub admin_password: Option<AdminPassword>,
     /// Created.
     pub created_at: String,
+}
+
+fn is_set<S: serde::Serializer>(pw: &Option<AdminPassword>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(pw.is_some())
 }
 
 impl Site {
@@ -363,6 +439,8 @@ impl Site {
             name: PrintableText::from_trusted(self.name.clone()),
             settings: self.settings.clone(),
             allow_cidrs: self.allow_cidrs.clone(),
+            admin_password: self.admin_password.clone(),
+            admin_password_change: None,
         }
     }
 }

@@ -126,10 +126,30 @@ impl ZoneRules {
     /// The POSIX TZ string with every part spelled out
     /// (`CET-1CEST-2,M3.5.0/02:00:00,M10.5.0/03:00:00`), the form some phones list.
     pub fn posix_tz_explicit(&self) -> String {
-        let mut out = self.posix_standard();
+        self.spelled_out(posix_name)
+    }
+
+    /// [`Self::posix_tz_explicit`] with `STD` and `DST` for names the database has no letters
+    /// for (`STD3` rather than `<-03>3`): for phones whose field takes only letters, digits and
+    /// `+-,./:`.
+    pub fn posix_tz_letters(&self) -> String {
+        self.spelled_out(|abbr, offset| match abbr {
+            Some(a) => a.to_owned(),
+            None if offset == self.std_offset_seconds => "STD".to_owned(),
+            None => "DST".to_owned(),
+        })
+    }
+
+    fn spelled_out(&self, name: impl Fn(Option<&str>, i32) -> String) -> String {
+        let std = self.std_offset_seconds;
+        let mut out = format!(
+            "{}{}",
+            name(self.std_abbr.as_deref(), std),
+            posix_offset(std)
+        );
         if let Some(rule) = &self.dst {
-            let dst_offset = self.std_offset_seconds + rule.save_minutes * 60;
-            out.push_str(&posix_name(self.dst_abbr.as_deref(), dst_offset));
+            let dst_offset = std + rule.save_minutes * 60;
+            out.push_str(&name(self.dst_abbr.as_deref(), dst_offset));
             out.push_str(&posix_offset(dst_offset));
             for change in [rule.start, rule.end] {
                 let (h, m) = (change.minutes / 60, change.minutes % 60);
@@ -455,6 +475,20 @@ mod tests {
                 start: at(9, 1, 0, 0),
                 end: at(4, 1, 0, 0),
             }),
+        );
+    }
+
+    #[test]
+    fn letters_only_names_stand_in_for_numeric_ones() {
+        assert_eq!(rules("America/Sao_Paulo").posix_tz_letters(), "STD3");
+        assert_eq!(rules("Asia/Kolkata").posix_tz_letters(), "IST-5:30");
+        assert_eq!(
+            rules("America/Santiago").posix_tz_letters(),
+            "STD4DST3,M9.1.0/00:00:00,M4.1.0/00:00:00"
+        );
+        assert_eq!(
+            rules("Europe/Berlin").posix_tz_letters(),
+            rules("Europe/Berlin").posix_tz_explicit()
         );
     }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use crate::domain::line_plan::AccountKind;
 use crate::domain::settings::EffectiveSettings;
 use crate::domain::zone::{self, DstTransition};
-use crate::domain::{LinePlan, Mac};
+use crate::domain::{AdminPassword, Device, LinePlan};
 
 use super::Vendor;
 
@@ -52,12 +52,25 @@ pub struct SettingsContext {
     pub tz_std_abbr: Option<String>,
     /// Abbreviation of summer time (`CEST`), when the zone has summer time and a real name.
     pub tz_dst_abbr: Option<String>,
+    /// The POSIX TZ string spelled out as in `posix_tz_explicit`, with `STD` and `DST` for
+    /// zones the time zone database has no letters for (`STD3`, not `<-03>3`): for phones that
+    /// take letters, digits and `+-,./:` only.
+    pub posix_tz_letters: String,
+    /// The vendor's own name for the zone (`Germany(Berlin)`), from the profile's
+    /// `[timezones]`; `None` when the vendor's list has no entry for it.
+    pub tz_name: Option<String>,
     /// NTP server.
     pub ntp_server: String,
-    /// Language in the vendor's naming.
+    /// Language in the vendor's naming (English when the vendor lacks it: only common files of
+    /// phones of no registered device get that far, the language of a registered phone is
+    /// checked when it is set).
     pub language: String,
     /// Language code (`en`).
     pub language_code: String,
+    /// The language in each of the profile's model language tables, by table name.
+    pub model_languages: BTreeMap<String, String>,
+    /// Voicemail number, if any level sets one.
+    pub voicemail_number: Option<String>,
 }
 
 impl SettingsContext {
@@ -85,8 +98,10 @@ impl SettingsContext {
             dst_rule: zone.dst.map(DstRule::from),
             posix_tz: zone.posix_tz(),
             posix_tz_explicit: zone.posix_tz_explicit(),
+            posix_tz_letters: zone.posix_tz_letters(),
             tz_std_abbr: zone.std_abbr,
             tz_dst_abbr: zone.dst_abbr,
+            tz_name: p.timezones.get(&s.timezone).cloned(),
             ntp_server: s.ntp_server.clone(),
             language: p
                 .languages
@@ -95,6 +110,12 @@ impl SettingsContext {
                 .cloned()
                 .unwrap_or_else(|| s.language.clone()),
             language_code: s.language.clone(),
+            model_languages: p
+                .model_languages
+                .iter()
+                .filter_map(|(name, t)| Some((name.clone(), t.get(&s.language)?.clone())))
+                .collect(),
+            voicemail_number: s.voicemail_number.clone(),
         }
     }
 
@@ -108,8 +129,14 @@ impl SettingsContext {
             ),
             ("timezone", self.timezone.as_str()),
             ("posix_tz", self.posix_tz.as_str()),
+            ("posix_tz_letters", self.posix_tz_letters.as_str()),
+            ("tz_name", self.tz_name.as_deref().unwrap_or("")),
             ("ntp_server", self.ntp_server.as_str()),
             ("language", self.language.as_str()),
+            (
+                "voicemail_number",
+                self.voicemail_number.as_deref().unwrap_or(""),
+            ),
         ]
         .into_iter()
     }
@@ -227,19 +254,26 @@ pub struct DeviceContext {
     pub unused_lines: Vec<usize>,
     /// Phone-wide settings.
     pub settings: SettingsContext,
+    /// The phone's admin password (or [`MASK`] in previews): per-device files only.
+    pub admin_password: String,
 }
 
 impl DeviceContext {
-    /// Builds the context from a line plan; `mask` replaces passwords for previews.
+    /// Builds the context of `device` (its MAC and the model it is rendered for) from a line
+    /// plan and the phone's admin password; `mask` replaces passwords for previews.
     pub fn new(
         vendor: &Vendor,
-        model: Option<&str>,
-        mac: &Mac,
+        device: &Device,
         plan: &LinePlan,
         settings: SettingsContext,
         server_url: &str,
+        admin_password: &AdminPassword,
         mask: bool,
     ) -> Self {
+        let (mac, model) = (&device.mac, device.effective_model());
+        let secret = |pw: &str| {
+            if mask { MASK.to_owned() } else { pw.to_owned() }
+        };
         let lines = plan
             .lines
             .iter()
@@ -253,11 +287,7 @@ impl DeviceContext {
                 display_name: l.account.name.clone(),
                 user_name: l.account.sip_username.clone(),
                 auth_name: l.account.sip_username.clone(),
-                password: if mask {
-                    MASK.to_owned()
-                } else {
-                    l.account.password.expose().to_owned()
-                },
+                password: secret(l.account.password.expose()),
             })
             .collect::<Vec<_>>();
         Self {
@@ -276,6 +306,7 @@ impl DeviceContext {
             unused_lines: (lines.len() + 1..=plan.capacity).collect(),
             lines,
             settings,
+            admin_password: secret(admin_password.expose()),
         }
     }
 
@@ -287,6 +318,7 @@ impl DeviceContext {
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
         out.push(("server_url".to_owned(), &self.server_url));
+        out.push(("admin_password".to_owned(), &self.admin_password));
         for l in &self.lines {
             for (k, v) in [
                 ("label", &l.label),

@@ -120,14 +120,13 @@ fn render_with(
     settings: SettingsContext,
 ) -> Result<(Rendered, LinePlan), RenderError> {
     let plan = line_plan(bundle, vendor);
-    let model = bundle.device.effective_model();
     let ctx = DeviceContext::new(
         vendor,
-        model,
-        &bundle.device.mac,
+        &bundle.device,
         &plan,
         settings,
         server_url,
+        bundle.admin_password().0,
         mask,
     );
     Ok((render_device(file, &ctx)?, plan))

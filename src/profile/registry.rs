@@ -6,6 +6,7 @@ use regex::{Regex, RegexSet};
 
 use super::spec::{FileKind, FileSpec, ModelSpec, UploadSpec, VendorProfile};
 use super::templates::PROFILES;
+use crate::domain::settings::LANGUAGES;
 use crate::domain::{Mac, RuleError};
 
 /// A loaded vendor profile with its compiled patterns.
@@ -47,6 +48,26 @@ impl Vendor {
             .and_then(|k| self.profile.models.get(k))
     }
 
+    /// The vendor's name for language code `code` (`de` → `German_Germany`) on `model`, if
+    /// that phone has the language: from the model's own table when its `language_index`
+    /// attribute names one, else from the vendor's.
+    pub fn language(&self, code: &str, model: Option<&str>) -> Option<&str> {
+        let table = model
+            .and_then(|m| self.model(m))
+            .and_then(|m| m.attrs.get(LANGUAGE_INDEX))
+            .and_then(|t| self.profile.model_languages.get(t))
+            .unwrap_or(&self.profile.languages);
+        table.get(code).map(String::as_str)
+    }
+
+    /// The language codes `model` shows, sorted.
+    pub fn language_codes(&self, model: Option<&str>) -> Vec<&str> {
+        LANGUAGES
+            .into_iter()
+            .filter(|code| self.language(code, model).is_some())
+            .collect()
+    }
+
     /// Lines of `model`, or the vendor default for unknown models.
     pub fn capacity(&self, model: Option<&str>) -> usize {
         model
@@ -54,6 +75,9 @@ impl Vendor {
             .map_or(self.profile.default_lines, |m| m.lines)
     }
 }
+
+/// The model attribute that names a language table of [`VendorProfile::model_languages`].
+pub const LANGUAGE_INDEX: &str = "language_index";
 
 /// What a phone's User-Agent says about it. A hint only, never a credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +186,7 @@ impl Vendors {
                     return Err(err(format!("OUI {oui} is claimed by two vendors")));
                 }
             }
+            check_codes(&profile).map_err(err)?;
             for transport in ["udp", "tcp", "tls", "dns_srv"] {
                 if !profile.transports.contains_key(transport) {
                     return Err(err(format!("transports.{transport} is missing")));
@@ -402,6 +427,39 @@ pub fn expand_name(
     }
     out.push_str(rest);
     Some(out)
+}
+
+/// Checks the profile's code tables: language codes deskprov knows, language tables that exist,
+/// IANA zone names that exist.
+fn check_codes(profile: &VendorProfile) -> Result<(), String> {
+    let tables = std::iter::once(("languages".to_owned(), &profile.languages)).chain(
+        profile
+            .model_languages
+            .iter()
+            .map(|(name, t)| (format!("model_languages.{name}"), t)),
+    );
+    for (name, table) in tables {
+        if let Some(code) = table.keys().find(|c| !LANGUAGES.contains(&c.as_str())) {
+            return Err(format!("{name}: unknown language code {code}"));
+        }
+    }
+    for (model, spec) in &profile.models {
+        if let Some(table) = spec.attrs.get(LANGUAGE_INDEX)
+            && !profile.model_languages.contains_key(table)
+        {
+            return Err(format!(
+                "model {model}: no model_languages.{table} for its {LANGUAGE_INDEX}"
+            ));
+        }
+    }
+    match profile
+        .timezones
+        .keys()
+        .find(|z| z.parse::<chrono_tz::Tz>().is_err())
+    {
+        Some(zone) => Err(format!("timezones: {zone} is not an IANA time zone")),
+        None => Ok(()),
+    }
 }
 
 /// Turns a name pattern into an anchored regex; returns the attribute the `attr` group holds.

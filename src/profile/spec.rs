@@ -21,9 +21,20 @@ pub struct VendorProfile {
     /// Vendor codes for `udp`, `tcp`, `tls`, `dns_srv`.
     #[serde(default)]
     pub transports: BTreeMap<String, String>,
-    /// Vendor names for language codes (`en` → `English`).
+    /// Vendor names for language codes (`en` → `English`): the languages the vendor's phones
+    /// show. A code missing here is a language the family lacks: a phone of the family is never
+    /// given it (the change is refused).
     #[serde(default)]
     pub languages: BTreeMap<String, String>,
+    /// Language tables of their own, by name, for models whose `language_index` attribute names
+    /// one (`x` → `de` → `16`): such a model shows only the languages of its table, in its codes.
+    #[serde(default)]
+    pub model_languages: BTreeMap<String, BTreeMap<String, String>>,
+    /// The vendor's own names for IANA time zones (`Europe/Berlin` → `Germany(Berlin)`), for
+    /// phones that pick a zone (and its summer-time rule) from a built-in list. A zone missing
+    /// here gets its offset and rule spelled out instead.
+    #[serde(default)]
+    pub timezones: BTreeMap<String, String>,
     /// Files the phones request.
     pub files: Vec<FileSpec>,
     /// Files the phones upload (`PUT`): logs, local overrides.

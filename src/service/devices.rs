@@ -6,14 +6,16 @@ use serde_json::json;
 use super::Services;
 use super::{ServiceError, ServiceResult};
 use crate::domain::Actor;
-use crate::domain::device::{DeviceDraft, DevicePatch};
+use crate::domain::Settings;
+use crate::domain::device::{DeviceCredentials, DeviceDraft, DevicePatch};
 use crate::domain::{DeviceStatus, Mac, RuleError, device_status};
 use crate::profile::provision::{config_current, device_file, render_common_file};
 use crate::profile::{FileKind, FileSpec, Rendered, Vendor, Vendors};
-use crate::store::devices;
+use crate::store::devices::{self, Secrets};
 use crate::store::{StoreResult, uploads};
 
 use super::audit::{Access, record_access};
+use super::languages::{self, Scope};
 use super::tenants::load_tenant;
 
 /// Parses a MAC in any common spelling; the error names the `mac` field.
@@ -146,21 +148,50 @@ pub async fn register(
     let vendor_id = vendor.id().to_owned();
     let mac = spec.mac;
     let by = actor.clone();
+    let vendors = services.vendors.clone();
     services
         .store
-        .write(move |tx| devices::insert(tx, &by, &tenant, &spec, &vendor_id))
+        .write(move |tx| {
+            devices::insert(tx, &by, &tenant, &spec, &vendor_id)?;
+            languages::check(
+                tx,
+                &vendors,
+                Scope::Device(&mac),
+                language_field(&spec.settings),
+            )
+        })
         .await?;
     load(services, actor, &mac.lower12()).await
 }
 
+/// The field a refused language is reported on: the device's own setting when it has one,
+/// else the inherited `language`.
+fn language_field(settings: &Settings) -> &'static str {
+    if settings.language.is_some() {
+        "settings.language"
+    } else {
+        "language"
+    }
+}
+
+/// Passwords a device change generated, to show once.
+#[derive(Debug, Clone, Default)]
+pub struct Generated {
+    /// The device's own HTTP credentials password.
+    pub credentials_password: Option<String>,
+    /// The phone's admin password, when `"generate"` asked for one.
+    pub admin_password: Option<String>,
+}
+
 /// Applies `patch` to the device with `mac` (re-assign, model, site, label, settings,
-/// re-open enrollment). Returns the changed device's bundle.
+/// re-open enrollment, its own credentials and admin password). Returns the changed device's
+/// bundle and the passwords generated, to show once.
 pub async fn update(
     services: &Services,
     actor: &Actor,
     mac: &str,
     patch: DevicePatch,
-) -> ServiceResult<(DeviceBundle, Option<String>)> {
+) -> ServiceResult<(DeviceBundle, Generated)> {
     patch.check()?;
     let bundle = load(services, actor, mac).await?;
     if let Some(model) = &patch.model
@@ -174,32 +205,61 @@ pub async fn update(
             format!("{model} is not a {} model", bundle.device.vendor),
         )));
     }
-    // Credentials are a security setting: admins only. A generated password is returned to
-    // show once.
-    let (credentials, generated) = match &patch.phone_credentials {
+    let (credentials, credentials_password) = credentials_change(actor, &patch)?;
+    let (admin_password, generated_admin) = match patch.admin_password_change()? {
         None => (None, None),
         Some(change) => {
-            actor.require_admin()?;
-            match change {
-                None => (Some(None), None),
-                Some(input) => {
-                    let (creds, generated) = input.check(&mut rand::rng())?;
-                    (Some(Some(creds)), generated)
-                }
-            }
+            let (password, shown) = change.resolve(&mut rand::rng());
+            (Some(password), shown)
         }
     };
+    let language_may_change = patch.settings.is_some()
+        || patch.site.is_some()
+        || patch.extension.is_some()
+        || patch.model.is_some();
+    let field = language_field(patch.settings.as_ref().unwrap_or(&Settings::default()));
     let DeviceBundle { tenant, device, .. } = bundle;
     let mac = device.mac;
     let by = actor.clone();
+    let vendors = services.vendors.clone();
     services
         .store
         .write(move |tx| {
-            let credentials = credentials.as_ref().map(Option::as_ref);
-            devices::update(tx, &by, &tenant, &device, &patch, credentials)
+            let secrets = Secrets {
+                credentials: credentials.as_ref().map(Option::as_ref),
+                admin_password: admin_password.as_ref().map(Option::as_ref),
+            };
+            devices::update(tx, &by, &tenant, &device, &patch, secrets)?;
+            if language_may_change {
+                languages::check(tx, &vendors, Scope::Device(&mac), field)?;
+            }
+            Ok(())
         })
         .await?;
+    let generated = Generated {
+        credentials_password,
+        admin_password: generated_admin,
+    };
     Ok((load(services, actor, &mac.lower12()).await?, generated))
+}
+
+/// The device's own credentials as `patch` changes them (a security setting: admins only),
+/// with a generated password to show once.
+fn credentials_change(
+    actor: &Actor,
+    patch: &DevicePatch,
+) -> ServiceResult<(Option<Option<DeviceCredentials>>, Option<String>)> {
+    let Some(change) = &patch.phone_credentials else {
+        return Ok((None, None));
+    };
+    actor.require_admin()?;
+    Ok(match change {
+        None => (Some(None), None),
+        Some(input) => {
+            let (creds, generated) = input.check(&mut rand::rng())?;
+            (Some(Some(creds)), generated)
+        }
+    })
 }
 
 /// The files the device fetches: its own and its model's common ones.

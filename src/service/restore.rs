@@ -14,6 +14,7 @@ use crate::domain::device::DeviceDraft;
 use crate::domain::tenant::Tenant;
 use crate::domain::user::{Alias, AliasDraft, User, UserDraft};
 use crate::profile::Vendors;
+use crate::service::languages::{self, Scope};
 use crate::service::users::rules;
 use crate::service::{ServiceResult, Services};
 use crate::store::{StoreError, StoreResult, aliases, audit, devices, tenants, users};
@@ -248,6 +249,7 @@ fn device(
         .id()
         .to_owned();
     let device = devices::insert_as(tx, actor, "restore", tenant, &spec, &vendor)?;
+    languages::check(tx, vendors, Scope::Device(&device.mac), "language")?;
     let mut record = device.to_json();
     record["extension"] = json!(spec.extension);
     Ok(Restored {

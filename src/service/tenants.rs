@@ -1,6 +1,7 @@
 //! Tenants and their sites: creating and changing them, and loading them as an actor may see
 //! them.
 
+use super::languages::{self, Scope};
 use super::{ServiceResult, Services};
 use crate::domain::Actor;
 use crate::domain::tenant::{Site, SiteDraft, Tenant, TenantDraft, TenantSummary};
@@ -47,65 +48,100 @@ pub async fn summaries(services: &Services, actor: &Actor) -> ServiceResult<Vec<
         .collect())
 }
 
-/// Creates a tenant (admins not bound to a tenant). Returns it and the phone password
-/// generated for it, if one was (shown once).
+/// Passwords a change generated, to show once.
+#[derive(Debug, Clone, Default)]
+pub struct Generated {
+    /// The tenant's phone (HTTP) password, when its policy asked for a generated one.
+    pub phone_password: Option<String>,
+    /// The admin password of the tenant's or site's phones, when `"generate"` asked for one.
+    pub admin_password: Option<String>,
+}
+
+/// Creates a tenant (admins not bound to a tenant). Returns it and the passwords generated for
+/// it, if any (shown once).
 pub async fn create_tenant(
     services: &Services,
     actor: &Actor,
     draft: TenantDraft,
-) -> ServiceResult<(Tenant, Option<String>)> {
+) -> ServiceResult<(Tenant, Generated)> {
     actor.require_global_admin()?;
-    let spec = draft.into_new()?;
+    let mut spec = draft.into_new()?;
+    let admin_password = spec.settle_admin_password(&mut rand::rng());
     let by = actor.clone();
-    Ok(services
+    let (tenant, phone_password) = services
         .store
         .write(move |tx| tenants::insert(tx, &by, spec))
-        .await?)
+        .await?;
+    let generated = Generated {
+        phone_password,
+        admin_password,
+    };
+    Ok((tenant, generated))
 }
 
 /// Changes a tenant's settings, plan or phone-side policy (admins); the name is immutable.
-/// Returns the changed tenant and a generated phone password, if one was.
+/// Returns the changed tenant and the passwords generated, if any. A language some registered
+/// phone's family cannot show is refused (see [`languages`]).
 pub async fn update_tenant(
     services: &Services,
     actor: &Actor,
     name: String,
     draft: TenantDraft,
-) -> ServiceResult<(Tenant, Option<String>)> {
+) -> ServiceResult<(Tenant, Generated)> {
     actor.require_admin()?;
     let before = load_tenant(services, actor, name).await?;
-    let spec = draft.apply_to(before.spec())?;
+    let language_changes = draft.language.is_some();
+    let mut spec = draft.apply_to(before.spec())?;
+    let admin_password = spec.settle_admin_password(&mut rand::rng());
     let by = actor.clone();
-    Ok(services
+    let vendors = services.vendors.clone();
+    let (tenant, phone_password) = services
         .store
-        .write(move |tx| tenants::update(tx, &by, &before, spec))
-        .await?)
+        .write(move |tx| {
+            let changed = tenants::update(tx, &by, &before, spec)?;
+            if language_changes {
+                languages::check(tx, &vendors, Scope::Tenant(before.id), "language")?;
+            }
+            Ok(changed)
+        })
+        .await?;
+    let generated = Generated {
+        phone_password,
+        admin_password,
+    };
+    Ok((tenant, generated))
 }
 
-/// Adds a site to a tenant (admins).
+/// Adds a site to a tenant (admins). Returns it and the admin password generated for its
+/// phones, if `"generate"` asked for one (shown once).
 pub async fn create_site(
     services: &Services,
     actor: &Actor,
     tenant: String,
     draft: SiteDraft,
-) -> ServiceResult<Site> {
+) -> ServiceResult<(Site, Option<String>)> {
     actor.require_admin()?;
     let tenant = load_tenant(services, actor, tenant).await?;
-    let spec = draft.into_new()?;
+    let mut spec = draft.into_new()?;
+    let generated = spec.settle_admin_password(&mut rand::rng());
     let by = actor.clone();
-    Ok(services
+    let site = services
         .store
         .write(move |tx| sites::insert(tx, &by, tenant.id, &spec))
-        .await?)
+        .await?;
+    Ok((site, generated))
 }
 
-/// Changes a site's settings or allow-list (admins); the name is immutable.
+/// Changes a site's settings or allow-list (admins); the name is immutable. Returns it and the
+/// admin password generated for its phones, if any. A language some registered phone's family
+/// cannot show is refused (see [`languages`]).
 pub async fn update_site(
     services: &Services,
     actor: &Actor,
     tenant: String,
     site: String,
     draft: SiteDraft,
-) -> ServiceResult<Site> {
+) -> ServiceResult<(Site, Option<String>)> {
     actor.require_admin()?;
     let tenant = load_tenant(services, actor, tenant).await?;
     let before = services
@@ -115,12 +151,22 @@ pub async fn update_site(
             other => other,
         })
         .await?;
-    let spec = draft.apply_to(before.spec())?;
+    let language_changes = draft.language.is_some();
+    let mut spec = draft.apply_to(before.spec())?;
+    let generated = spec.settle_admin_password(&mut rand::rng());
     let by = actor.clone();
-    Ok(services
+    let vendors = services.vendors.clone();
+    let site = services
         .store
-        .write(move |tx| sites::update(tx, &by, &before, &spec))
-        .await?)
+        .write(move |tx| {
+            let changed = sites::update(tx, &by, &before, &spec)?;
+            if language_changes {
+                languages::check(tx, &vendors, Scope::Tenant(before.tenant_id), "language")?;
+            }
+            Ok(changed)
+        })
+        .await?;
+    Ok((site, generated))
 }
 
 /// A tenant's sites (admins, and installers of the tenant for the pages' pickers).

@@ -11,6 +11,7 @@ use crate::store::aliases;
 
 use crate::store::users;
 
+use super::languages::{self, Scope};
 use super::tenants::load_tenant;
 
 /// What the user rules need to know about `tenant`.
@@ -244,10 +245,16 @@ pub async fn update(
     let spec = draft.apply_to(before.spec.clone(), rules(&tenant))?;
     let spec = hashed(spec).await?;
     let by = actor.clone();
+    // A user's phones without a site of their own are at the user's site.
+    let site_changes = spec.site != before.spec.site;
+    let vendors = services.vendors.clone();
     Ok(services
         .store
         .write(move |tx| {
             let user = users::update(tx, &by, &tenant, &before, &spec)?;
+            if site_changes {
+                languages::check(tx, &vendors, Scope::User(user.id), "site")?;
+            }
             let aliases = aliases::for_user(tx, user.id)?;
             Ok((user, aliases))
         })

@@ -15,11 +15,12 @@ use super::{StoreError, StoreResult, now, optional_time_column, time_column, tim
 use crate::domain::device::{Device, DeviceBundle};
 use crate::domain::device::{DeviceCredentials, DevicePatch, DeviceSpec};
 use crate::domain::user::Alias;
-use crate::domain::{Mac, RuleError};
+use crate::domain::{AdminPassword, Mac, RuleError};
 
 const SELECT: &str =
     "SELECT id, mac, tenant_id, user_id, vendor, model, site_id, label, settings, enroll_deadline,
-    first_fetch_at, last_fetch_at, last_ip, seen_model, seen_firmware, created_at, bound_ip, bound_cert, credentials FROM devices";
+    first_fetch_at, last_fetch_at, last_ip, seen_model, seen_firmware, created_at, bound_ip, bound_cert, credentials,
+    admin_password, generated_admin_password FROM devices";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Device> {
     let mac: String = r.get(1)?;
@@ -47,7 +48,25 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Device> {
         credentials: r
             .get::<_, Option<String>>(18)?
             .and_then(|c| serde_json::from_str(&c).ok()),
+        admin_password: r
+            .get::<_, Option<String>>(19)?
+            .map(AdminPassword::from_trusted),
+        generated_admin_password: generated_admin_password(r, 20)?,
     })
+}
+
+/// The admin password generated at registration (or by migration 0006 for older devices). An
+/// empty one would leave the phone on its factory default, so it is an error, not a value.
+fn generated_admin_password(r: &Row<'_>, i: usize) -> rusqlite::Result<AdminPassword> {
+    let pw: String = r.get(i)?;
+    if pw.is_empty() {
+        return Err(rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            "device has no generated admin password".into(),
+        ));
+    }
+    Ok(AdminPassword::from_trusted(pw))
 }
 
 /// The device with `mac`.
@@ -172,9 +191,11 @@ pub fn insert_as(
         .transpose()?;
     let at = now();
     let deadline = at + chrono::Duration::from_std(tenant.enroll_window).unwrap_or_default();
+    // Every phone gets an admin password of its own, so none keeps its factory default.
+    let generated = AdminPassword::generate(&mut rand::rng());
     tx.execute(
-        "INSERT INTO devices (mac, tenant_id, user_id, vendor, model, site_id, label, settings, enroll_deadline, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+        "INSERT INTO devices (mac, tenant_id, user_id, vendor, model, site_id, label, settings, enroll_deadline, created_at, updated_at, generated_admin_password)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
         params![
             spec.mac.lower12(),
             tenant.id,
@@ -186,6 +207,7 @@ pub fn insert_as(
             serde_json::to_string(&spec.settings)?,
             time_text(deadline),
             time_text(at),
+            generated.expose(),
         ],
     )?;
     let device = by_mac(tx, &spec.mac)?;
@@ -222,15 +244,25 @@ fn with_owner(device: &Device, owner: &User) -> Value {
     v
 }
 
-/// Applies `patch` to `device` (re-assign, model, site, label, settings, re-open enrollment);
-/// `credentials` replaces (`Some(Some)`) or removes (`Some(None)`) the device's own credentials.
+/// What a device update changes besides the patch's plain fields: its own credentials and its
+/// own admin password, each replaced (`Some(Some)`) or removed (`Some(None)`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Secrets<'a> {
+    /// The device's own HTTP credentials.
+    pub credentials: Option<Option<&'a DeviceCredentials>>,
+    /// The device's own admin password.
+    pub admin_password: Option<Option<&'a AdminPassword>>,
+}
+
+/// Applies `patch` to `device` (re-assign, model, site, label, settings, re-open enrollment)
+/// and `secrets`.
 pub fn update(
     tx: &Transaction<'_>,
     actor: &Actor,
     tenant: &Tenant,
     device: &Device,
     patch: &DevicePatch,
-    credentials: Option<Option<&DeviceCredentials>>,
+    secrets: Secrets<'_>,
 ) -> StoreResult<Device> {
     let current_owner = users::by_id(tx, device.user_id)?;
     let owner = match &patch.extension {
@@ -257,15 +289,20 @@ pub fn update(
         device.enroll_deadline
     };
     let settings = patch.settings.as_ref().unwrap_or(&device.settings);
-    let credentials = match credentials {
+    let credentials = match secrets.credentials {
         Some(new) => new,
         None => device.credentials.as_ref(),
+    };
+    let admin_password = match secrets.admin_password {
+        Some(new) => new,
+        None => device.admin_password.as_ref(),
     };
     tx.execute(
         "UPDATE devices SET user_id = ?2, model = ?3, site_id = ?4, label = ?5, settings = ?6, enroll_deadline = ?7,
             first_fetch_at = CASE WHEN ?8 THEN NULL ELSE first_fetch_at END,
             bound_ip = CASE WHEN ?8 THEN NULL ELSE bound_ip END,
-            bound_cert = CASE WHEN ?8 THEN NULL ELSE bound_cert END, updated_at = ?9, credentials = ?10
+            bound_cert = CASE WHEN ?8 THEN NULL ELSE bound_cert END, updated_at = ?9, credentials = ?10,
+            admin_password = ?11
          WHERE id = ?1",
         params![
             device.id,
@@ -278,6 +315,7 @@ pub fn update(
             patch.reopen_enrollment == Some(true),
             time_text(at),
             credentials.map(serde_json::to_string).transpose()?,
+            admin_password.map(AdminPassword::expose),
         ],
     )?;
     let after = by_mac(tx, &device.mac)?;

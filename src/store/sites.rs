@@ -6,11 +6,11 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::audit;
 use super::{StoreError, StoreResult, now, time_text};
 
-use crate::domain::RuleError;
 use crate::domain::tenant::Site;
 use crate::domain::tenant::SiteSpec;
+use crate::domain::{AdminPassword, RuleError};
 
-const COLUMNS: &str = "id, tenant_id, name, settings, created_at, allow_cidrs";
+const COLUMNS: &str = "id, tenant_id, name, settings, created_at, allow_cidrs, admin_password";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Site> {
     let settings: String = r.get(3)?;
@@ -23,6 +23,9 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Site> {
         allow_cidrs: r
             .get::<_, Option<String>>(5)?
             .and_then(|c| serde_json::from_str(&c).ok()),
+        admin_password: r
+            .get::<_, Option<String>>(6)?
+            .map(AdminPassword::from_trusted),
     })
 }
 
@@ -89,13 +92,14 @@ pub fn insert(
         )));
     }
     tx.execute(
-        "INSERT INTO sites (tenant_id, name, settings, allow_cidrs, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO sites (tenant_id, name, settings, allow_cidrs, created_at, admin_password) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
             tenant_id,
             spec.name.as_str(),
             serde_json::to_string(&spec.settings)?,
             cidrs_json(spec)?,
-            time_text(now())
+            time_text(now()),
+            spec.admin_password.as_ref().map(AdminPassword::expose),
         ],
     )?;
     let site = by_id(tx, tx.last_insert_rowid())?;
@@ -123,11 +127,12 @@ pub fn update(
     spec: &SiteSpec,
 ) -> StoreResult<Site> {
     tx.execute(
-        "UPDATE sites SET settings = ?2, allow_cidrs = ?3 WHERE id = ?1",
+        "UPDATE sites SET settings = ?2, allow_cidrs = ?3, admin_password = ?4 WHERE id = ?1",
         params![
             before.id,
             serde_json::to_string(&spec.settings)?,
-            cidrs_json(spec)?
+            cidrs_json(spec)?,
+            spec.admin_password.as_ref().map(AdminPassword::expose),
         ],
     )?;
     let after = by_id(tx, before.id)?;

@@ -12,9 +12,9 @@ use crate::domain::extension::ExtensionPlanInput;
 use crate::domain::phone_auth::{GENERATE_URL_KEY, GENERATED_URL_KEY_CHARS, PhoneAuth};
 use crate::domain::tenant::TenantSpec;
 use crate::domain::tenant::{Tenant, TenantSummary};
-use crate::domain::{ExtensionPlan, RuleError, SipPassword, sip_username_prefix};
+use crate::domain::{AdminPassword, ExtensionPlan, RuleError, SipPassword, sip_username_prefix};
 
-const COLUMNS: &str = "id, name, sip_username_prefix, settings, extension_plan, phone_auth, enroll_window_secs, max_devices_per_user, created_at";
+const COLUMNS: &str = "id, name, sip_username_prefix, settings, extension_plan, phone_auth, enroll_window_secs, max_devices_per_user, created_at, admin_password";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Tenant> {
     let json_err = |i, e: serde_json::Error| {
@@ -32,6 +32,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Tenant> {
         enroll_window: Duration::from_secs(r.get::<_, i64>(6)?.max(0) as u64),
         max_devices_per_user: r.get(7)?,
         created_at: r.get(8)?,
+        admin_password: r
+            .get::<_, Option<String>>(9)?
+            .map(AdminPassword::from_trusted),
     })
 }
 
@@ -161,8 +164,8 @@ pub fn insert(
     check_url_key_free(tx, &spec.phone_auth, None)?;
     let at = time_text(now());
     tx.execute(
-        "INSERT INTO tenants (name, sip_username_prefix, settings, extension_plan, phone_auth, enroll_window_secs, max_devices_per_user, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+        "INSERT INTO tenants (name, sip_username_prefix, settings, extension_plan, phone_auth, enroll_window_secs, max_devices_per_user, created_at, updated_at, admin_password)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
         params![
             spec.name,
             prefix,
@@ -172,6 +175,7 @@ pub fn insert(
             spec.enroll_window.as_secs() as i64,
             spec.max_devices_per_user,
             at,
+            spec.admin_password.as_ref().map(AdminPassword::expose),
         ],
     )
     .map_err(|e| if is_constraint(&e) { conflict("name", "tenant_exists", "tenant already exists".into()) } else { e.into() })?;
@@ -202,7 +206,7 @@ pub fn update(
     let generated = settle_phone_password(&mut spec, &mut rand::rng());
     check_url_key_free(tx, &spec.phone_auth, Some(before.id))?;
     tx.execute(
-        "UPDATE tenants SET settings = ?2, extension_plan = ?3, phone_auth = ?4, enroll_window_secs = ?5, max_devices_per_user = ?6, updated_at = ?7 WHERE id = ?1",
+        "UPDATE tenants SET settings = ?2, extension_plan = ?3, phone_auth = ?4, enroll_window_secs = ?5, max_devices_per_user = ?6, updated_at = ?7, admin_password = ?8 WHERE id = ?1",
         params![
             before.id,
             serde_json::to_string(&spec.settings)?,
@@ -211,6 +215,7 @@ pub fn update(
             spec.enroll_window.as_secs() as i64,
             spec.max_devices_per_user,
             time_text(now()),
+            spec.admin_password.as_ref().map(AdminPassword::expose),
         ],
     )?;
     let after = by_id(tx, before.id)?;

@@ -1014,16 +1014,27 @@ async fn file_previews_mask_secrets_unless_revealed_and_audited() {
     assert_eq!(kv(&pairs, "account.2.password"), Some("********"));
     assert_eq!(kv(&pairs, "account.1.user_name"), Some("testsitecom_101"));
     assert!(!masked.contains(&user_pw) && !masked.contains(&alias_pw));
+    assert_eq!(
+        kv(&pairs, "static.security.user_password"),
+        Some("admin:********"),
+        "the phone's admin password is masked too"
+    );
 
     let revealed = fetch("?reveal=true").await;
     let pairs = parse_kv(&revealed);
     assert_eq!(kv(&pairs, "account.1.password"), Some(user_pw.as_str()));
     assert_eq!(kv(&pairs, "account.2.password"), Some(alias_pw.as_str()));
+    let admin_pw = kv(&pairs, "static.security.user_password")
+        .and_then(|v| v.strip_prefix("admin:"))
+        .expect("an admin password")
+        .to_owned();
+    assert!(!masked.contains(&admin_pw));
     // Masking touches the passwords and nothing else.
     assert_eq!(
         revealed
             .replace(&user_pw, "********")
-            .replace(&alias_pw, "********"),
+            .replace(&alias_pw, "********")
+            .replace(&admin_pw, "********"),
         masked
     );
     // The reveal is audited.
@@ -1036,6 +1047,7 @@ async fn file_previews_mask_secrets_unless_revealed_and_audited() {
     assert_eq!(newest["tenant"], "testsite.com");
     assert_eq!(newest["after"]["file"], format!("{YEALINK_MAC}.cfg"));
     assert!(!newest.to_string().contains(&user_pw));
+    assert!(!newest.to_string().contains(&admin_pw));
 
     // The revealed preview is the file as the phone gets it.
     let phone = app

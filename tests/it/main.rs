@@ -18,6 +18,7 @@ mod metrics;
 mod openapi;
 mod phone_auth;
 mod phone_cache;
+mod phone_settings;
 mod provisioning;
 mod retention;
 mod rules;

@@ -101,6 +101,7 @@ pub fn line_keys(n: usize) -> Vec<String> {
         "Extension",
         "Short_Name",
         "Extended_Function",
+        "Mailbox_ID",
     ]
     .iter()
     .map(|k| format!("{k}_{n}_"))
@@ -137,6 +138,21 @@ pub fn device_keys(lines: usize, capacity: usize, extra: &[&str]) -> BTreeSet<St
     keys.extend(regional_keys(true));
     keys.extend(extra.iter().map(|k| k.to_string()));
     keys.into_iter().collect()
+}
+
+/// The exact key set of an MPP per-device file: the lines, the admin password, voicemail (the
+/// number, and per line the server of the message-waiting subscription).
+pub fn mpp_device_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
+    let mut extra: Vec<String> = [
+        "Station_Display_Name",
+        "Admin_Password",
+        "Voice_Mail_Number",
+    ]
+    .map(String::from)
+    .to_vec();
+    extra.extend((1..=lines).map(|n| format!("Voice_Mail_Server_{n}_")));
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    device_keys(lines, capacity, &extra)
 }
 
 /// The exact key set of a common file (`with_dst_rule`: the zone has a known DST rule).
@@ -204,7 +220,7 @@ async fn few_lines_model() {
     let p = flat_profile(&body);
     assert_eq!(
         p.keys().cloned().collect::<BTreeSet<_>>(),
-        device_keys(2, 2, &["Station_Display_Name"])
+        mpp_device_keys(2, 2)
     );
     assert_eq!(val(&p, "Station_Display_Name"), "John Smith");
     assert_eq!(val(&p, "Line_Enable_1_"), "Yes");
@@ -228,6 +244,11 @@ async fn few_lines_model() {
         assert_eq!(val(&p, &format!("Extension_{n}_")), n.to_string());
     }
     assert_berlin_german(&p);
+    assert_eq!(val(&p, "Admin_Password"), ADMIN_PASSWORD);
+    assert_eq!(val(&p, "Voice_Mail_Number"), VOICEMAIL);
+    assert_eq!(val(&p, "Mailbox_ID_1_"), "testsitecom_101");
+    assert_eq!(val(&p, "Mailbox_ID_2_"), "testsitecom_101_2");
+    assert_eq!(val(&p, "Voice_Mail_Server_2_"), "pbx.testsite.com");
 
     let (common, content_type) = fetch(&app, M7821, "7821-3PCC.xml").await;
     assert_eq!(content_type, "text/xml; charset=utf-8");
@@ -260,7 +281,7 @@ async fn many_lines_model_with_tricky_names() {
     let p = flat_profile(&body);
     assert_eq!(
         p.keys().cloned().collect::<BTreeSet<_>>(),
-        device_keys(4, 16, &["Station_Display_Name"])
+        mpp_device_keys(4, 16)
     );
     assert_eq!(
         val(&p, "Display_Name_1_"),
@@ -294,7 +315,7 @@ async fn more_aliases_than_lines_overflow_visibly() {
     let p = flat_profile(&body);
     assert_eq!(
         p.keys().cloned().collect::<BTreeSet<_>>(),
-        device_keys(2, 2, &["Station_Display_Name"])
+        mpp_device_keys(2, 2)
     );
     assert_eq!(val(&p, "Display_Name_2_"), "Alias One");
     assert!(!body.contains("Alias Two") && !body.contains("Alias Three"));

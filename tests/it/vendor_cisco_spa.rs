@@ -4,13 +4,13 @@
 
 use std::collections::BTreeSet;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::*;
 use crate::vendor_cisco_mpp::{
     app_with_public_url, assert_berlin_german, common_keys, device_keys, flat_profile,
-    patch_tenant, set_url_key, val,
+    mpp_device_keys, patch_tenant, set_url_key, val,
 };
 use crate::vendor_kit::*;
 
@@ -56,6 +56,11 @@ const MODELS: [(&str, &str, usize); 11] = [
     ("SPA525G2", "525G2", 5),
 ];
 
+/// The exact key set of an SPA per-device file: the lines, the admin password, voicemail.
+fn spa_device_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
+    device_keys(lines, capacity, &["Admin_Passwd", "Voice_Mail_Number"])
+}
+
 fn keys_of(p: &std::collections::BTreeMap<String, String>) -> BTreeSet<String> {
     p.keys().cloned().collect()
 }
@@ -68,7 +73,7 @@ async fn few_lines_model() {
     assert_eq!(content_type, "text/xml; charset=utf-8");
     golden("cisco_spa", "spa303-one-alias", "0002fd303a01.xml", &body);
     let p = flat_profile(&body);
-    assert_eq!(keys_of(&p), device_keys(2, 3, &[]));
+    assert_eq!(keys_of(&p), spa_device_keys(2, 3));
     assert_eq!(val(&p, "Line_Enable_1_"), "Yes");
     assert_eq!(val(&p, "Display_Name_1_"), "John Smith");
     assert_eq!(val(&p, "User_ID_1_"), "testsitecom_101");
@@ -88,6 +93,9 @@ async fn few_lines_model() {
     assert_eq!(val(&p, "Line_Enable_3_"), "No", "the unused line is off");
     assert_eq!(val(&p, "Extension_3_"), "Disabled");
     assert_berlin_german(&p);
+    assert_eq!(val(&p, "Admin_Passwd"), ADMIN_PASSWORD);
+    assert_eq!(val(&p, "Voice_Mail_Number"), VOICEMAIL);
+    assert_eq!(val(&p, "Mailbox_ID_2_"), "testsitecom_101_2");
 
     let (common, content_type) = fetch(&app, SPA303, "spa303.cfg").await;
     assert_eq!(content_type, "text/xml; charset=utf-8");
@@ -117,7 +125,7 @@ async fn many_lines_model_with_tricky_names() {
         "names are XML-escaped"
     );
     let p = flat_profile(&body);
-    assert_eq!(keys_of(&p), device_keys(4, 8, &[]));
+    assert_eq!(keys_of(&p), spa_device_keys(4, 8));
     assert_eq!(
         val(&p, "Display_Name_1_"),
         TRICKY_NAME,
@@ -145,7 +153,7 @@ async fn more_aliases_than_lines_overflow_visibly() {
     let (body, _) = fetch(&app, SPA502G, "8843e1502b01.xml").await;
     golden("cisco_spa", "spa502g-overflow", "8843e1502b01.xml", &body);
     let p = flat_profile(&body);
-    assert_eq!(keys_of(&p), device_keys(1, 1, &[]));
+    assert_eq!(keys_of(&p), spa_device_keys(1, 1));
     assert!(!body.contains("Alias "));
     let (lines, overflow) = line_map(&app, SPA502G.mac).await;
     assert_eq!(lines, ["John Smith"]);
@@ -303,12 +311,42 @@ async fn dns_srv_is_udp_with_srv_lookups() {
     assert_eq!(val(&p, "SIP_Transport_1_"), "TLS");
     assert_eq!(val(&p, "Use_DNS_SRV_1_"), "No");
     assert_eq!(val(&p, "Outbound_Proxy_1_"), "sbc.testsite.com:5070");
-    // A language the SPA profile does not list falls back to English, Locale included.
-    patch_tenant(&app, json!({"language": "pl"})).await;
+}
+
+/// A language the SPA profile does not list is refused, for the tenant while it has an SPA
+/// phone and for an SPA phone of its own; one it lists reaches the phone with its Locale.
+#[tokio::test]
+async fn languages_the_spa_lacks_are_refused() {
+    let app = TestApp::spawn().await;
+    provision(&app, SPA303, "John Smith", &[]).await;
+    let (status, body) = app
+        .api(
+            Method::PATCH,
+            "/tenants/testsite.com",
+            Some(json!({"language": "pl"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, "language", "language_unsupported");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("Cisco SPA"), "{message}");
+    assert!(message.contains("0002fd303a01"), "{message}");
+    let (_, tenant) = app.get("/tenants/testsite.com").await;
+    assert_eq!(tenant["language"], "de", "nothing was written");
+    let (status, body) = app
+        .api(
+            Method::PATCH,
+            "/devices/0002fd303a01",
+            Some(json!({"settings": {"language": "zh"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, "settings.language", "language_unsupported");
+    patch_tenant(&app, json!({"language": "sv"})).await;
     let (body, _) = fetch(&app, SPA303, "0002fd303a01.xml").await;
     let p = flat_profile(&body);
-    assert_eq!(val(&p, "Language_Selection"), "English");
-    assert_eq!(val(&p, "Locale"), "en-US");
+    assert_eq!(val(&p, "Language_Selection"), "Swedish");
+    assert_eq!(val(&p, "Locale"), "sv-SE");
 }
 
 /// The SPA shares the MPP's regional keys: each zone's own summer-time rule, or none.
@@ -317,6 +355,17 @@ async fn summer_time_follows_the_zone() {
     let app = TestApp::spawn().await;
     provision(&app, SPA303, "John Smith", &[]).await;
     for (tz, offset, rule) in [
+        (
+            "Europe/Berlin",
+            "GMT+01:00",
+            Some("start=3/-1/7/2;end=10/-1/7/3;save=1"),
+        ),
+        (
+            "America/New_York",
+            "GMT-05:00",
+            Some("start=3/8/7/2;end=11/1/7/2;save=1"),
+        ),
+        ("Asia/Kolkata", "GMT+05:30", None),
         (
             "Australia/Sydney",
             "GMT+10:00",
@@ -387,16 +436,13 @@ async fn shared_mac_file_goes_to_the_registered_profile() {
         body.contains("deskprov: Cisco MPP 7841 6c416a000001."),
         "{body}"
     );
-    assert_eq!(
-        keys_of(&flat_profile(&body)),
-        device_keys(1, 4, &["Station_Display_Name"])
-    );
+    assert_eq!(keys_of(&flat_profile(&body)), mpp_device_keys(1, 4));
     let (body, _) = fetch(&app, spa, "6c416a000002.xml").await;
     assert!(
         body.contains("deskprov: Cisco SPA SPA504G 6c416a000002."),
         "{body}"
     );
-    assert_eq!(keys_of(&flat_profile(&body)), device_keys(1, 4, &[]));
+    assert_eq!(keys_of(&flat_profile(&body)), spa_device_keys(1, 4));
 
     // A UA of the other family for the same MAC is refused.
     let wrong = Phone {

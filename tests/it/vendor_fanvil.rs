@@ -49,6 +49,7 @@ const LINE_FIELDS: &[&str] = &[
     "RegisterTTL",
     "EnableReg",
     "Transport",
+    "MWINum",
     "ProxyAddr",
 ];
 
@@ -123,6 +124,48 @@ fn value<'a>(doc: &'a roxmltree::Document<'_>, path: &str) -> &'a str {
     node.text().unwrap_or("")
 }
 
+/// The summer-time rule of `<phone><date>` in one line, or `None` when switched off; every
+/// DST element is consumed, so a stray or missing one fails.
+fn dst(doc: &roxmltree::Document<'_>) -> Option<String> {
+    let date = doc
+        .descendants()
+        .find(|n| n.has_tag_name("date"))
+        .expect("<date>");
+    let mut fields: BTreeMap<String, String> = date
+        .children()
+        .filter(|n| n.is_element() && n.tag_name().name().contains("DST"))
+        .map(|n| {
+            (
+                n.tag_name().name().to_owned(),
+                n.text().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    match fields.remove("EnableDST").as_deref() {
+        Some("0") => {
+            assert!(fields.is_empty(), "rule without summer time: {fields:?}");
+            return None;
+        }
+        Some("2") => {}
+        other => panic!("EnableDST is {other:?}"),
+    }
+    assert_eq!(fields.remove("DSTFixedType").as_deref(), Some("2"));
+    let saved = fields.remove("DSTMinOffset").unwrap();
+    let mut end = |name: &str| {
+        let mut take = |k: &str| fields.remove(&format!("DST{name}{k}")).unwrap();
+        format!(
+            "{}/{}/{} {}h",
+            take("Mon"),
+            take("Week"),
+            take("Wday"),
+            take("Hour")
+        )
+    };
+    let rule = format!("{} -> {}, {saved}", end("Start"), end("End"));
+    assert!(fields.is_empty(), "unexpected: {fields:?}");
+    Some(rule)
+}
+
 /// The names of an element's children.
 fn keys_of(fields: &BTreeMap<String, String>) -> BTreeSet<&str> {
     fields.keys().map(String::as_str).collect()
@@ -179,6 +222,14 @@ async fn few_lines_model() {
     assert_eq!(value(&doc, "phone/date/SNTPServer"), "ntp.testsite.com");
     assert_eq!(value(&doc, "phone/date/EnableSNTP"), "1");
     assert_eq!(value(&doc, "phone/display/DefaultLanguage"), "16");
+    // The EU rule: the last Sunday (week -1, weekday 0) of March and of October.
+    assert_eq!(dst(&doc).as_deref(), Some("3/-1/0 2h -> 10/-1/0 3h, 60"));
+    assert_eq!(owner["MWINum"], VOICEMAIL);
+    assert_eq!(alias["MWINum"], VOICEMAIL);
+    assert_eq!(value(&doc, "phone/MenuPassword"), ADMIN_PASSWORD);
+    assert_eq!(value(&doc, "web/account/Name"), "admin");
+    assert_eq!(value(&doc, "web/account/Password"), ADMIN_PASSWORD);
+    assert_eq!(value(&doc, "web/account/Level"), "10");
 
     let (common, content_type) = fetch(&app, X3S, "f0X3shw1.100.cfg").await;
     assert_eq!(content_type, "text/xml; charset=utf-8");
@@ -191,6 +242,9 @@ async fn few_lines_model() {
     assert_eq!(value(&doc, "phone/date/TimeZoneName"), "UCT");
     assert_eq!(value(&doc, "phone/date/SNTPServer"), "pool.ntp.org");
     assert_eq!(value(&doc, "phone/display/DefaultLanguage"), "0", "English");
+    assert_eq!(dst(&doc), None);
+    assert!(doc.descendants().all(|n| !n.has_tag_name("MenuPassword")));
+    assert!(doc.descendants().all(|n| !n.has_tag_name("web")));
     assert_eq!(value(&doc, "ap/DownloadDeviceConf"), "1");
 }
 
@@ -289,7 +343,7 @@ async fn proxy_tls_and_other_zones() {
             Method::PATCH,
             "/tenants/testsite.com",
             Some(json!({"transport": "tls", "outbound_proxy": "sbc.testsite.com",
-                        "outbound_proxy_port": 5061, "timezone": "America/New_York", "language": "sv"})),
+                        "outbound_proxy_port": 5061, "timezone": "America/New_York", "language": "cs"})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -304,12 +358,28 @@ async fn proxy_tls_and_other_zones() {
     assert_eq!(value(&doc, "phone/date/TimeZone"), "-20");
     assert_eq!(value(&doc, "phone/date/TimeZoneName"), "UTC-05");
     assert_eq!(
+        dst(&doc).as_deref(),
+        Some("3/2/0 2h -> 11/1/0 2h, 60"),
+        "second Sunday of March, first of November"
+    );
+    assert_eq!(
         value(&doc, "phone/display/DefaultLanguage"),
-        "en",
-        "no Swedish on Fanvil: English"
+        "cz",
+        "Fanvil's code for Czech"
     );
 
-    for (zone, quarters, name) in [("Asia/Kolkata", "22", "UTC+5:30"), ("UTC", "0", "UCT")] {
+    for (zone, quarters, name, rule) in [
+        ("Asia/Kolkata", "22", "UTC+5:30", None),
+        // Southern hemisphere: on in October, off in April at 03:00 summer time.
+        (
+            "Australia/Sydney",
+            "40",
+            "UTC+10",
+            Some("10/1/0 2h -> 4/1/0 3h, 60"),
+        ),
+        ("America/Sao_Paulo", "-12", "UTC-03", None),
+        ("UTC", "0", "UCT", None),
+    ] {
         let (status, body) = app
             .api(
                 Method::PATCH,
@@ -322,12 +392,82 @@ async fn proxy_tls_and_other_zones() {
         let doc = parse_xml(&body);
         assert_eq!(value(&doc, "phone/date/TimeZone"), quarters, "{zone}");
         assert_eq!(value(&doc, "phone/date/TimeZoneName"), name, "{zone}");
+        assert_eq!(dst(&doc).as_deref(), rule, "{zone}");
         assert_eq!(
             lines(&doc)[&1]["Transport"],
             "0",
             "dns_srv falls back to udp"
         );
     }
+}
+
+/// Fanvil has no Swedish: refused for the tenant while it has a Fanvil phone. A V-series
+/// phone shows only the languages of its numeric table: Portuguese, fine on an X4U, is refused
+/// for it, at registration too.
+#[tokio::test]
+async fn languages_fanvil_lacks_are_refused() {
+    let app = TestApp::spawn().await;
+    provision(&app, X4U, "John Smith", &[]).await;
+    let (status, body) = app
+        .api(
+            Method::PATCH,
+            "/tenants/testsite.com",
+            Some(json!({"language": "sv"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, "language", "language_unsupported");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Fanvil")
+    );
+
+    let (status, body) = app
+        .api(
+            Method::PATCH,
+            "/tenants/testsite.com",
+            Some(json!({"language": "pt"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (body, _) = fetch(&app, X4U, "0c383e2cd783.cfg").await;
+    assert_eq!(
+        value(&parse_xml(&body), "phone/display/DefaultLanguage"),
+        "pt"
+    );
+    let (status, body) = app
+        .post(
+            "/devices",
+            json!({"mac": V62.mac, "tenant": "testsite.com", "extension": "101", "model": "V62"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, "language", "language_unsupported");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("Fanvil V62"), "{message}");
+    assert!(
+        message.ends_with("they show en, de, fr, es, it, nl"),
+        "{message}"
+    );
+    let (status, _) = app.get(&format!("/devices/{}", V62.mac)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing was registered");
+    // With a language of its own that its table has, it registers.
+    let (status, body) = app
+        .post(
+            "/devices",
+            json!({"mac": V62.mac, "tenant": "testsite.com", "extension": "101", "model": "V62",
+                   "settings": {"language": "fr"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (body, _) = fetch(&app, V62, "0c383e38e124.cfg").await;
+    assert_eq!(
+        value(&parse_xml(&body), "phone/display/DefaultLanguage"),
+        "5",
+        "the V series' code for French"
+    );
 }
 
 #[tokio::test]

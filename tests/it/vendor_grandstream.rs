@@ -116,7 +116,7 @@ fn parse_gs(body: &str) -> GsFile {
 }
 
 /// P-value keys: (account 1, account 2) numbers of each account field.
-const P_ACCOUNT: [(&str, &str); 11] = [
+const P_ACCOUNT: [(&str, &str); 13] = [
     ("P271", "P401"), // enable
     ("P270", "P417"), // label
     ("P3", "P407"),   // display name
@@ -128,12 +128,22 @@ const P_ACCOUNT: [(&str, &str); 11] = [
     ("P130", "P448"), // transport
     ("P32", "P412"),  // expiry, minutes
     ("P48", "P403"),  // outbound proxy
+    ("P33", "P426"),  // voicemail number
+    ("P99", "P415"),  // subscribe for message waiting
 ];
-const P_SETTINGS: [&str; 3] = ["P30", "P64", "P1362"];
-const ALIAS_SETTINGS: [&str; 3] = ["dateTime.ntp.server.1", "dateTime.timezone", "language.gui"];
+const P_SETTINGS: [&str; 4] = ["P30", "P64", "P246", "P1362"];
+const ALIAS_SETTINGS: [&str; 4] = [
+    "dateTime.ntp.server.1",
+    "dateTime.timezone",
+    "dateTime.timezone.custom",
+    "language.gui",
+];
 
+/// The key set of a per-device file in P-values: the settings, the admin password (P2), the
+/// accounts.
 fn pvalue_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
     let mut keys: BTreeSet<String> = P_SETTINGS.iter().map(|k| k.to_string()).collect();
+    keys.insert("P2".to_owned());
     for (one, two) in P_ACCOUNT {
         keys.insert(one.to_owned());
         if lines >= 2 {
@@ -146,8 +156,11 @@ fn pvalue_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
     keys
 }
 
+/// The key set of a per-device file in alias items: the settings, the admin password, the
+/// accounts.
 fn alias_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
     let mut keys: BTreeSet<String> = ALIAS_SETTINGS.iter().map(|k| k.to_string()).collect();
+    keys.insert("users.admin.password".to_owned());
     for n in 1..=lines {
         for field in [
             "enable",
@@ -160,6 +173,8 @@ fn alias_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
             "sip.transport",
             "sip.registerExpiration",
             "sip.outboundProxy.1.address",
+            "sip.voicemail.number",
+            "sip.subscribe.forMwi",
         ] {
             keys.insert(format!("account.{n}.{field}"));
         }
@@ -207,8 +222,14 @@ async fn few_lines_model_in_p_values() {
         ("P448", "1"),
         ("P412", "60"),
         ("P403", ""),
+        ("P33", VOICEMAIL),
+        ("P99", "1"),
+        ("P426", VOICEMAIL),
+        ("P415", "1"),
+        ("P2", ADMIN_PASSWORD),
         ("P30", "ntp.testsite.com"),
         ("P64", CET),
+        ("P246", CET),
         ("P1362", "de"),
     ] {
         assert_eq!(f.value(key), value, "{key}");
@@ -292,8 +313,12 @@ async fn many_lines_model_with_tricky_names_in_alias_form() {
         assert_eq!(f.value(&format!("account.{n}.enable")), "No", "line {n}");
     }
     assert_eq!(f.value("dateTime.timezone"), CET);
+    assert_eq!(f.value("dateTime.timezone.custom"), CET);
     assert_eq!(f.value("dateTime.ntp.server.1"), "ntp.testsite.com");
     assert_eq!(f.value("language.gui"), "de");
+    assert_eq!(f.value("users.admin.password"), ADMIN_PASSWORD);
+    assert_eq!(f.value("account.4.sip.voicemail.number"), VOICEMAIL);
+    assert_eq!(f.value("account.4.sip.subscribe.forMwi"), "Yes");
 }
 
 #[tokio::test]
@@ -476,7 +501,7 @@ async fn common_files_hold_no_secrets_for_any_model() {
                 assert!(!body.contains(&password), "{file}");
                 let c = parse_gs(&body);
                 assert!(c.mac.is_none());
-                assert_eq!(c.values.len(), 3, "{file}: settings only");
+                assert_eq!(c.values.len(), 4, "{file}: settings only");
             }
         }
         // The model file is in the model's own form, whoever asks.
@@ -639,56 +664,123 @@ async fn transports_proxy_expiry_and_time_zones() {
         "[2001:db8::5]:5062"
     );
 
-    // The spelled-out POSIX form of the reference's example, from each zone's own rule.
-    for (zone, posix) in [
+    // An entry of Grandstream's list where the profile names one, else `customize`; the
+    // self-defined zone always holds the zone's own rule in the list's spelled-out form, with
+    // letters for names the database lacks.
+    for (zone, entry, custom) in [
+        ("Europe/Berlin", CET, CET),
         (
             "America/New_York",
+            "EST5EDT",
             "EST5EDT4,M3.2.0/02:00:00,M11.1.0/02:00:00",
         ),
-        (
-            "Europe/London",
-            "GMT0BST-1,M3.5.0/01:00:00,M10.5.0/02:00:00",
-        ),
-        (
-            "Europe/Helsinki",
-            "EET-2EEST-3,M3.5.0/03:00:00,M10.5.0/04:00:00",
-        ),
+        ("Asia/Kolkata", "TZT-5:30", "IST-5:30"),
         // Southern hemisphere: summer time spans the new year.
         (
             "Australia/Sydney",
+            "EST-10EDT-11,M10.1.0/02:00:00,M4.1.0/03:00:00",
             "AEST-10AEDT-11,M10.1.0/02:00:00,M4.1.0/03:00:00",
+        ),
+        // No summer time since 2019 (the list's Brazil entries still have it).
+        ("America/Sao_Paulo", "customize", "STD3"),
+        (
+            "Europe/London",
+            "customize",
+            "GMT0BST-1,M3.5.0/01:00:00,M10.5.0/02:00:00",
         ),
         (
             "Pacific/Auckland",
+            "customize",
             "NZST-12NZDT-13,M9.5.0/02:00:00,M4.1.0/03:00:00",
         ),
-        ("Asia/Kolkata", "IST-5:30"),
-        // No summer time since 2019; no real abbreviation, so the quoted numeric name.
-        ("America/Sao_Paulo", "<-03>3"),
         (
             "America/St_Johns",
+            "customize",
             "NST3:30NDT2:30,M3.2.0/02:00:00,M11.1.0/02:00:00",
         ),
         // Rules no table held: Chile at midnight, Israel on a Friday.
         (
             "America/Santiago",
-            "<-04>4<-03>3,M9.1.0/00:00:00,M4.1.0/00:00:00",
+            "customize",
+            "STD4DST3,M9.1.0/00:00:00,M4.1.0/00:00:00",
         ),
         (
             "Asia/Jerusalem",
+            "customize",
             "IST-2IDT-3,M3.5.5/02:00:00,M10.5.0/02:00:00",
         ),
-        ("UTC", "UTC0"),
+        ("UTC", "customize", "UTC0"),
     ] {
         set(json!({ "timezone": zone, "language": "fr" })).await;
         let (p, a) = files().await;
-        assert_eq!(p.value("P64"), posix, "{zone}");
-        assert_eq!(a.value("dateTime.timezone"), posix, "{zone}");
+        assert_eq!(p.value("P64"), entry, "{zone}");
+        assert_eq!(a.value("dateTime.timezone"), entry, "{zone}");
+        assert_eq!(p.value("P246"), custom, "{zone}");
+        assert_eq!(a.value("dateTime.timezone.custom"), custom, "{zone}");
+        assert!(
+            custom
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-,./:".contains(&b)),
+            "{zone}: letters, digits and +-,./: only"
+        );
         assert_eq!(p.value("P1362"), "fr");
         assert_eq!(a.value("language.gui"), "fr");
     }
-    // A language the phones are not known to have falls back to English.
-    set(json!({ "language": "sv" })).await;
-    let (p, a) = files().await;
-    assert_eq!((p.value("P1362"), a.value("language.gui")), ("en", "en"));
+    // Grandstream's own codes: Czech is cz, Swedish se.
+    for (code, gs) in [("cs", "cz"), ("sv", "se"), ("zh", "zh")] {
+        set(json!({ "language": code })).await;
+        let (p, a) = files().await;
+        assert_eq!((p.value("P1362"), a.value("language.gui")), (gs, gs));
+    }
+    // A language Grandstream lacks is refused, naming the family.
+    let (status, body) = app
+        .api(
+            Method::PATCH,
+            "/devices/c074ad0b63ee",
+            Some(json!({"settings": {"language": "fi"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, "settings.language", "language_unsupported");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Grandstream"),
+        "{body}"
+    );
+}
+
+/// Every entry of the profile's time-zone list that spells out a rule gives the zone its own
+/// offset and rule (the names may differ: the phone does not read them).
+#[test]
+fn listed_time_zones_carry_their_zone_rule() {
+    let v = Vendors::builtin().unwrap();
+    let gs = v.get("grandstream").unwrap();
+    let shape = |posix: &str| -> String {
+        // Names out, offsets and dates kept: "CET-1CEST-2,M3..." -> "-1-2,M3...".
+        let mut out = String::new();
+        let mut in_name = false;
+        for c in posix.chars() {
+            match c {
+                '<' => in_name = true,
+                '>' => in_name = false,
+                c if in_name || c.is_ascii_alphabetic() && !out.contains(',') => {}
+                c => out.push(c),
+            }
+        }
+        out.replace("+", "")
+    };
+    let mut with_rule = 0;
+    for (zone, entry) in &gs.profile.timezones {
+        let rules = deskprov::domain::zone::ZoneRules::of(zone.parse().unwrap());
+        if entry.contains(',') {
+            with_rule += 1;
+            assert_eq!(shape(entry), shape(&rules.posix_tz_explicit()), "{zone}");
+        }
+    }
+    assert!(
+        with_rule > 30,
+        "the European and Australian entries are checked"
+    );
 }

@@ -12,6 +12,12 @@ use crate::helpers::*;
 /// The owner's SIP password in every vendor test (fixed, so golden files are stable).
 pub const OWNER_PASSWORD: &str = "Owner-Pass-0001";
 
+/// The phone admin password the test tenant sets (fixed, so golden files are stable).
+pub const ADMIN_PASSWORD: &str = "Admin-Pass-0001";
+
+/// The test tenant's voicemail number.
+pub const VOICEMAIL: &str = "*97";
+
 /// The SIP password of the `i`-th alias (from 1).
 pub fn alias_password(i: usize) -> String {
     format!("Alias-Pass-{i:04}")
@@ -33,14 +39,16 @@ pub struct Phone<'a> {
 /// A display name that must come through every format intact and escaped.
 pub const TRICKY_NAME: &str = "A & B <x> \"q\" 'r' Zoë";
 
-/// Tenant `testsite.com` (Berlin time, German, its own NTP server), user 101 `owner` with a fixed
-/// password and `aliases` with fixed passwords, and `phone` registered to 101.
+/// Tenant `testsite.com` (Berlin time, German, its own NTP server, voicemail `*97`, a fixed phone
+/// admin password), user 101 `owner` with a fixed password and `aliases` with fixed passwords,
+/// and `phone` registered to 101.
 pub async fn provision(app: &TestApp, phone: Phone<'_>, owner: &str, aliases: &[&str]) {
     let (status, body) = app
         .post(
             "/tenants",
             json!({"name": "testsite.com", "sip_server": "pbx.testsite.com", "sip_port": 5062, "transport": "tcp",
-                   "timezone": "Europe/Berlin", "ntp_server": "ntp.testsite.com", "language": "de"}),
+                   "timezone": "Europe/Berlin", "ntp_server": "ntp.testsite.com", "language": "de",
+                   "voicemail_number": VOICEMAIL, "phone_admin_password": ADMIN_PASSWORD}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -149,10 +157,12 @@ pub async fn line_map(app: &TestApp, mac: &str) -> (Vec<String>, Vec<String>) {
     (names("lines"), names("overflow"))
 }
 
-/// Asserts the phone's common files hold no secret: no password value, no password key.
+/// Asserts the phone's common files hold no secret: no SIP or admin password value, no
+/// password key.
 pub fn assert_no_secrets(file: &str, body: &str) {
     for secret in [
         OWNER_PASSWORD,
+        ADMIN_PASSWORD,
         &alias_password(1),
         &alias_password(2),
         &alias_password(3),

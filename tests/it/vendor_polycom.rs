@@ -127,11 +127,16 @@ fn unused_keys(n: usize) -> Vec<String> {
     .collect()
 }
 
-/// Time, NTP and language keys in a European zone with summer time.
-const EUROPEAN_SETTINGS: [&str; 14] = [
+/// Time, NTP and language keys in a European zone with summer time, and the admin password.
+const EUROPEAN_SETTINGS: [&str; 19] = [
+    "device.set",
+    "device.auth.localAdminPassword",
+    "device.auth.localAdminPassword.set",
     "tcpIpApp.sntp.address",
     "tcpIpApp.sntp.address.overrideDHCP",
     "tcpIpApp.sntp.gmtOffset",
+    "tcpIpApp.sntp.gmtOffset.overrideDHCP",
+    "tcpIpApp.sntp.daylightSavings.overrideDHCP",
     "tcpIpApp.sntp.daylightSavings.enable",
     "tcpIpApp.sntp.daylightSavings.fixedDayEnable",
     "tcpIpApp.sntp.daylightSavings.start.month",
@@ -145,9 +150,18 @@ const EUROPEAN_SETTINGS: [&str; 14] = [
     "lcl.ml.lang",
 ];
 
+/// The message-waiting keys of registration `n` (used or not).
+fn mwi_keys(n: usize) -> Vec<String> {
+    ["subscribe", "callBackMode", "callBack"]
+        .iter()
+        .map(|k| format!("msg.mwi.{n}.{k}"))
+        .collect()
+}
+
 fn expected_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
     let mut keys: Vec<String> = (1..=lines).flat_map(registration_keys).collect();
     keys.extend((lines + 1..=capacity).flat_map(unused_keys));
+    keys.extend((1..=capacity).flat_map(mwi_keys));
     keys.extend(EUROPEAN_SETTINGS.map(String::from));
     keys.into_iter().collect()
 }
@@ -169,6 +183,20 @@ fn assert_tenant_settings(attrs: &BTreeMap<String, String>) {
     );
     assert_eq!(attr(attrs, "tcpIpApp.sntp.daylightSavings.stop.time"), "3");
     assert_eq!(attr(attrs, "lcl.ml.lang"), "German_Germany");
+    assert_eq!(attr(attrs, "tcpIpApp.sntp.gmtOffset.overrideDHCP"), "1");
+    assert_eq!(
+        attr(attrs, "tcpIpApp.sntp.daylightSavings.overrideDHCP"),
+        "1"
+    );
+    assert_eq!(attr(attrs, "device.set"), "1");
+    assert_eq!(
+        attr(attrs, "device.auth.localAdminPassword"),
+        ADMIN_PASSWORD
+    );
+    assert_eq!(attr(attrs, "device.auth.localAdminPassword.set"), "1");
+    assert_eq!(attr(attrs, "msg.mwi.1.subscribe"), "testsitecom_101");
+    assert_eq!(attr(attrs, "msg.mwi.1.callBackMode"), "contact");
+    assert_eq!(attr(attrs, "msg.mwi.1.callBack"), VOICEMAIL);
 }
 
 /// The comma list of a master file's `APPLICATION` element.
@@ -497,6 +525,7 @@ async fn device_settings_reach_the_phone() {
         "0004f2a1b2c3-user.cfg",
         &body,
     );
+    let new_york = body.clone();
     let attrs = attributes(&body);
     assert_eq!(attr(&attrs, "reg.1.server.1.transport"), "TLS");
     assert_eq!(
@@ -514,7 +543,7 @@ async fn device_settings_reach_the_phone() {
     );
     assert_eq!(attr(&attrs, "lcl.ml.lang"), "French_France");
 
-    // No summer time, a half-hour zone, and a language Poly lacks (English instead).
+    // A language Poly lacks is refused, naming the family; nothing changes.
     let (status, body) = app
         .api(
             Method::PATCH,
@@ -522,12 +551,29 @@ async fn device_settings_reach_the_phone() {
             Some(json!({"settings": {"timezone": "Asia/Kolkata", "language": "fi"}})),
         )
         .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, "settings.language", "language_unsupported");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("Poly"),
+        "{body}"
+    );
+    let (again, _) = fetch(&app, VVX101, "0004f2a1b2c3-user.cfg").await;
+    assert_eq!(again, new_york, "a refused change writes nothing");
+
+    // No summer time, a half-hour zone.
+    let (status, body) = app
+        .api(
+            Method::PATCH,
+            "/devices/0004f2a1b2c3",
+            Some(json!({"settings": {"timezone": "Asia/Kolkata", "language": "sv"}})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (body, _) = fetch(&app, VVX101, "0004f2a1b2c3-user.cfg").await;
     let attrs = attributes(&body);
     assert_eq!(attr(&attrs, "tcpIpApp.sntp.gmtOffset"), "19800");
     assert_eq!(dst_rule(&attrs), None);
-    assert_eq!(attr(&attrs, "lcl.ml.lang"), "English_United_States");
+    assert_eq!(attr(&attrs, "lcl.ml.lang"), "Swedish_Sweden");
     assert_eq!(
         attr(&attrs, "reg.1.outboundProxy.address"),
         "",
@@ -545,6 +591,7 @@ fn dst_rule(attrs: &BTreeMap<String, String>) -> Option<String> {
                 .map(|k| (k, v.as_str()))
         })
         .collect();
+    assert_eq!(dst.remove("overrideDHCP"), Some("1"));
     match dst.remove("enable") {
         Some("0") => {
             assert!(dst.is_empty(), "rule keys without summer time: {dst:?}");
@@ -582,6 +629,12 @@ async fn summer_time_follows_the_zone() {
             "3600",
             Some("start 3 date - day 1 last 1 at 2; stop 10 date - day 1 last 1 at 3"),
         ),
+        (
+            "America/New_York",
+            "-18000",
+            Some("start 3 date 8 day 1 last 0 at 2; stop 11 date 1 day 1 last 0 at 2"),
+        ),
+        ("Asia/Kolkata", "19800", None),
         (
             "Australia/Sydney",
             "36000",

@@ -91,7 +91,7 @@ fn get<'a>(settings: &'a BTreeMap<Key, String>, name: &str, idx: Option<usize>) 
         .unwrap_or_else(|| panic!("{name} {idx:?} missing"))
 }
 
-const USED_LINE_KEYS: [&str; 11] = [
+const USED_LINE_KEYS: [&str; 12] = [
     "user_active",
     "user_idle_text",
     "user_realname",
@@ -103,8 +103,9 @@ const USED_LINE_KEYS: [&str; 11] = [
     "user_expiry",
     "user_server_type",
     "user_srtp",
+    "user_mailbox",
 ];
-const UNUSED_LINE_KEYS: [&str; 8] = [
+const UNUSED_LINE_KEYS: [&str; 9] = [
     "user_active",
     "user_idle_text",
     "user_realname",
@@ -113,6 +114,7 @@ const UNUSED_LINE_KEYS: [&str; 8] = [
     "user_pass",
     "user_host",
     "user_outbound",
+    "user_mailbox",
 ];
 
 /// The keys of an identities file with `lines` of `capacity` in use; `zone_code` says whether
@@ -128,6 +130,7 @@ fn expected_keys(lines: usize, capacity: usize, zone_code: bool) -> BTreeSet<Key
         keys.extend(names.iter().map(|k| (k.to_string(), Some(n))));
     }
     keys.extend(global_keys(zone_code));
+    keys.extend(["admin_mode_password", "http_user", "http_pass"].map(|k| (k.to_owned(), None)));
     keys
 }
 
@@ -240,6 +243,12 @@ async fn few_lines_model_boots_through_both_lists() {
     assert_eq!(get(&s, "ntp_server", None), "ntp.testsite.com");
     assert_eq!(get(&s, "language", None), "Deutsch");
     assert_eq!(get(&s, "web_language", None), "Deutsch");
+    assert_eq!(get(&s, "admin_mode_password", None), ADMIN_PASSWORD);
+    assert_eq!(get(&s, "http_user", None), "admin");
+    assert_eq!(get(&s, "http_pass", None), ADMIN_PASSWORD);
+    for n in [Some(1), Some(2)] {
+        assert_eq!(get(&s, "user_mailbox", n), VOICEMAIL);
+    }
 }
 
 #[tokio::test]
@@ -330,7 +339,11 @@ async fn outbound_proxy_transports_and_zones_without_a_code() {
         assert_eq!(get(&s, "user_expiry", n), "600");
     }
     assert_eq!(get(&s, "timezone", None), "USA-5");
-    assert_eq!(get(&s, "language", None), "Français");
+    assert_eq!(
+        get(&s, "language", None),
+        "Francais",
+        "Snom's ASCII spelling"
+    );
 
     // UDP without a proxy: the transport rides on the registrar.
     set_device_settings(&app, D785.mac, json!({"transport": "udp"})).await;
@@ -341,8 +354,20 @@ async fn outbound_proxy_transports_and_zones_without_a_code() {
         "pbx.testsite.com:5062;transport=udp"
     );
 
+    // A language Snom lacks is refused, naming the family.
+    let (status, body) = app
+        .api(
+            Method::PATCH,
+            &format!("/devices/{}", D785.mac),
+            Some(json!({"settings": {"language": "zh"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, "settings.language", "language_unsupported");
+    assert!(body["error"]["message"].as_str().unwrap().contains("Snom"));
+
     // DNS SRV: registrar without port or transport; a zone with no Snom code (UTC+5:45) falls
-    // back to its offset; a language the phone lacks falls back to English.
+    // back to its offset; Czech in Snom's spelling.
     set_device_settings(
         &app,
         D785.mac,
@@ -363,7 +388,7 @@ async fn outbound_proxy_transports_and_zones_without_a_code() {
     assert_eq!(get(&s, "timezone", None), "");
     assert_eq!(get(&s, "utc_offset", None), "+20700");
     assert_eq!(get(&s, "dst", None), "");
-    assert_eq!(get(&s, "language", None), "English");
+    assert_eq!(get(&s, "language", None), "Cestina");
 
     // An IPv6 registrar goes in brackets before its port.
     set_device_settings(&app, D785.mac, json!({"sip_server": "2001:db8::5"})).await;
@@ -408,11 +433,20 @@ async fn outbound_proxy_transports_and_zones_without_a_code() {
         assert_eq!(get(&s, "utc_offset", None), offset, "{zone}");
         assert_eq!(get(&s, "dst", None), dst, "{zone}");
     }
-    set_device_settings(&app, D785.mac, json!({"timezone": "Australia/Sydney"})).await;
-    let (body, _) = fetch(&app, D785, &device_xml).await;
-    let s = phone_settings(&body);
-    assert_eq!(get(&s, "timezone", None), "AUS+10");
-    assert!(!s.contains_key(&("dst".to_owned(), None)));
+    // Zones with a Snom code: the code alone (the phone knows its rule).
+    for (zone, code) in [
+        ("Australia/Sydney", "AUS+10"),
+        ("Asia/Kolkata", "IND+5.5"),
+        ("Europe/Berlin", "GER+1"),
+        ("America/New_York", "USA-5"),
+    ] {
+        set_device_settings(&app, D785.mac, json!({ "timezone": zone })).await;
+        let (body, _) = fetch(&app, D785, &device_xml).await;
+        let s = phone_settings(&body);
+        assert_eq!(get(&s, "timezone", None), code, "{zone}");
+        assert!(!s.contains_key(&("dst".to_owned(), None)), "{zone}");
+        assert!(!s.contains_key(&("utc_offset".to_owned(), None)), "{zone}");
+    }
 }
 
 #[tokio::test]

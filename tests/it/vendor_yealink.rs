@@ -1,6 +1,7 @@
 //! Yealink: golden files, parse-back, capacities, secrets only where they belong.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
 
 use crate::helpers::*;
 use crate::vendor_kit::*;
@@ -32,9 +33,12 @@ fn account_keys(n: usize) -> Vec<String> {
         "sip_server.1.transport_type",
         "sip_server.1.expires",
         "outbound_proxy_enable",
+        "subscribe_mwi",
+        "subscribe_mwi_to_vm",
     ]
     .iter()
     .map(|k| format!("account.{n}.{k}"))
+    .chain([format!("voice_mail.number.{n}")])
     .collect()
 }
 
@@ -43,7 +47,9 @@ fn expected_keys(lines: usize, capacity: usize) -> std::collections::BTreeSet<St
     keys.extend((lines + 1..=capacity).map(|n| format!("account.{n}.enable")));
     keys.extend(
         [
+            "static.security.user_password",
             "local_time.time_zone",
+            "local_time.time_zone_name",
             "local_time.summer_time",
             "local_time.ntp_server1",
             "lang.gui",
@@ -81,6 +87,21 @@ async fn few_lines_model() {
         Some("ntp.testsite.com")
     );
     assert_eq!(kv(&pairs, "lang.gui"), Some("German"));
+    assert_eq!(
+        kv(&pairs, "static.security.user_password"),
+        Some(format!("admin:{ADMIN_PASSWORD}").as_str())
+    );
+    for n in 1..=2 {
+        assert_eq!(
+            kv(&pairs, &format!("voice_mail.number.{n}")),
+            Some(VOICEMAIL)
+        );
+        assert_eq!(kv(&pairs, &format!("account.{n}.subscribe_mwi")), Some("1"));
+        assert_eq!(
+            kv(&pairs, &format!("account.{n}.subscribe_mwi_to_vm")),
+            Some("1")
+        );
+    }
 
     let (common, _) = fetch(&app, T31P, "y000000000123.cfg").await;
     golden("yealink", "t31p-one-alias", "y000000000123.cfg", &common);
@@ -216,4 +237,116 @@ async fn shared_common_files_follow_the_model_the_phone_names() {
     assert!(common.contains("common file for W56P"), "{common}");
     let (_, device) = app.get("/devices/001565a0b0c0").await;
     assert_eq!(device["capacity"], 5);
+}
+
+/// The time keys of a `key = value` file, in order.
+fn time_keys(pairs: &[(String, String)]) -> Vec<String> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k.starts_with("local_time.") && k != "local_time.ntp_server1")
+        .map(|(k, v)| format!("{} = {v}", k.trim_start_matches("local_time.")))
+        .collect()
+}
+
+/// Zones on Yealink's list get its name and the phone's own rule (summer_time 2); others get
+/// the rule spelled out (summer_time 1) or none (0), in the device file and the common file.
+#[tokio::test]
+async fn time_zones_by_name_or_by_rule() {
+    let app = TestApp::spawn().await;
+    provision(&app, T31P, "John Smith", &[]).await;
+    let named = |offset: &str, name: &str| {
+        vec![
+            format!("time_zone = {offset}"),
+            format!("time_zone_name = {name}"),
+            "summer_time = 2".to_owned(),
+        ]
+    };
+    let ruled = |offset: &str, start: &str, end: &str| {
+        vec![
+            format!("time_zone = {offset}"),
+            "summer_time = 1".to_owned(),
+            "dst_time_type = 1".to_owned(),
+            format!("start_time = {start}"),
+            format!("end_time = {end}"),
+            "offset_time = 60".to_owned(),
+        ]
+    };
+    let cases = [
+        ("Europe/Berlin", named("+1", "Germany(Berlin)")),
+        (
+            "America/New_York",
+            named("-5", "United States-Eastern Time"),
+        ),
+        ("Asia/Kolkata", named("+5:30", "India(Calcutta)")),
+        (
+            "Australia/Sydney",
+            named("+10", "Australia(Sydney,Melbourne,Canberra)"),
+        ),
+        ("America/Sao_Paulo", named("-3", "Brazil(no DST)")),
+        ("UTC", named("0", "GMT")),
+        // Not on the list (Yealink's entry starts an hour late): the rule by week, Sunday 7.
+        ("Pacific/Auckland", ruled("+12", "9/5/7/2", "4/1/7/3")),
+        // Not on the list, a rule of its own: the last Friday of March (2025).
+        ("Asia/Jerusalem", ruled("+2", "3/5/5/2", "10/5/7/2")),
+        // Not on the list, no summer time.
+        (
+            "Asia/Tehran",
+            vec!["time_zone = +3:30".to_owned(), "summer_time = 0".to_owned()],
+        ),
+    ];
+    for (zone, expected) in cases {
+        let (status, body) = app
+            .api(
+                Method::PATCH,
+                "/tenants/testsite.com",
+                Some(json!({ "timezone": zone })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (body, _) = fetch(&app, T31P, "805ec0d57d72.cfg").await;
+        assert_eq!(time_keys(&parse_kv(&body)), expected, "{zone}");
+        // The common file knows no tenant (no URL key): UTC, by name.
+        let (common, _) = fetch(&app, T31P, "y000000000123.cfg").await;
+        assert_eq!(time_keys(&parse_kv(&common)), named("0", "GMT"), "{zone}");
+    }
+}
+
+/// Without a voicemail number, the accounts neither subscribe nor keep an old number.
+#[tokio::test]
+async fn no_voicemail_number_switches_message_waiting_off() {
+    let app = TestApp::spawn().await;
+    app.tenant().await;
+    app.user("101", "John Smith").await;
+    app.device(YEALINK_MAC, "101").await;
+    let resp = app.phone_get("001565aabbcc.cfg", None).await;
+    let pairs = parse_kv(&resp.text().await.unwrap());
+    assert_eq!(kv(&pairs, "voice_mail.number.1"), Some("%NULL%"));
+    assert_eq!(kv(&pairs, "account.1.subscribe_mwi"), Some("0"));
+    assert_eq!(kv(&pairs, "account.1.subscribe_mwi_to_vm"), Some("0"));
+}
+
+/// Every language deskprov knows is one of Yealink's names.
+#[tokio::test]
+async fn every_language_has_a_yealink_name() {
+    let app = TestApp::spawn().await;
+    provision(&app, T31P, "John Smith", &[]).await;
+    for (code, name) in [
+        ("cs", "Czech"),
+        ("sv", "Swedish"),
+        ("zh", "Chinese_S"),
+        ("en", "English"),
+    ] {
+        let (status, body) = app
+            .api(
+                Method::PATCH,
+                "/tenants/testsite.com",
+                Some(json!({ "language": code })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (body, _) = fetch(&app, T31P, "805ec0d57d72.cfg").await;
+        let pairs = parse_kv(&body);
+        assert_eq!(kv(&pairs, "lang.gui"), Some(name), "{code}");
+        assert_eq!(kv(&pairs, "lang.wui"), Some(name), "{code}");
+    }
 }

@@ -160,8 +160,10 @@ pub(super) async fn show(
 
 /// Changes a device (admins, installers of the tenant).
 ///
-/// Re-assigns it, changes its model, site, label or settings, re-opens its enrollment, or
-/// sets its own phone credentials (admins only).
+/// Re-assigns it, changes its model, site, label or settings, re-opens its enrollment, sets
+/// its own phone credentials (admins only), or sets or rotates its admin password
+/// (`"phone_admin_password": "generate"` answers the new one once, in
+/// `generated_phone_admin_password`).
 #[utoipa::path(
     patch,
     path = "/devices/{mac}",
@@ -182,10 +184,11 @@ pub(super) async fn update(
 ) -> ApiResult<Json<DeviceView>> {
     let (bundle, generated) = act::update(&state.services, &caller.actor, &path.mac, patch).await?;
     let mut view = device_view(&state, &bundle).await?;
+    // Shown once, here.
     if let Some(credentials) = &mut view.phone_credentials {
-        // Shown once, here.
-        credentials.generated_password = generated;
+        credentials.generated_password = generated.credentials_password;
     }
+    view.generated_phone_admin_password = generated.admin_password;
     Ok(Json(view))
 }
 

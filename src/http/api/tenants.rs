@@ -14,7 +14,7 @@ use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::json::ApiJson;
 use crate::http::params::ApiPath;
-use crate::service::tenants as svc;
+use crate::service::tenants::{self as svc, Generated};
 
 /// `/tenants/{tenant}`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -80,7 +80,7 @@ pub(super) async fn list(
     let tenants = svc::visible_tenants(&state.services, &caller.actor)
         .await?
         .iter()
-        .map(|t| TenantView::new(t, None))
+        .map(|t| TenantView::new(t, Generated::default()))
         .collect();
     Ok(Json(TenantsView { tenants }))
 }
@@ -103,7 +103,7 @@ pub(super) async fn show(
     ApiPath(path): ApiPath<TenantPath>,
 ) -> ApiResult<Json<TenantView>> {
     let tenant = svc::tenant(&state.services, &caller.actor, path.tenant).await?;
-    Ok(Json(TenantView::new(&tenant, None)))
+    Ok(Json(TenantView::new(&tenant, Generated::default())))
 }
 
 /// Changes a tenant's settings, plan or phone-side policy (admins); the name is immutable.
@@ -149,8 +149,9 @@ pub(super) async fn create_site(
     ApiPath(path): ApiPath<TenantPath>,
     ApiJson(draft): ApiJson<SiteDraft>,
 ) -> ApiResult<(StatusCode, Json<SiteView>)> {
-    let site = svc::create_site(&state.services, &caller.actor, path.tenant, draft).await?;
-    Ok((StatusCode::CREATED, Json(SiteView::from(&site))))
+    let (site, generated) =
+        svc::create_site(&state.services, &caller.actor, path.tenant, draft).await?;
+    Ok((StatusCode::CREATED, Json(SiteView::new(&site, generated))))
 }
 
 /// Changes a site's settings or allow-list (admins); the name is immutable.
@@ -172,7 +173,7 @@ pub(super) async fn update_site(
     ApiPath(path): ApiPath<SitePath>,
     ApiJson(draft): ApiJson<SiteDraft>,
 ) -> ApiResult<Json<SiteView>> {
-    let after = svc::update_site(
+    let (after, generated) = svc::update_site(
         &state.services,
         &caller.actor,
         path.tenant,
@@ -180,7 +181,7 @@ pub(super) async fn update_site(
         draft,
     )
     .await?;
-    Ok(Json(SiteView::from(&after)))
+    Ok(Json(SiteView::new(&after, generated)))
 }
 
 /// A tenant's sites (admins).

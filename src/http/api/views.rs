@@ -5,7 +5,7 @@
 //! appear only where a field says so (generated passwords, once; `?reveal=true`).
 
 use crate::domain::audit::AuditEntry;
-use crate::domain::device::{DeviceBundle, UploadInfo};
+use crate::domain::device::{AdminPasswordSource, DeviceBundle, UploadInfo};
 use crate::domain::tenant::{Site, Tenant};
 use crate::domain::time::time_text;
 use crate::domain::user::{Alias, User};
@@ -22,6 +22,7 @@ use crate::domain::{
 use crate::http::error::ErrorDetail;
 use crate::service::bulk::ImportReport;
 use crate::service::restore::Restored;
+use crate::service::tenants::Generated;
 
 /// A tenant: its numbering plan, phone-side policy and settings (built-in defaults filled in).
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,6 +44,12 @@ pub struct TenantView {
     pub max_devices_per_user: u32,
     /// Created (RFC 3339).
     pub created_at: String,
+    /// Whether the tenant sets an admin password for its phones (the password is never shown
+    /// again after the answer that generated it).
+    pub phone_admin_password_set: bool,
+    /// An admin password deskprov generated in this request: shown here once, never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated_phone_admin_password: Option<String>,
     /// The tenant's phone settings merged over the built-in defaults.
     #[serde(flatten)]
     pub settings: EffectiveSettings,
@@ -73,8 +80,8 @@ pub struct PhoneAuthView {
 }
 
 impl TenantView {
-    /// The tenant, with `generated` shown once when this request generated a phone password.
-    pub fn new(tenant: &Tenant, generated: Option<String>) -> Self {
+    /// The tenant, with the passwords this request generated shown once.
+    pub fn new(tenant: &Tenant, generated: Generated) -> Self {
         // No `..`: a new policy field fails to compile here until the view shows it.
         let PhoneAuth {
             mode,
@@ -97,11 +104,13 @@ impl TenantView {
                 url_key: url_key.clone(),
                 require_client_cert: *require_client_cert,
                 require_https: *require_https,
-                generated_password: generated,
+                generated_password: generated.phone_password,
             },
             enroll_window: format_duration(tenant.enroll_window),
             max_devices_per_user: tenant.max_devices_per_user,
             created_at: tenant.created_at.clone(),
+            phone_admin_password_set: tenant.admin_password.is_some(),
+            generated_phone_admin_password: generated.admin_password,
             settings: Settings::merge(&[&tenant.settings]),
         }
     }
@@ -146,11 +155,30 @@ pub struct SiteView {
     /// Language code.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// Voicemail number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voicemail_number: Option<String>,
+    /// Whether the site sets an admin password for its phones (never shown again after the
+    /// answer that generated it).
+    pub phone_admin_password_set: bool,
+    /// An admin password deskprov generated in this request: shown here once, never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated_phone_admin_password: Option<String>,
     /// Source ranges narrowing the tenant's allow-list for this site's phones, if any.
     #[schema(required = true)]
     pub allow_cidrs: Option<Vec<String>>,
     /// Created (RFC 3339).
     pub created_at: String,
+}
+
+impl SiteView {
+    /// The site, with an admin password this request generated shown once.
+    pub fn new(site: &Site, generated_admin_password: Option<String>) -> Self {
+        Self {
+            generated_phone_admin_password: generated_admin_password,
+            ..Self::from(site)
+        }
+    }
 }
 
 impl From<&Site> for SiteView {
@@ -166,6 +194,7 @@ impl From<&Site> for SiteView {
             timezone,
             ntp_server,
             language,
+            voicemail_number,
         } = site.settings.clone();
         Self {
             name: site.name.clone(),
@@ -178,6 +207,9 @@ impl From<&Site> for SiteView {
             timezone,
             ntp_server,
             language,
+            voicemail_number,
+            phone_admin_password_set: site.admin_password.is_some(),
+            generated_phone_admin_password: None,
             allow_cidrs: site
                 .allow_cidrs
                 .as_ref()
@@ -419,6 +451,14 @@ pub struct DeviceView {
     /// Credentials of this device alone, if set (else the tenant's apply).
     #[schema(required = true)]
     pub phone_credentials: Option<DeviceCredentialsView>,
+    /// Whether the device has an admin password of its own (it wins over the site's and the
+    /// tenant's). The phone always has one: see `phone_admin_password_from`.
+    pub phone_admin_password_set: bool,
+    /// Where the phone's admin password comes from.
+    pub phone_admin_password_from: AdminPasswordSource,
+    /// An admin password deskprov generated in this request: shown here once, never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated_phone_admin_password: Option<String>,
     /// Created (RFC 3339).
     pub created_at: String,
 }
@@ -470,6 +510,9 @@ impl DeviceView {
                 passwords_set: c.passwords.len(),
                 generated_password: None,
             }),
+            phone_admin_password_set: d.admin_password.is_some(),
+            phone_admin_password_from: bundle.admin_password().1,
+            generated_phone_admin_password: None,
             created_at: d.created_at.clone(),
         }
     }
@@ -727,7 +770,7 @@ mod tests {
     use super::*;
     use crate::domain::device::DeviceCredentials;
     use crate::domain::user::{TenantRules, UserDraft};
-    use crate::domain::{Mac, SipPassword};
+    use crate::domain::{AdminPassword, Mac, SipPassword};
 
     fn tenant() -> Tenant {
         Tenant {
@@ -747,6 +790,7 @@ mod tests {
             },
             enroll_window: Duration::from_secs(72 * 3600),
             max_devices_per_user: 2,
+            admin_password: None,
             created_at: "2026-01-02T03:04:05.000Z".into(),
         }
     }
@@ -792,10 +836,30 @@ mod tests {
     #[test]
     fn a_tenant_view_is_the_tenant_record() {
         let t = tenant();
-        assert_eq!(json_of(TenantView::new(&t, None)), t.to_json());
-        let shown = json_of(TenantView::new(&t, Some("Generated-0001".into())));
+        assert_eq!(
+            json_of(TenantView::new(&t, Generated::default())),
+            t.to_json()
+        );
+        let generated = Generated {
+            phone_password: Some("Generated-0001".into()),
+            admin_password: Some("Generated-Admin-0001".into()),
+        };
+        let shown = json_of(TenantView::new(&t, generated));
         assert_eq!(shown["phone_auth"]["generated_password"], "Generated-0001");
         assert_eq!(shown["phone_auth"]["passwords_set"], 1);
+        assert_eq!(
+            shown["generated_phone_admin_password"],
+            "Generated-Admin-0001"
+        );
+        assert_eq!(shown["phone_admin_password_set"], false);
+        let with_admin = Tenant {
+            admin_password: Some(AdminPassword::from_trusted("Tenant-Admin-0001".into())),
+            ..tenant()
+        };
+        let view = json_of(TenantView::new(&with_admin, Generated::default()));
+        assert_eq!(view, with_admin.to_json());
+        assert_eq!(view["phone_admin_password_set"], true);
+        assert!(!view.to_string().contains("Tenant-Admin-0001"));
     }
 
     #[test]
@@ -847,6 +911,8 @@ mod tests {
                 username: "desk-101".into(),
                 passwords: vec!["Secret-Pass-0001".into()],
             }),
+            admin_password: None,
+            generated_admin_password: AdminPassword::from_trusted("Generated-Admin-0001".into()),
             created_at: "2026-01-02T03:04:05.000Z".into(),
         };
         let record = device.to_json();
@@ -868,5 +934,9 @@ mod tests {
         }
         assert_eq!(view["extension"], "101");
         assert_eq!(view["status"], "provisioned");
+        assert_eq!(view["phone_admin_password_set"], false);
+        assert_eq!(view["phone_admin_password_from"], "generated");
+        assert!(!view.to_string().contains("Generated-Admin-0001"));
+        assert!(!record.to_string().contains("Generated-Admin-0001"));
     }
 }

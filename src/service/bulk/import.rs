@@ -14,6 +14,7 @@ use crate::domain::device::DeviceSpec;
 use crate::domain::tenant::Tenant;
 use crate::domain::user::User;
 use crate::profile::Vendors;
+use crate::service::languages::{self, Scope};
 use crate::service::tenants::load_tenant;
 use crate::service::users::rules;
 use crate::service::{ServiceError, ServiceResult, Services};
@@ -406,7 +407,13 @@ impl<'a> Run<'a> {
         if self.problems.len() > before {
             return Ok(());
         }
-        let result = devices::insert_as(self.tx, self.actor, "import", self.tenant, &spec, &vendor);
+        let field = if spec.settings.language.is_some() {
+            "settings.language"
+        } else {
+            "language"
+        };
+        let result = devices::insert_as(self.tx, self.actor, "import", self.tenant, &spec, &vendor)
+            .and_then(|_| languages::check(self.tx, self.vendors, Scope::Device(&spec.mac), field));
         if self.store_result(n, result)?.is_some() {
             self.counts[2] += 1;
         }
