@@ -55,7 +55,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Device> {
     })
 }
 
-/// The admin password generated at registration (or by migration 0006 for older devices). An
+/// The admin password generated at registration (or by migration 0005 for older devices). An
 /// empty one would leave the phone on its factory default, so it is an error, not a value.
 fn generated_admin_password(r: &Row<'_>, i: usize) -> rusqlite::Result<AdminPassword> {
     let pw: String = r.get(i)?;

@@ -14,14 +14,14 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("migrations/0003_audit_restore.sql")),
         M::up(include_str!("migrations/0004_admin_read_indexes.sql")),
         M::up_with_hook(
-            include_str!("migrations/0006_phone_admin_password.sql"),
+            include_str!("migrations/0005_phone_admin_password.sql"),
             generate_admin_passwords,
         ),
     ])
 });
 
 /// Gives every device without one a generated admin password (devices registered before
-/// migration 0006).
+/// migration 0005).
 fn generate_admin_passwords(tx: &Transaction<'_>) -> HookResult {
     let ids = tx
         .prepare("SELECT id FROM devices WHERE generated_admin_password = ''")?

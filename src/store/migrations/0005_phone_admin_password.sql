@@ -3,7 +3,6 @@
 -- then the site's, then the tenant's). Below them all, every device has one generated at
 -- registration, so no phone is left on its factory default: for devices registered before
 -- this migration, its hook generates one (an empty value is never read as a password).
--- Numbered 0006: 0005 is taken by a change made at the same time on another branch.
 
 ALTER TABLE tenants ADD COLUMN admin_password TEXT;
 ALTER TABLE sites ADD COLUMN admin_password TEXT;
