@@ -50,6 +50,21 @@ impl PrintableText {
         Self::parse(input, field, MAX_TEXT_CHARS)
     }
 
+    /// Text a phone shows on a key: [`PrintableText::parse`] without format characters
+    /// either (invisible joiners, direction overrides), which would make a label look unlike
+    /// the text it holds.
+    pub fn label(input: &str, field: &str, max_chars: usize) -> Result<Self, RuleError> {
+        let text = Self::parse(input, field, max_chars)?;
+        if input.chars().any(is_format) {
+            return Err(RuleError::new(
+                field,
+                "text_not_printable",
+                "must be printable text: invisible format characters (joiners, direction marks) are not allowed",
+            ));
+        }
+        Ok(text)
+    }
+
     /// Text read back from the store, where it was validated on the way in.
     pub fn from_trusted(value: String) -> Self {
         Self(value)
@@ -65,6 +80,36 @@ impl fmt::Display for PrintableText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Whether `c` is a Unicode format character (general category Cf): soft hyphen, Arabic number
+/// signs, zero-width and joiner characters, direction marks, embeddings, overrides and
+/// isolates, invisible operators, the byte-order mark, interlinear annotation, tags.
+fn is_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{600}'..='\u{605}'
+            | '\u{61c}'
+            | '\u{6dd}'
+            | '\u{70f}'
+            | '\u{890}'..='\u{891}'
+            | '\u{8e2}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{110bd}'
+            | '\u{110cd}'
+            | '\u{13430}'..='\u{1343f}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0001}'
+            | '\u{e0020}'..='\u{e007f}'
+    )
 }
 
 /// A device label as an installer types it.
@@ -104,6 +149,25 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn key_labels_refuse_format_characters_too() {
+        for bad in ["a\u{200b}b", "\u{202e}txt.exe", "x\u{feff}", "a\u{2066}b"] {
+            let err = PrintableText::label(bad, "label", 32).unwrap_err();
+            assert_eq!(err.code, "text_not_printable", "{bad:?}");
+        }
+        assert_eq!(
+            PrintableText::label("a\nb", "label", 32).unwrap_err().code,
+            "text_not_printable"
+        );
+        assert!(PrintableText::label("Zoë 😀 Park", "label", 32).is_ok());
+        assert_eq!(
+            PrintableText::label(&"x".repeat(33), "label", 32)
+                .unwrap_err()
+                .code,
+            "text_too_long"
+        );
     }
 
     #[test]

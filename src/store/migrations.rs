@@ -11,6 +11,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("migrations/0002_ui_sessions.sql")),
         M::up(include_str!("migrations/0003_audit_restore.sql")),
         M::up(include_str!("migrations/0004_admin_read_indexes.sql")),
+        M::up(include_str!("migrations/0005_phone_keys.sql")),
     ])
 });
 
