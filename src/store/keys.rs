@@ -261,7 +261,7 @@ pub fn aimed_at(conn: &Connection, tenant_id: i64, extension: &str) -> StoreResu
         })
     })?;
     let mut found: Vec<KeyRef> = rows.collect::<Result<_, _>>()?;
-    found.sort_by(|a, b| owner_order(&a.owner, a.index).cmp(&owner_order(&b.owner, b.index)));
+    found.sort_by_key(|r| owner_order(&r.owner, r.index));
     Ok(found)
 }
 

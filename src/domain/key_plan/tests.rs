@@ -68,8 +68,11 @@ fn layout(model: &KeyCapacity, plan: &LinePlan, user: &[Key], device: &[Key]) ->
     )
 }
 
-/// `(module, position, type, value, label, source)` of each key on the phone.
-fn shown(layout: &Layout) -> Vec<(Option<u32>, u32, &str, &str, &str, KeySource)> {
+/// `(module, position, type, value, label, source)` of a key on the phone.
+type Shown<'a> = (Option<u32>, u32, &'a str, &'a str, &'a str, KeySource);
+
+/// Each key on the phone, as [`Shown`].
+fn shown(layout: &Layout) -> Vec<Shown<'_>> {
     layout
         .keys
         .iter()
