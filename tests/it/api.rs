@@ -1148,7 +1148,10 @@ async fn deleting_a_user_needs_confirmation_and_no_devices_and_is_kept_in_the_au
     // The audit entry names who deleted what, and shows the record without secrets…
     let entries = audit(&app, "").await;
     let deleted = &entries[0];
-    assert_eq!(deleted["id"], audit_id, "the answer names the delete's audit entry");
+    assert_eq!(
+        deleted["id"], audit_id,
+        "the answer names the delete's audit entry"
+    );
     assert_eq!(deleted["action"], "delete");
     assert_eq!(deleted["entity"], "user");
     assert_eq!(deleted["key"], "101");

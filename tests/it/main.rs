@@ -11,6 +11,7 @@ mod config;
 mod demo;
 mod docs;
 mod import;
+mod keys;
 mod layers;
 mod metrics;
 mod openapi;
