@@ -128,13 +128,6 @@ pub fn of_device(conn: &Connection, device: &Device) -> StoreResult<DeviceKeys> 
     })
 }
 
-/// The names of the users of `tenant_id` by extension.
-pub fn names(conn: &Connection, tenant_id: i64) -> StoreResult<BTreeMap<String, String>> {
-    let mut stmt = conn.prepare_cached("SELECT extension, name FROM users WHERE tenant_id = ?1")?;
-    let rows = stmt.query_map([tenant_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
 /// The keys as JSON, as the API shows them: for audit entries and snapshots.
 pub fn list_json(keys: &[Key]) -> Value {
     keys.iter().map(|k| json!(k.to_draft())).collect()
