@@ -675,3 +675,36 @@ async fn a_restore_whose_keys_no_longer_fit_is_refused_and_writes_nothing() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_deleted_phone_comes_back_with_its_keys() {
+    let app = TestApp::spawn().await;
+    office(&app).await;
+    let keys = json!([
+        {"type": "blf", "value": "102", "position": 6},
+        {"type": "none", "value": "", "position": 2}
+    ]);
+    put_keys(&app, &format!("/devices/{YEALINK_MAC}/keys"), keys.clone()).await;
+    let (status, _) = app
+        .api(
+            Method::DELETE,
+            &format!("/devices/{YEALINK_MAC}?confirm={YEALINK_MAC}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, audit) = app.get("/audit?limit=1").await;
+    let entry = &audit["entries"][0];
+    assert_eq!(
+        (&entry["entity"], &entry["before"]["keys"]),
+        (&json!("device"), &keys)
+    );
+    let id = entry["id"].as_i64().unwrap();
+    let (status, restored) = app
+        .api(Method::POST, &format!("/audit/{id}/restore"), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{restored}");
+    assert_eq!(restored["record"]["keys"], keys);
+    let (_, back) = app.get(&format!("/devices/{YEALINK_MAC}/keys")).await;
+    assert_eq!(back["keys"], keys);
+}
