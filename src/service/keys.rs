@@ -106,10 +106,10 @@ pub async fn device_keys(services: &Services, actor: &Actor, mac: &str) -> Servi
 /// Accounts on a device: its owner's plan, capped by the model.
 pub fn device_accounts(
     tx: &Writer<'_>,
-    bundle_capacity: usize,
+    capacity: usize,
     user_id: i64,
 ) -> StoreResult<usize> {
-    Ok(user_accounts(tx, user_id)?.min(bundle_capacity.max(1)))
+    Ok(user_accounts(tx, user_id)?.min(capacity.max(1)))
 }
 
 /// Replaces a device's own keys with `drafts` (admins): the whole list, checked, in one
