@@ -104,11 +104,7 @@ pub async fn device_keys(services: &Services, actor: &Actor, mac: &str) -> Servi
 }
 
 /// Accounts on a device: its owner's plan, capped by the model.
-pub fn device_accounts(
-    tx: &Writer<'_>,
-    capacity: usize,
-    user_id: i64,
-) -> StoreResult<usize> {
+pub fn device_accounts(tx: &Writer<'_>, capacity: usize, user_id: i64) -> StoreResult<usize> {
     Ok(user_accounts(tx, user_id)?.min(capacity.max(1)))
 }
 
