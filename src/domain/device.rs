@@ -350,6 +350,8 @@ pub struct DeviceBundle {
     pub owner: User,
     /// The owner's aliases in order.
     pub aliases: Vec<Alias>,
+    /// The owner's keys and the device's own, with the names of the users they aim at.
+    pub keys: super::keys::DeviceKeys,
 }
 
 impl DeviceBundle {

@@ -67,6 +67,12 @@ impl PrintableText {
         Self::parse(input, field, MAX_TEXT_CHARS)
     }
 
+    /// Text a phone shows on a key, at most `max_chars` long: [`PrintableText::parse`], which
+    /// already refuses the invisible characters that would make a label look unlike its text.
+    pub fn label(input: &str, field: &str, max_chars: usize) -> Result<Self, RuleError> {
+        Self::parse(input, field, max_chars)
+    }
+
     /// Text read back from the store, where it was validated on the way in.
     pub fn from_trusted(value: String) -> Self {
         Self(value)
@@ -133,6 +139,25 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn key_labels_refuse_format_characters_too() {
+        for bad in ["a\u{200b}b", "\u{202e}txt.exe", "x\u{feff}", "a\u{2066}b"] {
+            let err = PrintableText::label(bad, "label", 32).unwrap_err();
+            assert_eq!(err.code, "text_invisible_characters", "{bad:?}");
+        }
+        assert_eq!(
+            PrintableText::label("a\nb", "label", 32).unwrap_err().code,
+            "text_not_printable"
+        );
+        assert!(PrintableText::label("Zoë 😀 Park", "label", 32).is_ok());
+        assert_eq!(
+            PrintableText::label(&"x".repeat(33), "label", 32)
+                .unwrap_err()
+                .code,
+            "text_too_long"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! From stored data to a phone's file: the line plan, merged settings, the render context.
 
 use crate::domain::device::DeviceBundle;
+use crate::domain::key_plan::{self, KeySources, Layout};
 use crate::domain::line_plan::{AccountKind, SipAccount};
 use crate::domain::{LinePlan, Settings};
 
@@ -35,6 +36,23 @@ pub fn line_plan(bundle: &DeviceBundle, vendor: &Vendor) -> LinePlan {
         owner_account,
         aliases,
         vendor.capacity(bundle.device.effective_model()),
+    )
+}
+
+/// The key layout of a device for its model: plan accounts first, the owner's keys, the
+/// device's overrides, and the overflow (see [`crate::domain::key_plan`]).
+pub fn key_layout(bundle: &DeviceBundle, vendor: &Vendor) -> Layout {
+    let plan = line_plan(bundle, vendor);
+    let model = vendor.key_capacity(bundle.device.effective_model());
+    let keys = &bundle.keys;
+    key_plan::resolve(
+        &model,
+        KeySources {
+            plan: &plan,
+            user: &keys.user,
+            device: &keys.device,
+            names: &keys.names,
+        },
     )
 }
 

@@ -7,7 +7,7 @@ use regex::{Regex, RegexSet};
 use super::spec::{FileKind, FileSpec, ModelSpec, UploadSpec, VendorProfile};
 use super::templates::PROFILES;
 use crate::domain::settings::LANGUAGES;
-use crate::domain::{Mac, RuleError};
+use crate::domain::{KeyCapacity, Mac, RuleError};
 
 /// A loaded vendor profile with its compiled patterns.
 #[derive(Debug)]
@@ -68,11 +68,29 @@ impl Vendor {
             .collect()
     }
 
-    /// Lines of `model`, or the vendor default for unknown models.
+    /// SIP accounts of `model` (the line plan's capacity), or the vendor default for unknown
+    /// models.
     pub fn capacity(&self, model: Option<&str>) -> usize {
         model
             .and_then(|m| self.model(m))
-            .map_or(self.profile.default_lines, |m| m.lines)
+            .map_or(self.profile.default_accounts, |m| m.accounts)
+    }
+
+    /// Accounts, line keys and expansion modules of `model`; an unknown model has the vendor's
+    /// default accounts, as many line keys, and no modules.
+    pub fn key_capacity(&self, model: Option<&str>) -> KeyCapacity {
+        match model.and_then(|m| self.model(m)) {
+            Some(m) => KeyCapacity {
+                accounts: m.accounts,
+                line_keys: m.line_keys,
+                expansion: m.expansion.clone(),
+            },
+            None => KeyCapacity {
+                accounts: self.profile.default_accounts,
+                line_keys: self.profile.default_accounts,
+                expansion: None,
+            },
+        }
     }
 }
 
@@ -597,7 +615,14 @@ mod tests {
             Some("T19P_E2"),
             "case, '-' and '_' do not count"
         );
-        assert_eq!(y.capacity(Some("X999")), y.profile.default_lines);
+        assert_eq!(y.capacity(Some("X999")), y.profile.default_accounts);
+        let t54w = y.key_capacity(Some("t54w"));
+        assert_eq!((t54w.accounts, t54w.line_keys), (16, 27));
+        let exp = t54w.expansion.expect("the T54W takes modules");
+        assert_eq!((exp.kind.as_str(), exp.keys, exp.max), ("EXP50", 60, 3));
+        let unknown = y.key_capacity(Some("X999"));
+        assert_eq!(unknown.line_keys, y.profile.default_accounts);
+        assert_eq!(unknown.expansion, None);
         let mac = Mac::parse("001565aabbcc").unwrap();
         let names: Vec<String> = v
             .device_file_names(y, &mac, Some("T46U"))

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::domain::key_plan::Expansion;
+
 /// A vendor profile as written in `vendors/<id>.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -16,8 +18,8 @@ pub struct VendorProfile {
     pub ouis: Vec<String>,
     /// Regex for the vendor's User-Agent, with optional named groups `model`, `firmware`, `mac`.
     pub user_agent: String,
-    /// Lines of a model the profile does not list.
-    pub default_lines: usize,
+    /// SIP accounts, and line keys, of a model the profile does not list.
+    pub default_accounts: usize,
     /// Vendor codes for `udp`, `tcp`, `tls`, `dns_srv`.
     #[serde(default)]
     pub transports: BTreeMap<String, String>,
@@ -40,7 +42,7 @@ pub struct VendorProfile {
     /// Files the phones upload (`PUT`): logs, local overrides.
     #[serde(default)]
     pub uploads: Vec<UploadSpec>,
-    /// Models by name, with their line capacity and file-name attributes.
+    /// Models by name, with their accounts, keys and file-name attributes.
     #[serde(default)]
     pub models: BTreeMap<String, ModelSpec>,
 }
@@ -96,11 +98,16 @@ pub enum Format {
     Xml,
 }
 
-/// A model: its line capacity and attributes used in file names.
+/// A model: its accounts and keys, and attributes used in file names.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ModelSpec {
-    /// SIP accounts (lines) the model has.
-    pub lines: usize,
+    /// SIP accounts (registrations) the model has: the line plan's capacity.
+    pub accounts: usize,
+    /// Programmable keys on the phone itself.
+    pub line_keys: usize,
+    /// The expansion modules it takes (`[models.T54W.expansion]`), if any.
+    #[serde(default)]
+    pub expansion: Option<Expansion>,
     /// Other attributes (`cfg_id = "108"`), usable as `{cfg_id}` in file names.
     #[serde(flatten)]
     pub attrs: BTreeMap<String, String>,

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bulk;
 pub mod devices;
 pub mod error;
+pub mod keys;
 pub mod languages;
 pub mod ops;
 pub mod overview;

@@ -1,4 +1,5 @@
-//! Restoring a deleted user, alias or device from the snapshot its audit entry keeps.
+//! Restoring a deleted user, alias or device from the snapshot its audit entry keeps, with
+//! their keys (and, for a user, the other users' and devices' keys that watched them).
 //!
 //! A restore re-creates the record through the same drafts and store functions as the API, so
 //! every rule is checked again against today's data: a re-used extension, a MAC registered
@@ -11,13 +12,17 @@ use serde_json::{Value, json};
 use crate::domain::RuleError;
 use crate::domain::audit::{Actor, StoredEntry};
 use crate::domain::device::DeviceDraft;
+use crate::domain::keys::KeyRef;
 use crate::domain::tenant::Tenant;
 use crate::domain::user::{Alias, AliasDraft, User, UserDraft};
 use crate::profile::Vendors;
 use crate::service::languages::{self, Scope};
 use crate::service::users::rules;
 use crate::service::{ServiceResult, Services};
+use crate::store::keys as stored_keys;
 use crate::store::{StoreError, StoreResult, aliases, audit, devices, tenants, users};
+
+mod keys;
 
 /// What a restore re-created.
 #[derive(Debug, Clone)]
@@ -59,7 +64,7 @@ fn restore_entry(
     let tenant_id = entry.tenant_id.ok_or(StoreError::NotFound("tenant"))?;
     let tenant = tenants::by_id(tx, tenant_id)?;
     let restored = match entry.entity.as_str() {
-        "user" => user(tx, actor, &tenant, snapshot)?,
+        "user" => user(tx, actor, vendors, &tenant, snapshot)?,
         "alias" => alias(tx, actor, &tenant, &entry.key, snapshot)?,
         _ => device(tx, actor, vendors, &tenant, snapshot)?,
     };
@@ -103,7 +108,13 @@ fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-fn user(tx: &Writer<'_>, actor: &Actor, tenant: &Tenant, s: &Value) -> StoreResult<Restored> {
+fn user(
+    tx: &Writer<'_>,
+    actor: &Actor,
+    vendors: &Vendors,
+    tenant: &Tenant,
+    s: &Value,
+) -> StoreResult<Restored> {
     let draft = UserDraft {
         name: text(s, "name"),
         email: Some(text(s, "email")),
@@ -138,7 +149,29 @@ fn user(tx: &Writer<'_>, actor: &Actor, tenant: &Tenant, s: &Value) -> StoreResu
         .map_err(StoreError::Invalid)?;
     let user = users::restore(tx, actor, tenant, &spec, text(s, "portal_password_hash"))?;
     let entry = audit::last_id(tx)?;
-    let mut restored_aliases = Vec::new();
+    let mut record = user.to_json();
+    record["aliases"] = Value::Array(user_aliases(tx, actor, tenant, &user, s)?);
+    let own = keys::own_keys(tx, actor, tenant, &user, s)?;
+    record["keys"] = stored_keys::list_json(&own);
+    let back = keys::watching_keys(tx, actor, vendors, tenant, s)?;
+    record["restored_keys"] = back.iter().map(KeyRef::to_json).collect();
+    Ok(Restored {
+        entity: "user".into(),
+        key: user.spec.extension.to_string(),
+        record,
+        entry,
+    })
+}
+
+/// The user's aliases from the snapshot, in their order; errors name `aliases[i].field`.
+fn user_aliases(
+    tx: &Writer<'_>,
+    actor: &Actor,
+    tenant: &Tenant,
+    user: &User,
+    s: &Value,
+) -> StoreResult<Vec<Value>> {
+    let mut restored = Vec::new();
     let empty = Vec::new();
     let snapshots = s.get("aliases").and_then(Value::as_array).unwrap_or(&empty);
     for (i, a) in snapshots.iter().enumerate() {
@@ -146,21 +179,14 @@ fn user(tx: &Writer<'_>, actor: &Actor, tenant: &Tenant, s: &Value) -> StoreResu
             let field = format!("aliases[{i}].{}", e.field);
             e.in_field(field)
         };
-        let alias = restore_alias(tx, actor, tenant, &user, a).map_err(|e| match e {
+        let alias = restore_alias(tx, actor, tenant, user, a).map_err(|e| match e {
             StoreError::Conflict(r) => StoreError::Conflict(in_list(r)),
             StoreError::Invalid(r) => StoreError::Invalid(in_list(r)),
             e => e,
         })?;
-        restored_aliases.push(alias.to_json());
+        restored.push(alias.to_json());
     }
-    let mut record = user.to_json();
-    record["aliases"] = Value::Array(restored_aliases);
-    Ok(Restored {
-        entity: "user".into(),
-        key: user.spec.extension.to_string(),
-        record,
-        entry,
-    })
+    Ok(restored)
 }
 
 fn restore_alias(
@@ -250,12 +276,15 @@ fn device(
         .to_owned();
     let device = devices::insert_as(tx, actor, "restore", tenant, &spec, &vendor)?;
     languages::check(tx, vendors, Scope::Device(&device.mac), "language")?;
+    let entry = audit::last_id(tx)?;
     let mut record = device.to_json();
     record["extension"] = json!(spec.extension);
+    let own = keys::device_keys(tx, actor, vendors, &device, s)?;
+    record["keys"] = stored_keys::list_json(&own);
     Ok(Restored {
         entity: "device".into(),
         key: device.mac.lower12(),
         record,
-        entry: audit::last_id(tx)?,
+        entry,
     })
 }

@@ -3,13 +3,13 @@
 use super::Services;
 use super::{ServiceError, ServiceResult};
 use crate::domain::Actor;
+use crate::domain::keys::KeyRef;
 use crate::domain::tenant::Tenant;
 use crate::domain::user::{Alias, User};
 use crate::domain::user::{AliasDraft, TenantRules, UserDraft, UserSpec};
 use crate::domain::{Extension, RuleError};
-use crate::store::aliases;
-
-use crate::store::users;
+use crate::store::keys::{self, KeyChange};
+use crate::store::{aliases, audit, users};
 
 use super::languages::{self, Scope};
 use super::tenants::load_tenant;
@@ -84,14 +84,25 @@ pub async fn extensions(
     Ok((allocated, next))
 }
 
-/// Deletes a user (admins only) once `confirm` repeats its extension.
+/// What deleting a user did: its audit entry, and the other users' and devices' keys that
+/// watched it and went with it.
+#[derive(Debug, Clone)]
+pub struct Deleted {
+    /// The audit entry of the delete (restore it with this id).
+    pub audit_id: i64,
+    /// The BLF and pickup keys removed, each with its owner and former place.
+    pub removed_keys: Vec<KeyRef>,
+}
+
+/// Deletes a user (admins only) once `confirm` repeats its extension. The BLF and pickup keys
+/// that watch the user go in the same transaction, each list's change audited.
 pub async fn remove(
     services: &Services,
     actor: &Actor,
     tenant: String,
     extension: String,
     confirm: Option<&str>,
-) -> ServiceResult<()> {
+) -> ServiceResult<Deleted> {
     actor.require_admin()?;
     if confirm != Some(extension.as_str()) {
         return Err(ServiceError::BadRequest(RuleError::new(
@@ -104,11 +115,22 @@ pub async fn remove(
     }
     let (_, user) = load_user(services, actor, tenant, extension).await?;
     let by = actor.clone();
-    services
+    Ok(services
         .store
-        .write(move |tx| users::delete(tx, &by, &user))
-        .await?;
-    Ok(())
+        .write(move |tx| {
+            let change = KeyChange {
+                actor: &by,
+                action: "update",
+                tenant_id: user.tenant_id,
+            };
+            let removed = keys::remove_watching(tx, change, user.spec.extension.as_str())?;
+            users::delete(tx, &by, &user, &removed)?;
+            Ok(Deleted {
+                audit_id: audit::last_id(tx)?,
+                removed_keys: removed,
+            })
+        })
+        .await?)
 }
 
 /// Adds an alias at the end of a user's order (admins only).
@@ -232,14 +254,26 @@ pub async fn aliases(
     Ok(detail(services, actor, tenant, extension, false).await?.1)
 }
 
-/// Changes a user (admins); the extension is immutable. Returns the user and their aliases.
+/// A changed user with their aliases, and the keys whose shown label changed with them.
+#[derive(Debug, Clone)]
+pub struct Updated {
+    /// The user.
+    pub user: User,
+    /// Their aliases in line order.
+    pub aliases: Vec<Alias>,
+    /// When the name changed: the keys aimed at the user that have no label of their own, and
+    /// so show the new name now.
+    pub relabelled_keys: Vec<KeyRef>,
+}
+
+/// Changes a user (admins); the extension is immutable.
 pub async fn update(
     services: &Services,
     actor: &Actor,
     tenant: String,
     extension: String,
     draft: UserDraft,
-) -> ServiceResult<(User, Vec<Alias>)> {
+) -> ServiceResult<Updated> {
     actor.require_admin()?;
     let (tenant, before) = load_user(services, actor, tenant, extension).await?;
     let spec = draft.apply_to(before.spec.clone(), rules(&tenant))?;
@@ -256,7 +290,19 @@ pub async fn update(
                 languages::check(tx, &vendors, Scope::User(user.id), "site")?;
             }
             let aliases = aliases::for_user(tx, user.id)?;
-            Ok((user, aliases))
+            let relabelled_keys = if user.spec.name == before.spec.name {
+                Vec::new()
+            } else {
+                keys::aimed_at(tx, tenant.id, user.spec.extension.as_str())?
+                    .into_iter()
+                    .filter(|r| r.key.label.is_none())
+                    .collect()
+            };
+            Ok(Updated {
+                user,
+                aliases,
+                relabelled_keys,
+            })
         })
         .await?)
 }

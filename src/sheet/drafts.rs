@@ -19,7 +19,7 @@ pub fn kinds<'r>(rows: &'r [Row], problems: &mut Vec<Problem>) -> Vec<(RowKind, 
                 row.number,
                 Column::Type,
                 "type_invalid",
-                "type is user, alias or device (empty means user)",
+                "type is user, alias, device or key (empty means user)",
             )),
         }
     }
@@ -32,8 +32,12 @@ pub fn not_applicable(row: &Row, kind: RowKind, problems: &mut Vec<Problem>) {
     for column in row.cells.filled().filter(|c| !kind.columns().contains(c)) {
         let phone_only = RowKind::Device.columns().contains(&column)
             && !RowKind::User.columns().contains(&column);
-        let hint = if phone_only {
+        let key_only = RowKind::Key.columns().contains(&column)
+            && !RowKind::Device.columns().contains(&column);
+        let hint = if phone_only && kind != RowKind::Key {
             "; a phone goes on a row of its own: type device, the user's extension, its mac"
+        } else if key_only {
+            "; a key goes on a row of its own: type key, the user's extension (or a device's mac), its key_type and key_value"
         } else {
             ""
         };
@@ -260,7 +264,8 @@ fn clear_device_field(d: &mut DeviceDraft, field: &str) -> bool {
     true
 }
 
-fn parse_yes_no(value: &str) -> Option<bool> {
+/// `yes`/`no`, `true`/`false`, `1`/`0` (and `y`/`n`), any case.
+pub(super) fn parse_yes_no(value: &str) -> Option<bool> {
     match value.to_ascii_lowercase().as_str() {
         "yes" | "y" | "true" | "1" => Some(true),
         "no" | "n" | "false" | "0" => Some(false),

@@ -1,14 +1,14 @@
-//! The CSV sheet `import` reads and `export` writes: one header, then one row per user, alias
-//! or device, tied together by the extension.
+//! The CSV sheet `import` reads and `export` writes: one header, then one row per user, alias,
+//! device or key, tied together by the extension (and a device's keys by its MAC).
 
 use serde::Serialize;
 
 /// The columns, in the order export writes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Column {
-    /// `user` (or empty), `alias` or `device`.
+    /// `user` (or empty), `alias`, `device` or `key`.
     Type,
-    /// The user's extension; alias and device rows name their user by it.
+    /// The user's extension; alias, device and user key rows name their user by it.
     Extension,
     /// User or alias name.
     Name,
@@ -36,21 +36,31 @@ pub enum Column {
     ExternalSip,
     /// User device limit.
     MaxDevices,
-    /// Device MAC.
+    /// Device MAC; device key rows name their device by it.
     Mac,
     /// Device vendor.
     Vendor,
     /// Device model.
     Model,
-    /// Device label.
+    /// Device or key label.
     Label,
     /// Device-level settings as a JSON object.
     Settings,
+    /// Key type (`line`, `blf`, `speed_dial`, `park`, `pickup`, `none`).
+    KeyType,
+    /// Key value: line number, extension, number, orbit or SIP URI.
+    KeyValue,
+    /// The position a key is pinned to.
+    KeyPosition,
+    /// The expansion module of a pinned key.
+    KeyModule,
+    /// Whether a key's value is an external SIP URI (`yes`/`no`).
+    KeyExternal,
 }
 
 impl Column {
     /// Every column, in export order.
-    pub const ALL: [Column; 20] = [
+    pub const ALL: [Column; 25] = [
         Column::Type,
         Column::Extension,
         Column::Name,
@@ -71,6 +81,11 @@ impl Column {
         Column::Model,
         Column::Label,
         Column::Settings,
+        Column::KeyType,
+        Column::KeyValue,
+        Column::KeyPosition,
+        Column::KeyModule,
+        Column::KeyExternal,
     ];
 
     /// The header name (`sip_username`), which is also the API's field name.
@@ -96,6 +111,11 @@ impl Column {
             Column::Model => "model",
             Column::Label => "label",
             Column::Settings => "settings",
+            Column::KeyType => "key_type",
+            Column::KeyValue => "key_value",
+            Column::KeyPosition => "key_position",
+            Column::KeyModule => "key_module",
+            Column::KeyExternal => "key_external",
         }
     }
 
@@ -120,6 +140,9 @@ pub enum RowKind {
     Alias,
     /// A phone of the user with the row's extension.
     Device,
+    /// A programmable key of the user with the row's extension, or of the device with the
+    /// row's MAC.
+    Key,
 }
 
 impl RowKind {
@@ -129,6 +152,7 @@ impl RowKind {
             None | Some("user") => Some(RowKind::User),
             Some("alias") => Some(RowKind::Alias),
             Some("device") => Some(RowKind::Device),
+            Some("key") => Some(RowKind::Key),
             Some(_) => None,
         }
     }
@@ -139,6 +163,7 @@ impl RowKind {
             RowKind::User => "user",
             RowKind::Alias => "alias",
             RowKind::Device => "device",
+            RowKind::Key => "key",
         }
     }
 
@@ -165,6 +190,17 @@ impl RowKind {
             ],
             RowKind::Alias => &[Type, Extension, Name, SipUsername, SipPassword],
             RowKind::Device => &[Type, Extension, Mac, Vendor, Model, Label, Site, Settings],
+            RowKind::Key => &[
+                Type,
+                Extension,
+                Mac,
+                KeyType,
+                KeyValue,
+                Label,
+                KeyPosition,
+                KeyModule,
+                KeyExternal,
+            ],
         }
     }
 }

@@ -4,8 +4,11 @@
 use std::collections::HashMap;
 
 use super::format::{Cells, Column, RowKind, SheetWriter};
+use super::keys::key_cells;
+use crate::domain::Key;
 use crate::domain::Settings;
 use crate::domain::device::Device;
+use crate::domain::keys::KeyOwner;
 use crate::domain::user::{Alias, User};
 
 /// A tenant's users, aliases and devices, read at one moment, as export writes them.
@@ -19,10 +22,15 @@ pub struct TenantRecords {
     pub devices: Vec<Device>,
     /// Site names by row id, for the devices' `site` cell.
     pub site_names: HashMap<i64, String>,
+    /// Each user's keys in order, by user row id.
+    pub user_keys: HashMap<i64, Vec<Key>>,
+    /// Each device's keys in order, by device row id.
+    pub device_keys: HashMap<i64, Vec<Key>>,
 }
 
-/// The sheet of `records`: each user, then its aliases in line order, then its devices. With
-/// `secrets`, SIP passwords and voicemail PINs are written; without, those cells are empty.
+/// The sheet of `records`: each user, then its aliases in line order, its keys in order, then
+/// its devices, each followed by its keys. With `secrets`, SIP passwords and voicemail PINs are
+/// written; without, those cells are empty.
 pub fn write(records: &TenantRecords, secrets: bool) -> String {
     let mut aliases_of: HashMap<i64, Vec<&Alias>> = HashMap::new();
     for alias in &records.aliases {
@@ -38,9 +46,17 @@ pub fn write(records: &TenantRecords, secrets: bool) -> String {
         for alias in aliases_of.get(&user.id).into_iter().flatten() {
             writer.row(&alias_cells(user, alias, secrets));
         }
+        let owner = KeyOwner::User(user.spec.extension.to_string());
+        for key in records.user_keys.get(&user.id).into_iter().flatten() {
+            writer.row(&key_cells(&owner, key));
+        }
         for device in devices_of.get(&user.id).into_iter().flatten() {
             let site = device.site_id.and_then(|id| records.site_names.get(&id));
             writer.row(&device_cells(user, device, site));
+            let owner = KeyOwner::Device(device.mac);
+            for key in records.device_keys.get(&device.id).into_iter().flatten() {
+                writer.row(&key_cells(&owner, key));
+            }
         }
     }
     writer.finish()

@@ -115,6 +115,7 @@ pub fn bundle(conn: &Connection, mac: &Mac) -> StoreResult<Option<DeviceBundle>>
     Ok(Some(DeviceBundle {
         tenant: tenants::by_id(conn, device.tenant_id)?,
         site: site_id.map(|id| sites::by_id(conn, id)).transpose()?,
+        keys: super::keys::of_device(conn, &device)?,
         aliases,
         owner,
         device,
@@ -339,9 +340,11 @@ pub fn update(
 pub fn delete(tx: &Transaction<'_>, actor: &Actor, device: &Device) -> StoreResult<()> {
     let owner = users::by_id(tx, device.user_id)?;
     let site = device.site_id.map(|id| sites::by_id(tx, id)).transpose()?;
+    let keys = super::keys::list_json(&super::keys::for_device(tx, device.id)?);
     tx.execute("DELETE FROM devices WHERE id = ?1", [device.id])?;
     let mut record = with_owner(device, &owner);
     record["site"] = json!(site.map(|s| s.name));
+    record["keys"] = keys;
     audit::record(
         tx,
         actor,

@@ -17,6 +17,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
             include_str!("migrations/0005_phone_admin_password.sql"),
             generate_admin_passwords,
         ),
+        M::up(include_str!("migrations/0006_phone_keys.sql")),
     ])
 });
 

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod backup;
 pub mod devices;
 pub mod fetches;
+pub mod keys;
 pub mod lock;
 pub mod migrations;
 pub mod pruner;

@@ -6,9 +6,10 @@ use std::collections::HashSet;
 
 use crate::domain::PortalSecret;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::audit;
+use crate::domain::keys::KeyRef;
 
 use super::{StoreError, StoreResult, now, sip_usernames, sites, time_text};
 use crate::domain::user::User;
@@ -296,8 +297,15 @@ fn portal_password_hash(conn: &Connection, user_id: i64) -> StoreResult<Option<S
     )?)
 }
 
-/// Deletes a user and their aliases; refused while devices are assigned to them.
-pub fn delete(tx: &Transaction<'_>, actor: &Actor, user: &User) -> StoreResult<()> {
+/// Deletes a user with their aliases and keys; refused while devices are assigned to them.
+/// `removed` are the other users' and devices' keys that watched this user, already removed:
+/// the snapshot keeps them, with the user's own keys, for a restore.
+pub fn delete(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    user: &User,
+    removed: &[KeyRef],
+) -> StoreResult<()> {
     if user.devices > 0 {
         return Err(StoreError::Conflict(RuleError::new(
             "extension",
@@ -314,8 +322,14 @@ pub fn delete(tx: &Transaction<'_>, actor: &Actor, user: &User) -> StoreResult<(
     snapshot["voicemail_pin"] = json!(user.spec.voicemail_pin.as_ref().map(VoicemailPin::as_str));
     snapshot["aliases"] = aliases.iter().map(|a| a.snapshot()).collect();
     snapshot["portal_password_hash"] = json!(portal_password_hash(tx, user.id)?);
+    let own_keys = super::keys::list_json(&super::keys::for_user(tx, user.id)?);
+    let removed: Value = removed.iter().map(KeyRef::to_json).collect();
+    snapshot["keys"] = own_keys.clone();
+    snapshot["removed_keys"] = removed.clone();
     let mut before = user.to_json();
     before["aliases"] = aliases.iter().map(|a| a.to_json()).collect();
+    before["keys"] = own_keys;
+    before["removed_keys"] = removed;
     tx.execute("DELETE FROM users WHERE id = ?1", [user.id])?;
     audit::record(
         tx,

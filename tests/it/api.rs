@@ -1139,10 +1139,13 @@ async fn deleting_a_user_needs_confirmation_and_no_devices_and_is_kept_in_the_au
     assert_eq!(entries[0]["before"]["extension"], "101");
     assert_eq!(entries[0]["before"]["vendor"], "yealink");
 
-    let (status, _) = app
+    let (status, deleted) = app
         .api(Method::DELETE, &format!("{user}?confirm=101"), None)
         .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    assert_eq!(deleted["extension"], "101");
+    assert_eq!(deleted["removed_keys"], json!([]));
+    let audit_id = deleted["audit_id"].as_i64().unwrap();
     let (status, _) = app.get(&user).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let counts = app.counts().await;
@@ -1157,6 +1160,10 @@ async fn deleting_a_user_needs_confirmation_and_no_devices_and_is_kept_in_the_au
     // The audit entry names who deleted what, and shows the record without secrets…
     let entries = audit(&app, "").await;
     let deleted = &entries[0];
+    assert_eq!(
+        deleted["id"], audit_id,
+        "the answer names the delete's audit entry"
+    );
     assert_eq!(deleted["action"], "delete");
     assert_eq!(deleted["entity"], "user");
     assert_eq!(deleted["key"], "101");

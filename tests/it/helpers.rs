@@ -233,7 +233,15 @@ impl TestApp {
             .read(|c| {
                 let mut out = Vec::new();
                 for table in [
-                    "tenants", "sites", "users", "aliases", "devices", "tokens", "audit",
+                    "tenants",
+                    "sites",
+                    "users",
+                    "aliases",
+                    "devices",
+                    "tokens",
+                    "audit",
+                    "user_keys",
+                    "device_keys",
                 ] {
                     let n: i64 =
                         c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;

@@ -272,6 +272,34 @@ async fn populate(app: &TestApp) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    populate_keys(app).await;
+}
+
+/// Keys of every type and shape: a user's (pinned, on a module, external, labelled with CSV
+/// specials) and a device's.
+async fn populate_keys(app: &TestApp) {
+    let keys = json!({"keys": [
+        {"type": "line", "value": "2"},
+        {"type": "blf", "value": "2001"},
+        {"type": "pickup", "value": "2001", "label": "Mary, \"MJ\"; sales"},
+        {"type": "speed_dial", "value": "+4930123456", "position": 9},
+        {"type": "blf", "value": "sip:alice@pbx.other.example", "external": true, "module": 1, "position": 3},
+        {"type": "park", "value": "701"},
+        {"type": "none", "position": 10}
+    ]});
+    let (status, body) = app
+        .api(
+            Method::PUT,
+            "/tenants/testsite.com/users/101/keys",
+            Some(keys),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let keys = json!({"keys": [{"type": "blf", "value": "101", "position": 2, "label": "John"}]});
+    let (status, body) = app
+        .api(Method::PUT, "/devices/0004f2a1b2c3/keys", Some(keys))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 #[tokio::test]
@@ -283,8 +311,12 @@ async fn export_then_import_into_a_fresh_database_gives_the_same_export() {
     assert!(lines[0].starts_with("type,extension,name,"), "{exported}");
     assert_eq!(
         lines.len(),
-        1 + 2 + 3 + 2,
-        "header, users, aliases, devices: {exported}"
+        1 + 2 + 3 + 2 + 8,
+        "header, users, aliases, devices, keys: {exported}"
+    );
+    assert!(
+        lines.contains(&"key,,,,,,,,,,,,,,,0004f2a1b2c3,,,John,,blf,101,2,,"),
+        "a device's key names it by MAC: {exported}"
     );
     assert!(exported.contains("Correct-Horse-42!"), "{exported}");
 
@@ -296,10 +328,21 @@ async fn export_then_import_into_a_fresh_database_gives_the_same_export() {
     let (status, report) = import(&second, &exported, true).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(
-        (&report["users"], &report["aliases"], &report["devices"]),
-        (&json!(2), &json!(3), &json!(2))
+        (
+            &report["users"],
+            &report["aliases"],
+            &report["devices"],
+            &report["keys"]
+        ),
+        (&json!(2), &json!(3), &json!(2), &json!(8))
     );
     assert_eq!(export(&second, true).await, exported);
+    for path in [
+        "/tenants/testsite.com/users/101/keys",
+        "/devices/0004f2a1b2c3/keys",
+    ] {
+        assert_eq!(first.get(path).await, second.get(path).await, "{path}");
+    }
 
     // The phone gets the very same account: password included.
     let (_, mary) = second
@@ -467,4 +510,49 @@ async fn progress_is_reported_while_rows_are_checked() {
     assert!(report.ok() && report.users == 1500, "{report:?}");
     let calls = seen.lock().unwrap().clone();
     assert_eq!(calls, [(1000, 1500), (1500, 1500)]);
+}
+
+#[tokio::test]
+async fn key_rows_are_checked_like_the_api_and_name_their_row_and_column() {
+    let app = TestApp::spawn().await;
+    app.tenant().await;
+    app.user("101", "John Smith").await;
+    let header =
+        "type,extension,mac,key_type,key_value,label,key_position,key_module,key_external,name";
+    let csv = [
+        header,
+        "key,102,,blf,101,,,,,",             // 2: fine, its user is on row 8
+        "key,101,,blf,199,,,,,",             // 3: no user 199
+        "key,101,,park,7,,x,,,",             // 4: position is not a number
+        "key,101,,speed_dial,*97,,,,maybe,", // 5: external is not a flag
+        "key,101,,line,2,,,,,",              // 6: 101 has one account
+        "key,,001565000009,park,7,,,,,",     // 7: no such device
+        "user,102,,,,,,,,Mary Jones",        // 8
+        "key,101,001565000009,park,7,,,,,",  // 9: user and device both
+        "key,101,,park,8,,3,,,",             // 10: fine
+        "key,101,,park,9,,3,,,",             // 11: position 3 taken by row 10
+        "key,101,,macro,1,,,,,",             // 12: unknown key type
+    ]
+    .join("\n");
+    let before = app.counts().await;
+    let (status, report) = import(&app, &csv, true).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
+    assert_eq!(
+        problems(&report["report"]),
+        [
+            row(3, "key_value", "key_extension_unknown"),
+            row(4, "key_position", "number_invalid"),
+            row(5, "key_external", "boolean_invalid"),
+            row(6, "key_value", "key_line_unknown"),
+            row(7, "mac", "device_unknown"),
+            row(9, "extension", "key_owner_ambiguous"),
+            row(11, "key_position", "key_position_taken"),
+            row(12, "key_type", "key_type_unknown"),
+        ]
+    );
+    assert_eq!(
+        app.counts().await,
+        before,
+        "a refused import writes nothing"
+    );
 }

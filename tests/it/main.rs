@@ -13,6 +13,7 @@ mod conns;
 mod demo;
 mod docs;
 mod import;
+mod keys;
 mod layers;
 mod metrics;
 mod openapi;

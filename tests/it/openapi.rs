@@ -440,7 +440,7 @@ async fn setup(app: &TestApp) -> World {
             None,
         )
         .await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(status, StatusCode::OK, "{body}");
     let (_, audit) = app.get("/audit?limit=1").await;
     let entry = &audit["entries"][0];
     assert_eq!(
@@ -539,7 +539,7 @@ async fn fixture(app: &TestApp, world: &World, id: &str) -> Option<Fixture> {
         "getUser" => Fixture::new(&user("101"), S::OK).query("reveal=true"),
         "updateUser" => Fixture::new(&user("101"), S::OK)
             .body(json!({"department": "Support", "email": null})),
-        "deleteUser" => Fixture::new(&user("102"), S::NO_CONTENT).query("confirm=102"),
+        "deleteUser" => Fixture::new(&user("102"), S::OK).query("confirm=102"),
         "createAlias" => {
             Fixture::new(&user("101"), S::CREATED).body(json!({"name": "John Night"}))
         }
@@ -575,6 +575,21 @@ async fn fixture(app: &TestApp, world: &World, id: &str) -> Option<Fixture> {
             Fixture::new(&[("mac", DOOMED_MAC)], S::NO_CONTENT).query("confirm=00:15:65:00:00:05")
         }
         "getDeviceLines" => Fixture::new(&yealink, S::OK),
+        "getUserKeys" => Fixture::new(&user("101"), S::OK),
+        "setUserKeys" => Fixture::new(&user("101"), S::OK).body(json!({"keys": [
+            {"type": "blf", "value": "104"},
+            {"type": "speed_dial", "value": "+4930123456", "label": "Office"},
+            {"type": "park", "value": "701", "position": 6},
+            {"type": "line", "value": "1"},
+            {"type": "blf", "value": "sip:desk@pbx.other.example", "external": true,
+             "module": 1, "position": 1}
+        ]})),
+        "getDeviceKeys" => Fixture::new(&yealink, S::OK),
+        "setDeviceKeys" => Fixture::new(&yealink, S::OK).body(json!({"keys": [
+            {"type": "none", "position": 2},
+            {"type": "pickup", "value": "104", "label": "Alias desk"}
+        ]})),
+        "getDeviceLayout" => Fixture::new(&yealink, S::OK),
         "listDeviceFiles" => Fixture::new(&yealink, S::OK),
         "getDeviceFile" => {
             Fixture::new(&[("mac", YEALINK_MAC), ("file", "001565aabbcc.cfg")], S::OK)

@@ -571,13 +571,13 @@ fn every_model_declares_its_form_and_file_name() {
     let v = Vendors::builtin().unwrap();
     let gs = v.get("grandstream").unwrap();
     assert!(
-        gs.profile.default_lines <= 2,
+        gs.profile.default_accounts <= 2,
         "unknown models get P-values, written for accounts 1 and 2 only"
     );
     for (model, spec) in &gs.profile.models {
         assert_eq!(spec.attrs["file_model"], model.to_lowercase(), "{model}");
         match spec.attrs["form"].as_str() {
-            "pvalue" => assert!(spec.lines <= 2, "{model}: P-values cover two accounts"),
+            "pvalue" => assert!(spec.accounts <= 2, "{model}: P-values cover two accounts"),
             "alias" => {}
             other => panic!("{model}: unknown form {other}"),
         }

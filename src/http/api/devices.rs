@@ -25,7 +25,7 @@ use crate::service::devices::{self as act, load, status, vendor_of};
 #[into_params(parameter_in = Path)]
 pub(super) struct DevicePath {
     /// MAC in any common spelling (`00:15:65:aa:bb:cc`, `001565AABBCC`, …).
-    mac: String,
+    pub(super) mac: String,
 }
 
 /// `/devices/{mac}/files/{file}` and `/devices/{mac}/uploads/{file}`.

@@ -3,6 +3,8 @@
 mod audit;
 mod bulk;
 mod devices;
+pub mod key_views;
+mod keys;
 pub mod openapi;
 mod query;
 mod tenants;
@@ -36,9 +38,12 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(users::add_alias, users::list_aliases))
         .routes(routes!(users::reorder_aliases))
         .routes(routes!(users::remove_alias))
+        .routes(routes!(keys::user_keys, keys::set_user_keys))
         .routes(routes!(devices::create, devices::list))
         .routes(routes!(devices::show, devices::update, devices::remove))
         .routes(routes!(devices::lines))
+        .routes(routes!(keys::device_keys, keys::set_device_keys))
+        .routes(routes!(keys::layout))
         .routes(routes!(devices::files))
         .routes(routes!(devices::file))
         .routes(routes!(devices::uploads))

@@ -19,8 +19,8 @@ use crate::http::error::ErrorBody;
 #[openapi(
     info(
         title = "deskprov admin API",
-        description = "Tenants, sites, users, SIP aliases and devices of the deskprov phone \
-            provisioning server. Every call but this document and `/healthz` takes \
+        description = "Tenants, sites, users, SIP aliases, devices and phone keys of the \
+            deskprov phone provisioning server. Every call but this document and `/healthz` takes \
             `Authorization: Bearer <token>` (`deskprov token create`). Errors are \
             `{\"error\": {\"code\", \"message\", \"field\"}}`; a refused request writes nothing."
     ),
@@ -31,6 +31,8 @@ use crate::http::error::ErrorBody;
         (name = "tenants", description = "Tenants, their sites and numbering plans"),
         (name = "users", description = "Users, extensions and SIP aliases"),
         (name = "devices", description = "Phones by MAC: registration, line map, file previews"),
+        (name = "keys", description = "Programmable phone keys: users' keys, device overrides, \
+            the laid-out keys of a phone"),
         (name = "audit", description = "Who changed what"),
         (name = "meta", description = "This document and the health check"),
     )

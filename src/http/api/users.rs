@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::key_views::DeletedUserView;
 use super::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable};
 use super::tenants::TenantPath;
 use super::views::{AliasView, AliasesView, ExtensionsView, UserDetailView, UserView, UsersView};
@@ -23,9 +24,9 @@ use crate::service::users as act;
 #[into_params(parameter_in = Path)]
 pub(super) struct UserPath {
     /// Tenant name.
-    tenant: String,
+    pub(super) tenant: String,
     /// The user's extension.
-    extension: String,
+    pub(super) extension: String,
 }
 
 /// `/tenants/{tenant}/users/{extension}/aliases/{id}`.
@@ -138,6 +139,9 @@ pub(super) async fn show(
 }
 
 /// Changes a user (admins); the extension is immutable, `null` clears a field.
+///
+/// A new name shows on every key aimed at the user that has no label of its own: those keys
+/// are listed in `relabelled_keys`.
 #[utoipa::path(
     patch,
     path = "/tenants/{tenant}/users/{extension}",
@@ -157,9 +161,11 @@ pub(super) async fn update(
     ApiJson(draft): ApiJson<UserDraft>,
 ) -> ApiResult<Json<UserDetailView>> {
     let UserPath { tenant, extension } = path;
-    let (user, aliases) =
-        act::update(&state.services, &caller.actor, tenant, extension, draft).await?;
-    Ok(Json(UserDetailView::new(&user, &aliases, false)))
+    let updated = act::update(&state.services, &caller.actor, tenant, extension, draft).await?;
+    Ok(Json(
+        UserDetailView::new(&updated.user, &updated.aliases, false)
+            .relabelled(&updated.relabelled_keys),
+    ))
 }
 
 /// `?confirm=<extension>` guards deletes against a wrong click.
@@ -170,9 +176,10 @@ pub(super) struct Confirm {
     confirm: Option<String>,
 }
 
-/// Deletes a user and their aliases (admins).
+/// Deletes a user with their aliases and keys (admins).
 ///
-/// The record is kept in the audit log; refused while devices are assigned.
+/// The record is kept in the audit log; refused while devices are assigned. Other users' and
+/// devices' BLF and pickup keys that watch the user go with it and are listed in the answer.
 #[utoipa::path(
     delete,
     path = "/tenants/{tenant}/users/{extension}",
@@ -180,7 +187,7 @@ pub(super) struct Confirm {
     tag = "users",
     params(UserPath, Confirm),
     responses(
-        (status = 204, description = "Deleted"),
+        (status = 200, description = "Deleted", body = DeletedUserView),
         BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
@@ -189,17 +196,21 @@ pub(super) async fn remove(
     caller: Caller,
     ApiPath(path): ApiPath<UserPath>,
     ApiQuery(confirm): ApiQuery<Confirm>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Json<DeletedUserView>> {
     let UserPath { tenant, extension } = path;
-    act::remove(
+    let deleted = act::remove(
         &state.services,
         &caller.actor,
         tenant,
-        extension,
+        extension.clone(),
         confirm.confirm.as_deref(),
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(DeletedUserView {
+        extension,
+        audit_id: deleted.audit_id,
+        removed_keys: deleted.removed_keys.iter().map(Into::into).collect(),
+    }))
 }
 
 /// Extensions in use, the next free one, and the plan (admins).

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::domain::keys::KeyRef;
 use crate::domain::line_plan::AccountKind;
 use crate::domain::phone_auth::{PhoneAuth, PhoneAuthMode, format_duration};
 use crate::domain::settings::EffectiveSettings;
@@ -20,6 +21,8 @@ use crate::domain::{
     DeviceStatus, ExtensionPlan, LinePlan, Role, Settings, SipAccount, Transport, UserTag,
 };
 use crate::http::error::ErrorDetail;
+
+use super::key_views::PlacedKeyView;
 use crate::service::bulk::ImportReport;
 use crate::service::restore::Restored;
 use crate::service::tenants::Generated;
@@ -329,6 +332,11 @@ pub struct UserDetailView {
     /// The SIP password: only with `?reveal=true` (admins).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sip_password: Option<String>,
+    /// After a change of name: the keys aimed at the user without a label of their own, which
+    /// now show the new name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
+    pub relabelled_keys: Vec<PlacedKeyView>,
 }
 
 impl UserDetailView {
@@ -338,7 +346,14 @@ impl UserDetailView {
             user: UserView::from(user),
             aliases: aliases.iter().map(|a| AliasView::new(a, reveal)).collect(),
             sip_password: reveal.then(|| user.spec.sip_password.expose().to_owned()),
+            relabelled_keys: Vec::new(),
         }
+    }
+
+    /// The same, listing `keys` as relabelled by a change of name.
+    pub fn relabelled(mut self, keys: &[KeyRef]) -> Self {
+        self.relabelled_keys = keys.iter().map(PlacedKeyView::from).collect();
+        self
     }
 }
 
@@ -922,6 +937,7 @@ mod tests {
             site: None,
             owner,
             aliases: vec![alias()],
+            keys: Default::default(),
         };
         let view = json_of(DeviceView::new(
             &bundle,

@@ -695,7 +695,7 @@ pub(super) async fn delete(
     )
     .await
     {
-        Ok(()) => Ok(see_other(&format!(
+        Ok(_) => Ok(see_other(&format!(
             "/ui/tenants/{tenant}/users?done=user_deleted"
         ))),
         Err(e) => {

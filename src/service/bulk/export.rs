@@ -1,4 +1,4 @@
-//! Export: a tenant's users, aliases and devices as the sheet import reads.
+//! Export: a tenant's users, aliases, devices and keys as the sheet import reads.
 
 use crate::store::Reader;
 use serde_json::json;
@@ -9,7 +9,7 @@ use crate::service::audit::{Access, record_access};
 use crate::service::tenants::load_tenant;
 use crate::service::{ServiceResult, Services};
 use crate::sheet::records::{self, TenantRecords};
-use crate::store::{StoreResult, aliases, devices, sites, tenants, users};
+use crate::store::{StoreResult, aliases, devices, keys, sites, tenants, users};
 
 /// The sheet of tenant `tenant` (admins only). With `secrets`, SIP passwords and voicemail PINs
 /// are included and the export is recorded in the audit log; without, those cells are empty.
@@ -50,6 +50,8 @@ fn tenant_records(conn: &Reader, tenant: &Tenant) -> StoreResult<TenantRecords> 
         aliases: aliases::for_tenant(conn, tenant.id)?,
         devices: devices::list(conn, Some(tenant.id), None)?,
         users: users::list(conn, tenant.id, None)?,
+        user_keys: keys::users_of_tenant(conn, tenant.id)?,
+        device_keys: keys::devices_of_tenant(conn, tenant.id)?,
     })
 }
 

@@ -21,6 +21,8 @@ use crate::service::{ServiceError, ServiceResult, Services};
 use crate::sheet::{self, Column, Problem, Row, RowKind, drafts};
 use crate::store::{Store, StoreError, StoreResult, aliases, audit, devices, tenants, users};
 
+mod keys;
+
 /// What to import, where, and whether to write it.
 #[derive(Debug, Clone)]
 pub struct ImportRequest {
@@ -47,6 +49,8 @@ pub struct ImportReport {
     pub aliases: usize,
     /// Devices created (or that would be).
     pub devices: usize,
+    /// Keys added (or that would be).
+    pub keys: usize,
     /// Every problem, by row.
     pub problems: Vec<Problem>,
 }
@@ -135,6 +139,7 @@ fn record_import(
                 "users": report.users,
                 "aliases": report.aliases,
                 "devices": report.devices,
+                "keys": report.keys,
             })),
             snapshot: None,
         },
@@ -158,7 +163,9 @@ struct Run<'a> {
     extension_rows: HashMap<String, u64>,
     username_rows: HashMap<String, u64>,
     mac_rows: HashMap<String, u64>,
-    counts: [usize; 3],
+    /// Checked key rows by owner, in file order: written once every key row is read.
+    keys: keys::Pending,
+    counts: [usize; 4],
 }
 
 impl<'a> Run<'a> {
@@ -181,7 +188,8 @@ impl<'a> Run<'a> {
             extension_rows: HashMap::new(),
             username_rows: HashMap::new(),
             mac_rows: HashMap::new(),
-            counts: [0; 3],
+            keys: keys::Pending::default(),
+            counts: [0; 4],
         }
     }
 
@@ -194,11 +202,13 @@ impl<'a> Run<'a> {
             users: self.counts[0],
             aliases: self.counts[1],
             devices: self.counts[2],
+            keys: self.counts[3],
             problems: self.problems,
         }
     }
 
-    /// Users first, then aliases, then devices, so a row may refer to a user further down.
+    /// Users first, then aliases, then devices, then keys, so a row may refer to a user or
+    /// device further down.
     fn all_rows(
         &mut self,
         rows: &[Row],
@@ -206,7 +216,7 @@ impl<'a> Run<'a> {
     ) -> StoreResult<()> {
         let kinds = drafts::kinds(rows, &mut self.problems);
         let mut done = rows.len() - kinds.len();
-        for pass in [RowKind::User, RowKind::Alias, RowKind::Device] {
+        for pass in [RowKind::User, RowKind::Alias, RowKind::Device, RowKind::Key] {
             for (_, row) in kinds.iter().filter(|(k, _)| *k == pass) {
                 let before = self.problems.len();
                 drafts::not_applicable(row, pass, &mut self.problems);
@@ -214,6 +224,7 @@ impl<'a> Run<'a> {
                     RowKind::User => self.user_row(row, before)?,
                     RowKind::Alias => self.alias_row(row, before)?,
                     RowKind::Device => self.device_row(row, before)?,
+                    RowKind::Key => self.key_row(row, before)?,
                 }
                 done += 1;
                 if done.is_multiple_of(PROGRESS_EVERY) {
@@ -221,6 +232,7 @@ impl<'a> Run<'a> {
                 }
             }
         }
+        self.write_keys()?;
         progress(rows.len(), rows.len());
         Ok(())
     }

@@ -155,8 +155,15 @@ impl PhoneCache {
         if let Some(bundle) = self.cached(g, |s| s.devices.get(&mac).cloned()) {
             return Ok(Some(bundle));
         }
-        let Some((device, owner, aliases)) = self
-            .read(move |c| devices::with_owner_and_aliases(c, &mac))
+        let Some((device, owner, aliases, keys)) = self
+            .read(move |c| {
+                let Some((device, owner, aliases)) = devices::with_owner_and_aliases(c, &mac)?
+                else {
+                    return Ok(None);
+                };
+                let keys = crate::store::keys::of_device(c, &device)?;
+                Ok(Some((device, owner, aliases, keys)))
+            })
             .await?
         else {
             return Ok(None);
@@ -178,6 +185,7 @@ impl PhoneCache {
             site: site.as_deref().cloned(),
             owner,
             aliases,
+            keys,
             device,
         });
         let mut state = self.state();
