@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::domain::key_plan::{LaidKey, Layout};
+use crate::domain::keys::KeyType;
 use crate::domain::line_plan::AccountKind;
 use crate::domain::settings::EffectiveSettings;
 use crate::domain::zone::{self, DstTransition};
@@ -256,6 +258,52 @@ pub struct DeviceContext {
     pub settings: SettingsContext,
     /// The phone's admin password (or [`MASK`] in previews): per-device files only.
     pub admin_password: String,
+    /// Programmable keys on the phone itself (see [`DeviceContext::with_keys`]).
+    pub line_keys: usize,
+    /// The keys on the phone itself, by position: the plan's accounts, user and device keys.
+    pub keys: Vec<KeyContext>,
+    /// Positions on the phone itself with no key: written blank, so a removed key goes away.
+    pub blank_keys: Vec<u32>,
+    /// Expansion modules with keys on them, by number.
+    pub modules: Vec<ModuleContext>,
+}
+
+/// One programmable key as a template writes it.
+#[derive(Debug, Clone)]
+pub struct KeyContext {
+    /// Position on the phone or on its module, from 1.
+    pub position: u32,
+    /// Position from 0, for formats that count so.
+    pub index0: u32,
+    /// Expansion module from 1, or 0 for a key on the phone itself.
+    pub module: u32,
+    /// `line`, `blf`, `speed_dial`, `park`, `pickup` or `none`.
+    pub kind: &'static str,
+    /// The vendor's code for the type (the profile's `[key_types]`).
+    pub code: String,
+    /// The value: the line number (`line`), an extension, digits or a SIP URI.
+    pub value: String,
+    /// The account the key belongs to: its own line for `line`, else line 1 (the owner's).
+    pub line: usize,
+    /// The text shown on the key.
+    pub label: String,
+    /// Whether the value is an external SIP URI.
+    pub external: bool,
+}
+
+/// One expansion module and its keys.
+#[derive(Debug, Clone)]
+pub struct ModuleContext {
+    /// Module number, from 1.
+    pub number: u32,
+    /// Module number from 0, for formats that count so.
+    pub index0: u32,
+    /// Its keys, by position.
+    pub keys: Vec<KeyContext>,
+    /// Positions on the module with no key.
+    pub blank_keys: Vec<u32>,
+    /// Keys the module has.
+    pub size: u32,
 }
 
 impl DeviceContext {
@@ -307,7 +355,42 @@ impl DeviceContext {
             lines,
             settings,
             admin_password: secret(admin_password.expose()),
+            line_keys: 0,
+            keys: Vec::new(),
+            blank_keys: Vec::new(),
+            modules: Vec::new(),
         }
+    }
+
+    /// Adds the keys of `layout` in `vendor`'s codes: the phone's own keys, its blank
+    /// positions, and each expansion module that has keys.
+    pub fn with_keys(mut self, layout: &Layout, vendor: &Vendor) -> Self {
+        let key = |k: &LaidKey| key_context(k, vendor);
+        self.line_keys = layout.line_keys;
+        self.keys = layout.keys.iter().filter(|k| k.slot.module.is_none()).map(key).collect();
+        self.blank_keys = blanks(&self.keys, u32::try_from(layout.line_keys).unwrap_or(u32::MAX));
+        let size = layout.expansion.as_ref().map_or(0, |e| e.keys);
+        let mut numbers: Vec<u32> = layout.keys.iter().filter_map(|k| k.slot.module).collect();
+        numbers.dedup();
+        self.modules = numbers
+            .into_iter()
+            .map(|number| {
+                let keys: Vec<KeyContext> = layout
+                    .keys
+                    .iter()
+                    .filter(|k| k.slot.module == Some(number))
+                    .map(key)
+                    .collect();
+                ModuleContext {
+                    number,
+                    index0: number - 1,
+                    blank_keys: blanks(&keys, size),
+                    keys,
+                    size,
+                }
+            })
+            .collect();
+        self
     }
 
     /// Every string value with a name, for the text-format safety check.
@@ -330,8 +413,38 @@ impl DeviceContext {
                 out.push((format!("line {} {k}", l.index), v.as_str()));
             }
         }
+        let module_keys = self.modules.iter().flat_map(|m| &m.keys);
+        for k in self.keys.iter().chain(module_keys) {
+            let at = format!("key {}/{}", k.module, k.position);
+            out.push((format!("{at} value"), k.value.as_str()));
+            out.push((format!("{at} label"), k.label.as_str()));
+        }
         out
     }
+}
+
+fn key_context(key: &LaidKey, vendor: &Vendor) -> KeyContext {
+    KeyContext {
+        position: key.slot.position,
+        index0: key.slot.position.saturating_sub(1),
+        module: key.slot.module.unwrap_or(0),
+        kind: key.kind.as_str(),
+        code: vendor.key_code(key.kind).to_owned(),
+        value: key.value.clone(),
+        line: match key.kind {
+            KeyType::Line => key.account().unwrap_or(1),
+            _ => 1,
+        },
+        label: key.label.clone(),
+        external: key.external,
+    }
+}
+
+/// Positions 1…`size` that no key in `keys` holds.
+fn blanks(keys: &[KeyContext], size: u32) -> Vec<u32> {
+    (1..=size)
+        .filter(|p| !keys.iter().any(|k| k.position == *p))
+        .collect()
 }
 
 /// The profile attributes of `model`, if the vendor knows it.

@@ -42,13 +42,16 @@ pub fn line_plan(bundle: &DeviceBundle, vendor: &Vendor) -> LinePlan {
 /// The key layout of a device for its model: plan accounts first, the owner's keys, the
 /// device's overrides, and the overflow (see [`crate::domain::key_plan`]).
 pub fn key_layout(bundle: &DeviceBundle, vendor: &Vendor) -> Layout {
-    let plan = line_plan(bundle, vendor);
+    layout_of(bundle, vendor, &line_plan(bundle, vendor))
+}
+
+fn layout_of(bundle: &DeviceBundle, vendor: &Vendor, plan: &LinePlan) -> Layout {
     let model = vendor.key_capacity(bundle.device.effective_model());
     let keys = &bundle.keys;
     key_plan::resolve(
         &model,
         KeySources {
-            plan: &plan,
+            plan,
             user: &keys.user,
             device: &keys.device,
             names: &keys.names,
@@ -146,7 +149,8 @@ fn render_with(
         server_url,
         bundle.admin_password().0,
         mask,
-    );
+    )
+    .with_keys(&layout_of(bundle, vendor, &plan), vendor);
     Ok((render_device(file, &ctx)?, plan))
 }
 

@@ -6,6 +6,7 @@ use regex::{Regex, RegexSet};
 
 use super::spec::{FileKind, FileSpec, ModelSpec, UploadSpec, VendorProfile};
 use super::templates::PROFILES;
+use crate::domain::keys::KeyType;
 use crate::domain::settings::LANGUAGES;
 use crate::domain::{KeyCapacity, Mac, RuleError};
 
@@ -74,6 +75,12 @@ impl Vendor {
         model
             .and_then(|m| self.model(m))
             .map_or(self.profile.default_accounts, |m| m.accounts)
+    }
+
+    /// The vendor's code for key type `kind` (the profile's `[key_types]`, complete by
+    /// [`Vendors::from_profiles`]'s check).
+    pub fn key_code(&self, kind: KeyType) -> &str {
+        self.profile.key_types.get(&kind).map_or("", String::as_str)
     }
 
     /// Accounts, line keys and expansion modules of `model`; an unknown model has the vendor's
@@ -469,6 +476,12 @@ fn check_codes(profile: &VendorProfile) -> Result<(), String> {
                 "model {model}: no model_languages.{table} for its {LANGUAGE_INDEX}"
             ));
         }
+    }
+    if let Some(kind) = KeyType::ALL
+        .iter()
+        .find(|t| !profile.key_types.contains_key(t))
+    {
+        return Err(format!("key_types: no code for {}", kind.as_str()));
     }
     match profile
         .timezones

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::domain::key_plan::Expansion;
+use crate::domain::keys::KeyType;
 
 /// A vendor profile as written in `vendors/<id>.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -37,6 +38,9 @@ pub struct VendorProfile {
     /// here gets its offset and rule spelled out instead.
     #[serde(default)]
     pub timezones: BTreeMap<String, String>,
+    /// The vendor's code for each key type (`line` → `15`): every type has one, so any key
+    /// of a layout can be written (a vendor without a type of its own names the nearest one).
+    pub key_types: BTreeMap<KeyType, String>,
     /// Files the phones request.
     pub files: Vec<FileSpec>,
     /// Files the phones upload (`PUT`): logs, local overrides.

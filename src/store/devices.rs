@@ -14,6 +14,7 @@ use super::users;
 use super::{StoreError, StoreResult, now, optional_time_column, time_column, time_text};
 use crate::domain::device::{Device, DeviceBundle};
 use crate::domain::device::{DeviceCredentials, DevicePatch, DeviceSpec};
+use crate::domain::keys::DeviceKeys;
 use crate::domain::user::Alias;
 use crate::domain::{AdminPassword, Mac, RuleError};
 
@@ -108,26 +109,30 @@ pub fn page(
 
 /// Loads the bundle for `mac`, or `None` for an unknown MAC.
 pub fn bundle(conn: &Connection, mac: &Mac) -> StoreResult<Option<DeviceBundle>> {
-    let Some((device, owner, aliases)) = with_owner_and_aliases(conn, mac)? else {
+    let Some((device, owner, aliases, keys)) = with_owner_and_aliases(conn, mac)? else {
         return Ok(None);
     };
     let site_id = device.site_id.or(owner.site_id);
     Ok(Some(DeviceBundle {
         tenant: tenants::by_id(conn, device.tenant_id)?,
         site: site_id.map(|id| sites::by_id(conn, id)).transpose()?,
-        keys: super::keys::of_device(conn, &device)?,
+        keys,
         aliases,
         owner,
         device,
     }))
 }
 
-/// The device with `mac`, its owner and the owner's aliases in order (a [`DeviceBundle`] without
-/// tenant and site, for callers that keep those apart), or `None` for an unknown MAC.
+/// A device with its owner, the owner's aliases in order and the keys it shows.
+pub type DeviceRows = (Device, User, Vec<Alias>, DeviceKeys);
+
+/// The device with `mac`, its owner, the owner's aliases in order and the keys it shows (a
+/// [`DeviceBundle`] without tenant and site, for callers that keep those apart), or `None` for
+/// an unknown MAC.
 pub fn with_owner_and_aliases(
     conn: &Connection,
     mac: &Mac,
-) -> StoreResult<Option<(Device, User, Vec<Alias>)>> {
+) -> StoreResult<Option<DeviceRows>> {
     let device = match by_mac(conn, mac) {
         Ok(d) => d,
         Err(StoreError::NotFound(_)) => return Ok(None),
@@ -135,7 +140,8 @@ pub fn with_owner_and_aliases(
     };
     let owner = users::by_id(conn, device.user_id)?;
     let aliases = aliases::for_user(conn, owner.id)?;
-    Ok(Some((device, owner, aliases)))
+    let keys = super::keys::of_device(conn, &device)?;
+    Ok(Some((device, owner, aliases, keys)))
 }
 
 fn check_room(user: &User, tenant: &Tenant) -> StoreResult<()> {

@@ -174,3 +174,107 @@ pub fn assert_no_secrets(file: &str, body: &str) {
         assert!(!lower.contains(marker), "{file} mentions {marker}:\n{body}");
     }
 }
+
+/// A key as a served file shows it, parsed back by a family's test: where it is, what it does
+/// and what it aims at, in deskprov's words (`line` keys carry the account's line number).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ShownKey {
+    /// Expansion module from 1, or 0 for the phone itself.
+    pub module: u32,
+    /// Position from 1.
+    pub position: u32,
+    /// `line`, `blf`, `speed_dial`, `park`, `pickup` (blank keys are left out).
+    pub kind: String,
+    /// The line number (`line`), extension, digits or SIP URI.
+    pub value: String,
+    /// The text on the key.
+    pub label: String,
+}
+
+/// The user the standard keys watch: 102 "Mary Jones".
+pub const WATCHED: (&str, &str) = ("102", "Mary Jones");
+
+/// Gives the phone's owner (101) the standard key set and the phone one override: a BLF on
+/// 102, a speed dial, a park orbit, a pickup of 102, an external BLF, a blank key pinned after
+/// them, and — when `module` is set — a BLF on module 1, key 2. The device overrides its first
+/// free position after the plan with a speed dial to `*98`.
+pub async fn provision_keys(app: &TestApp, phone: Phone<'_>, module: bool) {
+    let (status, body) = app
+        .post(
+            "/tenants/testsite.com/users",
+            json!({"name": WATCHED.1, "extension": WATCHED.0}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut keys = vec![
+        json!({"type": "blf", "value": WATCHED.0}),
+        json!({"type": "speed_dial", "value": "+4930123456", "label": "Office"}),
+        json!({"type": "park", "value": "701"}),
+        json!({"type": "pickup", "value": WATCHED.0, "label": "Pick Mary"}),
+        json!({"type": "blf", "value": "sip:desk@pbx.example.net", "external": true}),
+    ];
+    if module {
+        keys.push(json!({"type": "blf", "value": WATCHED.0, "label": "Mary EXP", "module": 1, "position": 2}));
+    }
+    let (status, body) = app
+        .api(
+            reqwest::Method::PUT,
+            "/tenants/testsite.com/users/101/keys",
+            Some(json!({ "keys": keys })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .api(
+            reqwest::Method::PUT,
+            &format!("/devices/{}/keys", phone.mac),
+            Some(json!({"keys": [{"type": "speed_dial", "value": "*98", "label": "Mailbox"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// The keys the layout endpoint says the phone shows (blank keys left out), as [`ShownKey`]s.
+pub async fn layout_keys(app: &TestApp, mac: &str) -> Vec<ShownKey> {
+    let (status, body) = app.get(&format!("/devices/{mac}/layout")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut keys: Vec<ShownKey> = body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["type"] != "none")
+        .map(|k| ShownKey {
+            module: k.get("module").and_then(|m| m.as_u64()).unwrap_or(0) as u32,
+            position: k["position"].as_u64().unwrap() as u32,
+            kind: k["type"].as_str().unwrap().to_owned(),
+            value: k["value"].as_str().unwrap().to_owned(),
+            label: k["label"].as_str().unwrap().to_owned(),
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// Asserts what a family's parser read back from the served files is what the layout says:
+/// every account of the plan on exactly one key, no key on an account the model lacks, and the
+/// user, device and module keys where the layout puts them.
+pub async fn assert_keys_as_laid_out(app: &TestApp, mac: &str, mut shown: Vec<ShownKey>) {
+    shown.sort();
+    let expected = layout_keys(app, mac).await;
+    assert_eq!(shown, expected, "keys in the served files differ from the layout");
+    let (lines, _) = line_map(app, mac).await;
+    for line in 1..=lines.len() {
+        let on = shown
+            .iter()
+            .filter(|k| k.kind == "line" && k.value == line.to_string())
+            .count();
+        assert_eq!(on, 1, "account {line} is on {on} keys");
+    }
+    let (status, layout) = app.get(&format!("/devices/{mac}/layout")).await;
+    assert_eq!(status, StatusCode::OK);
+    let accounts = layout["accounts"].as_u64().unwrap() as usize;
+    for k in shown.iter().filter(|k| k.kind == "line") {
+        let n: usize = k.value.parse().unwrap();
+        assert!((1..=accounts).contains(&n), "a key points at account {n}");
+    }
+}

@@ -156,14 +156,7 @@ impl PhoneCache {
             return Ok(Some(bundle));
         }
         let Some((device, owner, aliases, keys)) = self
-            .read(move |c| {
-                let Some((device, owner, aliases)) = devices::with_owner_and_aliases(c, &mac)?
-                else {
-                    return Ok(None);
-                };
-                let keys = crate::store::keys::of_device(c, &device)?;
-                Ok(Some((device, owner, aliases, keys)))
-            })
+            .read(move |c| devices::with_owner_and_aliases(c, &mac))
             .await?
         else {
             return Ok(None);
