@@ -1,5 +1,5 @@
-//! The command line: `deskprov serve`, `token create`, `import`, `export`, `backup`, `restore`
-//! and `config check`; and the settings file laid under the flags of each ([`layer`]).
+//! The command line: `deskprov serve`, `token create`, `import`, `export`, `backup`, `restore`,
+//! `models` and `config check`; and the settings file laid under the flags of each ([`layer`]).
 
 use std::path::PathBuf;
 
@@ -58,6 +58,8 @@ pub enum Command {
         /// Database.
         db: DbArgs,
     },
+    /// List the phone models deskprov knows: accounts, line keys, expansion modules.
+    Models(ModelsArgs),
     /// Work with the settings.
     Config {
         /// Config action.
@@ -89,6 +91,17 @@ pub struct ImportArgs {
     #[command(flatten)]
     /// Database.
     pub db: DbArgs,
+}
+
+/// `deskprov models`.
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// Only this vendor's models (its profile id: `yealink`, `snom`, …).
+    #[arg(long)]
+    pub vendor: Option<String>,
+    /// Print a Markdown table instead of aligned text.
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 /// `deskprov export`.
@@ -153,6 +166,8 @@ pub fn layer(cli: &mut Cli, matches: &ArgMatches) -> anyhow::Result<Origins> {
         | Command::Restore { db, .. }
         | Command::Import(ImportArgs { db, .. })
         | Command::Export(ExportArgs { db, .. }) => file.lay_db(db, leaf, &mut origins),
+        // The built-in profiles only: nothing of the settings file applies.
+        Command::Models(_) => {}
     }
     Ok(origins)
 }

@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 
-use crate::cli::{ExportArgs, ImportArgs};
+use crate::cli::{ExportArgs, ImportArgs, ModelsArgs};
 use crate::config::ServeConfig;
 use crate::config::check;
 use crate::config::file::Origins;
 use crate::domain::RuleError;
 use crate::domain::audit::Actor;
 use crate::domain::token::{TokenDraft, TokenRole};
-use crate::profile::Vendors;
+use crate::profile::{Vendors, catalog};
 use crate::service::bulk::{self, ImportReport, ImportRequest};
 use crate::service::{ServiceError, Services, ops, tokens};
 use crate::store::Store;
@@ -250,4 +250,26 @@ pub fn config_check(config: &ServeConfig, origins: &Origins) -> anyhow::Result<(
         }
         n => bail!("the configuration has {n} problem(s); see PROBLEM above"),
     }
+}
+
+/// `deskprov models`: the known models with their accounts, line keys and expansion modules.
+pub fn models(args: &ModelsArgs) -> anyhow::Result<()> {
+    let vendors = Vendors::builtin()?;
+    if let Some(id) = args.vendor.as_deref()
+        && vendors.get(id).is_none()
+    {
+        let ids: Vec<&str> = vendors.all().iter().map(|v| v.id()).collect();
+        bail!(
+            "--vendor: no vendor profile {id:?} (known: {})",
+            ids.join(", ")
+        );
+    }
+    let rows = catalog::models(&vendors, args.vendor.as_deref());
+    let text = if args.markdown {
+        catalog::markdown(&rows)
+    } else {
+        catalog::plain(&rows)
+    };
+    std::io::stdout().write_all(text.as_bytes())?;
+    Ok(())
 }

@@ -54,6 +54,7 @@ fn main() -> ExitCode {
             Command::Export(args) => commands::export(args).await,
             Command::Backup { dest, force, db } => commands::backup(&db.path, &dest, force),
             Command::Restore { src, db } => commands::restore(&db.path, &src),
+            Command::Models(args) => commands::models(&args),
             Command::Config {
                 action: ConfigCommand::Check(config),
             } => commands::config_check(&config, &origins),

@@ -367,8 +367,16 @@ impl DeviceContext {
     pub fn with_keys(mut self, layout: &Layout, vendor: &Vendor) -> Self {
         let key = |k: &LaidKey| key_context(k, vendor);
         self.line_keys = layout.line_keys;
-        self.keys = layout.keys.iter().filter(|k| k.slot.module.is_none()).map(key).collect();
-        self.blank_keys = blanks(&self.keys, u32::try_from(layout.line_keys).unwrap_or(u32::MAX));
+        self.keys = layout
+            .keys
+            .iter()
+            .filter(|k| k.slot.module.is_none())
+            .map(key)
+            .collect();
+        self.blank_keys = blanks(
+            &self.keys,
+            u32::try_from(layout.line_keys).unwrap_or(u32::MAX),
+        );
         let size = layout.expansion.as_ref().map_or(0, |e| e.keys);
         let mut numbers: Vec<u32> = layout.keys.iter().filter_map(|k| k.slot.module).collect();
         numbers.dedup();

@@ -5,6 +5,7 @@
 //! languages. `build.rs` compiles every template a profile names, so nothing here changes when
 //! a vendor is added.
 
+pub mod catalog;
 pub mod context;
 pub mod provision;
 pub mod registry;

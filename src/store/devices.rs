@@ -129,10 +129,7 @@ pub type DeviceRows = (Device, User, Vec<Alias>, DeviceKeys);
 /// The device with `mac`, its owner, the owner's aliases in order and the keys it shows (a
 /// [`DeviceBundle`] without tenant and site, for callers that keep those apart), or `None` for
 /// an unknown MAC.
-pub fn with_owner_and_aliases(
-    conn: &Connection,
-    mac: &Mac,
-) -> StoreResult<Option<DeviceRows>> {
+pub fn with_owner_and_aliases(conn: &Connection, mac: &Mac) -> StoreResult<Option<DeviceRows>> {
     let device = match by_mac(conn, mac) {
         Ok(d) => d,
         Err(StoreError::NotFound(_)) => return Ok(None),

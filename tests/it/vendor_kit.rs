@@ -261,7 +261,10 @@ pub async fn layout_keys(app: &TestApp, mac: &str) -> Vec<ShownKey> {
 pub async fn assert_keys_as_laid_out(app: &TestApp, mac: &str, mut shown: Vec<ShownKey>) {
     shown.sort();
     let expected = layout_keys(app, mac).await;
-    assert_eq!(shown, expected, "keys in the served files differ from the layout");
+    assert_eq!(
+        shown, expected,
+        "keys in the served files differ from the layout"
+    );
     let (lines, _) = line_map(app, mac).await;
     for line in 1..=lines.len() {
         let on = shown
