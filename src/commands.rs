@@ -153,7 +153,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
     if !report.ok() {
         bail!(
             "{} problem(s) in {source}; nothing was written",
-            report.problems.len()
+            report.problem_count
         );
     }
     Ok(())
@@ -179,6 +179,19 @@ fn print_report(report: &ImportReport, apply: bool) {
             Some(column) => println!("row {}, column {column}: {} ({})", p.row, p.message, p.code),
             None => println!("row {}: {} ({})", p.row, p.message, p.code),
         }
+    }
+    if report.unlisted() > 0 {
+        let codes: Vec<String> = report
+            .problem_codes
+            .iter()
+            .map(|(code, n)| format!("{code}: {n}"))
+            .collect();
+        println!(
+            "… and {} more problem(s) not listed; all {} by code: {}",
+            report.unlisted(),
+            report.problem_count,
+            codes.join(", ")
+        );
     }
     let what = format!(
         "{} user(s), {} alias(es), {} device(s)",

@@ -29,6 +29,9 @@ pub enum ApiError {
     /// Uniqueness or a limit (409).
     #[error("conflict: {0}")]
     Conflict(RuleError),
+    /// A body or file over a documented limit (413).
+    #[error("too large: {0}")]
+    TooLarge(RuleError),
     /// A broken provisioning rule (422).
     #[error("invalid: {0}")]
     Invalid(RuleError),
@@ -46,6 +49,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -65,6 +69,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden(why) => ApiError::Forbidden(why),
             ServiceError::NotFound(what) => ApiError::NotFound(what),
             ServiceError::Conflict(rule) => ApiError::Conflict(rule),
+            ServiceError::TooLarge(rule) => ApiError::TooLarge(rule),
             ServiceError::Invalid(rule) => ApiError::Invalid(rule),
             ServiceError::Internal(detail) => ApiError::Internal(detail),
         }
@@ -112,9 +117,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let error = match self {
-            ApiError::BadRequest(r) | ApiError::Conflict(r) | ApiError::Invalid(r) => {
-                ErrorDetail::new(r.code, r.message, Some(r.field))
-            }
+            ApiError::BadRequest(r)
+            | ApiError::Conflict(r)
+            | ApiError::TooLarge(r)
+            | ApiError::Invalid(r) => ErrorDetail::new(r.code, r.message, Some(r.field)),
             ApiError::Unauthorized => {
                 ErrorDetail::new("unauthorized", "a valid bearer token is required", None)
             }

@@ -19,6 +19,9 @@ pub enum ServiceError {
     /// Uniqueness or a limit would break (HTTP 409).
     #[error("conflict: {0}")]
     Conflict(RuleError),
+    /// The input is larger than a documented limit (HTTP 413).
+    #[error("too large: {0}")]
+    TooLarge(RuleError),
     /// A provisioning rule is broken (HTTP 422).
     #[error("invalid: {0}")]
     Invalid(RuleError),

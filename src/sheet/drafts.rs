@@ -9,21 +9,14 @@ use crate::domain::device::{DeviceDraft, DeviceSpec};
 use crate::domain::user::{AliasDraft, AliasSpec, TenantRules, UserDraft, UserSpec};
 use crate::domain::{RuleError, Settings};
 
-/// The kind of each row, in file order; a row with an unknown `type` is reported instead.
-pub fn kinds<'r>(rows: &'r [Row], problems: &mut Vec<Problem>) -> Vec<(RowKind, &'r Row)> {
-    let mut kinds = Vec::with_capacity(rows.len());
-    for row in rows {
-        match RowKind::parse(row.cells.get(Column::Type)) {
-            Some(kind) => kinds.push((kind, row)),
-            None => problems.push(Problem::at(
-                row.number,
-                Column::Type,
-                "type_invalid",
-                "type is user, alias, device or key (empty means user)",
-            )),
-        }
-    }
-    kinds
+/// The problem of a row whose `type` is none of the kinds.
+pub fn type_problem(row: u64) -> Problem {
+    Problem::at(
+        row,
+        Column::Type,
+        "type_invalid",
+        "type is user, alias, device or key (empty means user)",
+    )
 }
 
 /// Reports each filled cell that a row of `kind` does not use.

@@ -275,56 +275,122 @@ pub struct Parsed {
     pub problems: Vec<Problem>,
 }
 
-/// Reads a CSV file: UTF-8 (a byte-order mark is fine), `,` or `;` as separator (taken from the
-/// header line), columns in any order, surrounding spaces ignored except in `sip_password`.
-/// Rows that are entirely empty are skipped.
+/// Reads a whole CSV file into memory (small files, tests); an import streams it with
+/// [`Sheet`] instead.
 pub fn parse(bytes: &[u8]) -> Parsed {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter(bytes))
-        .from_reader(bytes);
+    let sheet = match Sheet::open(bytes) {
+        Ok(sheet) => sheet,
+        Err(problems) => {
+            return Parsed {
+                rows: Vec::new(),
+                problems,
+            };
+        }
+    };
     let mut parsed = Parsed::default();
-    let mut columns: Option<Vec<Option<Column>>> = None;
-    for (index, record) in reader.byte_records().enumerate() {
-        let number = index as u64 + 1;
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                parsed.problems.push(Problem {
-                    row: number,
-                    column: None,
-                    code: "csv_invalid",
-                    message: format!("the file is not valid CSV here: {e}"),
-                });
-                break;
-            }
-        };
-        match &columns {
-            None => match header(&record) {
-                Ok(cols) => columns = Some(cols),
-                Err(problems) => {
-                    parsed.problems = problems;
-                    return parsed;
-                }
-            },
-            Some(cols) => {
-                if let Some(row) = data_row(number, cols, &record, &mut parsed.problems) {
-                    parsed.rows.push(row);
-                }
-            }
+    for row in sheet.rows() {
+        match row {
+            Ok(row) => parsed.rows.push(row),
+            Err(problems) => parsed.problems.extend(problems),
         }
     }
-    if columns.is_none() && parsed.problems.is_empty() {
-        parsed.problems.push(Problem {
-            row: 1,
-            column: None,
-            code: "header_missing",
-            message: header_help("the file is empty; it needs a header row"),
-        });
-    }
     parsed
+}
+
+/// A CSV file whose header was read: UTF-8 (a byte-order mark is fine), `,` or `;` as
+/// separator (taken from the header line), columns in any order, surrounding spaces ignored
+/// except in `sip_password`. Its rows are read one at a time, as often as needed.
+#[derive(Debug)]
+pub struct Sheet<'a> {
+    body: &'a [u8],
+    delimiter: u8,
+    columns: Vec<Option<Column>>,
+}
+
+impl<'a> Sheet<'a> {
+    /// Reads the header of `bytes`; the header's problems (or an empty file) otherwise.
+    pub fn open(bytes: &'a [u8]) -> Result<Self, Vec<Problem>> {
+        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let delimiter = delimiter(body);
+        let mut reader = reader(body, delimiter);
+        let mut record = csv::ByteRecord::new();
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => Ok(Self {
+                body,
+                delimiter,
+                columns: header(&record)?,
+            }),
+            Ok(false) => Err(vec![Problem {
+                row: 1,
+                column: None,
+                code: "header_missing",
+                message: header_help("the file is empty; it needs a header row"),
+            }]),
+            Err(e) => Err(vec![csv_problem(1, &e)]),
+        }
+    }
+
+    /// Counts the records after the header without keeping any (blank ones too): a quick
+    /// look at a file's size in rows before it is read.
+    pub fn records(&self) -> usize {
+        let mut reader = reader(self.body, self.delimiter);
+        let mut record = csv::ByteRecord::new();
+        let mut count: usize = 0;
+        while let Ok(true) = reader.read_byte_record(&mut record) {
+            count += 1;
+        }
+        count.saturating_sub(1)
+    }
+
+    /// The data rows in file order, each a row or its problems; blank rows are skipped, and a
+    /// CSV syntax error is the last item.
+    pub fn rows(&self) -> impl Iterator<Item = Result<Row, Vec<Problem>>> + '_ {
+        let mut reader = reader(self.body, self.delimiter);
+        let mut record = csv::ByteRecord::new();
+        let mut number = 0u64;
+        let mut broken = false;
+        std::iter::from_fn(move || {
+            loop {
+                if broken {
+                    return None;
+                }
+                number += 1;
+                match reader.read_byte_record(&mut record) {
+                    Ok(false) => return None,
+                    Err(e) => {
+                        broken = true;
+                        return Some(Err(vec![csv_problem(number, &e)]));
+                    }
+                    Ok(true) if number == 1 => continue,
+                    Ok(true) => {
+                        let mut problems = Vec::new();
+                        match data_row(number, &self.columns, &record, &mut problems) {
+                            Some(row) => return Some(Ok(row)),
+                            None if problems.is_empty() => continue,
+                            None => return Some(Err(problems)),
+                        }
+                    }
+                }
+            }
+        })
+    }
+}
+
+fn reader(body: &[u8], delimiter: u8) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(body)
+}
+
+fn csv_problem(row: u64, e: &csv::Error) -> Problem {
+    Problem {
+        row,
+        column: None,
+        code: "csv_invalid",
+        message: format!("the file is not valid CSV here: {e}"),
+    }
 }
 
 /// `;` when the header line has semicolons and no commas (spreadsheets in many locales).

@@ -13,4 +13,4 @@ pub mod format;
 pub mod keys;
 pub mod records;
 
-pub use format::{Cells, Column, Parsed, Problem, Row, RowKind, SheetWriter, parse};
+pub use format::{Cells, Column, Parsed, Problem, Row, RowKind, Sheet, SheetWriter, parse};

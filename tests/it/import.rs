@@ -556,3 +556,71 @@ async fn key_rows_are_checked_like_the_api_and_name_their_row_and_column() {
         "a refused import writes nothing"
     );
 }
+
+#[tokio::test]
+async fn a_file_over_the_row_limit_is_refused_before_any_row_is_read() {
+    let app = TestApp::spawn().await;
+    app.tenant().await;
+    let before = app.counts().await;
+    // 200 001 rows of valid users: each would be imported, so only the limit can refuse them.
+    let mut csv = String::from("extension,name\n");
+    for i in 0..=200_000u32 {
+        csv.push_str(&format!("{},User {i}\n", 100_000 + i));
+    }
+    let (status, body) = import(&app, &csv, true).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["error"]["code"], "import_too_many_rows", "{body}");
+    assert_eq!(body["error"]["field"], "body");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("200001") && message.contains("200000"),
+        "{message}"
+    );
+    assert_eq!(app.counts().await, before);
+}
+
+#[tokio::test]
+async fn a_report_lists_the_first_thousand_problems_and_counts_them_all() {
+    let app = TestApp::spawn().await;
+    app.tenant().await;
+    // 1 500 rows with a bad extension (letters) and 300 with an unknown type, interleaved.
+    let mut csv = String::from("type,extension,name\n");
+    for i in 0..1800u32 {
+        if i % 6 == 5 {
+            csv.push_str(&format!("phone,{},Someone\n", 200 + i));
+        } else {
+            csv.push_str(&format!("user,x{i},Someone\n"));
+        }
+    }
+    let (status, report) = import(&app, &csv, false).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let listed = problems(&report);
+    assert_eq!(listed.len(), 1000, "the list is capped");
+    assert_eq!(report["problem_count"], 1800);
+    assert_eq!(
+        report["problem_codes"]["type_invalid"], 300,
+        "{}",
+        report["problem_codes"]
+    );
+    let codes: u64 = report["problem_codes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(codes, 1800);
+    // The first problems by row: rows 2… in order, every one of them.
+    let rows: Vec<u64> = listed.iter().map(|p| p.0).collect();
+    assert_eq!(rows, (2..1002).collect::<Vec<u64>>());
+    assert_eq!(listed[5], row(7, "type", "type_invalid"));
+    // An apply of the same file is refused with the full count.
+    let (status, body) = import(&app, &csv, true).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("1800 problem(s)"),
+        "{body}"
+    );
+}

@@ -129,9 +129,9 @@ async fn an_import_of_the_largest_size_gets_through_the_admin_body_limit() {
     assert_eq!(resp.status(), StatusCode::OK);
     let report: Value = resp.json().await.unwrap();
     assert_eq!(report["problems"], json!([]), "{report}");
-    // One byte more is the import's own refusal, not the listener's.
+    // One byte more is the import's own refusal (413), not the listener's.
     let resp = post(padded_sheet(32 * 1024 * 1024 + 1)).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_error(&resp.json().await.unwrap(), "body", "body_too_large");
 }
 

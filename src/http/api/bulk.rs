@@ -15,11 +15,12 @@ use super::views::ImportRejectedBody;
 use crate::domain::RuleError;
 use crate::http::AppState;
 use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult, ErrorDetail};
+use crate::http::error::{ApiError, ApiResult, ErrorBody, ErrorDetail};
 use crate::http::params::{ApiPath, ApiQuery};
 use crate::service::bulk::{self, ImportReport, ImportRequest};
 
-/// Largest CSV file the import endpoint takes (about 200 000 rows).
+/// Largest CSV file the import endpoint takes (32 MiB; rows are limited to
+/// [`bulk::MAX_IMPORT_ROWS`] too).
 pub(super) const IMPORT_MAX_BYTES: usize = 32 * 1024 * 1024;
 
 /// `?apply=true` writes the rows; without it the import is a dry run.
@@ -41,10 +42,11 @@ pub(super) struct ImportQuery {
     tag = "tenants",
     params(TenantPath, ImportQuery),
     request_body(content = String, content_type = "text/csv",
-        description = "The CSV file (header row first), at most 32 MiB"),
+        description = "The CSV file (header row first): at most 32 MiB and 200 000 rows"),
     responses(
         (status = 200, description = "The report: a dry run, or the rows written", body = ImportReport),
         BadRequest, Unauthorized, Forbidden, NotFound,
+        (status = 413, description = "The file is over 32 MiB (`body_too_large`) or 200 000 rows (`import_too_many_rows`): nothing was read", body = ErrorBody),
         (status = 422, description = "`?apply=true` and the file has problems: nothing was written",
             body = ImportRejectedBody),
     )
@@ -57,16 +59,20 @@ pub(super) async fn import(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let body = body.map_err(|rejection| {
-        let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "body_too_large"
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(RuleError::new(
+                "body",
+                "body_too_large",
+                format!("an import file is at most {IMPORT_MAX_BYTES} bytes (32 MiB): split it into several files"),
+            ))
         } else {
-            "body"
-        };
-        ApiError::BadRequest(RuleError::new("body", code, rejection.body_text()))
+            ApiError::BadRequest(RuleError::new("body", "body", rejection.body_text()))
+        }
     })?;
     let request = ImportRequest {
         tenant: path.tenant,
-        csv: body.to_vec(),
+        // The body's own buffer when nothing else holds it: no second copy of a large file.
+        csv: body.into(),
         apply: query.apply,
         source: None,
     };
@@ -74,7 +80,7 @@ pub(super) async fn import(
     if query.apply && !report.ok() {
         let message = format!(
             "{} problem(s) in the file; nothing was written",
-            report.problems.len()
+            report.problem_count
         );
         let body = ImportRejectedBody {
             error: ErrorDetail {

@@ -75,7 +75,10 @@ impl PageError {
             ),
             PageError::Api(api) => {
                 let message = match api {
-                    ApiError::BadRequest(r) | ApiError::Conflict(r) | ApiError::Invalid(r) => {
+                    ApiError::BadRequest(r)
+                    | ApiError::Conflict(r)
+                    | ApiError::TooLarge(r)
+                    | ApiError::Invalid(r) => {
                         r.message.clone()
                     }
                     ApiError::Unauthorized => "Please sign in.".into(),

@@ -1,7 +1,7 @@
 //! Import: every row goes through the same drafts and store functions as the API, inside one
 //! transaction that is committed only when `apply` was asked for and no row has a problem.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::store::Writer;
 use rand::rngs::ThreadRng;
@@ -18,7 +18,7 @@ use crate::service::languages::{self, Scope};
 use crate::service::tenants::load_tenant;
 use crate::service::users::rules;
 use crate::service::{ServiceError, ServiceResult, Services};
-use crate::sheet::{self, Column, Problem, Row, RowKind, drafts};
+use crate::sheet::{Column, Problem, Row, RowKind, Sheet, drafts};
 use crate::store::{Store, StoreError, StoreResult, aliases, audit, devices, tenants, users};
 
 mod keys;
@@ -36,6 +36,13 @@ pub struct ImportRequest {
     pub source: Option<String>,
 }
 
+/// Most data rows one import takes: a larger file is refused (413) before any row is read.
+pub const MAX_IMPORT_ROWS: usize = 200_000;
+
+/// Most problems a report lists (the first, by row); `problem_count` and `problem_codes`
+/// count them all.
+pub const MAX_REPORTED_PROBLEMS: usize = 1000;
+
 /// What an import found and did.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
@@ -51,14 +58,30 @@ pub struct ImportReport {
     pub devices: usize,
     /// Keys added (or that would be).
     pub keys: usize,
-    /// Every problem, by row.
+    /// The first problems, by row: at most [`MAX_REPORTED_PROBLEMS`] (1000).
     pub problems: Vec<Problem>,
+    /// Every problem found, listed or not.
+    pub problem_count: usize,
+    /// Problems found, by code (`extension_reserved` → 3).
+    pub problem_codes: BTreeMap<String, usize>,
 }
 
 impl ImportReport {
     /// Whether no row has a problem.
     pub fn ok(&self) -> bool {
-        self.problems.is_empty()
+        self.problem_count == 0
+    }
+
+    /// Problems found but not listed.
+    pub fn unlisted(&self) -> usize {
+        self.problem_count - self.problems.len()
+    }
+
+    fn with_file_problems(problems: Vec<Problem>) -> Self {
+        let mut tally = Tally::default();
+        let mut problems = problems;
+        tally.settle(&mut problems);
+        tally.report_into(problems, Self::default())
     }
 }
 
@@ -84,12 +107,47 @@ pub async fn import(
         actor.clone(),
     );
     let span = tracing::Span::current();
-    let report = tokio::task::spawn_blocking(move || {
-        span.in_scope(|| import_rows(&store, &vendors, &by, tenant.id, request, &mut progress))
+    tokio::task::spawn_blocking(move || {
+        span.in_scope(|| import_file(&store, &vendors, &by, tenant.id, request, &mut progress))
     })
     .await
-    .map_err(|e| ServiceError::Internal(format!("import task: {e}")))??;
-    Ok(report)
+    .map_err(|e| ServiceError::Internal(format!("import task: {e}")))?
+}
+
+/// Reads the header and counts the rows, then imports them: a file with header problems gets
+/// a report of them, a file over [`MAX_IMPORT_ROWS`] is refused before any row is read.
+fn import_file(
+    store: &Store,
+    vendors: &Vendors,
+    actor: &Actor,
+    tenant_id: i64,
+    request: ImportRequest,
+    progress: &mut dyn FnMut(usize, usize),
+) -> ServiceResult<ImportReport> {
+    let sheet = match Sheet::open(&request.csv) {
+        Ok(sheet) => sheet,
+        Err(problems) => return Ok(ImportReport::with_file_problems(problems)),
+    };
+    let records = sheet.records();
+    if records > MAX_IMPORT_ROWS {
+        return Err(ServiceError::TooLarge(RuleError::new(
+            "body",
+            "import_too_many_rows",
+            format!(
+                "the file has {records} rows; an import takes at most {MAX_IMPORT_ROWS}: split it into several files"
+            ),
+        )));
+    }
+    let apply = request.apply;
+    let source = request.source.as_deref();
+    Ok(import_rows(
+        store,
+        vendors,
+        actor,
+        tenant_id,
+        (&sheet, apply, source),
+        progress,
+    )?)
 }
 
 /// The import itself, on the current thread, in one transaction on the writer.
@@ -98,18 +156,17 @@ fn import_rows(
     vendors: &Vendors,
     actor: &Actor,
     tenant_id: i64,
-    request: ImportRequest,
+    (sheet, apply, source): (&Sheet<'_>, bool, Option<&str>),
     progress: &mut dyn FnMut(usize, usize),
 ) -> StoreResult<ImportReport> {
-    let parsed = sheet::parse(&request.csv);
     store.write_or_rollback_blocking(|tx| {
         let tenant = tenants::by_id(tx, tenant_id)?;
-        let mut run = Run::new(tx, actor, &tenant, vendors, parsed.problems);
-        run.all_rows(&parsed.rows, progress)?;
-        let mut report = run.report(parsed.rows.len());
-        let commit = request.apply && report.ok();
+        let mut run = Run::new(tx, actor, &tenant, vendors);
+        let rows = run.all_rows(sheet, progress)?;
+        let mut report = run.report(rows);
+        let commit = apply && report.ok();
         if commit && report.rows > 0 {
-            record_import(tx, actor, &tenant, request.source.as_deref(), &report)?;
+            record_import(tx, actor, &tenant, source, &report)?;
         }
         report.applied = commit;
         Ok((report, commit))
@@ -154,9 +211,11 @@ struct Run<'a> {
     tenant: &'a Tenant,
     vendors: &'a Vendors,
     rng: ThreadRng,
+    /// The problems kept for the report (see [`Tally`]).
     problems: Vec<Problem>,
-    /// Users created by this file, by extension.
-    created: HashMap<String, User>,
+    tally: Tally,
+    /// Extensions whose user this file created.
+    created: HashSet<String>,
     /// Extensions whose user row has a problem: their alias and device rows skip the store.
     failed: HashSet<String>,
     /// Row of each extension's user row, each SIP username and each MAC used in the file.
@@ -169,21 +228,16 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(
-        tx: &'a Writer<'a>,
-        actor: &'a Actor,
-        tenant: &'a Tenant,
-        vendors: &'a Vendors,
-        problems: Vec<Problem>,
-    ) -> Self {
+    fn new(tx: &'a Writer<'a>, actor: &'a Actor, tenant: &'a Tenant, vendors: &'a Vendors) -> Self {
         Self {
             tx,
             actor,
             tenant,
             vendors,
             rng: rand::rng(),
-            problems,
-            created: HashMap::new(),
+            problems: Vec::new(),
+            tally: Tally::default(),
+            created: HashSet::new(),
             failed: HashSet::new(),
             extension_rows: HashMap::new(),
             username_rows: HashMap::new(),
@@ -194,46 +248,83 @@ impl<'a> Run<'a> {
     }
 
     fn report(mut self, rows: usize) -> ImportReport {
-        // Stable: within a row, problems stay in the order they were found.
-        self.problems.sort_by_key(|p| p.row);
-        ImportReport {
-            applied: false,
+        self.tally.settle(&mut self.problems);
+        let counted = ImportReport {
             rows,
             users: self.counts[0],
             aliases: self.counts[1],
             devices: self.counts[2],
             keys: self.counts[3],
-            problems: self.problems,
-        }
+            ..ImportReport::default()
+        };
+        self.tally.report_into(self.problems, counted)
     }
 
     /// Users first, then aliases, then devices, then keys, so a row may refer to a user or
-    /// device further down.
+    /// device further down: one pass over the file for each, one row in memory at a time.
+    /// Returns the rows read.
     fn all_rows(
         &mut self,
-        rows: &[Row],
+        sheet: &Sheet<'_>,
         progress: &mut dyn FnMut(usize, usize),
-    ) -> StoreResult<()> {
-        let kinds = drafts::kinds(rows, &mut self.problems);
-        let mut done = rows.len() - kinds.len();
+    ) -> StoreResult<usize> {
+        let total = sheet.records();
+        let mut done = 0;
+        let mut rows = 0;
         for pass in [RowKind::User, RowKind::Alias, RowKind::Device, RowKind::Key] {
-            for (_, row) in kinds.iter().filter(|(k, _)| *k == pass) {
-                let before = self.problems.len();
-                drafts::not_applicable(row, pass, &mut self.problems);
-                match pass {
-                    RowKind::User => self.user_row(row, before)?,
-                    RowKind::Alias => self.alias_row(row, before)?,
-                    RowKind::Device => self.device_row(row, before)?,
-                    RowKind::Key => self.key_row(row, before)?,
+            for row in sheet.rows() {
+                // The file's own problems, once: in the first pass.
+                let first_pass = pass == RowKind::User;
+                let row = match row {
+                    Ok(row) => row,
+                    Err(problems) if first_pass => {
+                        self.problems.extend(problems);
+                        done += 1;
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
+                rows += usize::from(first_pass);
+                let Some(kind) = self.kind_of(&row, first_pass) else {
+                    done += usize::from(first_pass);
+                    continue;
+                };
+                if kind != pass {
+                    continue;
                 }
+                self.one_row(&row, kind)?;
                 done += 1;
                 if done.is_multiple_of(PROGRESS_EVERY) {
-                    progress(done, rows.len());
+                    progress(done, total);
                 }
             }
         }
         self.write_keys()?;
-        progress(rows.len(), rows.len());
+        self.tally.settle(&mut self.problems);
+        progress(total, total);
+        Ok(rows)
+    }
+
+    /// The kind of `row`, or `None` with a problem reported when `report` is set.
+    fn kind_of(&mut self, row: &Row, report: bool) -> Option<RowKind> {
+        let kind = RowKind::parse(row.cells.get(Column::Type));
+        if kind.is_none() && report {
+            self.problems.push(drafts::type_problem(row.number));
+        }
+        kind
+    }
+
+    /// Checks (and writes) one row of `kind`, then settles the problems it added.
+    fn one_row(&mut self, row: &Row, kind: RowKind) -> StoreResult<()> {
+        let before = self.problems.len();
+        drafts::not_applicable(row, kind, &mut self.problems);
+        match kind {
+            RowKind::User => self.user_row(row, before)?,
+            RowKind::Alias => self.alias_row(row, before)?,
+            RowKind::Device => self.device_row(row, before)?,
+            RowKind::Key => self.key_row(row, before)?,
+        }
+        self.tally.settle(&mut self.problems);
         Ok(())
     }
 
@@ -314,7 +405,7 @@ impl<'a> Run<'a> {
                 self.counts[0] += 1;
                 self.username_rows
                     .insert(user.spec.sip_username.to_string(), n);
-                self.created.insert(extension.to_owned(), user);
+                self.created.insert(extension.to_owned());
             }
             None => {
                 self.failed.insert(extension.to_owned());
@@ -335,10 +426,7 @@ impl<'a> Run<'a> {
             );
             return Ok(None);
         };
-        if let Some(user) = self.created.get(extension) {
-            return Ok(Some(user.clone()));
-        }
-        if self.failed.contains(extension) {
+        if self.failed.contains(extension) && !self.created.contains(extension) {
             return Ok(None);
         }
         match users::by_extension(self.tx, self.tenant.id, extension) {
@@ -430,5 +518,47 @@ impl<'a> Run<'a> {
             self.counts[2] += 1;
         }
         Ok(())
+    }
+}
+
+/// The problems of an import, counted as they are found; only the first
+/// [`MAX_REPORTED_PROBLEMS`] by row are kept, so a file full of errors cannot fill memory.
+#[derive(Debug, Default)]
+struct Tally {
+    /// How many problems at the head of the list are already counted.
+    counted: usize,
+    /// Every problem counted, by code.
+    codes: BTreeMap<String, usize>,
+}
+
+impl Tally {
+    /// Counts the problems added since the last call; trims the list to the first
+    /// [`MAX_REPORTED_PROBLEMS`] by row once it holds twice as many.
+    fn settle(&mut self, problems: &mut Vec<Problem>) {
+        for p in &problems[self.counted..] {
+            *self.codes.entry(p.code.to_owned()).or_default() += 1;
+        }
+        if problems.len() > 2 * MAX_REPORTED_PROBLEMS {
+            Self::trim(problems);
+        }
+        self.counted = problems.len();
+    }
+
+    /// Keeps the first [`MAX_REPORTED_PROBLEMS`] by row (stable: a row's problems stay in the
+    /// order they were found).
+    fn trim(problems: &mut Vec<Problem>) {
+        problems.sort_by_key(|p| p.row);
+        problems.truncate(MAX_REPORTED_PROBLEMS);
+    }
+
+    /// `report` with the first problems and every count.
+    fn report_into(self, mut problems: Vec<Problem>, report: ImportReport) -> ImportReport {
+        Self::trim(&mut problems);
+        ImportReport {
+            problems,
+            problem_count: self.codes.values().sum(),
+            problem_codes: self.codes,
+            ..report
+        }
     }
 }

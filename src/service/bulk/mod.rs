@@ -7,4 +7,6 @@ mod export;
 mod import;
 
 pub use export::export;
-pub use import::{ImportReport, ImportRequest, PROGRESS_EVERY, import};
+pub use import::{
+    ImportReport, ImportRequest, MAX_IMPORT_ROWS, MAX_REPORTED_PROBLEMS, PROGRESS_EVERY, import,
+};
