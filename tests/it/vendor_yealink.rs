@@ -62,9 +62,10 @@ fn account_keys(n: usize) -> Vec<String> {
 fn expected_keys(lines: usize, capacity: usize, line_keys: usize) -> BTreeSet<String> {
     let mut keys: Vec<String> = (1..=lines).flat_map(account_keys).collect();
     keys.extend((lines + 1..=capacity).map(|n| format!("account.{n}.enable")));
-    keys.extend((1..=line_keys).flat_map(|n| {
-        ["type", "line", "value", "label"].map(|f| format!("linekey.{n}.{f}"))
-    }));
+    keys.extend(
+        (1..=line_keys)
+            .flat_map(|n| ["type", "line", "value", "label"].map(|f| format!("linekey.{n}.{f}"))),
+    );
     keys.extend(
         [
             "static.security.user_password",
@@ -96,8 +97,16 @@ async fn few_lines_model() {
         Some(alias_password(1).as_str())
     );
     assert_eq!(kv(&pairs, "account.1.sip_server.1.port"), Some("5062"));
-    assert_eq!(kv(&pairs, "linekey.1.type"), Some("15"), "the owner on key 1");
-    assert_eq!(kv(&pairs, "linekey.2.line"), Some("2"), "the alias on key 2");
+    assert_eq!(
+        kv(&pairs, "linekey.1.type"),
+        Some("15"),
+        "the owner on key 1"
+    );
+    assert_eq!(
+        kv(&pairs, "linekey.2.line"),
+        Some("2"),
+        "the alias on key 2"
+    );
     assert_eq!(kv(&pairs, "linekey.2.label"), Some("John Support"));
     assert_eq!(
         kv(&pairs, "account.1.sip_server.1.transport_type"),
@@ -394,7 +403,9 @@ fn shown_keys(pairs: &[(String, String)]) -> Vec<ShownKey> {
             continue;
         };
         let (position, field) = rest.split_once('.').unwrap();
-        let fields = slots.entry((module, position.parse().unwrap())).or_default();
+        let fields = slots
+            .entry((module, position.parse().unwrap()))
+            .or_default();
         assert!(fields.insert(field, value).is_none(), "{key} twice");
     }
     slots
@@ -416,7 +427,10 @@ fn shown_keys(pairs: &[(String, String)]) -> Vec<ShownKey> {
                 other => panic!("{at} has type {other}"),
             };
             let value = if kind == "line" {
-                assert_eq!(f["value"], "%NULL%", "{at}: a line key names its account in line");
+                assert_eq!(
+                    f["value"], "%NULL%",
+                    "{at}: a line key names its account in line"
+                );
                 f["line"]
             } else {
                 assert_eq!(f["line"], "1", "{at}: on the owner's account");
@@ -443,7 +457,11 @@ async fn accounts_and_keys_on_the_line_keys() {
     let pairs = parse_kv(&body);
     assert_eq!(keys(&pairs), expected_keys(3, 12, 15));
     let shown = shown_keys(&pairs);
-    assert_eq!(shown.len(), 9, "3 accounts, 5 user keys, 1 device key: {shown:?}");
+    assert_eq!(
+        shown.len(),
+        9,
+        "3 accounts, 5 user keys, 1 device key: {shown:?}"
+    );
     assert_keys_as_laid_out(&app, T42U.mac, shown).await;
     // In Yealink's own words: Directed Pickup of 102, the external URI as it is, and key 10
     // onwards cleared.
@@ -452,7 +470,10 @@ async fn accounts_and_keys_on_the_line_keys() {
     assert_eq!(kv(&pairs, "linekey.3.label"), Some("John Sales"));
     assert_eq!(kv(&pairs, "linekey.7.type"), Some("9"));
     assert_eq!(kv(&pairs, "linekey.7.value"), Some(WATCHED.0));
-    assert_eq!(kv(&pairs, "linekey.8.value"), Some("sip:desk@pbx.example.net"));
+    assert_eq!(
+        kv(&pairs, "linekey.8.value"),
+        Some("sip:desk@pbx.example.net")
+    );
     assert_eq!(kv(&pairs, "linekey.8.label"), Some("desk"));
     assert_eq!(kv(&pairs, "linekey.9.value"), Some("*98"));
     for n in 10..=15 {
@@ -486,7 +507,10 @@ async fn expansion_module_keys() {
         .filter(|k| k.starts_with("expansion_module.1.key.") && k.ends_with(".type"))
         .count();
     assert_eq!(module_keys, 60, "every key of module 1 is written");
-    assert!(!body.contains("expansion_module.2."), "module 2 has no keys");
+    assert!(
+        !body.contains("expansion_module.2."),
+        "module 2 has no keys"
+    );
 }
 
 /// A key taken off the list is written cleared on the next fetch; a module whose last key goes
