@@ -266,12 +266,16 @@ pub struct DeviceContext {
     pub blank_keys: Vec<u32>,
     /// Expansion modules with keys on them, by number.
     pub modules: Vec<ModuleContext>,
+    /// The phone's own keys by page, for phones that address a key by its page and its place
+    /// there: the model attribute `key_pages` lists the keys of each page in order (`3,6,6`);
+    /// without it, one page holds every line key.
+    pub pages: Vec<PageContext>,
 }
 
 /// One programmable key as a template writes it.
 #[derive(Debug, Clone)]
 pub struct KeyContext {
-    /// Position on the phone or on its module, from 1.
+    /// Position on the phone or on its module (on its page, in [`DeviceContext::pages`]), from 1.
     pub position: u32,
     /// Position from 0, for formats that count so.
     pub index0: u32,
@@ -305,6 +309,24 @@ pub struct ModuleContext {
     /// Keys the module has.
     pub size: u32,
 }
+
+/// One page of the phone's own keys.
+#[derive(Debug, Clone)]
+pub struct PageContext {
+    /// Page number, from 1.
+    pub number: u32,
+    /// Page number from 0, for formats that count so.
+    pub index0: u32,
+    /// Its keys, by their position on the page.
+    pub keys: Vec<KeyContext>,
+    /// Positions on the page with no key.
+    pub blank_keys: Vec<u32>,
+    /// Keys the page has.
+    pub size: u32,
+}
+
+/// The model attribute listing the keys of each page (`3,6,6`), for [`DeviceContext::pages`].
+pub const KEY_PAGES: &str = "key_pages";
 
 impl DeviceContext {
     /// Builds the context of `device` (its MAC and the model it is rendered for) from a line
@@ -359,6 +381,7 @@ impl DeviceContext {
             keys: Vec::new(),
             blank_keys: Vec::new(),
             modules: Vec::new(),
+            pages: Vec::new(),
         }
     }
 
@@ -377,6 +400,11 @@ impl DeviceContext {
             &self.keys,
             u32::try_from(layout.line_keys).unwrap_or(u32::MAX),
         );
+        let sizes = match self.attrs.get(KEY_PAGES) {
+            Some(list) => page_sizes(list),
+            None => vec![u32::try_from(layout.line_keys).unwrap_or(u32::MAX)],
+        };
+        self.pages = pages(&self.keys, &sizes);
         let size = layout.expansion.as_ref().map_or(0, |e| e.keys);
         let mut numbers: Vec<u32> = layout.keys.iter().filter_map(|k| k.slot.module).collect();
         numbers.dedup();
@@ -448,6 +476,41 @@ fn key_context(key: &LaidKey, vendor: &Vendor) -> KeyContext {
     }
 }
 
+/// The page sizes of a `key_pages` attribute (`3,6,6`); the profile's tests check each list
+/// adds up to the model's line keys.
+fn page_sizes(list: &str) -> Vec<u32> {
+    list.split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect()
+}
+
+/// The phone's keys split into consecutive pages of `sizes` keys, each key numbered on its page.
+fn pages(keys: &[KeyContext], sizes: &[u32]) -> Vec<PageContext> {
+    let mut before = 0;
+    (1..)
+        .zip(sizes)
+        .map(|(number, &size)| {
+            let on_page: Vec<KeyContext> = keys
+                .iter()
+                .filter(|k| k.position > before && k.position <= before + size)
+                .map(|k| KeyContext {
+                    position: k.position - before,
+                    index0: k.position - before - 1,
+                    ..k.clone()
+                })
+                .collect();
+            before += size;
+            PageContext {
+                number,
+                index0: number - 1,
+                blank_keys: blanks(&on_page, size),
+                keys: on_page,
+                size,
+            }
+        })
+        .collect()
+}
+
 /// Positions 1…`size` that no key in `keys` holds.
 fn blanks(keys: &[KeyContext], size: u32) -> Vec<u32> {
     (1..=size)
@@ -495,7 +558,7 @@ impl CommonContext {
 
 #[cfg(test)]
 mod tests {
-    use super::{DstChange, DstRule, hours_text};
+    use super::{DstChange, DstRule, KeyContext, hours_text, page_sizes, pages};
     use crate::domain::zone::ZoneRules;
 
     fn rule(zone: &str) -> Option<DstRule> {
@@ -538,5 +601,42 @@ mod tests {
         assert_eq!(hours_text(-5 * 3600), "-5");
         assert_eq!(hours_text(5 * 3600 + 1800), "+5:30");
         assert_eq!(hours_text(-(3 * 3600 + 1800)), "-3:30");
+    }
+
+    fn key(position: u32) -> KeyContext {
+        KeyContext {
+            position,
+            index0: position - 1,
+            module: 0,
+            kind: "blf",
+            code: "1".into(),
+            value: "102".into(),
+            line: 1,
+            label: "Mary".into(),
+            external: false,
+        }
+    }
+
+    #[test]
+    fn keys_split_into_pages() {
+        assert_eq!(page_sizes("3, 6,6"), [3, 6, 6]);
+        let split = pages(&[key(1), key(4), key(10)], &[0, 3, 6]);
+        let shown: Vec<(u32, Vec<u32>, Vec<u32>)> = split
+            .iter()
+            .map(|p| {
+                let at = p.keys.iter().map(|k| k.position).collect();
+                (p.number, at, p.blank_keys.clone())
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (1, vec![], vec![]),
+                (2, vec![1], vec![2, 3]),
+                (3, vec![1], vec![2, 3, 4, 5, 6]),
+            ]
+        );
+        assert_eq!(split[2].keys[0].index0, 0);
+        assert_eq!(split[2].index0, 2);
     }
 }

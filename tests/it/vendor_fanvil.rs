@@ -594,3 +594,192 @@ async fn registered_gets_200_and_unregistered_404() {
     assert_eq!(device["vendor"], "fanvil");
     assert_eq!(device["capacity"], 12);
 }
+
+/// The `key_pages` of `model` in the Fanvil profile (keys per page, the side page first), and
+/// its `line_keys`.
+fn key_pages(model: &str) -> (Vec<u32>, u32) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/vendors/fanvil.toml");
+    let profile: toml::Table = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let spec = &profile["models"][model];
+    let pages = spec.get("key_pages").map_or_else(Vec::new, |list| {
+        let list = list.as_str().unwrap();
+        list.split(',').map(|n| n.parse().unwrap()).collect()
+    });
+    (
+        pages,
+        u32::try_from(spec["line_keys"].as_integer().unwrap()).unwrap(),
+    )
+}
+
+/// The keys a Fanvil device file shows, in deskprov's words. `pages` are the model's key pages:
+/// the side keys (`<dssSide index="1">`, absent when there are none) and the DSS pages
+/// (`<internal index="n">`) must each hold exactly their keys, `<Fkey index="1">` on, with
+/// Type, Value and Title; a key's position counts on from the pages before it. Blank keys
+/// (Type 0, nothing else) are left out.
+fn shown_keys(doc: &roxmltree::Document<'_>, pages: &[u32]) -> Vec<ShownKey> {
+    let dsskey = doc
+        .root_element()
+        .children()
+        .find(|n| n.has_tag_name("dsskey"))
+        .expect("a <dsskey> section");
+    let children: Vec<roxmltree::Node<'_, '_>> =
+        dsskey.children().filter(|n| n.is_element()).collect();
+    assert_eq!(children[0].tag_name().name(), "FuncKeyPageNum");
+    assert_eq!(
+        children[0].text(),
+        Some((pages.len() - 1).to_string().as_str())
+    );
+    let groups: Vec<String> = children[1..]
+        .iter()
+        .map(|n| format!("{}/{}", n.tag_name().name(), n.attribute("index").unwrap()))
+        .collect();
+    let expected: Vec<String> = (0..pages.len())
+        .filter(|&i| i > 0 || pages[0] > 0)
+        .map(|i| match i {
+            0 => "dssSide/1".to_owned(),
+            _ => format!("internal/{i}"),
+        })
+        .collect();
+    assert_eq!(groups, expected, "the model's pages, in order");
+
+    let mut shown = Vec::new();
+    let mut before = 0;
+    for (group, &size) in children[1..].iter().zip(pages.iter().filter(|&&s| s > 0)) {
+        let fkeys: Vec<roxmltree::Node<'_, '_>> =
+            group.children().filter(|n| n.is_element()).collect();
+        assert_eq!(
+            fkeys.len(),
+            size as usize,
+            "every key of the page is written"
+        );
+        for (index, fkey) in (1..).zip(fkeys) {
+            assert!(fkey.has_tag_name("Fkey"));
+            assert_eq!(fkey.attribute("index"), Some(index.to_string().as_str()));
+            let fields: Vec<(&str, &str)> = fkey
+                .children()
+                .filter(|n| n.is_element())
+                .map(|n| (n.tag_name().name(), n.text().unwrap_or("")))
+                .collect();
+            let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
+            assert_eq!(names, ["Type", "Value", "Title"]);
+            let (code, value, label) = (fields[0].1, fields[1].1, fields[2].1);
+            let position = before + index;
+            let (kind, value) = match code {
+                "0" => {
+                    assert_eq!((value, label), ("", ""), "key {position}");
+                    continue;
+                }
+                "2" => ("line", value.strip_prefix("SIP").expect("SIP<n>")),
+                "1" => {
+                    let (target, rest) = value.rsplit_once('@').expect("<number>@<line>/…");
+                    let (line, subtype) = rest.split_once('/').expect("…/<subtype>");
+                    assert_eq!(line, "1", "key {position} is on the owner's line");
+                    let kind = match subtype {
+                        "f" => "speed_dial",
+                        "c" => "park",
+                        "ba" => "blf",
+                        "bc" => "pickup",
+                        other => panic!("key {position} has subtype {other}"),
+                    };
+                    (kind, target)
+                }
+                other => panic!("key {position} has type {other}"),
+            };
+            shown.push(ShownKey {
+                module: 0,
+                position,
+                kind: kind.to_owned(),
+                value: value.to_owned(),
+                label: label.to_owned(),
+            });
+        }
+        before += size;
+    }
+    shown
+}
+
+/// Every model's pages add up to its line keys, so the layout's keys are exactly the ones the
+/// file writes.
+#[test]
+fn key_pages_add_up_to_the_line_keys() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/vendors/fanvil.toml");
+    let profile: toml::Table = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for model in profile["models"].as_table().unwrap().keys() {
+        let (pages, line_keys) = key_pages(model);
+        assert_eq!(pages.iter().sum::<u32>(), line_keys, "{model}");
+    }
+}
+
+/// The accounts on the side keys, the user's and the device's keys on the DSS pages, the rest
+/// blank. Fanvil takes no expansion module here: a module key is overflow, not in the file.
+#[tokio::test]
+async fn accounts_and_keys_on_the_dss_pages() {
+    let app = TestApp::spawn().await;
+    provision(&app, X4U, "John Smith", &["John Support", "John Sales"]).await;
+    provision_keys(&app, X4U, true).await;
+    let (body, _) = fetch(&app, X4U, "0c383e2cd783.cfg").await;
+    golden("fanvil", "x4u-keys", "0c383e2cd783.cfg", &body);
+    let doc = parse_xml(&body);
+    let (pages, _) = key_pages("X4U");
+    let shown = shown_keys(&doc, &pages);
+    assert_eq!(
+        shown.len(),
+        9,
+        "3 accounts, 5 user keys, 1 device key: {shown:?}"
+    );
+    assert_keys_as_laid_out(&app, X4U.mac, shown).await;
+    // The three side keys hold the accounts; the DSS pages start with the user's keys.
+    assert!(body.contains("<Value>SIP3</Value>"));
+    assert!(body.contains("<Value>102@1/ba</Value>"));
+    assert!(body.contains("<Value>+4930123456@1/f</Value>"));
+    assert!(body.contains("<Value>701@1/c</Value>"));
+    assert!(body.contains("<Value>102@1/bc</Value>"));
+    assert!(body.contains("<Value>sip:desk@pbx.example.net@1/ba</Value>"));
+    assert!(!body.contains("Mary EXP"), "the module key is not written");
+    let (_, layout) = app.get(&format!("/devices/{}/layout", X4U.mac)).await;
+    assert_eq!(layout["overflow"][0]["label"], "Mary EXP");
+    assert_eq!(layout["overflow"][0]["reason"], "beyond_modules");
+}
+
+/// A key taken off the list is written blank on the next fetch.
+#[tokio::test]
+async fn removed_keys_are_blank() {
+    let app = TestApp::spawn().await;
+    provision(&app, X4U, "John Smith", &[]).await;
+    provision_keys(&app, X4U, false).await;
+    let (pages, _) = key_pages("X4U");
+    let (body, _) = fetch(&app, X4U, "0c383e2cd783.cfg").await;
+    let before = shown_keys(&parse_xml(&body), &pages);
+    assert_eq!(
+        before.last().map(|k| (k.position, k.value.as_str())),
+        Some((7, "*98"))
+    );
+
+    let (status, body) = app
+        .api(
+            Method::PUT,
+            &format!("/devices/{}/keys", X4U.mac),
+            Some(json!({"keys": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (body, _) = fetch(&app, X4U, "0c383e2cd783.cfg").await;
+    let doc = parse_xml(&body);
+    let after = shown_keys(&doc, &pages);
+    assert_eq!(after, before[..before.len() - 1]);
+    // Key 7 is the fourth of the first DSS page (after three side keys), now blank.
+    let key = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("internal") && n.attribute("index") == Some("1"))
+        .flat_map(|page| page.children())
+        .find(|n| n.has_tag_name("Fkey") && n.attribute("index") == Some("4"))
+        .unwrap();
+    let texts: Vec<&str> = key
+        .children()
+        .filter(|n| n.is_element())
+        .map(|n| n.text().unwrap_or(""))
+        .collect();
+    assert_eq!(texts, ["0", "", ""]);
+    assert!(!body.contains("*98"));
+    assert_keys_as_laid_out(&app, X4U.mac, after).await;
+}

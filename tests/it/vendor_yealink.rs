@@ -1,5 +1,7 @@
 //! Yealink: golden files, parse-back, capacities, secrets only where they belong.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -17,6 +19,20 @@ const T46U: Phone = Phone {
     mac: "0015654aa937",
     model: "T46U",
     ua: "Yealink SIP-T46U 108.86.0.45 00:15:65:4a:a9:37",
+};
+/// 12 accounts, 15 line keys, no modules.
+const T42U: Phone = Phone {
+    vendor: "yealink",
+    mac: "805ec0a1b2c3",
+    model: "T42U",
+    ua: "Yealink SIP-T42U 116.86.0.30 80:5e:c0:a1:b2:c3",
+};
+/// 16 accounts, 27 line keys, up to three EXP50 modules of 60 keys.
+const T54W: Phone = Phone {
+    vendor: "yealink",
+    mac: "805ec0d4e5f6",
+    model: "T54W",
+    ua: "Yealink SIP-T54W 96.86.0.100 80:5e:c0:d4:e5:f6",
 };
 
 /// The keys one account line carries.
@@ -42,9 +58,14 @@ fn account_keys(n: usize) -> Vec<String> {
     .collect()
 }
 
-fn expected_keys(lines: usize, capacity: usize) -> std::collections::BTreeSet<String> {
+/// The keys of a device file: `lines` accounts of `capacity`, `line_keys` keys.
+fn expected_keys(lines: usize, capacity: usize, line_keys: usize) -> BTreeSet<String> {
     let mut keys: Vec<String> = (1..=lines).flat_map(account_keys).collect();
     keys.extend((lines + 1..=capacity).map(|n| format!("account.{n}.enable")));
+    keys.extend(
+        (1..=line_keys)
+            .flat_map(|n| ["type", "line", "value", "label"].map(|f| format!("linekey.{n}.{f}"))),
+    );
     keys.extend(
         [
             "static.security.user_password",
@@ -68,7 +89,7 @@ async fn few_lines_model() {
     assert_eq!(content_type, "text/plain; charset=utf-8");
     golden("yealink", "t31p-one-alias", "805ec0d57d72.cfg", &body);
     let pairs = parse_kv(&body);
-    assert_eq!(keys(&pairs), expected_keys(2, 2));
+    assert_eq!(keys(&pairs), expected_keys(2, 2, 2));
     assert_eq!(kv(&pairs, "account.1.password"), Some(OWNER_PASSWORD));
     assert_eq!(kv(&pairs, "account.2.display_name"), Some("John Support"));
     assert_eq!(
@@ -76,6 +97,17 @@ async fn few_lines_model() {
         Some(alias_password(1).as_str())
     );
     assert_eq!(kv(&pairs, "account.1.sip_server.1.port"), Some("5062"));
+    assert_eq!(
+        kv(&pairs, "linekey.1.type"),
+        Some("15"),
+        "the owner on key 1"
+    );
+    assert_eq!(
+        kv(&pairs, "linekey.2.line"),
+        Some("2"),
+        "the alias on key 2"
+    );
+    assert_eq!(kv(&pairs, "linekey.2.label"), Some("John Support"));
     assert_eq!(
         kv(&pairs, "account.1.sip_server.1.transport_type"),
         Some("1"),
@@ -121,7 +153,7 @@ async fn many_lines_model_with_tricky_names() {
     let (body, _) = fetch(&app, T46U, "0015654aa937.cfg").await;
     golden("yealink", "t46u-tricky-names", "0015654aa937.cfg", &body);
     let pairs = parse_kv(&body);
-    assert_eq!(keys(&pairs), expected_keys(4, 16));
+    assert_eq!(keys(&pairs), expected_keys(4, 16, 27));
     assert_eq!(
         kv(&pairs, "account.1.display_name"),
         Some(TRICKY_NAME),
@@ -144,7 +176,7 @@ async fn more_aliases_than_lines_overflow_visibly() {
     let (body, _) = fetch(&app, T31P, "805ec0d57d72.cfg").await;
     golden("yealink", "t31p-overflow", "805ec0d57d72.cfg", &body);
     let pairs = parse_kv(&body);
-    assert_eq!(keys(&pairs), expected_keys(2, 2));
+    assert_eq!(keys(&pairs), expected_keys(2, 2, 2));
     assert!(!body.contains("Alias Two"));
     let (lines, overflow) = line_map(&app, T31P.mac).await;
     assert_eq!(lines, ["John Smith", "Alias One"]);
@@ -237,6 +269,10 @@ async fn shared_common_files_follow_the_model_the_phone_names() {
     assert!(common.contains("common file for W56P"), "{common}");
     let (_, device) = app.get("/devices/001565a0b0c0").await;
     assert_eq!(device["capacity"], 5);
+    // A DECT base has no line keys: its account is registered, on no key.
+    let (body, _) = fetch(&app, w56p, "001565a0b0c0.cfg").await;
+    assert_eq!(kv(&parse_kv(&body), "account.1.enable"), Some("1"));
+    assert!(!body.contains("linekey."), "{body}");
 }
 
 /// The time keys of a `key = value` file, in order.
@@ -349,4 +385,168 @@ async fn every_language_has_a_yealink_name() {
         assert_eq!(kv(&pairs, "lang.gui"), Some(name), "{code}");
         assert_eq!(kv(&pairs, "lang.wui"), Some(name), "{code}");
     }
+}
+
+/// The keys a Yealink device file shows, in deskprov's words: `linekey.N.*` on the phone and
+/// `expansion_module.M.key.K.*` on module M, each with exactly its type, line, value and label.
+/// Cleared keys (type 0, the rest `%NULL%`) are left out; a line key names its account in
+/// `line`, every other key the owner's account 1.
+fn shown_keys(pairs: &[(String, String)]) -> Vec<ShownKey> {
+    let mut slots: BTreeMap<(u32, u32), BTreeMap<&str, &str>> = BTreeMap::new();
+    for (key, value) in pairs {
+        let (module, rest) = if let Some(rest) = key.strip_prefix("linekey.") {
+            (0, rest)
+        } else if let Some(rest) = key.strip_prefix("expansion_module.") {
+            let (module, rest) = rest.split_once(".key.").expect("expansion_module.M.key.K");
+            (module.parse().unwrap(), rest)
+        } else {
+            continue;
+        };
+        let (position, field) = rest.split_once('.').unwrap();
+        let fields = slots
+            .entry((module, position.parse().unwrap()))
+            .or_default();
+        assert!(fields.insert(field, value).is_none(), "{key} twice");
+    }
+    slots
+        .into_iter()
+        .filter_map(|((module, position), f)| {
+            let at = format!("key {module}/{position}");
+            let names: Vec<&str> = f.keys().copied().collect();
+            assert_eq!(names, ["label", "line", "type", "value"], "{at}");
+            let kind = match f["type"] {
+                "0" => {
+                    assert_eq!([f["line"], f["value"], f["label"]], ["%NULL%"; 3], "{at}");
+                    return None;
+                }
+                "15" => "line",
+                "16" => "blf",
+                "13" => "speed_dial",
+                "10" => "park",
+                "9" => "pickup",
+                other => panic!("{at} has type {other}"),
+            };
+            let value = if kind == "line" {
+                assert_eq!(
+                    f["value"], "%NULL%",
+                    "{at}: a line key names its account in line"
+                );
+                f["line"]
+            } else {
+                assert_eq!(f["line"], "1", "{at}: on the owner's account");
+                f["value"]
+            };
+            Some(ShownKey {
+                module,
+                position,
+                kind: kind.to_owned(),
+                value: value.to_owned(),
+                label: f["label"].to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Every account on its own line key, then the user's and the device's keys, the rest cleared.
+#[tokio::test]
+async fn accounts_and_keys_on_the_line_keys() {
+    let app = TestApp::spawn().await;
+    provision(&app, T42U, "John Smith", &["John Support", "John Sales"]).await;
+    provision_keys(&app, T42U, false).await;
+    let (body, _) = fetch(&app, T42U, "805ec0a1b2c3.cfg").await;
+    let pairs = parse_kv(&body);
+    assert_eq!(keys(&pairs), expected_keys(3, 12, 15));
+    let shown = shown_keys(&pairs);
+    assert_eq!(
+        shown.len(),
+        9,
+        "3 accounts, 5 user keys, 1 device key: {shown:?}"
+    );
+    assert_keys_as_laid_out(&app, T42U.mac, shown).await;
+    // In Yealink's own words: Directed Pickup of 102, the external URI as it is, and key 10
+    // onwards cleared.
+    assert_eq!(kv(&pairs, "linekey.3.type"), Some("15"));
+    assert_eq!(kv(&pairs, "linekey.3.line"), Some("3"));
+    assert_eq!(kv(&pairs, "linekey.3.label"), Some("John Sales"));
+    assert_eq!(kv(&pairs, "linekey.7.type"), Some("9"));
+    assert_eq!(kv(&pairs, "linekey.7.value"), Some(WATCHED.0));
+    assert_eq!(
+        kv(&pairs, "linekey.8.value"),
+        Some("sip:desk@pbx.example.net")
+    );
+    assert_eq!(kv(&pairs, "linekey.8.label"), Some("desk"));
+    assert_eq!(kv(&pairs, "linekey.9.value"), Some("*98"));
+    for n in 10..=15 {
+        assert_eq!(kv(&pairs, &format!("linekey.{n}.type")), Some("0"), "{n}");
+    }
+}
+
+/// Module keys as `expansion_module.M.key.K`, with the module's other keys cleared.
+#[tokio::test]
+async fn expansion_module_keys() {
+    let app = TestApp::spawn().await;
+    provision(&app, T54W, "John Smith", &["John Support", "John Sales"]).await;
+    provision_keys(&app, T54W, true).await;
+    let (body, _) = fetch(&app, T54W, "805ec0d4e5f6.cfg").await;
+    golden("yealink", "t54w-keys", "805ec0d4e5f6.cfg", &body);
+    let pairs = parse_kv(&body);
+    let shown = shown_keys(&pairs);
+    assert!(
+        shown.contains(&ShownKey {
+            module: 1,
+            position: 2,
+            kind: "blf".into(),
+            value: WATCHED.0.into(),
+            label: "Mary EXP".into(),
+        }),
+        "{shown:?}"
+    );
+    assert_keys_as_laid_out(&app, T54W.mac, shown).await;
+    let module_keys = keys(&pairs)
+        .into_iter()
+        .filter(|k| k.starts_with("expansion_module.1.key.") && k.ends_with(".type"))
+        .count();
+    assert_eq!(module_keys, 60, "every key of module 1 is written");
+    assert!(
+        !body.contains("expansion_module.2."),
+        "module 2 has no keys"
+    );
+}
+
+/// A key taken off the list is written cleared on the next fetch; a module whose last key goes
+/// is left out, and the boot file's overwrite mode puts it back to its default.
+#[tokio::test]
+async fn removed_keys_are_cleared() {
+    let app = TestApp::spawn().await;
+    provision(&app, T54W, "John Smith", &[]).await;
+    provision_keys(&app, T54W, true).await;
+    let (body, _) = fetch(&app, T54W, "805ec0d4e5f6.cfg").await;
+    let pairs = parse_kv(&body);
+    // The device's speed dial takes the first key after the user's five.
+    assert_eq!(kv(&pairs, "linekey.7.value"), Some("*98"));
+    assert_eq!(kv(&pairs, "expansion_module.1.key.2.type"), Some("16"));
+
+    for (path, keys) in [
+        (format!("/devices/{}/keys", T54W.mac), json!([])),
+        (
+            "/tenants/testsite.com/users/101/keys".to_owned(),
+            json!([{"type": "blf", "value": WATCHED.0}]),
+        ),
+    ] {
+        let (status, body) = app
+            .api(Method::PUT, &path, Some(json!({ "keys": keys })))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (body, _) = fetch(&app, T54W, "805ec0d4e5f6.cfg").await;
+    let pairs = parse_kv(&body);
+    for n in 3..=27 {
+        assert_eq!(kv(&pairs, &format!("linekey.{n}.type")), Some("0"), "{n}");
+        assert_eq!(kv(&pairs, &format!("linekey.{n}.value")), Some("%NULL%"));
+        assert_eq!(kv(&pairs, &format!("linekey.{n}.label")), Some("%NULL%"));
+    }
+    assert!(!body.contains("expansion_module."), "{body}");
+    let (boot, _) = fetch(&app, T54W, "805ec0d4e5f6.boot").await;
+    assert!(boot.lines().any(|l| l == "overwrite_mode = 1"), "{boot}");
+    assert_keys_as_laid_out(&app, T54W.mac, shown_keys(&pairs)).await;
 }
