@@ -139,7 +139,10 @@ fn shown_keys(body: &str, model: &str) -> Vec<ShownKey> {
     let (line_keys, size) = key_counts(model);
     let keys = function_keys(body);
     for idx in 0..line_keys {
-        assert!(keys.contains_key(&idx), "phone key idx {idx} is not written");
+        assert!(
+            keys.contains_key(&idx),
+            "phone key idx {idx} is not written"
+        );
     }
     keys.into_iter()
         .filter(|(_, k)| k.content != "none")
@@ -161,7 +164,10 @@ fn shown_keys(body: &str, model: &str) -> Vec<ShownKey> {
                 assert_eq!(argument, "", "a line key names its identity in context");
                 k.context.clone()
             } else {
-                assert_eq!(k.context, "1", "keys other than lines use the owner's identity");
+                assert_eq!(
+                    k.context, "1",
+                    "keys other than lines use the owner's identity"
+                );
                 argument.to_owned()
             };
             ShownKey {
