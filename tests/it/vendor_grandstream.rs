@@ -25,7 +25,8 @@ const GXP1625: Phone = Phone {
     model: "GXP1625",
     ua: "Grandstream Model HW GXP1625 SW 1.0.7.81 DevId 000b821a2b3c",
 };
-/// An alias-form model with twelve accounts, in the third OUI. UA in the reference's format.
+/// An alias-form model with six accounts, twelve line keys and expansion modules, in the third
+/// OUI. UA in the reference's format.
 const GXP2170: Phone = Phone {
     vendor: "grandstream",
     mac: "ec74d7002170",
@@ -139,9 +140,14 @@ const ALIAS_SETTINGS: [&str; 4] = [
     "language.gui",
 ];
 
+/// The P-values of line key `n` (from 0): mode, account, name, value ([GS-T21old]).
+fn pvalue_line_key(n: usize) -> [String; 4] {
+    [1363 + 2 * n, 1364 + 2 * n, 1465 + 2 * n, 1466 + 2 * n].map(|p| format!("P{p}"))
+}
+
 /// The key set of a per-device file in P-values: the settings, the admin password (P2), the
-/// accounts.
-fn pvalue_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
+/// accounts, every line key.
+fn pvalue_keys(lines: usize, capacity: usize, line_keys: usize) -> BTreeSet<String> {
     let mut keys: BTreeSet<String> = P_SETTINGS.iter().map(|k| k.to_string()).collect();
     keys.insert("P2".to_owned());
     for (one, two) in P_ACCOUNT {
@@ -153,12 +159,18 @@ fn pvalue_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
     if lines < 2 && capacity >= 2 {
         keys.insert("P401".to_owned());
     }
+    keys.extend((0..line_keys).flat_map(pvalue_line_key));
     keys
 }
 
+/// The items of key `n` of `section` (`vpk` for the phone's line keys, `ext` on modules).
+fn alias_key(section: &str, n: u32) -> [String; 4] {
+    ["keyMode", "account", "description", "value"].map(|f| format!("pks.{section}.{n}.{f}"))
+}
+
 /// The key set of a per-device file in alias items: the settings, the admin password, the
-/// accounts.
-fn alias_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
+/// accounts, every line key.
+fn alias_keys(lines: usize, capacity: usize, line_keys: u32) -> BTreeSet<String> {
     let mut keys: BTreeSet<String> = ALIAS_SETTINGS.iter().map(|k| k.to_string()).collect();
     keys.insert("users.admin.password".to_owned());
     for n in 1..=lines {
@@ -180,7 +192,76 @@ fn alias_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
         }
     }
     keys.extend((lines + 1..=capacity).map(|n| format!("account.{n}.enable")));
+    keys.extend((1..=line_keys).flat_map(|n| alias_key("vpk", n)));
     keys
+}
+
+/// Reads a file's keys back in deskprov's words: `pks.vpk.N` is the phone's key N, `pks.ext.N`
+/// key N of the modules of `module_size` keys in turn; a line key shows its account (from 0 in
+/// the file), the others their value. Blank keys (None) are left out. Pickup keys come back as
+/// `blf`: Grandstream has no pickup mode and writes them as BLF keys.
+fn shown_keys(f: &GsFile, module_size: u32) -> Vec<ShownKey> {
+    f.values
+        .iter()
+        .filter_map(|(name, mode)| {
+            let rest = name.strip_prefix("pks.")?.strip_suffix(".keyMode")?;
+            let (section, n) = rest.split_once('.').unwrap();
+            let n: u32 = n.parse().unwrap();
+            let (module, position) = match section {
+                "vpk" => (0, n),
+                "ext" => ((n - 1) / module_size + 1, (n - 1) % module_size + 1),
+                other => panic!("unexpected key section {other}"),
+            };
+            let item = |field: &str| f.value(&format!("pks.{section}.{n}.{field}")).to_owned();
+            let account: usize = item("account").parse().unwrap();
+            let kind = match mode.as_str() {
+                "-1" => return None,
+                "31" => "line",
+                "1" => "blf",
+                "0" => "speed_dial",
+                "9" => "park",
+                other => panic!("unexpected key mode {other}"),
+            };
+            let value = if kind == "line" {
+                assert_eq!(item("value"), "", "a line key's account says it all");
+                (account + 1).to_string()
+            } else {
+                assert_eq!(account, 0, "keys other than lines use the owner's account");
+                item("value")
+            };
+            Some(ShownKey {
+                module,
+                position,
+                kind: kind.to_owned(),
+                value,
+                label: item("description"),
+            })
+        })
+        .collect()
+}
+
+/// The kit's parse-back check for Grandstream: the keys read back are the layout's, with its
+/// pickup keys as the BLF keys Grandstream writes for them, and every account of the plan is on
+/// exactly one key of its own account.
+async fn assert_keys_as_grandstream_lays_out(app: &TestApp, mac: &str, mut shown: Vec<ShownKey>) {
+    let mut expected = layout_keys(app, mac).await;
+    for k in expected.iter_mut().filter(|k| k.kind == "pickup") {
+        k.kind = "blf".to_owned();
+    }
+    expected.sort();
+    shown.sort();
+    assert_eq!(
+        shown, expected,
+        "keys in the served file differ from the layout"
+    );
+    let (lines, _) = line_map(app, mac).await;
+    for line in 1..=lines.len() {
+        let on = shown
+            .iter()
+            .filter(|k| k.kind == "line" && k.value == line.to_string())
+            .count();
+        assert_eq!(on, 1, "account {line} is on {on} keys");
+    }
 }
 
 #[tokio::test]
@@ -198,7 +279,7 @@ async fn few_lines_model_in_p_values() {
     let f = parse_gs(&body);
     assert_eq!(f.mac.as_deref(), Some("000b821a2b3c"));
     assert_eq!(f.version, "1", "GXP16xx use P-values");
-    assert_eq!(f.keys(), pvalue_keys(2, 2));
+    assert_eq!(f.keys(), pvalue_keys(2, 2, 2));
     for (key, value) in [
         ("P271", "1"),
         ("P270", "John Smith"),
@@ -226,6 +307,15 @@ async fn few_lines_model_in_p_values() {
         ("P99", "1"),
         ("P426", VOICEMAIL),
         ("P415", "1"),
+        // Line keys: Line mode (0) on accounts 1 and 2 (from 0), named after them.
+        ("P1363", "0"),
+        ("P1364", "0"),
+        ("P1465", "John Smith"),
+        ("P1466", ""),
+        ("P1365", "0"),
+        ("P1366", "1"),
+        ("P1467", "John Support"),
+        ("P1468", ""),
         ("P2", ADMIN_PASSWORD),
         ("P30", "ntp.testsite.com"),
         ("P64", CET),
@@ -274,7 +364,7 @@ async fn many_lines_model_with_tricky_names_in_alias_form() {
     let f = parse_gs(&body);
     assert_eq!(f.mac.as_deref(), Some("ec74d7002170"));
     assert_eq!(f.version, "2", "GXP21xx with many accounts use alias items");
-    assert_eq!(f.keys(), alias_keys(4, 12));
+    assert_eq!(f.keys(), alias_keys(4, 6, 12));
     assert_eq!(
         f.value("account.1.name"),
         TRICKY_NAME,
@@ -309,9 +399,24 @@ async fn many_lines_model_with_tricky_names_in_alias_form() {
             ""
         );
     }
-    for n in 5..=12 {
+    for n in 5..=6 {
         assert_eq!(f.value(&format!("account.{n}.enable")), "No", "line {n}");
     }
+    // Each account on its line key (Line mode, account from 0), the other line keys blank.
+    for n in 1..=12 {
+        let item = |f2: &str| f.value(&format!("pks.vpk.{n}.{f2}"));
+        if n <= 4 {
+            assert_eq!(item("keyMode"), "31", "key {n}");
+            assert_eq!(item("account"), (n - 1).to_string(), "key {n}");
+        } else {
+            assert_eq!(
+                (item("keyMode"), item("description")),
+                ("-1", ""),
+                "key {n}"
+            );
+        }
+    }
+    assert_eq!(f.value("pks.vpk.4.description"), "李小龍");
     assert_eq!(f.value("dateTime.timezone"), CET);
     assert_eq!(f.value("dateTime.timezone.custom"), CET);
     assert_eq!(f.value("dateTime.ntp.server.1"), "ntp.testsite.com");
@@ -339,8 +444,9 @@ async fn more_aliases_than_lines_overflow_visibly() {
         &body,
     );
     let f = parse_gs(&body);
-    assert_eq!(f.keys(), pvalue_keys(2, 2));
+    assert_eq!(f.keys(), pvalue_keys(2, 2, 2));
     assert_eq!(f.value("P407"), "Alias One");
+    assert_eq!(f.value("P1467"), "Alias One", "on line key 2");
     assert!(!body.contains("Alias Two") && !body.contains("Alias Three"));
     assert!(!body.contains(&alias_password(2)));
     let (lines, overflow) = line_map(&app, GXP1625.mac).await;
@@ -430,7 +536,7 @@ async fn every_file_the_phone_requests() {
     golden("grandstream", "grp2614-files", "cfgc074ad0b63ee.xml", &body);
     let f = parse_gs(&body);
     assert_eq!(f.version, "2", "GRP26xx use alias items");
-    assert_eq!(f.keys(), alias_keys(2, 4));
+    assert_eq!(f.keys(), alias_keys(2, 4, 4));
     assert_eq!(f.value("account.2.name"), "John Support");
     assert_eq!(f.value("account.3.enable"), "No");
     assert_eq!(f.value("account.4.enable"), "No");
@@ -565,6 +671,130 @@ fn user_agents_from_the_reference() {
     }
 }
 
+/// A GXP2135 (no module modelled) with two aliases and the standard keys: every account on its
+/// line key, the user's keys after them, the device's key overflowing the eight line keys.
+#[tokio::test]
+async fn keys_as_laid_out_on_a_phone_without_modules() {
+    let app = TestApp::spawn().await;
+    let gxp2135 = Phone {
+        mac: "000b82002135",
+        model: "GXP2135",
+        ua: "Grandstream Model HW GXP2135 SW 1.0.11.79 DevId 000b82002135",
+        ..GXP2170
+    };
+    provision(&app, gxp2135, "John Smith", &["John Support", "John Sales"]).await;
+    provision_keys(&app, gxp2135, false).await;
+    let (body, _) = fetch(&app, gxp2135, "cfg000b82002135.xml").await;
+    let f = parse_gs(&body);
+    assert_eq!(
+        f.keys(),
+        alias_keys(3, 6, 8),
+        "the eight line keys, no more"
+    );
+    let key = |n: u32| alias_key("vpk", n).map(|item| f.value(&item).to_owned());
+    assert_eq!(key(1), ["31", "0", "John Smith", ""]);
+    assert_eq!(key(3), ["31", "2", "John Sales", ""]);
+    assert_eq!(key(4), ["1", "0", "Mary Jones", "102"]);
+    assert_eq!(key(5), ["0", "0", "Office", "+4930123456"]);
+    assert_eq!(key(6), ["9", "0", "701", "701"]);
+    assert_eq!(key(7), ["1", "0", "Pick Mary", "102"], "pickup: a BLF key");
+    assert_eq!(key(8)[0], "1");
+    assert_eq!(key(8)[3], "sip:desk@pbx.example.net");
+    assert!(!body.contains("*98"), "no free key for the device's own");
+    assert_keys_as_grandstream_lays_out(&app, gxp2135.mac, shown_keys(&f, 0)).await;
+}
+
+/// A GXP2170 with a key on its first GXP2200EXT: EXT keys count from 1 across the modules.
+#[tokio::test]
+async fn keys_on_an_expansion_module() {
+    let app = TestApp::spawn().await;
+    provision(&app, GXP2170, "John Smith", &["John Support", "John Sales"]).await;
+    provision_keys(&app, GXP2170, true).await;
+    let (body, _) = fetch(&app, GXP2170, "cfgec74d7002170.xml").await;
+    golden(
+        "grandstream",
+        "gxp2170-keys-module",
+        "cfgec74d7002170.xml",
+        &body,
+    );
+    let f = parse_gs(&body);
+    let mut expected = alias_keys(3, 6, 12);
+    expected.extend((1..=40).flat_map(|n| alias_key("ext", n)));
+    assert_eq!(f.keys(), expected, "line keys and the one module's 40 keys");
+    let ext = |n: u32| alias_key("ext", n).map(|item| f.value(&item).to_owned());
+    assert_eq!(ext(2), ["1", "0", "Mary EXP", "102"]);
+    assert_eq!(ext(1), ["-1", "0", "", ""]);
+    assert_eq!(f.value("pks.vpk.9.value"), "*98", "the device's key");
+    assert_keys_as_grandstream_lays_out(&app, GXP2170.mac, shown_keys(&f, 40)).await;
+}
+
+/// A key taken off the user's list goes blank (mode None), and the keys after it move up.
+#[tokio::test]
+async fn a_removed_key_is_written_blank() {
+    let app = TestApp::spawn().await;
+    provision(&app, GXP2170, "John Smith", &[]).await;
+    provision_keys(&app, GXP2170, false).await;
+    let (body, _) = fetch(&app, GXP2170, "cfgec74d7002170.xml").await;
+    let before = parse_gs(&body);
+    assert_eq!(before.value("pks.vpk.2.value"), "102");
+    assert_eq!(before.value("pks.vpk.7.value"), "*98", "the device's key");
+
+    let (status, body) = app
+        .api(
+            Method::PUT,
+            "/tenants/testsite.com/users/101/keys",
+            Some(json!({"keys": [{"type": "speed_dial", "value": "+4930123456", "label": "Office"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (body, _) = fetch(&app, GXP2170, "cfgec74d7002170.xml").await;
+    let after = parse_gs(&body);
+    assert_eq!(after.value("pks.vpk.2.value"), "+4930123456");
+    assert_eq!(after.value("pks.vpk.3.value"), "*98");
+    for n in 4..=12 {
+        let items = alias_key("vpk", n).map(|item| after.value(&item).to_owned());
+        assert_eq!(items, ["-1", "0", "", ""], "key {n}");
+    }
+    assert!(!body.contains("102") && !body.contains("Mary"));
+    assert_keys_as_grandstream_lays_out(&app, GXP2170.mac, shown_keys(&after, 40)).await;
+}
+
+/// P-value line keys (GXP16xx): the account on key 1, and on key 2 the user's first key as the
+/// speed dial a GXP16xx line key can do in place of a BLF.
+#[tokio::test]
+async fn p_value_line_keys() {
+    let app = TestApp::spawn().await;
+    let gxp1610 = Phone {
+        mac: "000b82001610",
+        model: "GXP1610",
+        ua: "Grandstream Model HW GXP1610 SW 1.0.7.81 DevId 000b82001610",
+        ..GXP1625
+    };
+    provision(&app, gxp1610, "John Smith", &[]).await;
+    let (body, _) = fetch(&app, gxp1610, "cfg000b82001610.xml").await;
+    let f = parse_gs(&body);
+    assert_eq!(f.keys(), pvalue_keys(1, 1, 2));
+    let key = |n: usize| pvalue_line_key(n).map(|p| f.value(&p).to_owned());
+    assert_eq!(key(0), ["0", "0", "John Smith", ""]);
+    assert_eq!(
+        key(1),
+        ["0", "0", "", ""],
+        "blank: a nameless line key of account 1"
+    );
+
+    provision_keys(&app, gxp1610, false).await;
+    let (body, _) = fetch(&app, gxp1610, "cfg000b82001610.xml").await;
+    let f = parse_gs(&body);
+    assert_eq!(f.keys(), pvalue_keys(1, 1, 2));
+    let key = |n: usize| pvalue_line_key(n).map(|p| f.value(&p).to_owned());
+    assert_eq!(key(0), ["0", "0", "John Smith", ""]);
+    assert_eq!(
+        key(1),
+        ["10", "0", "Mary Jones", "102"],
+        "the BLF as a speed dial"
+    );
+}
+
 /// The profile keeps the promises the templates rely on.
 #[test]
 fn every_model_declares_its_form_and_file_name() {
@@ -577,10 +807,15 @@ fn every_model_declares_its_form_and_file_name() {
     for (model, spec) in &gs.profile.models {
         assert_eq!(spec.attrs["file_model"], model.to_lowercase(), "{model}");
         match spec.attrs["form"].as_str() {
-            "pvalue" => assert!(spec.accounts <= 2, "{model}: P-values cover two accounts"),
+            "pvalue" => {
+                assert!(spec.accounts <= 2, "{model}: P-values cover two accounts");
+                assert!(spec.line_keys <= 6, "{model}: P-values cover line keys 1-6");
+            }
             "alias" => {}
             other => panic!("{model}: unknown form {other}"),
         }
+        // Line mode exists on the line keys only: every account needs one of its own.
+        assert!(spec.accounts <= spec.line_keys, "{model}");
     }
     let lines = |m: &str| gs.capacity(Some(m));
     assert_eq!(
@@ -589,7 +824,7 @@ fn every_model_declares_its_form_and_file_name() {
             "GRP2612", "GRP2613", "GRP2614", "GRP2615", "GRP2616"
         ]
         .map(lines),
-        [1, 2, 3, 3, 8, 4, 6, 12, 2, 3, 4, 5, 6]
+        [1, 2, 3, 3, 6, 4, 6, 6, 2, 3, 4, 5, 6]
     );
 }
 

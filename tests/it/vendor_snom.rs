@@ -62,15 +62,25 @@ fn listed_urls(body: &str) -> Vec<String> {
 /// A setting's name and its `idx`, if it has one.
 type Key = (String, Option<usize>);
 
+/// The sections of a settings file: `<phone-settings>`, and `<functionKeys>` in a phone's own
+/// file only.
+fn sections<'a>(doc: &'a roxmltree::Document<'a>) -> Vec<roxmltree::Node<'a, 'a>> {
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "settings");
+    let elements: Vec<_> = root.children().filter(|n| n.is_element()).collect();
+    let names: Vec<&str> = elements.iter().map(|n| n.tag_name().name()).collect();
+    assert!(
+        names == ["phone-settings"] || names == ["phone-settings", "functionKeys"],
+        "sections {names:?}"
+    );
+    elements
+}
+
 /// The `<phone-settings>` of a settings file as (name, idx) → value. Every setting must be
 /// read-only for the user (`perm="R"`) and appear once.
 fn phone_settings(body: &str) -> BTreeMap<Key, String> {
     let doc = parse_xml(body);
-    let root = doc.root_element();
-    assert_eq!(root.tag_name().name(), "settings");
-    let elements: Vec<_> = root.children().filter(|n| n.is_element()).collect();
-    assert_eq!(elements.len(), 1, "only <phone-settings> in {body}");
-    assert_eq!(elements[0].tag_name().name(), "phone-settings");
+    let elements = sections(&doc);
     let mut out = BTreeMap::new();
     for n in elements[0].children().filter(|n| n.is_element()) {
         let name = n.tag_name().name().to_owned();
@@ -83,6 +93,92 @@ fn phone_settings(body: &str) -> BTreeMap<Key, String> {
         );
     }
     out
+}
+
+/// One `<fkey>` as written: its identity context, label and content (type and argument).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fkey {
+    context: String,
+    label: String,
+    content: String,
+}
+
+/// The `<functionKeys>` of a phone's file by idx. Every key is read-only and written once.
+fn function_keys(body: &str) -> BTreeMap<u32, Fkey> {
+    let doc = parse_xml(body);
+    let elements = sections(&doc);
+    assert_eq!(elements.len(), 2, "a phone's file has its function keys");
+    let mut out = BTreeMap::new();
+    for n in elements[1].children().filter(|n| n.is_element()) {
+        assert_eq!(n.tag_name().name(), "fkey");
+        assert_eq!(n.attribute("perm"), Some("R"), "keys are read-only");
+        let idx: u32 = n.attribute("idx").unwrap().parse().expect("numeric idx");
+        let key = Fkey {
+            context: n.attribute("context").unwrap().to_owned(),
+            label: n.attribute("label").unwrap().to_owned(),
+            content: n.text().unwrap_or("").to_owned(),
+        };
+        assert!(out.insert(idx, key).is_none(), "fkey {idx} twice");
+    }
+    out
+}
+
+/// The phone's keys and module size for `model`, from the profile (as the phone counts them).
+fn key_counts(model: &str) -> (u32, u32) {
+    let vendors = Vendors::builtin().unwrap();
+    let spec = &vendors.get("snom").unwrap().profile.models[model];
+    let size = spec.expansion.as_ref().map_or(0, |e| e.keys);
+    (spec.line_keys as u32, size)
+}
+
+/// Reads the function keys back in deskprov's words: idx below the phone's keys is the phone's
+/// key idx + 1, then each module's keys in turn; `line` keys show their identity (context),
+/// the others their argument. Blank (`none`) keys are left out. Asserts every key of the phone
+/// is written, so none keeps an old function.
+fn shown_keys(body: &str, model: &str) -> Vec<ShownKey> {
+    let (line_keys, size) = key_counts(model);
+    let keys = function_keys(body);
+    for idx in 0..line_keys {
+        assert!(
+            keys.contains_key(&idx),
+            "phone key idx {idx} is not written"
+        );
+    }
+    keys.into_iter()
+        .filter(|(_, k)| k.content != "none")
+        .map(|(idx, k)| {
+            let (module, position) = match idx.checked_sub(line_keys) {
+                None => (0, idx + 1),
+                Some(on_modules) => (on_modules / size + 1, on_modules % size + 1),
+            };
+            let (code, argument) = k.content.split_once(' ').unwrap_or((&k.content, ""));
+            let kind = match code {
+                "line" => "line",
+                "blf" => "blf",
+                "speed" => "speed_dial",
+                "orbit" => "park",
+                "dest" => "pickup",
+                other => panic!("unexpected key type {other}"),
+            };
+            let value = if kind == "line" {
+                assert_eq!(argument, "", "a line key names its identity in context");
+                k.context.clone()
+            } else {
+                assert_eq!(
+                    k.context, "1",
+                    "keys other than lines use the owner's identity"
+                );
+                argument.to_owned()
+            };
+            ShownKey {
+                module,
+                position,
+                kind: kind.to_owned(),
+                value,
+                label: k.label,
+            }
+        })
+        .collect()
 }
 
 fn get<'a>(settings: &'a BTreeMap<Key, String>, name: &str, idx: Option<usize>) -> &'a str {
@@ -567,6 +663,97 @@ async fn every_model_gets_its_list_and_settings() {
         app.phone_get("snomD999.htm", None).await.status(),
         StatusCode::NOT_FOUND
     );
+}
+
+/// A D865 (no module) with two aliases and the standard keys: every identity on its own line
+/// key, the user's and the device's keys after them, every other phone key blank.
+#[tokio::test]
+async fn keys_as_laid_out_on_a_phone_without_modules() {
+    let app = spawn().await;
+    let d865 = Phone {
+        mac: "000413b00865",
+        model: "D865",
+        ua: "Mozilla/4.0 (compatible; snomD865-SIP 10.1.159.12 2010.12-00001-gd311851f1 000413B00865 SXM:0 UXM:0)",
+        ..D785
+    };
+    provision(&app, d865, "John Smith", &["John Support", "John Sales"]).await;
+    provision_keys(&app, d865, false).await;
+    let [_, _, _, device_xml] = file_names("D865", d865.mac);
+    let (body, _) = fetch(&app, d865, &device_xml).await;
+    let keys = function_keys(&body);
+    assert_eq!(keys.len(), 36, "the D865's 36 keys, no module");
+    assert_eq!(
+        keys[&0],
+        Fkey {
+            context: "1".into(),
+            label: "John Smith".into(),
+            content: "line".into()
+        }
+    );
+    assert_eq!(keys[&2].context, "3", "the second alias is identity 3");
+    assert_eq!(keys[&3].content, "blf 102");
+    assert_eq!(keys[&6].content, "dest 102", "pickup: an Extension key");
+    assert_eq!(keys[&7].content, "blf sip:desk@pbx.example.net");
+    assert_eq!(keys[&35].content, "none");
+    assert_keys_as_laid_out(&app, d865.mac, shown_keys(&body, "D865")).await;
+}
+
+/// A D785 with a key on its D7 module: module keys continue the phone's idx range.
+#[tokio::test]
+async fn keys_on_an_expansion_module() {
+    let app = spawn().await;
+    provision(&app, D785, "John Smith", &["John Support", "John Sales"]).await;
+    provision_keys(&app, D785, true).await;
+    let [_, _, _, device_xml] = file_names("D785", D785.mac);
+    let (body, _) = fetch(&app, D785, &device_xml).await;
+    golden("snom", "d785-keys-module", &device_xml, &body);
+    let keys = function_keys(&body);
+    assert_eq!(
+        keys[&25],
+        Fkey {
+            context: "1".into(),
+            label: "Mary EXP".into(),
+            content: "blf 102".into()
+        },
+        "module 1, key 2: idx 24 phone keys + 1"
+    );
+    assert_eq!(keys.len(), 24 + 18, "the phone's keys and the one module's");
+    assert_eq!(keys[&24].content, "none");
+    assert_eq!(keys[&41].content, "none");
+    assert_keys_as_laid_out(&app, D785.mac, shown_keys(&body, "D785")).await;
+}
+
+/// A key taken off the user's list goes blank on the phone, and the keys after it move up.
+#[tokio::test]
+async fn a_removed_key_is_written_blank() {
+    let app = spawn().await;
+    provision(&app, D785, "John Smith", &[]).await;
+    provision_keys(&app, D785, false).await;
+    let [_, _, _, device_xml] = file_names("D785", D785.mac);
+    let (body, _) = fetch(&app, D785, &device_xml).await;
+    let before = function_keys(&body);
+    assert_eq!(before[&1].content, "blf 102");
+    assert_eq!(before[&5].content, "blf sip:desk@pbx.example.net");
+    assert_eq!(before[&6].content, "speed *98", "the device's key");
+
+    let (status, body) = app
+        .api(
+            Method::PUT,
+            "/tenants/testsite.com/users/101/keys",
+            Some(json!({"keys": [{"type": "speed_dial", "value": "+4930123456", "label": "Office"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (body, _) = fetch(&app, D785, &device_xml).await;
+    let after = function_keys(&body);
+    assert_eq!(after[&1].content, "speed +4930123456");
+    assert_eq!(after[&2].content, "speed *98");
+    for idx in 3..24 {
+        assert_eq!(after[&idx].content, "none", "idx {idx}");
+        assert_eq!(after[&idx].label, "", "idx {idx}");
+    }
+    assert!(!body.contains("102") && !body.contains("orbit"));
+    assert_keys_as_laid_out(&app, D785.mac, shown_keys(&body, "D785")).await;
 }
 
 #[test]
