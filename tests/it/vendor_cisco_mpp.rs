@@ -133,19 +133,25 @@ pub fn regional_keys(with_dst_rule: bool) -> Vec<String> {
     keys.into_iter().map(String::from).collect()
 }
 
-/// The exact key set of a per-device file: `lines` occupied of `capacity`, as many line keys
-/// as `capacity`, plus `extra`.
-pub fn device_keys(lines: usize, capacity: usize, extra: &[&str]) -> BTreeSet<String> {
+/// The exact key set of a per-device file: `lines` occupied of `capacity`, `line_keys` line
+/// keys, plus `extra`.
+pub fn device_keys(
+    lines: usize,
+    capacity: usize,
+    line_keys_on_phone: usize,
+    extra: &[&str],
+) -> BTreeSet<String> {
     let mut keys: Vec<String> = (1..=lines).flat_map(line_keys).collect();
     keys.extend((lines + 1..=capacity).flat_map(unused_line_keys));
-    keys.extend((1..=capacity).flat_map(key_slot));
+    keys.extend((1..=line_keys_on_phone).flat_map(key_slot));
     keys.extend(regional_keys(true));
     keys.extend(extra.iter().map(|k| k.to_string()));
     keys.into_iter().collect()
 }
 
-/// The exact key set of an MPP per-device file: the lines, the admin password, voicemail (the
-/// number, and per line the server of the message-waiting subscription).
+/// The exact key set of an MPP per-device file of a model with as many line keys as lines: the
+/// lines, the admin password, voicemail (the number, and per line the server of the
+/// message-waiting subscription).
 pub fn mpp_device_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
     let mut extra: Vec<String> = [
         "Station_Display_Name",
@@ -156,7 +162,7 @@ pub fn mpp_device_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
     .to_vec();
     extra.extend((1..=lines).map(|n| format!("Voice_Mail_Server_{n}_")));
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-    device_keys(lines, capacity, &extra)
+    device_keys(lines, capacity, capacity, &extra)
 }
 
 /// The exact key set of a common file (`with_dst_rule`: the zone has a known DST rule).
