@@ -382,7 +382,12 @@ impl DeviceContext {
         };
         let line_keys = u32::try_from(layout.line_keys).unwrap_or(u32::MAX);
         self.line_keys = layout.line_keys;
-        self.keys = layout.keys.iter().filter(|k| k.slot.module.is_none()).map(&mut key).collect();
+        self.keys = layout
+            .keys
+            .iter()
+            .filter(|k| k.slot.module.is_none())
+            .map(&mut key)
+            .collect();
         self.blank_keys = blanks(&self.keys, line_keys);
         let size = layout.expansion.as_ref().map_or(0, |e| e.keys);
         let mut numbers: Vec<u32> = layout.keys.iter().filter_map(|k| k.slot.module).collect();

@@ -578,9 +578,16 @@ const M8861: Phone = Phone {
 fn shown_function(text: &str) -> (String, String, String) {
     let fields: BTreeMap<&str, &str> = text
         .split(';')
-        .map(|f| f.split_once('=').unwrap_or_else(|| panic!("field {f:?} in {text}")))
+        .map(|f| {
+            f.split_once('=')
+                .unwrap_or_else(|| panic!("field {f:?} in {text}"))
+        })
         .collect();
-    let field = |name: &str| *fields.get(name).unwrap_or_else(|| panic!("no {name} in {text}"));
+    let field = |name: &str| {
+        *fields
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
     let (kind, target) = match field("fnc") {
         "blf+sd" => ("blf", field("sub")),
         "blf+cp" => ("pickup", field("sub")),
@@ -612,7 +619,11 @@ fn shown_key(
     } else if !function.is_empty() {
         let (kind, value, name) = shown_function(function);
         // A function's fields cannot hold `;`: the name has `,` instead.
-        assert_eq!(name, label.replace(';', ","), "the short name is the function's name");
+        assert_eq!(
+            name,
+            label.replace(';', ","),
+            "the short name is the function's name"
+        );
         (kind, value, label.to_owned())
     } else {
         assert_eq!(label, "", "a blank key has no name");
@@ -705,7 +716,11 @@ async fn keys_of_a_phone_without_modules_are_laid_out() {
         "fnc=blf+sd;sub=desk@pbx.example.net;ext=desk@pbx.example.net;nme=desk",
         "an external target without its scheme, at its own host"
     );
-    assert_eq!(val(&p, "Extension_16_"), "Disabled", "the last key is blank");
+    assert_eq!(
+        val(&p, "Extension_16_"),
+        "Disabled",
+        "the last key is blank"
+    );
     assert!(!p.keys().any(|k| k.starts_with("Unit_")), "no module keys");
     assert_keys_as_laid_out(&app, M7861.mac, cisco_keys(&p, 16, "_", true)).await;
 }
@@ -780,5 +795,8 @@ async fn a_removed_key_is_written_blank() {
     assert_eq!(val(&p, "Extension_2_"), "Disabled");
     assert_eq!(val(&p, "Short_Name_2_"), "");
     assert_eq!(val(&p, "Extended_Function_2_"), "");
-    assert_eq!(p.keys().cloned().collect::<BTreeSet<_>>(), mpp_device_keys(1, 2));
+    assert_eq!(
+        p.keys().cloned().collect::<BTreeSet<_>>(),
+        mpp_device_keys(1, 2)
+    );
 }

@@ -9,8 +9,8 @@ use serde_json::json;
 
 use crate::helpers::*;
 use crate::vendor_cisco_mpp::{
-    app_with_public_url, assert_berlin_german, cisco_keys, common_keys, device_keys,
-    flat_profile, mpp_device_keys, patch_tenant, set_url_key, val,
+    app_with_public_url, assert_berlin_german, cisco_keys, common_keys, device_keys, flat_profile,
+    mpp_device_keys, patch_tenant, set_url_key, val,
 };
 use crate::vendor_kit::*;
 
@@ -513,7 +513,11 @@ async fn keys_on_a_sidecar() {
         val(&p, "Unit_1_Key_2"),
         "fnc=blf+sd;sub=102@$PROXY;ext=102@$PROXY;nme=Mary EXP"
     );
-    assert_eq!(val(&p, "Unit_1_Key_32"), "", "the sidecar's other keys are blank");
+    assert_eq!(
+        val(&p, "Unit_1_Key_32"),
+        "",
+        "the sidecar's other keys are blank"
+    );
     assert!(!p.contains_key("Unit_1_Key_33") && !p.contains_key("Unit_1_Key_2_"));
     assert_keys_as_laid_out(&app, SPA509G.mac, cisco_keys(&p, 12, "", false)).await;
 }
@@ -539,7 +543,11 @@ async fn a_removed_key_is_written_blank() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = app
-        .api(Method::PUT, "/devices/0002fd303a01/keys", Some(json!({"keys": []})))
+        .api(
+            Method::PUT,
+            "/devices/0002fd303a01/keys",
+            Some(json!({"keys": []})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (body, _) = fetch(&app, SPA303, "0002fd303a01.xml").await;

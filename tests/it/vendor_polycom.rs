@@ -744,7 +744,12 @@ fn poly_keys(user: &str, directory: &str, line_keys: u32) -> Vec<ShownKey> {
         .collect();
     let mut numbers: Vec<u32> = attrs
         .keys()
-        .filter_map(|k| k.strip_prefix("lineKey.")?.strip_suffix(".category")?.parse().ok())
+        .filter_map(|k| {
+            k.strip_prefix("lineKey.")?
+                .strip_suffix(".category")?
+                .parse()
+                .ok()
+        })
         .collect();
     numbers.sort();
     let mut blf = resources.into_iter();
@@ -770,8 +775,16 @@ fn poly_keys(user: &str, directory: &str, line_keys: u32) -> Vec<ShownKey> {
                 assert_eq!(index, "0", "BLF keys take the resource list in order");
                 let (comment, address, label, kind) = blf.next().expect("a resource per BLF key");
                 let (at, deskprov) = comment.split_once(": ").unwrap();
-                assert_eq!(at, format!("{module}/{position}"), "the resource of key {n}");
-                let expected = if deskprov == "park" { "automata" } else { "normal" };
+                assert_eq!(
+                    at,
+                    format!("{module}/{position}"),
+                    "the resource of key {n}"
+                );
+                let expected = if deskprov == "park" {
+                    "automata"
+                } else {
+                    "normal"
+                };
                 assert_eq!(kind, expected, "{deskprov} resource");
                 (deskprov.to_owned(), address, label)
             }
@@ -806,13 +819,21 @@ async fn keys_of_a_phone_without_modules_are_laid_out() {
     assert_eq!(attr(&attrs, "attendant.resourceList.1.label"), "Mary Jones");
     assert_eq!(attr(&attrs, "lineKey.5.category"), "SpeedDial");
     assert_eq!(attr(&attrs, "lineKey.5.index"), "1", "the first favourite");
-    assert_eq!(attr(&attrs, "attendant.resourceList.2.type"), "automata", "the park orbit");
+    assert_eq!(
+        attr(&attrs, "attendant.resourceList.2.type"),
+        "automata",
+        "the park orbit"
+    );
     assert_eq!(
         attr(&attrs, "attendant.resourceList.4.address"),
         "sip:desk@pbx.example.net",
         "an external target as its SIP URI"
     );
-    assert_eq!(attr(&attrs, "lineKey.9.index"), "2", "the device's speed dial, second");
+    assert_eq!(
+        attr(&attrs, "lineKey.9.index"),
+        "2",
+        "the device's speed dial, second"
+    );
     assert_eq!(attr(&attrs, "lineKey.12.category"), "Unassigned");
     assert!(directory.contains("<ct>+4930123456</ct>") && directory.contains("<sd>2</sd>"));
     assert_keys_as_laid_out(&app, VVX450.mac, poly_keys(&user, &directory, 12)).await;
@@ -828,12 +849,28 @@ async fn keys_on_an_expansion_module() {
     let (user, _) = fetch(&app, VVX411, "482567d4e5f6-user.cfg").await;
     let (directory, _) = fetch(&app, VVX411, "482567d4e5f6-directory.xml").await;
     golden("polycom", "vvx411-keys", "482567d4e5f6-user.cfg", &user);
-    golden("polycom", "vvx411-keys", "482567d4e5f6-directory.xml", &directory);
+    golden(
+        "polycom",
+        "vvx411-keys",
+        "482567d4e5f6-directory.xml",
+        &directory,
+    );
     let attrs = attributes(&user);
-    assert_eq!(attr(&attrs, "lineKey.14.category"), "BLF", "module 1, key 2");
+    assert_eq!(
+        attr(&attrs, "lineKey.14.category"),
+        "BLF",
+        "module 1, key 2"
+    );
     assert_eq!(attr(&attrs, "attendant.resourceList.5.label"), "Mary EXP");
-    assert_eq!(attr(&attrs, "lineKey.96.category"), "Unassigned", "module 1, key 84");
-    assert!(!attrs.contains_key("lineKey.97.category"), "no second module");
+    assert_eq!(
+        attr(&attrs, "lineKey.96.category"),
+        "Unassigned",
+        "module 1, key 84"
+    );
+    assert!(
+        !attrs.contains_key("lineKey.97.category"),
+        "no second module"
+    );
     assert_keys_as_laid_out(&app, VVX411.mac, poly_keys(&user, &directory, 12)).await;
 }
 
@@ -852,7 +889,11 @@ async fn a_removed_key_is_written_blank() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = app
-        .api(Method::PUT, "/devices/0004f2450450/keys", Some(json!({"keys": []})))
+        .api(
+            Method::PUT,
+            "/devices/0004f2450450/keys",
+            Some(json!({"keys": []})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (user, _) = fetch(&app, VVX450, "0004f2450450-user.cfg").await;
@@ -865,6 +906,9 @@ async fn a_removed_key_is_written_blank() {
         assert_eq!(attr(&attrs, &format!("lineKey.{n}.index")), "0");
     }
     assert!(!attrs.contains_key("attendant.resourceList.2.address"));
-    assert!(!directory.contains("<item>"), "no favourites left:\n{directory}");
+    assert!(
+        !directory.contains("<item>"),
+        "no favourites left:\n{directory}"
+    );
     assert_keys_as_laid_out(&app, VVX450.mac, poly_keys(&user, &directory, 12)).await;
 }
