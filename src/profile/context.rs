@@ -264,7 +264,7 @@ pub struct DeviceContext {
     pub keys: Vec<KeyContext>,
     /// Positions on the phone itself with no key: written blank, so a removed key goes away.
     pub blank_keys: Vec<u32>,
-    /// Expansion modules with keys on them, by number.
+    /// Every expansion module the model takes, by number, with its keys and blank positions.
     pub modules: Vec<ModuleContext>,
     /// The phone's own keys by page, for phones that address a key by its page and its place
     /// there: the model attribute `key_pages` lists the keys of each page in order (`3,6,6`);
@@ -293,6 +293,10 @@ pub struct KeyContext {
     pub label: String,
     /// Whether the value is an external SIP URI.
     pub external: bool,
+    /// This key's number, from 1, among the keys with its code, counted over the phone's keys
+    /// and then each module's: an index into a vendor list that keys of one code share (Poly's
+    /// BLF resource list).
+    pub code_index: u32,
 }
 
 /// One expansion module and its keys.
@@ -308,6 +312,9 @@ pub struct ModuleContext {
     pub blank_keys: Vec<u32>,
     /// Keys the module has.
     pub size: u32,
+    /// Keys before this module's first when the phone's keys and every module's are counted as
+    /// one row (`line_keys + index0 × size`), for formats that number them so.
+    pub offset: u32,
 }
 
 /// One page of the phone's own keys.
@@ -386,36 +393,40 @@ impl DeviceContext {
     }
 
     /// Adds the keys of `layout` in `vendor`'s codes: the phone's own keys, its blank
-    /// positions, and each expansion module that has keys.
+    /// positions, and each expansion module the model takes.
     pub fn with_keys(mut self, layout: &Layout, vendor: &Vendor) -> Self {
-        let key = |k: &LaidKey| key_context(k, vendor);
+        // Layout keys come phone first, then by module and position: the order codes count in.
+        let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
+        let mut key = |k: &LaidKey| {
+            let code = vendor.key_code(k.kind);
+            let count = counts.entry(code).or_default();
+            *count += 1;
+            key_context(k, code, *count)
+        };
+        let line_keys = u32::try_from(layout.line_keys).unwrap_or(u32::MAX);
         self.line_keys = layout.line_keys;
         self.keys = layout
             .keys
             .iter()
             .filter(|k| k.slot.module.is_none())
-            .map(key)
+            .map(&mut key)
             .collect();
-        self.blank_keys = blanks(
-            &self.keys,
-            u32::try_from(layout.line_keys).unwrap_or(u32::MAX),
-        );
+        self.blank_keys = blanks(&self.keys, line_keys);
         let sizes = match self.attrs.get(KEY_PAGES) {
             Some(list) => page_sizes(list),
-            None => vec![u32::try_from(layout.line_keys).unwrap_or(u32::MAX)],
+            None => vec![line_keys],
         };
         self.pages = pages(&self.keys, &sizes);
-        let size = layout.expansion.as_ref().map_or(0, |e| e.keys);
-        let mut numbers: Vec<u32> = layout.keys.iter().filter_map(|k| k.slot.module).collect();
-        numbers.dedup();
-        self.modules = numbers
-            .into_iter()
+        // Every module the model takes, with keys or not: a module whose keys were all removed
+        // is written blank too, so the phone forgets them.
+        let (size, max) = layout.expansion.as_ref().map_or((0, 0), |e| (e.keys, e.max));
+        self.modules = (1..=max)
             .map(|number| {
                 let keys: Vec<KeyContext> = layout
                     .keys
                     .iter()
                     .filter(|k| k.slot.module == Some(number))
-                    .map(key)
+                    .map(&mut key)
                     .collect();
                 ModuleContext {
                     number,
@@ -423,6 +434,7 @@ impl DeviceContext {
                     blank_keys: blanks(&keys, size),
                     keys,
                     size,
+                    offset: line_keys.saturating_add((number - 1).saturating_mul(size)),
                 }
             })
             .collect();
@@ -459,13 +471,13 @@ impl DeviceContext {
     }
 }
 
-fn key_context(key: &LaidKey, vendor: &Vendor) -> KeyContext {
+fn key_context(key: &LaidKey, code: &str, code_index: u32) -> KeyContext {
     KeyContext {
         position: key.slot.position,
         index0: key.slot.position.saturating_sub(1),
         module: key.slot.module.unwrap_or(0),
         kind: key.kind.as_str(),
-        code: vendor.key_code(key.kind).to_owned(),
+        code: code.to_owned(),
         value: key.value.clone(),
         line: match key.kind {
             KeyType::Line => key.account().unwrap_or(1),
@@ -473,6 +485,7 @@ fn key_context(key: &LaidKey, vendor: &Vendor) -> KeyContext {
         },
         label: key.label.clone(),
         external: key.external,
+        code_index,
     }
 }
 

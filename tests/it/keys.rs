@@ -227,8 +227,8 @@ async fn the_layout_puts_plan_keys_first_then_user_keys_then_device_overrides() 
             {"type": "park", "value": "701", "position": 5},
             {"type": "speed_dial", "value": "*97", "label": "Voicemail"},
             {"type": "pickup", "value": "103"},
-            {"type": "blf", "value": "103", "position": 17},
-            {"type": "blf", "value": "102", "module": 1, "position": 1}
+            {"type": "blf", "value": "103", "position": 28},
+            {"type": "blf", "value": "102", "module": 4, "position": 1}
         ]),
     )
     .await;
@@ -247,7 +247,12 @@ async fn the_layout_puts_plan_keys_first_then_user_keys_then_device_overrides() 
             &layout["line_keys"],
             &layout["expansion"]
         ),
-        (&json!("T46U"), &json!(16), &json!(16), &Value::Null)
+        (
+            &json!("T46U"),
+            &json!(16),
+            &json!(27),
+            &json!({"kind": "EXP43", "keys": 60, "max": 3})
+        )
     );
     assert_eq!(
         laid(&layout),

@@ -98,9 +98,6 @@ pub fn line_keys(n: usize) -> Vec<String> {
         "Register_Expires",
         "Use_Outbound_Proxy",
         "Outbound_Proxy",
-        "Extension",
-        "Short_Name",
-        "Extended_Function",
         "Mailbox_ID",
     ]
     .iter()
@@ -110,9 +107,14 @@ pub fn line_keys(n: usize) -> Vec<String> {
 
 /// The keys of a line with nothing on it.
 pub fn unused_line_keys(n: usize) -> Vec<String> {
-    ["Line_Enable", "Extension", "Short_Name"]
+    vec![format!("Line_Enable_{n}_")]
+}
+
+/// The keys of line key `p`, whatever it shows.
+pub fn key_slot(p: usize) -> Vec<String> {
+    ["Extension", "Short_Name", "Extended_Function"]
         .iter()
-        .map(|k| format!("{k}_{n}_"))
+        .map(|k| format!("{k}_{p}_"))
         .collect()
 }
 
@@ -131,17 +133,25 @@ pub fn regional_keys(with_dst_rule: bool) -> Vec<String> {
     keys.into_iter().map(String::from).collect()
 }
 
-/// The exact key set of a per-device file: `lines` occupied of `capacity`, plus `extra`.
-pub fn device_keys(lines: usize, capacity: usize, extra: &[&str]) -> BTreeSet<String> {
+/// The exact key set of a per-device file: `lines` occupied of `capacity`, `line_keys` line
+/// keys, plus `extra`.
+pub fn device_keys(
+    lines: usize,
+    capacity: usize,
+    line_keys_on_phone: usize,
+    extra: &[&str],
+) -> BTreeSet<String> {
     let mut keys: Vec<String> = (1..=lines).flat_map(line_keys).collect();
     keys.extend((lines + 1..=capacity).flat_map(unused_line_keys));
+    keys.extend((1..=line_keys_on_phone).flat_map(key_slot));
     keys.extend(regional_keys(true));
     keys.extend(extra.iter().map(|k| k.to_string()));
     keys.into_iter().collect()
 }
 
-/// The exact key set of an MPP per-device file: the lines, the admin password, voicemail (the
-/// number, and per line the server of the message-waiting subscription).
+/// The exact key set of an MPP per-device file of a model with as many line keys as lines: the
+/// lines, the admin password, voicemail (the number, and per line the server of the
+/// message-waiting subscription).
 pub fn mpp_device_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
     let mut extra: Vec<String> = [
         "Station_Display_Name",
@@ -152,7 +162,7 @@ pub fn mpp_device_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
     .to_vec();
     extra.extend((1..=lines).map(|n| format!("Voice_Mail_Server_{n}_")));
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-    device_keys(lines, capacity, &extra)
+    device_keys(lines, capacity, capacity, &extra)
 }
 
 /// The exact key set of a common file (`with_dst_rule`: the zone has a known DST rule).
@@ -553,4 +563,240 @@ async fn time_zones_and_languages() {
         assert_eq!(val(&p, "Language_Selection"), name, "{code}");
         assert_eq!(val(&p, "Locale"), locale, "{code}");
     }
+}
+
+/// An 8861: ten line keys and up to three key expansion modules of 28 keys.
+const M8861: Phone = Phone {
+    vendor: "cisco_mpp",
+    mac: "00562b0a8861",
+    model: "8861",
+    ua: "Cisco-CP-8861-3PCC/12.0.4 (00562b0a8861)",
+};
+
+/// A function string (`fnc=blf+sd;sub=102@$PROXY;…`) as a key, in deskprov's words: its kind,
+/// its target (an extension, or the `sip:` URI of an external one) and its label.
+fn shown_function(text: &str) -> (String, String, String) {
+    let fields: BTreeMap<&str, &str> = text
+        .split(';')
+        .map(|f| {
+            f.split_once('=')
+                .unwrap_or_else(|| panic!("field {f:?} in {text}"))
+        })
+        .collect();
+    let field = |name: &str| {
+        *fields
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    let (kind, target) = match field("fnc") {
+        "blf+sd" => ("blf", field("sub")),
+        "blf+cp" => ("pickup", field("sub")),
+        "sd" => ("speed_dial", field("ext")),
+        "prk" => ("park", field("sub")),
+        other => panic!("unexpected function {other} in {text}"),
+    };
+    if let Some(ext) = fields.get("ext") {
+        assert_eq!(*ext, target, "sub and ext aim at one target: {text}");
+    }
+    let value = match target.strip_suffix("@$PROXY") {
+        Some(extension) => extension.to_owned(),
+        None => format!("sip:{target}"),
+    };
+    (kind.to_owned(), value, field("nme").to_owned())
+}
+
+/// One key as a Cisco profile shows it: an extension on the key, else its function, else
+/// nothing (a blank key).
+fn shown_key(
+    (module, position): (u32, u32),
+    extension: &str,
+    label: &str,
+    function: &str,
+) -> Option<ShownKey> {
+    let (kind, value, label) = if extension != "Disabled" {
+        assert_eq!(function, "", "a key that shows an account has no function");
+        ("line".to_owned(), extension.to_owned(), label.to_owned())
+    } else if !function.is_empty() {
+        let (kind, value, name) = shown_function(function);
+        // A function's fields cannot hold `;`: the name has `,` instead.
+        assert_eq!(
+            name,
+            label.replace(';', ","),
+            "the short name is the function's name"
+        );
+        (kind, value, label.to_owned())
+    } else {
+        assert_eq!(label, "", "a blank key has no name");
+        return None;
+    };
+    Some(ShownKey {
+        module,
+        position,
+        kind,
+        value,
+        label,
+    })
+}
+
+/// The keys of a Cisco profile: line keys 1…`line_keys` (every one written), then the keys of
+/// each module the profile names, whose tags end in `unit_suffix` (`_` on MPP, none on SPA);
+/// `unit_extensions`: module keys carry `Unit_n_Extension_m_` (MPP).
+pub fn cisco_keys(
+    p: &BTreeMap<String, String>,
+    line_keys: u32,
+    unit_suffix: &str,
+    unit_extensions: bool,
+) -> Vec<ShownKey> {
+    let mut shown: Vec<ShownKey> = (1..=line_keys)
+        .filter_map(|n| {
+            shown_key(
+                (0, n),
+                val(p, &format!("Extension_{n}_")),
+                val(p, &format!("Short_Name_{n}_")),
+                val(p, &format!("Extended_Function_{n}_")),
+            )
+        })
+        .collect();
+    for (tag, function) in p {
+        let Some(rest) = tag
+            .strip_prefix("Unit_")
+            .and_then(|r| r.strip_suffix(unit_suffix))
+        else {
+            continue;
+        };
+        let Some((unit, key)) = rest.split_once("_Key_") else {
+            continue;
+        };
+        let (unit, key): (u32, u32) = (unit.parse().unwrap(), key.parse().unwrap());
+        let (extension, label) = if unit_extensions {
+            (
+                val(p, &format!("Unit_{unit}_Extension_{key}_")),
+                val(p, &format!("Unit_{unit}_Short_Name_{key}_")),
+            )
+        } else {
+            let name = function
+                .split(';')
+                .find_map(|f| f.strip_prefix("nme="))
+                .unwrap_or("");
+            ("Disabled", name)
+        };
+        shown.extend(shown_key((unit, key), extension, label, function));
+    }
+    shown
+}
+
+/// Every account and the standard keys on a 7861 (16 line keys, no modules): the plan's three
+/// accounts first, then the user's keys and the device's speed dial, read back from the file.
+#[tokio::test]
+async fn keys_of_a_phone_without_modules_are_laid_out() {
+    let app = TestApp::spawn().await;
+    provision(&app, M7861, "John Smith", &["John Support", "John Sales"]).await;
+    provision_keys(&app, M7861, false).await;
+    let (body, _) = fetch(&app, M7861, "00562b0a7861.xml").await;
+    let p = flat_profile(&body);
+    assert_eq!(val(&p, "Extension_3_"), "3", "the third account on key 3");
+    assert_eq!(
+        val(&p, "Extended_Function_4_"),
+        "fnc=blf+sd;sub=102@$PROXY;ext=102@$PROXY;nme=Mary Jones"
+    );
+    assert_eq!(
+        val(&p, "Extended_Function_5_"),
+        "fnc=sd;ext=+4930123456@$PROXY;vid=1;nme=Office"
+    );
+    assert_eq!(
+        val(&p, "Extended_Function_6_"),
+        "fnc=prk;sub=701@$PROXY;nme=701"
+    );
+    assert_eq!(
+        val(&p, "Extended_Function_7_"),
+        "fnc=blf+cp;sub=102@$PROXY;ext=102@$PROXY;nme=Pick Mary"
+    );
+    assert_eq!(
+        val(&p, "Extended_Function_8_"),
+        "fnc=blf+sd;sub=desk@pbx.example.net;ext=desk@pbx.example.net;nme=desk",
+        "an external target without its scheme, at its own host"
+    );
+    assert_eq!(
+        val(&p, "Extension_16_"),
+        "Disabled",
+        "the last key is blank"
+    );
+    assert!(!p.keys().any(|k| k.starts_with("Unit_")), "no module keys");
+    assert_keys_as_laid_out(&app, M7861.mac, cisco_keys(&p, 16, "_", true)).await;
+}
+
+/// The standard keys with one on the first module of an 8861, as a golden file.
+#[tokio::test]
+async fn keys_on_an_expansion_module() {
+    let app = TestApp::spawn().await;
+    provision(&app, M8861, "John Smith", &["John Support"]).await;
+    provision_keys(&app, M8861, true).await;
+    let (body, _) = fetch(&app, M8861, "00562b0a8861.xml").await;
+    golden("cisco_mpp", "8861-keys", "00562b0a8861.xml", &body);
+    let p = flat_profile(&body);
+    assert_eq!(
+        val(&p, "Unit_1_Key_2_"),
+        "fnc=blf+sd;sub=102@$PROXY;ext=102@$PROXY;nme=Mary EXP"
+    );
+    assert_eq!(val(&p, "Unit_1_Extension_2_"), "Disabled");
+    // The module's other keys are written blank; a module without keys is not written.
+    assert_eq!(val(&p, "Unit_1_Key_28_"), "");
+    assert!(!p.contains_key("Unit_1_Key_29_"));
+    assert!(!p.keys().any(|k| k.starts_with("Unit_2_")));
+    assert_keys_as_laid_out(&app, M8861.mac, cisco_keys(&p, 10, "_", true)).await;
+}
+
+/// A key taken off the user's list is written blank, so the phone drops it; a label's `;`
+/// cannot break the function string.
+#[tokio::test]
+async fn a_removed_key_is_written_blank() {
+    let app = TestApp::spawn().await;
+    provision(&app, M7821, "John Smith", &[]).await;
+    provision_keys(&app, M7821, false).await;
+    let (body, _) = fetch(&app, M7821, "00562b0a7821.xml").await;
+    let p = flat_profile(&body);
+    assert_eq!(
+        val(&p, "Extended_Function_2_"),
+        "fnc=blf+sd;sub=102@$PROXY;ext=102@$PROXY;nme=Mary Jones"
+    );
+    let (status, body) = app
+        .api(
+            Method::PUT,
+            "/tenants/testsite.com/users/101/keys",
+            Some(json!({"keys": [{"type": "park", "value": "702", "label": "Park; left", "position": 2}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .api(
+            Method::PUT,
+            "/devices/00562b0a7821/keys",
+            Some(json!({"keys": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (body, _) = fetch(&app, M7821, "00562b0a7821.xml").await;
+    let p = flat_profile(&body);
+    assert_eq!(
+        val(&p, "Extended_Function_2_"),
+        "fnc=prk;sub=702@$PROXY;nme=Park, left"
+    );
+    assert_keys_as_laid_out(&app, M7821.mac, cisco_keys(&p, 2, "_", true)).await;
+    let (status, body) = app
+        .api(
+            Method::PUT,
+            "/tenants/testsite.com/users/101/keys",
+            Some(json!({"keys": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (body, _) = fetch(&app, M7821, "00562b0a7821.xml").await;
+    let p = flat_profile(&body);
+    assert_eq!(val(&p, "Extension_2_"), "Disabled");
+    assert_eq!(val(&p, "Short_Name_2_"), "");
+    assert_eq!(val(&p, "Extended_Function_2_"), "");
+    assert_eq!(
+        p.keys().cloned().collect::<BTreeSet<_>>(),
+        mpp_device_keys(1, 2)
+    );
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::helpers::*;
 use crate::vendor_cisco_mpp::{
-    app_with_public_url, assert_berlin_german, common_keys, device_keys, flat_profile,
+    app_with_public_url, assert_berlin_german, cisco_keys, common_keys, device_keys, flat_profile,
     mpp_device_keys, patch_tenant, set_url_key, val,
 };
 use crate::vendor_kit::*;
@@ -32,6 +32,13 @@ const SPA508G: Phone = Phone {
     mac: "0002fdff2103",
     model: "SPA508G",
     ua: "Cisco/SPA508G-7.4.4 (0002FDFF2103)(CBT141400UK)",
+};
+/// A SPA509G: twelve line keys, SPA500S sidecars.
+const SPA509G: Phone = Phone {
+    vendor: "cisco_spa",
+    mac: "0002fd509d01",
+    model: "SPA509G",
+    ua: "Cisco/SPA509G-7.5.5 (0002FD509D01)(CBT150900GH)",
 };
 /// The reference's User-Agent without a MAC.
 const SPA525G: Phone = Phone {
@@ -56,9 +63,15 @@ const MODELS: [(&str, &str, usize); 11] = [
     ("SPA525G2", "525G2", 5),
 ];
 
-/// The exact key set of an SPA per-device file: the lines, the admin password, voicemail.
-fn spa_device_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
-    device_keys(lines, capacity, &["Admin_Passwd", "Voice_Mail_Number"])
+/// The exact key set of an SPA per-device file: the lines, the line keys, the admin password,
+/// voicemail.
+fn spa_device_keys(lines: usize, capacity: usize, line_keys: usize) -> BTreeSet<String> {
+    device_keys(
+        lines,
+        capacity,
+        line_keys,
+        &["Admin_Passwd", "Voice_Mail_Number"],
+    )
 }
 
 fn keys_of(p: &std::collections::BTreeMap<String, String>) -> BTreeSet<String> {
@@ -73,7 +86,7 @@ async fn few_lines_model() {
     assert_eq!(content_type, "text/xml; charset=utf-8");
     golden("cisco_spa", "spa303-one-alias", "0002fd303a01.xml", &body);
     let p = flat_profile(&body);
-    assert_eq!(keys_of(&p), spa_device_keys(2, 3));
+    assert_eq!(keys_of(&p), spa_device_keys(2, 3, 3));
     assert_eq!(val(&p, "Line_Enable_1_"), "Yes");
     assert_eq!(val(&p, "Display_Name_1_"), "John Smith");
     assert_eq!(val(&p, "User_ID_1_"), "testsitecom_101");
@@ -125,7 +138,7 @@ async fn many_lines_model_with_tricky_names() {
         "names are XML-escaped"
     );
     let p = flat_profile(&body);
-    assert_eq!(keys_of(&p), spa_device_keys(4, 8));
+    assert_eq!(keys_of(&p), spa_device_keys(4, 8, 8));
     assert_eq!(
         val(&p, "Display_Name_1_"),
         TRICKY_NAME,
@@ -153,7 +166,7 @@ async fn more_aliases_than_lines_overflow_visibly() {
     let (body, _) = fetch(&app, SPA502G, "8843e1502b01.xml").await;
     golden("cisco_spa", "spa502g-overflow", "8843e1502b01.xml", &body);
     let p = flat_profile(&body);
-    assert_eq!(keys_of(&p), spa_device_keys(1, 1));
+    assert_eq!(keys_of(&p), spa_device_keys(1, 1, 0));
     assert!(!body.contains("Alias "));
     let (lines, overflow) = line_map(&app, SPA502G.mac).await;
     assert_eq!(lines, ["John Smith"]);
@@ -442,7 +455,7 @@ async fn shared_mac_file_goes_to_the_registered_profile() {
         body.contains("deskprov: Cisco SPA SPA504G 6c416a000002."),
         "{body}"
     );
-    assert_eq!(keys_of(&flat_profile(&body)), spa_device_keys(1, 4));
+    assert_eq!(keys_of(&flat_profile(&body)), spa_device_keys(1, 4, 4));
 
     // A UA of the other family for the same MAC is refused.
     let wrong = Phone {
@@ -453,4 +466,95 @@ async fn shared_mac_file_goes_to_the_registered_profile() {
         status_of(&app, wrong, "6c416a000002.xml").await,
         StatusCode::NOT_FOUND
     );
+}
+
+/// Every account and the standard keys on a SPA508G without sidecar keys, read back from the
+/// file: the plan's three accounts, then the user's keys and the device's speed dial.
+#[tokio::test]
+async fn keys_of_a_phone_without_modules_are_laid_out() {
+    let app = TestApp::spawn().await;
+    provision(&app, SPA508G, "John Smith", &["John Support", "John Sales"]).await;
+    provision_keys(&app, SPA508G, false).await;
+    let (body, _) = fetch(&app, SPA508G, "0002fdff2103.xml").await;
+    let p = flat_profile(&body);
+    assert_eq!(val(&p, "Extension_2_"), "2");
+    assert_eq!(
+        val(&p, "Extended_Function_4_"),
+        "fnc=blf+sd;sub=102@$PROXY;ext=102@$PROXY;nme=Mary Jones"
+    );
+    assert_eq!(
+        val(&p, "Extended_Function_5_"),
+        "fnc=sd;ext=+4930123456@$PROXY;nme=Office",
+        "no vid on SPA"
+    );
+    assert_eq!(
+        val(&p, "Extended_Function_7_"),
+        "fnc=blf+cp;sub=102@$PROXY;ext=102@$PROXY;nme=Pick Mary"
+    );
+    assert_eq!(
+        val(&p, "Extended_Function_8_"),
+        "fnc=blf+sd;sub=desk@pbx.example.net;ext=desk@pbx.example.net;nme=desk"
+    );
+    // The device's speed dial found no free key: the eight keys are full.
+    assert!(!p.keys().any(|k| k.starts_with("Unit_")), "no sidecar keys");
+    assert_keys_as_laid_out(&app, SPA508G.mac, cisco_keys(&p, 8, "", false)).await;
+}
+
+/// The standard keys with one on the first SPA500S of a SPA509G, as a golden file.
+#[tokio::test]
+async fn keys_on_a_sidecar() {
+    let app = TestApp::spawn().await;
+    provision(&app, SPA509G, "John Smith", &["John Support"]).await;
+    provision_keys(&app, SPA509G, true).await;
+    let (body, _) = fetch(&app, SPA509G, "0002fd509d01.xml").await;
+    golden("cisco_spa", "spa509g-keys", "0002fd509d01.xml", &body);
+    let p = flat_profile(&body);
+    assert_eq!(
+        val(&p, "Unit_1_Key_2"),
+        "fnc=blf+sd;sub=102@$PROXY;ext=102@$PROXY;nme=Mary EXP"
+    );
+    assert_eq!(
+        val(&p, "Unit_1_Key_32"),
+        "",
+        "the sidecar's other keys are blank"
+    );
+    assert!(!p.contains_key("Unit_1_Key_33") && !p.contains_key("Unit_1_Key_2_"));
+    assert_keys_as_laid_out(&app, SPA509G.mac, cisco_keys(&p, 12, "", false)).await;
+}
+
+/// A key taken off the user's list is written blank, so the phone drops it.
+#[tokio::test]
+async fn a_removed_key_is_written_blank() {
+    let app = TestApp::spawn().await;
+    provision(&app, SPA303, "John Smith", &[]).await;
+    provision_keys(&app, SPA303, false).await;
+    let (body, _) = fetch(&app, SPA303, "0002fd303a01.xml").await;
+    let p = flat_profile(&body);
+    assert_eq!(
+        val(&p, "Extended_Function_3_"),
+        "fnc=sd;ext=+4930123456@$PROXY;nme=Office"
+    );
+    let (status, body) = app
+        .api(
+            Method::PUT,
+            "/tenants/testsite.com/users/101/keys",
+            Some(json!({"keys": [{"type": "blf", "value": "102"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .api(
+            Method::PUT,
+            "/devices/0002fd303a01/keys",
+            Some(json!({"keys": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (body, _) = fetch(&app, SPA303, "0002fd303a01.xml").await;
+    let p = flat_profile(&body);
+    assert_eq!(val(&p, "Extension_3_"), "Disabled");
+    assert_eq!(val(&p, "Short_Name_3_"), "");
+    assert_eq!(val(&p, "Extended_Function_3_"), "");
+    assert_eq!(keys_of(&p), spa_device_keys(1, 3, 3));
+    assert_keys_as_laid_out(&app, SPA303.mac, cisco_keys(&p, 3, "", false)).await;
 }

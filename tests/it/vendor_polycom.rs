@@ -158,8 +158,21 @@ fn mwi_keys(n: usize) -> Vec<String> {
         .collect()
 }
 
+/// The flexible line key switch and the keys of line keys 1…`line_keys`.
+fn line_key_keys(line_keys: usize) -> Vec<String> {
+    let mut keys = vec!["lineKey.reassignment.enabled".to_owned()];
+    for n in 1..=line_keys {
+        keys.push(format!("lineKey.{n}.category"));
+        keys.push(format!("lineKey.{n}.index"));
+    }
+    keys
+}
+
+/// The exact attribute set of a `-user.cfg` of a model with as many line keys as registrations,
+/// `lines` of them used, and no keys but the accounts'.
 fn expected_keys(lines: usize, capacity: usize) -> BTreeSet<String> {
     let mut keys: Vec<String> = (1..=lines).flat_map(registration_keys).collect();
+    keys.extend(line_key_keys(capacity));
     keys.extend((lines + 1..=capacity).flat_map(unused_keys));
     keys.extend((1..=capacity).flat_map(mwi_keys));
     keys.extend(EUROPEAN_SETTINGS.map(String::from));
@@ -672,4 +685,230 @@ async fn summer_time_follows_the_zone() {
         assert_eq!(attr(&attrs, "tcpIpApp.sntp.gmtOffset"), offset, "{zone}");
         assert_eq!(dst_rule(&attrs).as_deref(), rule, "{zone}");
     }
+}
+
+/// A VVX 450: twelve line keys, no expansion module modelled.
+const VVX450: Phone = Phone {
+    vendor: "polycom",
+    mac: "0004f2450450",
+    model: "VVX_450",
+    ua: "FileTransport PolycomVVX-VVX_450-UA/6.4.6.2024 Type/Application",
+};
+
+/// Keys on a VVX Color Expansion Module: 28 keys on each of three pages.
+const COLOR_EM_KEYS: u32 = 84;
+
+/// Where line key `n` is, counting the phone's `line_keys` and then each module's.
+fn place(n: u32, line_keys: u32) -> (u32, u32) {
+    if n <= line_keys {
+        (0, n)
+    } else {
+        let past = n - line_keys - 1;
+        (past / COLOR_EM_KEYS + 1, past % COLOR_EM_KEYS + 1)
+    }
+}
+
+/// The keys a Poly phone shows, from its `-user.cfg` (line keys, registrations' labels, the
+/// attendant resource list and the comment naming each resource's deskprov key) and its
+/// `-directory.xml` (the favourites speed dial keys name).
+fn poly_keys(user: &str, directory: &str, line_keys: u32) -> Vec<ShownKey> {
+    let attrs = attributes(user);
+    assert_eq!(attr(&attrs, "lineKey.reassignment.enabled"), "1");
+    // The resources in document order, each with the deskprov key its comment names.
+    let doc = parse_xml(user);
+    let mut resources: Vec<(String, String, String, String)> = Vec::new();
+    let mut named: Option<String> = None;
+    for node in doc.root_element().children() {
+        if let Some(text) = node.is_comment().then(|| node.text()).flatten() {
+            named = text.trim().strip_prefix("deskprov key ").map(str::to_owned);
+        } else if node.has_tag_name("attendant") {
+            let k = resources.len() + 1;
+            let get = |f: &str| attr(&attrs, &format!("attendant.resourceList.{k}.{f}")).to_owned();
+            let comment = named.take().expect("a comment names the resource's key");
+            resources.push((comment, get("address"), get("label"), get("type")));
+        }
+    }
+    let favourites: BTreeMap<String, (String, String)> = parse_xml(directory)
+        .descendants()
+        .filter(|n| n.has_tag_name("item"))
+        .map(|item| {
+            let text = |tag: &str| {
+                item.children()
+                    .find(|c| c.has_tag_name(tag))
+                    .and_then(|c| c.text())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            (text("sd"), (text("ct"), text("fn")))
+        })
+        .collect();
+    let mut numbers: Vec<u32> = attrs
+        .keys()
+        .filter_map(|k| {
+            k.strip_prefix("lineKey.")?
+                .strip_suffix(".category")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    numbers.sort();
+    let mut blf = resources.into_iter();
+    let mut shown = Vec::new();
+    for n in numbers {
+        let (module, position) = place(n, line_keys);
+        let index = attr(&attrs, &format!("lineKey.{n}.index"));
+        let (kind, value, label) = match attr(&attrs, &format!("lineKey.{n}.category")) {
+            "Unassigned" => continue,
+            "Line" => (
+                "line".to_owned(),
+                index.to_owned(),
+                attr(&attrs, &format!("reg.{index}.label")).to_owned(),
+            ),
+            "SpeedDial" => {
+                let (number, name) = favourites
+                    .get(index)
+                    .unwrap_or_else(|| panic!("no favourite {index}:\n{directory}"))
+                    .clone();
+                ("speed_dial".to_owned(), number, name)
+            }
+            "BLF" => {
+                assert_eq!(index, "0", "BLF keys take the resource list in order");
+                let (comment, address, label, kind) = blf.next().expect("a resource per BLF key");
+                let (at, deskprov) = comment.split_once(": ").unwrap();
+                assert_eq!(
+                    at,
+                    format!("{module}/{position}"),
+                    "the resource of key {n}"
+                );
+                let expected = if deskprov == "park" {
+                    "automata"
+                } else {
+                    "normal"
+                };
+                assert_eq!(kind, expected, "{deskprov} resource");
+                (deskprov.to_owned(), address, label)
+            }
+            other => panic!("line key {n} is {other}"),
+        };
+        shown.push(ShownKey {
+            module,
+            position,
+            kind,
+            value,
+            label,
+        });
+    }
+    assert!(blf.next().is_none(), "a resource without a BLF key");
+    shown
+}
+
+/// Every account and the standard keys on a VVX 450, read back from its files: the plan's three
+/// accounts on keys 1 to 3, the user's keys and the device's speed dial after them.
+#[tokio::test]
+async fn keys_of_a_phone_without_modules_are_laid_out() {
+    let app = TestApp::spawn().await;
+    provision(&app, VVX450, "John Smith", &["John Support", "John Sales"]).await;
+    provision_keys(&app, VVX450, false).await;
+    let (user, _) = fetch(&app, VVX450, "0004f2450450-user.cfg").await;
+    let (directory, _) = fetch(&app, VVX450, "0004f2450450-directory.xml").await;
+    let attrs = attributes(&user);
+    assert_eq!(attr(&attrs, "lineKey.3.category"), "Line");
+    assert_eq!(attr(&attrs, "lineKey.3.index"), "3");
+    assert_eq!(attr(&attrs, "lineKey.4.category"), "BLF");
+    assert_eq!(attr(&attrs, "attendant.resourceList.1.address"), "102");
+    assert_eq!(attr(&attrs, "attendant.resourceList.1.label"), "Mary Jones");
+    assert_eq!(attr(&attrs, "lineKey.5.category"), "SpeedDial");
+    assert_eq!(attr(&attrs, "lineKey.5.index"), "1", "the first favourite");
+    assert_eq!(
+        attr(&attrs, "attendant.resourceList.2.type"),
+        "automata",
+        "the park orbit"
+    );
+    assert_eq!(
+        attr(&attrs, "attendant.resourceList.4.address"),
+        "sip:desk@pbx.example.net",
+        "an external target as its SIP URI"
+    );
+    assert_eq!(
+        attr(&attrs, "lineKey.9.index"),
+        "2",
+        "the device's speed dial, second"
+    );
+    assert_eq!(attr(&attrs, "lineKey.12.category"), "Unassigned");
+    assert!(directory.contains("<ct>+4930123456</ct>") && directory.contains("<sd>2</sd>"));
+    assert_keys_as_laid_out(&app, VVX450.mac, poly_keys(&user, &directory, 12)).await;
+}
+
+/// The standard keys with one on the first Color Expansion Module of a VVX 411, whose keys are
+/// numbered after the phone's twelve; as golden files.
+#[tokio::test]
+async fn keys_on_an_expansion_module() {
+    let app = TestApp::spawn().await;
+    provision(&app, VVX411, "John Smith", &["John Support"]).await;
+    provision_keys(&app, VVX411, true).await;
+    let (user, _) = fetch(&app, VVX411, "482567d4e5f6-user.cfg").await;
+    let (directory, _) = fetch(&app, VVX411, "482567d4e5f6-directory.xml").await;
+    golden("polycom", "vvx411-keys", "482567d4e5f6-user.cfg", &user);
+    golden(
+        "polycom",
+        "vvx411-keys",
+        "482567d4e5f6-directory.xml",
+        &directory,
+    );
+    let attrs = attributes(&user);
+    assert_eq!(
+        attr(&attrs, "lineKey.14.category"),
+        "BLF",
+        "module 1, key 2"
+    );
+    assert_eq!(attr(&attrs, "attendant.resourceList.5.label"), "Mary EXP");
+    assert_eq!(
+        attr(&attrs, "lineKey.96.category"),
+        "Unassigned",
+        "module 1, key 84"
+    );
+    assert!(
+        !attrs.contains_key("lineKey.97.category"),
+        "no second module"
+    );
+    assert_keys_as_laid_out(&app, VVX411.mac, poly_keys(&user, &directory, 12)).await;
+}
+
+/// A key taken off the user's list is written Unassigned, and its resource and favourite go.
+#[tokio::test]
+async fn a_removed_key_is_written_blank() {
+    let app = TestApp::spawn().await;
+    provision(&app, VVX450, "John Smith", &[]).await;
+    provision_keys(&app, VVX450, false).await;
+    let (status, body) = app
+        .api(
+            Method::PUT,
+            "/tenants/testsite.com/users/101/keys",
+            Some(json!({"keys": [{"type": "park", "value": "701"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .api(
+            Method::PUT,
+            "/devices/0004f2450450/keys",
+            Some(json!({"keys": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (user, _) = fetch(&app, VVX450, "0004f2450450-user.cfg").await;
+    let (directory, _) = fetch(&app, VVX450, "0004f2450450-directory.xml").await;
+    let attrs = attributes(&user);
+    assert_eq!(attr(&attrs, "lineKey.2.category"), "BLF");
+    assert_eq!(attr(&attrs, "attendant.resourceList.1.address"), "701");
+    for n in 3..=12 {
+        assert_eq!(attr(&attrs, &format!("lineKey.{n}.category")), "Unassigned");
+        assert_eq!(attr(&attrs, &format!("lineKey.{n}.index")), "0");
+    }
+    assert!(!attrs.contains_key("attendant.resourceList.2.address"));
+    assert!(
+        !directory.contains("<item>"),
+        "no favourites left:\n{directory}"
+    );
+    assert_keys_as_laid_out(&app, VVX450.mac, poly_keys(&user, &directory, 12)).await;
 }
