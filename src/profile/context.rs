@@ -264,7 +264,7 @@ pub struct DeviceContext {
     pub keys: Vec<KeyContext>,
     /// Positions on the phone itself with no key: written blank, so a removed key goes away.
     pub blank_keys: Vec<u32>,
-    /// Every expansion module the model takes, by number, with its keys and blank positions.
+    /// Expansion modules with keys on them, by number, with their keys and blank positions.
     pub modules: Vec<ModuleContext>,
     /// The phone's own keys by page, for phones that address a key by its page and its place
     /// there: the model attribute `key_pages` lists the keys of each page in order (`3,6,6`);
@@ -393,7 +393,7 @@ impl DeviceContext {
     }
 
     /// Adds the keys of `layout` in `vendor`'s codes: the phone's own keys, its blank
-    /// positions, and each expansion module the model takes.
+    /// positions, and each expansion module that has keys.
     pub fn with_keys(mut self, layout: &Layout, vendor: &Vendor) -> Self {
         // Layout keys come phone first, then by module and position: the order codes count in.
         let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
@@ -417,10 +417,11 @@ impl DeviceContext {
             None => vec![line_keys],
         };
         self.pages = pages(&self.keys, &sizes);
-        // Every module the model takes, with keys or not: a module whose keys were all removed
-        // is written blank too, so the phone forgets them.
-        let (size, max) = layout.expansion.as_ref().map_or((0, 0), |e| (e.keys, e.max));
-        self.modules = (1..=max)
+        let size = layout.expansion.as_ref().map_or(0, |e| e.keys);
+        let mut numbers: Vec<u32> = layout.keys.iter().filter_map(|k| k.slot.module).collect();
+        numbers.dedup();
+        self.modules = numbers
+            .into_iter()
             .map(|number| {
                 let keys: Vec<KeyContext> = layout
                     .keys

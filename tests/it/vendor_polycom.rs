@@ -698,6 +698,10 @@ const VVX450: Phone = Phone {
 /// Keys on a VVX Color Expansion Module: 28 keys on each of three pages.
 const COLOR_EM_KEYS: u32 = 84;
 
+/// Poly watches an extension the same way for BLF and for pickup (pressing a ringing BLF key
+/// picks the call up): the files show the layout's pickup keys as BLF keys.
+const PICKUP_AS_BLF: &[(&str, &str)] = &[("pickup", "blf")];
+
 /// Where line key `n` is, counting the phone's `line_keys` and then each module's.
 fn place(n: u32, line_keys: u32) -> (u32, u32) {
     if n <= line_keys {
@@ -709,25 +713,24 @@ fn place(n: u32, line_keys: u32) -> (u32, u32) {
 }
 
 /// The keys a Poly phone shows, from its `-user.cfg` (line keys, registrations' labels, the
-/// attendant resource list and the comment naming each resource's deskprov key) and its
+/// attendant resource list) and its
 /// `-directory.xml` (the favourites speed dial keys name).
 fn poly_keys(user: &str, directory: &str, line_keys: u32) -> Vec<ShownKey> {
     let attrs = attributes(user);
     assert_eq!(attr(&attrs, "lineKey.reassignment.enabled"), "1");
-    // The resources in document order, each with the deskprov key its comment names.
+    // The resources in document order: BLF keys take them in key order.
     let doc = parse_xml(user);
-    let mut resources: Vec<(String, String, String, String)> = Vec::new();
-    let mut named: Option<String> = None;
-    for node in doc.root_element().children() {
-        if let Some(text) = node.is_comment().then(|| node.text()).flatten() {
-            named = text.trim().strip_prefix("deskprov key ").map(str::to_owned);
-        } else if node.has_tag_name("attendant") {
-            let k = resources.len() + 1;
-            let get = |f: &str| attr(&attrs, &format!("attendant.resourceList.{k}.{f}")).to_owned();
-            let comment = named.take().expect("a comment names the resource's key");
-            resources.push((comment, get("address"), get("label"), get("type")));
-        }
-    }
+    let resources: Vec<(String, String, String)> = doc
+        .root_element()
+        .children()
+        .filter(|n| n.has_tag_name("attendant"))
+        .enumerate()
+        .map(|(i, _)| {
+            let get =
+                |f: &str| attr(&attrs, &format!("attendant.resourceList.{}.{f}", i + 1)).to_owned();
+            (get("address"), get("label"), get("type"))
+        })
+        .collect();
     let favourites: BTreeMap<String, (String, String)> = parse_xml(directory)
         .descendants()
         .filter(|n| n.has_tag_name("item"))
@@ -773,20 +776,15 @@ fn poly_keys(user: &str, directory: &str, line_keys: u32) -> Vec<ShownKey> {
             }
             "BLF" => {
                 assert_eq!(index, "0", "BLF keys take the resource list in order");
-                let (comment, address, label, kind) = blf.next().expect("a resource per BLF key");
-                let (at, deskprov) = comment.split_once(": ").unwrap();
-                assert_eq!(
-                    at,
-                    format!("{module}/{position}"),
-                    "the resource of key {n}"
-                );
-                let expected = if deskprov == "park" {
-                    "automata"
-                } else {
-                    "normal"
+                let (address, label, kind) = blf.next().expect("a resource per BLF key");
+                // An orbit is watched as `automata`; an extension as `normal`, for BLF and
+                // pickup alike.
+                let kind = match kind.as_str() {
+                    "automata" => "park",
+                    "normal" => "blf",
+                    other => panic!("resource type {other}"),
                 };
-                assert_eq!(kind, expected, "{deskprov} resource");
-                (deskprov.to_owned(), address, label)
+                (kind.to_owned(), address, label)
             }
             other => panic!("line key {n} is {other}"),
         };
@@ -836,7 +834,13 @@ async fn keys_of_a_phone_without_modules_are_laid_out() {
     );
     assert_eq!(attr(&attrs, "lineKey.12.category"), "Unassigned");
     assert!(directory.contains("<ct>+4930123456</ct>") && directory.contains("<sd>2</sd>"));
-    assert_keys_as_laid_out(&app, VVX450.mac, poly_keys(&user, &directory, 12)).await;
+    assert_keys_shown_as(
+        &app,
+        VVX450.mac,
+        poly_keys(&user, &directory, 12),
+        PICKUP_AS_BLF,
+    )
+    .await;
 }
 
 /// The standard keys with one on the first Color Expansion Module of a VVX 411, whose keys are
@@ -871,7 +875,13 @@ async fn keys_on_an_expansion_module() {
         !attrs.contains_key("lineKey.97.category"),
         "no second module"
     );
-    assert_keys_as_laid_out(&app, VVX411.mac, poly_keys(&user, &directory, 12)).await;
+    assert_keys_shown_as(
+        &app,
+        VVX411.mac,
+        poly_keys(&user, &directory, 12),
+        PICKUP_AS_BLF,
+    )
+    .await;
 }
 
 /// A key taken off the user's list is written Unassigned, and its resource and favourite go.
@@ -910,5 +920,11 @@ async fn a_removed_key_is_written_blank() {
         !directory.contains("<item>"),
         "no favourites left:\n{directory}"
     );
-    assert_keys_as_laid_out(&app, VVX450.mac, poly_keys(&user, &directory, 12)).await;
+    assert_keys_shown_as(
+        &app,
+        VVX450.mac,
+        poly_keys(&user, &directory, 12),
+        PICKUP_AS_BLF,
+    )
+    .await;
 }
