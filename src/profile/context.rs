@@ -624,6 +624,7 @@ mod tests {
             module: 0,
             kind: "blf",
             code: "1".into(),
+            code_index: position,
             value: "102".into(),
             line: 1,
             label: "Mary".into(),
