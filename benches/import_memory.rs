@@ -53,7 +53,9 @@ fn main() {
     let mut csv = Some(csv);
     for apply in [false, true] {
         // The file is held once, by the import, as an API request or the CLI holds it.
-        let text = csv.take().unwrap_or_else(|| longest_sheet(MAX_IMPORT_ROWS / 4));
+        let text = csv
+            .take()
+            .unwrap_or_else(|| longest_sheet(MAX_IMPORT_ROWS / 4));
         let request = ImportRequest {
             tenant: TENANT.into(),
             csv: text.into_bytes(),
