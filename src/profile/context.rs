@@ -266,8 +266,12 @@ pub struct DeviceContext {
     pub keys: Vec<KeyContext>,
     /// Positions on the phone itself with no key: written blank, so a removed key goes away.
     pub blank_keys: Vec<u32>,
-    /// Expansion modules with keys on them, by number, with their keys and blank positions.
+    /// Expansion modules with keys on them, by number, with their keys and blank positions:
+    /// for phones that reset what a file leaves out.
     pub modules: Vec<ModuleContext>,
+    /// Every expansion module the model takes, keys or not: for phones that keep a value the
+    /// file leaves out, so a module whose keys were all removed is written blank.
+    pub all_modules: Vec<ModuleContext>,
     /// The phone's own keys by page, for phones that address a key by its page and its place
     /// there: the model attribute `key_pages` lists the keys of each page in order (`3,6,6`);
     /// without it, one page holds every line key.
@@ -327,6 +331,7 @@ impl DeviceContext {
             keys: Vec::new(),
             blank_keys: Vec::new(),
             modules: Vec::new(),
+            all_modules: Vec::new(),
             pages: Vec::new(),
         }
     }

@@ -739,10 +739,12 @@ async fn keys_on_an_expansion_module() {
         "fnc=blf+sd;sub=102@$PROXY;ext=102@$PROXY;nme=Mary EXP"
     );
     assert_eq!(val(&p, "Unit_1_Extension_2_"), "Disabled");
-    // The module's other keys are written blank; a module without keys is not written.
+    // The module's other keys are written blank, and so is every key of the modules without
+    // keys (the phone keeps a value the file leaves out): 28 keys on each of three modules.
     assert_eq!(val(&p, "Unit_1_Key_28_"), "");
     assert!(!p.contains_key("Unit_1_Key_29_"));
-    assert!(!p.keys().any(|k| k.starts_with("Unit_2_")));
+    assert_eq!(val(&p, "Unit_3_Key_28_"), "");
+    assert!(!p.keys().any(|k| k.starts_with("Unit_4_")));
     assert_keys_as_laid_out(&app, M8861.mac, cisco_keys(&p, 10, "_", true)).await;
 }
 

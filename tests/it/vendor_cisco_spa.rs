@@ -63,15 +63,23 @@ const MODELS: [(&str, &str, usize); 11] = [
     ("SPA525G2", "525G2", 5),
 ];
 
-/// The exact key set of an SPA per-device file: the lines, the line keys, the admin password,
-/// voicemail.
-fn spa_device_keys(lines: usize, capacity: usize, line_keys: usize) -> BTreeSet<String> {
-    device_keys(
-        lines,
-        capacity,
-        line_keys,
-        &["Admin_Passwd", "Voice_Mail_Number"],
-    )
+/// Keys on one SPA500S sidecar.
+const SIDECAR_KEYS: usize = 32;
+
+/// The exact key set of an SPA per-device file: the lines, the line keys, every key of each
+/// sidecar the model takes (blank ones too, so removed keys go), the admin password, voicemail.
+fn spa_device_keys(
+    lines: usize,
+    capacity: usize,
+    line_keys: usize,
+    sidecars: usize,
+) -> BTreeSet<String> {
+    let sidecar_keys: Vec<String> = (1..=sidecars)
+        .flat_map(|m| (1..=SIDECAR_KEYS).map(move |k| format!("Unit_{m}_Key_{k}")))
+        .collect();
+    let mut extra: Vec<&str> = vec!["Admin_Passwd", "Voice_Mail_Number"];
+    extra.extend(sidecar_keys.iter().map(String::as_str));
+    device_keys(lines, capacity, line_keys, &extra)
 }
 
 fn keys_of(p: &std::collections::BTreeMap<String, String>) -> BTreeSet<String> {
@@ -86,7 +94,7 @@ async fn few_lines_model() {
     assert_eq!(content_type, "text/xml; charset=utf-8");
     golden("cisco_spa", "spa303-one-alias", "0002fd303a01.xml", &body);
     let p = flat_profile(&body);
-    assert_eq!(keys_of(&p), spa_device_keys(2, 3, 3));
+    assert_eq!(keys_of(&p), spa_device_keys(2, 3, 3, 2));
     assert_eq!(val(&p, "Line_Enable_1_"), "Yes");
     assert_eq!(val(&p, "Display_Name_1_"), "John Smith");
     assert_eq!(val(&p, "User_ID_1_"), "testsitecom_101");
@@ -138,7 +146,7 @@ async fn many_lines_model_with_tricky_names() {
         "names are XML-escaped"
     );
     let p = flat_profile(&body);
-    assert_eq!(keys_of(&p), spa_device_keys(4, 8, 8));
+    assert_eq!(keys_of(&p), spa_device_keys(4, 8, 8, 2));
     assert_eq!(
         val(&p, "Display_Name_1_"),
         TRICKY_NAME,
@@ -166,7 +174,7 @@ async fn more_aliases_than_lines_overflow_visibly() {
     let (body, _) = fetch(&app, SPA502G, "8843e1502b01.xml").await;
     golden("cisco_spa", "spa502g-overflow", "8843e1502b01.xml", &body);
     let p = flat_profile(&body);
-    assert_eq!(keys_of(&p), spa_device_keys(1, 1, 0));
+    assert_eq!(keys_of(&p), spa_device_keys(1, 1, 0, 2));
     assert!(!body.contains("Alias "));
     let (lines, overflow) = line_map(&app, SPA502G.mac).await;
     assert_eq!(lines, ["John Smith"]);
@@ -455,7 +463,7 @@ async fn shared_mac_file_goes_to_the_registered_profile() {
         body.contains("deskprov: Cisco SPA SPA504G 6c416a000002."),
         "{body}"
     );
-    assert_eq!(keys_of(&flat_profile(&body)), spa_device_keys(1, 4, 4));
+    assert_eq!(keys_of(&flat_profile(&body)), spa_device_keys(1, 4, 4, 2));
 
     // A UA of the other family for the same MAC is refused.
     let wrong = Phone {
@@ -496,7 +504,15 @@ async fn keys_of_a_phone_without_modules_are_laid_out() {
         "fnc=blf+sd;sub=desk@pbx.example.net;ext=desk@pbx.example.net;nme=desk"
     );
     // The device's speed dial found no free key: the eight keys are full.
-    assert!(!p.keys().any(|k| k.starts_with("Unit_")), "no sidecar keys");
+    let mut sidecar = p.iter().filter(|(k, _)| k.starts_with("Unit_"));
+    assert!(
+        sidecar.clone().count() == 2 * SIDECAR_KEYS,
+        "both sidecars written"
+    );
+    assert!(
+        sidecar.all(|(_, v)| v.is_empty()),
+        "and blank: no key is laid out there"
+    );
     assert_keys_as_laid_out(&app, SPA508G.mac, cisco_keys(&p, 8, "", false)).await;
 }
 
@@ -555,6 +571,6 @@ async fn a_removed_key_is_written_blank() {
     assert_eq!(val(&p, "Extension_3_"), "Disabled");
     assert_eq!(val(&p, "Short_Name_3_"), "");
     assert_eq!(val(&p, "Extended_Function_3_"), "");
-    assert_eq!(keys_of(&p), spa_device_keys(1, 3, 3));
+    assert_eq!(keys_of(&p), spa_device_keys(1, 3, 3, 2));
     assert_keys_as_laid_out(&app, SPA303.mac, cisco_keys(&p, 3, "", false)).await;
 }

@@ -163,6 +163,9 @@ fn pvalue_keys(lines: usize, capacity: usize, line_keys: usize) -> BTreeSet<Stri
     keys
 }
 
+/// The module key numbers of a GXP2170: up to four GXP2200EXT of 40 keys, all written.
+const GXP2170_EXT_KEYS: std::ops::RangeInclusive<u32> = 1..=160;
+
 /// The items of key `n` of `section` (`vpk` for the phone's line keys, `ext` on modules).
 fn alias_key(section: &str, n: u32) -> [String; 4] {
     ["keyMode", "account", "description", "value"].map(|f| format!("pks.{section}.{n}.{f}"))
@@ -344,7 +347,13 @@ async fn many_lines_model_with_tricky_names_in_alias_form() {
     let f = parse_gs(&body);
     assert_eq!(f.mac.as_deref(), Some("ec74d7002170"));
     assert_eq!(f.version, "2", "GXP21xx with many accounts use alias items");
-    assert_eq!(f.keys(), alias_keys(4, 6, 12));
+    let mut expected = alias_keys(4, 6, 12);
+    expected.extend(GXP2170_EXT_KEYS.flat_map(|n| alias_key("ext", n)));
+    assert_eq!(
+        f.keys(),
+        expected,
+        "every key of the four modules it takes, blank"
+    );
     assert_eq!(
         f.value("account.1.name"),
         TRICKY_NAME,
@@ -699,8 +708,12 @@ async fn keys_on_an_expansion_module() {
     );
     let f = parse_gs(&body);
     let mut expected = alias_keys(3, 6, 12);
-    expected.extend((1..=40).flat_map(|n| alias_key("ext", n)));
-    assert_eq!(f.keys(), expected, "line keys and the one module's 40 keys");
+    expected.extend(GXP2170_EXT_KEYS.flat_map(|n| alias_key("ext", n)));
+    assert_eq!(
+        f.keys(),
+        expected,
+        "line keys and every key of the four modules it takes (blank ones too)"
+    );
     let ext = |n: u32| alias_key("ext", n).map(|item| f.value(&item).to_owned());
     assert_eq!(ext(2), ["1", "0", "Mary EXP", "102"]);
     assert_eq!(ext(1), ["-1", "0", "", ""]);
@@ -735,7 +748,13 @@ async fn a_removed_key_is_written_blank() {
         let items = alias_key("vpk", n).map(|item| after.value(&item).to_owned());
         assert_eq!(items, ["-1", "0", "", ""], "key {n}");
     }
-    assert!(!body.contains("102") && !body.contains("Mary"));
+    assert!(
+        !after
+            .values
+            .iter()
+            .any(|(_, v)| v == "102" || v.contains("Mary")),
+        "no key watches 102 any more"
+    );
     assert_keys_shown_as(&app, GXP2170.mac, shown_keys(&after, 40), PICKUP_AS_BLF).await;
 }
 

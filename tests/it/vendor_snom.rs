@@ -717,9 +717,13 @@ async fn keys_on_an_expansion_module() {
         },
         "module 1, key 2: idx 24 phone keys + 1"
     );
-    assert_eq!(keys.len(), 24 + 18, "the phone's keys and the one module's");
+    assert_eq!(
+        keys.len(),
+        24 + 3 * 18,
+        "the phone's keys and every key of the three modules it takes"
+    );
     assert_eq!(keys[&24].content, "none");
-    assert_eq!(keys[&41].content, "none");
+    assert_eq!(keys[&77].content, "none");
     assert_keys_as_laid_out(&app, D785.mac, shown_keys(&body, "D785")).await;
 }
 

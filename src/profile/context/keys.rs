@@ -72,7 +72,7 @@ pub const KEY_PAGES: &str = "key_pages";
 
 impl DeviceContext {
     /// Adds the keys of `layout` in `vendor`'s codes: the phone's own keys, its blank
-    /// positions, and each expansion module that has keys.
+    /// positions, and the expansion modules (those with keys, and every one the model takes).
     pub fn with_keys(mut self, layout: &Layout, vendor: &Vendor) -> Self {
         // Layout keys come phone first, then by module and position: the order codes count in.
         let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
@@ -96,11 +96,12 @@ impl DeviceContext {
             None => vec![line_keys],
         };
         self.pages = pages(&self.keys, &sizes);
-        let size = layout.expansion.as_ref().map_or(0, |e| e.keys);
-        let mut numbers: Vec<u32> = layout.keys.iter().filter_map(|k| k.slot.module).collect();
-        numbers.dedup();
-        self.modules = numbers
-            .into_iter()
+        // Every module the model takes, in number order, each with its keys (or none).
+        let (size, max) = layout
+            .expansion
+            .as_ref()
+            .map_or((0, 0), |e| (e.keys, e.max));
+        self.all_modules = (1..=max)
             .map(|number| {
                 let keys: Vec<KeyContext> = layout
                     .keys
@@ -117,6 +118,12 @@ impl DeviceContext {
                     offset: line_keys.saturating_add((number - 1).saturating_mul(size)),
                 }
             })
+            .collect();
+        self.modules = self
+            .all_modules
+            .iter()
+            .filter(|m| !m.keys.is_empty())
+            .cloned()
             .collect();
         self
     }
