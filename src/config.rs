@@ -143,6 +143,17 @@ pub struct ServeConfig {
     )]
     pub fetch_retention: Retention,
 
+    /// Write every phone request to this file, one line each in a format close to nginx's
+    /// `combined` (docs/operations.md), or `off`. The file is reopened on SIGHUP (logrotate).
+    #[arg(
+        long,
+        env = "DESKPROV_ACCESS_LOG",
+        default_value = "off",
+        value_parser = parse_access_log,
+        value_name = "PATH|off"
+    )]
+    pub access_log: AccessLogTarget,
+
     /// Fill an empty database with a demo tenant, users, aliases and devices, and print what to try.
     #[arg(long, env = "DESKPROV_DEMO")]
     pub demo: bool,
@@ -198,6 +209,27 @@ impl std::fmt::Display for Retention {
             Some(d) => f.write_str(&crate::domain::phone_auth::format_duration(d)),
             None => f.write_str("forever"),
         }
+    }
+}
+
+/// Where the access log goes: a file, or nowhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessLogTarget(pub Option<PathBuf>);
+
+impl std::fmt::Display for AccessLogTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(path) => write!(f, "{}", path.display()),
+            None => f.write_str("off"),
+        }
+    }
+}
+
+fn parse_access_log(text: &str) -> Result<AccessLogTarget, String> {
+    match text {
+        "off" => Ok(AccessLogTarget(None)),
+        "" => Err("a file path, or off".into()),
+        path => Ok(AccessLogTarget(Some(PathBuf::from(path)))),
     }
 }
 

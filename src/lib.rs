@@ -8,8 +8,10 @@
 //!   [`domain`] (pure types, entities and rules; no I/O).
 //! - [`cli`], [`commands`] and [`config`] are the command line and its settings; [`sheet`] is
 //!   the CSV format of the bulk import and export; [`tls`] reads and checks TLS files;
-//!   [`demo`] fills a demo through the services.
+//!   [`demo`] fills a demo through the services; [`access_log`] writes the optional log of
+//!   every phone request.
 
+pub mod access_log;
 pub mod cli;
 pub mod commands;
 pub mod config;

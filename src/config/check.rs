@@ -130,6 +130,7 @@ fn value_text(c: &ServeConfig, key: &str) -> String {
         "max_connections" => c.max_connections.to_string(),
         "max_connections_per_source" => c.max_connections_per_source.to_string(),
         "fetch_retention" => c.fetch_retention.to_string(),
+        "access_log" => c.access_log.to_string(),
         "demo" => c.demo.to_string(),
         "log_format" => c
             .log_format

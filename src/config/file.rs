@@ -43,7 +43,7 @@ const fn setting(
 }
 
 /// Every setting, in the order `config check` prints them.
-pub const SETTINGS: [Setting; 19] = [
+pub const SETTINGS: [Setting; 20] = [
     setting("db", "--db", "DESKPROV_DB", "path"),
     setting(
         "phone_listen",
@@ -125,6 +125,12 @@ pub const SETTINGS: [Setting; 19] = [
         "--fetch-retention",
         "DESKPROV_FETCH_RETENTION",
         "fetch_retention",
+    ),
+    setting(
+        "access_log",
+        "--access-log",
+        "DESKPROV_ACCESS_LOG",
+        "access_log",
     ),
     setting("demo", "--demo", "DESKPROV_DEMO", "demo"),
     setting(
@@ -209,6 +215,7 @@ pub struct FileSettings {
     max_connections: Option<u32>,
     max_connections_per_source: Option<u32>,
     fetch_retention: Option<Retention>,
+    access_log: Option<super::AccessLogTarget>,
     demo: Option<bool>,
     log_format: Option<LogFormat>,
 }
@@ -281,6 +288,10 @@ impl FileSettings {
             "ban_window" => self.ban_window = Some(duration(value)?),
             "ban_for" => self.ban_for = Some(duration(value)?),
             "nonce_lifetime" => self.nonce_lifetime = Some(duration(value)?),
+            "access_log" => {
+                self.access_log =
+                    Some(super::parse_access_log(text(value)?).map_err(anyhow::Error::msg)?);
+            }
             "fetch_retention" => {
                 self.fetch_retention =
                     Some(super::parse_retention(text(value)?).map_err(anyhow::Error::msg)?);
@@ -427,6 +438,13 @@ impl FileSettings {
             "fetch_retention",
             &mut c.fetch_retention,
             self.fetch_retention,
+        );
+        lay(
+            o,
+            m,
+            "access_log",
+            &mut c.access_log,
+            self.access_log.clone(),
         );
         lay(o, m, "demo", &mut c.demo, self.demo);
         lay(o, m, "log_format", &mut c.log_format, self.log_format);

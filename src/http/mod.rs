@@ -49,10 +49,12 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// What the phone path reads and writes: its cache, uploads, fetch records.
     pub phone: Arc<crate::service::phone::PhoneData>,
+    /// The access log of phone requests, when one is configured.
+    pub access_log: Option<crate::access_log::AccessLog>,
 }
 
 /// Largest request body the admin listener reads: the CSV import's own limit (32 MiB, which it
-/// answers with a 400 `body_too_large`) plus 1 MiB, so a file just over the import's limit still
+/// answers with a 413 `body_too_large`) plus 1 MiB, so a file just over the import's limit still
 /// gets that answer. A larger declared body is refused unread with a 413; other routes keep
 /// their smaller per-extractor limits (2 MB for JSON, the form limit for pages).
 pub const ADMIN_BODY_LIMIT: usize = 33 * 1024 * 1024;

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use super::conns::Limits;
 use super::tls::{self, PhoneTls};
 use super::{HEADER_READ_TIMEOUT, Shutdown, ShutdownTrigger, serve};
+use crate::access_log::AccessLog;
 use crate::config::ServeConfig;
 use crate::http::metrics::Metrics;
 use crate::http::phone::credentials::PhoneAuthenticator;
@@ -40,6 +41,8 @@ pub struct Running {
     listeners: Vec<JoinHandle<()>>,
     recorder: JoinHandle<()>,
     pruner: Option<JoinHandle<()>>,
+    /// Reopens the access log on SIGHUP, when there is one.
+    reopener: Option<JoinHandle<()>>,
     /// Held while serving: `deskprov restore` and a second server refuse meanwhile.
     _lock: DbLock,
 }
@@ -48,11 +51,14 @@ impl Running {
     /// Stops accepting, drains open connections, and flushes queued fetch records.
     pub async fn shutdown(self) {
         self.trigger.trigger();
-        if let Some(pruner) = &self.pruner {
-            pruner.abort();
+        for task in [&self.pruner, &self.reopener].into_iter().flatten() {
+            task.abort();
         }
         for task in self.listeners {
             let _ = task.await;
+        }
+        if let Some(log) = &self.state.access_log {
+            log.flush().await;
         }
         drop(self.state);
         let _ = self.recorder.await;
@@ -71,7 +77,18 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         .fetch_retention
         .0
         .map(|keep| pruner::start(store.clone(), keep));
-    let state = app_state(config, store, vendors, recorder);
+    let access_log = config
+        .access_log
+        .0
+        .as_deref()
+        .map(|path| {
+            AccessLog::open(path)
+                .with_context(|| format!("opening the access log {}", path.display()))
+        })
+        .transpose()?;
+    let reopener = access_log.clone().map(reopen_on_hangup).transpose()?;
+    let mut state = app_state(config, store, vendors, recorder);
+    state.access_log = access_log;
     let bound = Bound::bind(config).await?;
     let (phone_addr, admin_addr) = (bound.phone.local_addr()?, bound.admin.local_addr()?);
     let phone_tls_addr = bound
@@ -90,6 +107,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         listeners,
         recorder: recorder_task,
         pruner,
+        reopener,
         _lock: lock,
     })
 }
@@ -134,6 +152,29 @@ fn app_state(
             window: config.ban_window,
             ban_for: config.ban_for,
         })),
+        access_log: None,
+    }
+}
+
+/// Reopens `log` on every SIGHUP (logrotate moved the file); elsewhere than Unix, never.
+fn reopen_on_hangup(log: AccessLog) -> anyhow::Result<JoinHandle<()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+        Ok(tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                tracing::info!("SIGHUP: reopening the access log");
+                log.reopen().await;
+            }
+        }))
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(tokio::spawn(async move {
+            let _log = log;
+            std::future::pending::<()>().await
+        }))
     }
 }
 

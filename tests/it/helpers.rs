@@ -53,6 +53,7 @@ pub fn loopback_config(db: PathBuf) -> ServeConfig {
         max_connections: 4096,
         max_connections_per_source: 256,
         fetch_retention: Retention(Some(std::time::Duration::from_secs(90 * 86_400))),
+        access_log: deskprov::config::AccessLogTarget(None),
         demo: false,
         log_format: LogFormat::Text,
     }

@@ -27,7 +27,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::{Method, Request, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use tracing::Instrument;
@@ -35,6 +35,7 @@ use tracing::field::Empty;
 
 use super::AppState;
 use super::client_ip::client_ip;
+use crate::access_log::{AccessEntry, AccessLog};
 use crate::domain::Mac;
 use crate::http::conn::PeerCert;
 use crate::http::conn::Scheme;
@@ -45,7 +46,7 @@ use crate::service::phone::FileKey;
 use answer::{MissAnswer, respond};
 use gate::{device_gate, tenant_gate};
 use miss::Miss;
-use path::{plain_name, request_base_url, split_path};
+use path::{logged_path, plain_name, request_base_url, split_path};
 
 /// The phone listener's router.
 pub fn router(state: AppState) -> Router {
@@ -175,8 +176,46 @@ async fn handle(state: AppState, ip: IpAddr, request: Request<Body>) -> Response
         miss,
         &state.authenticator,
     );
+    if let Some(log) = &state.access_log {
+        log_access(log, &fetch, &path, parts.version, &response, started);
+    }
     record(&state, fetch, &outcome, response.status(), started);
     response
+}
+
+/// Writes the request's line to the access log.
+fn log_access(
+    log: &AccessLog,
+    fetch: &Fetch,
+    path: &str,
+    version: Version,
+    response: &Response,
+    started: Instant,
+) {
+    let bytes = axum::body::HttpBody::size_hint(response.body())
+        .exact()
+        .unwrap_or(0);
+    log.record(&AccessEntry {
+        ip: fetch.ip,
+        at: Utc::now(),
+        method: &fetch.method,
+        path: &logged_path(path),
+        version: version_text(version),
+        status: response.status().as_u16(),
+        bytes,
+        user_agent: fetch.ua.as_deref(),
+        took: started.elapsed(),
+    });
+}
+
+fn version_text(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
 }
 
 /// Puts what the request turned out to be about on its span, before the answer is logged.

@@ -18,6 +18,17 @@ pub(super) fn split_path(path: &str) -> Option<(Option<&str>, &str)> {
     }
 }
 
+/// The path as the access log writes it: a first segment before the file (a URL key, a
+/// credential) as `-`, and what is left cut to 256 bytes with anything but plain text escaped.
+pub(super) fn logged_path(path: &str) -> String {
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    let shown = match rest.split_once('/') {
+        Some((_, file)) => format!("/-/{file}"),
+        None => format!("/{rest}"),
+    };
+    crate::access_log::escaped(&shown, 256)
+}
+
 /// A file or key name: 1–128 of `A-Z a-z 0-9 . _ -`, not starting with a dot.
 pub(super) fn plain_name(s: &str) -> bool {
     !s.is_empty()
