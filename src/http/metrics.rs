@@ -210,6 +210,14 @@ pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
         "Fetch records dropped because the batch writer fell behind.",
         state.phone.dropped_records(),
     );
+    if let Some(log) = &state.access_log {
+        counter(
+            &mut out,
+            "deskprov_access_log_dropped_total",
+            "Access log lines dropped because the disk could not keep up.",
+            log.dropped(),
+        );
+    }
     counter(
         &mut out,
         "deskprov_db_errors_total",

@@ -109,6 +109,16 @@ async fn every_phone_request_is_a_line_and_the_file_is_reopened_on_sighup() {
     assert_eq!(lines[2].ua, r"x\x22 200 \x22y");
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains("SecretKey123"));
+    let metrics = reqwest::get(format!("http://{}/metrics", server.admin))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("\ndeskprov_access_log_dropped_total 0\n"),
+        "{metrics}"
+    );
 
     // logrotate: move the file away, SIGHUP, and the next lines go to a new file.
     let rotated = dir.path().join("access.log.1");
