@@ -17,6 +17,7 @@ mod keys;
 mod layers;
 mod metrics;
 mod openapi;
+mod openapi_bounds;
 mod phone_auth;
 mod phone_cache;
 mod phone_settings;
