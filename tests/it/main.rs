@@ -24,6 +24,7 @@ mod phone_settings;
 mod provisioning;
 mod retention;
 mod rules;
+mod schemathesis;
 mod security;
 mod tls;
 mod ui;
