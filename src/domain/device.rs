@@ -17,13 +17,13 @@ use serde_json::{Value, json};
 #[serde(deny_unknown_fields)]
 pub struct DeviceDraft {
     /// MAC in any common spelling (required).
-    #[schema(example = "00:15:65:aa:bb:cc")]
+    #[schema(schema_with = super::mac::mac_schema, required = true)]
     pub mac: Option<String>,
     /// Tenant name (required).
-    #[schema(example = "testsite.com")]
+    #[schema(example = "testsite.com", required = true, nullable = false)]
     pub tenant: Option<String>,
     /// Extension of the owning user (required).
-    #[schema(example = "101")]
+    #[schema(example = "101", required = true, nullable = false)]
     pub extension: Option<String>,
     /// Vendor profile id; detected from the MAC's OUI when absent.
     pub vendor: Option<String>,
@@ -73,8 +73,9 @@ pub struct DevicePatch {
 pub struct DeviceCredentialsInput {
     /// Username the phone presents.
     pub username: String,
-    /// Accepted passwords.
+    /// Accepted passwords: one, or two during a rotation.
     #[serde(default)]
+    #[schema(max_items = 2)]
     pub passwords: Vec<String>,
 }
 

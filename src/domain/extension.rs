@@ -132,12 +132,17 @@ impl Serialize for NumberRange {
     }
 }
 
+/// Most digits an extension plan may ask for.
+pub const MAX_EXTENSION_DIGITS: u32 = 15;
+
 /// A tenant's extension numbering plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ExtensionPlan {
     /// Fewest digits an extension may have.
+    #[schema(minimum = 1, maximum = 15)]
     pub min_digits: u32,
     /// Most digits an extension may have.
+    #[schema(minimum = 1, maximum = 15)]
     pub max_digits: u32,
     /// Ranges extensions must fall in (`100-899`, or a single number); empty means any.
     #[schema(value_type = Vec<String>)]
@@ -151,9 +156,11 @@ pub struct ExtensionPlan {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtensionPlanInput {
-    /// Fewest digits [3].
+    /// Fewest digits (1 to 15, at most `max_digits`) [3].
+    #[schema(minimum = 1, maximum = 15)]
     pub min_digits: Option<u32>,
-    /// Most digits [6].
+    /// Most digits (1 to 15) [6].
+    #[schema(minimum = 1, maximum = 15)]
     pub max_digits: Option<u32>,
     /// Allowed ranges [any].
     pub allowed: Option<Vec<String>>,
@@ -183,14 +190,21 @@ impl ExtensionPlan {
         let default = Self::default();
         let min_digits = input.min_digits.unwrap_or(default.min_digits);
         let max_digits = input.max_digits.unwrap_or(default.max_digits);
-        if !(1..=15).contains(&min_digits)
-            || !(1..=15).contains(&max_digits)
-            || min_digits > max_digits
-        {
+        // Each error names the field at fault: the one out of range, else `min_digits`.
+        for (name, digits) in [("min_digits", min_digits), ("max_digits", max_digits)] {
+            if !(1..=MAX_EXTENSION_DIGITS).contains(&digits) {
+                return Err(RuleError::new(
+                    format!("extension_plan.{name}"),
+                    "plan_digits_invalid",
+                    format!("{name} is 1 to {MAX_EXTENSION_DIGITS}"),
+                ));
+            }
+        }
+        if min_digits > max_digits {
             return Err(RuleError::new(
                 "extension_plan.min_digits",
                 "plan_digits_invalid",
-                "min_digits and max_digits must be between 1 and 15, with min_digits <= max_digits",
+                "min_digits must be at most max_digits",
             ));
         }
         let ranges = |list: &Option<Vec<String>>,
@@ -322,7 +336,24 @@ mod tests {
             ..Default::default()
         })
         .unwrap_err();
-        assert_eq!(err.code, "plan_digits_invalid");
+        assert_eq!(
+            (err.field.as_str(), err.code),
+            ("extension_plan.min_digits", "plan_digits_invalid")
+        );
+        for (min, max, field) in [
+            (0, 4, "extension_plan.min_digits"),
+            (16, 4, "extension_plan.min_digits"),
+            (3, 0, "extension_plan.max_digits"),
+            (3, 16, "extension_plan.max_digits"),
+        ] {
+            let err = ExtensionPlan::parse(&ExtensionPlanInput {
+                min_digits: Some(min),
+                max_digits: Some(max),
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert_eq!(err.field, field, "{min}..{max}");
+        }
     }
 
     #[test]

@@ -135,13 +135,13 @@ pub struct KeyDraft {
     /// Text on the key; without one, the target user's name (or the value) is shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
-    /// Pins the key to this position (from 1); without one, it takes the next free key.
+    /// Pins the key to this position (1 to 255); without one, it takes the next free key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 255, format = Int32)]
     pub position: Option<i64>,
-    /// The expansion module (from 1) the pinned position is on.
+    /// The expansion module (1 to 16) the pinned position is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 16, format = Int32)]
     pub module: Option<i64>,
     /// The value is a SIP URI outside the tenant (`sip:user@host`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -7,6 +7,47 @@ use mac_address::MacAddress;
 
 use super::RuleError;
 
+/// Every spelling [`Mac::parse`] reads, as a regular expression (ECMA 262, as the OpenAPI
+/// document states it): 12 hex digits, alone, in groups of 2 separated by `:` or by `-`, or in
+/// groups of 4 separated by `.`. Which of those are devices is a rule of its own (not all-zero,
+/// not multicast).
+pub const MAC_PATTERN: &str = r"^(?:[0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4}){2})$";
+
+/// The OpenAPI schema of a MAC in any common spelling: a string matching [`MAC_PATTERN`].
+pub fn mac_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some(
+            "A MAC in any common spelling: `001565aabbcc`, `00:15:65:AA:BB:CC`, \
+             `00-15-65-aa-bb-cc` or `0015.65aa.bbcc`",
+        ))
+        .pattern(Some(MAC_PATTERN))
+        .examples(["00:15:65:aa:bb:cc"])
+        .build()
+}
+
+/// Whether `input` is a MAC in one of the spellings [`Mac::parse`] reads, device or not.
+pub fn well_formed(input: &str) -> bool {
+    parse_bytes(input).is_some()
+}
+
+/// The 12 lower-case hex digits of any well-formed spelling, device or not: where a MAC sorts
+/// (a page cursor need not be a device). The error names `field`.
+pub fn sort_key(input: &str, field: &str) -> Result<String, RuleError> {
+    parse_bytes(input)
+        .map(hex::encode)
+        .ok_or_else(|| malformed().in_field(field))
+}
+
+/// The error of a spelling that is no MAC at all.
+fn malformed() -> RuleError {
+    RuleError::new(
+        "mac",
+        "mac_invalid",
+        "a MAC address is 12 hex digits, optionally in groups of 2 separated by one kind of ':' or '-', or in groups of 4 separated by '.'",
+    )
+}
+
 /// A unicast, non-zero MAC address, parsed from one of the common spellings.
 ///
 /// Accepted: `001565aabbcc`, `00:15:65:aa:bb:cc`, `00-15-65-AA-BB-CC`, `0015.65aa.bbcc`
@@ -18,13 +59,7 @@ pub struct Mac(MacAddress);
 impl Mac {
     /// Parses any common spelling; the error names the `mac` field.
     pub fn parse(input: &str) -> Result<Self, RuleError> {
-        let bytes = parse_bytes(input).ok_or_else(|| {
-            RuleError::new(
-                "mac",
-                "mac_invalid",
-                "a MAC address is 12 hex digits, optionally in groups of 2 separated by one kind of ':' or '-', or in groups of 4 separated by '.'",
-            )
-        })?;
+        let bytes = parse_bytes(input).ok_or_else(malformed)?;
         if bytes == [0; 6] {
             return Err(RuleError::new(
                 "mac",
@@ -170,6 +205,31 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_pattern_refuses_what_the_parser_refuses() {
+        let pattern = regex::Regex::new(MAC_PATTERN).unwrap();
+        for bad in [
+            "",
+            "00:15-65:aa:bb:cc",
+            "001565aabbc",
+            "0015.65aa:bbcc",
+            "001565aabbcc\n",
+            " 001565aabbcc",
+            "00156５aabbcc",
+            "zz1565aabbcc",
+        ] {
+            assert!(!pattern.is_match(bad), "{bad:?}");
+            assert!(!well_formed(bad), "{bad:?}");
+            assert_eq!(sort_key(bad, "after").unwrap_err().field, "after");
+        }
+        // Well-formed, but no device: the pattern takes them, registration refuses them.
+        for spelling in ["000000000000", "ff:ff:ff:ff:ff:ff", "0100.5e00.0001"] {
+            assert!(pattern.is_match(spelling), "{spelling}");
+            assert!(well_formed(spelling));
+            assert!(Mac::parse(spelling).is_err());
+        }
+    }
+
+    #[test]
     fn zero_broadcast_and_multicast_are_not_identities() {
         assert_eq!(Mac::parse("000000000000").unwrap_err().code, "mac_reserved");
         assert_eq!(
@@ -200,6 +260,28 @@ mod tests {
             #[test]
             fn parsing_never_panics(input in "\\PC{0,20}") {
                 let _ = Mac::parse(&input);
+            }
+
+            #[test]
+            fn the_documented_pattern_matches_exactly_the_spellings_parsed(
+                input in "[0-9a-fA-F:.\\-xz ]{10,18}"
+            ) {
+                let pattern = regex::Regex::new(MAC_PATTERN).unwrap();
+                prop_assert_eq!(pattern.is_match(&input), well_formed(&input), "{:?}", input);
+            }
+
+            #[test]
+            fn every_spelling_of_any_mac_matches_the_documented_pattern(bytes in any::<[u8; 6]>()) {
+                let pattern = regex::Regex::new(MAC_PATTERN).unwrap();
+                let lower = hex::encode(bytes);
+                let colon = lower.as_bytes().chunks(2).map(|c| std::str::from_utf8(c).unwrap())
+                    .collect::<Vec<_>>().join(":");
+                let dotted = lower.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap())
+                    .collect::<Vec<_>>().join(".");
+                for spelling in [lower.clone(), lower.to_uppercase(), colon.clone(), colon.replace(':', "-"), dotted] {
+                    prop_assert!(pattern.is_match(&spelling), "{}", spelling);
+                    prop_assert_eq!(sort_key(&spelling, "after").unwrap(), lower.clone());
+                }
             }
         }
     }

@@ -104,6 +104,7 @@ pub struct PhoneAuthInput {
     /// Username for digest/basic.
     pub username: Option<String>,
     /// One or two passwords.
+    #[schema(max_items = 2)]
     pub passwords: Option<Vec<String>>,
     /// Allowed source ranges.
     pub allow_cidrs: Option<Vec<String>>,

@@ -60,6 +60,7 @@ pub struct Settings {
     pub sip_server: Option<String>,
     /// Registrar port.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 65535)]
     pub sip_port: Option<u16>,
     /// SIP transport.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,9 +70,11 @@ pub struct Settings {
     pub outbound_proxy: Option<String>,
     /// Outbound proxy port.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 65535)]
     pub outbound_proxy_port: Option<u16>,
-    /// Registration expiry in seconds.
+    /// Registration expiry in seconds (30 to 86400).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 30, maximum = 86400)]
     pub registration_expires: Option<u32>,
     /// IANA time zone (`Europe/Berlin`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,14 +97,17 @@ pub struct EffectiveSettings {
     /// Registrar host ("" when no level sets one).
     pub sip_server: String,
     /// Registrar port [5060].
+    #[schema(minimum = 1, maximum = 65535)]
     pub sip_port: u16,
     /// SIP transport [udp].
     pub transport: Transport,
     /// Outbound proxy, if any.
     pub outbound_proxy: Option<String>,
     /// Outbound proxy port [sip_port].
+    #[schema(minimum = 1, maximum = 65535)]
     pub outbound_proxy_port: u16,
     /// Registration expiry in seconds [3600].
+    #[schema(minimum = 30, maximum = 86400)]
     pub registration_expires: u32,
     /// IANA time zone [UTC].
     pub timezone: String,

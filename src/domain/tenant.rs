@@ -31,6 +31,7 @@ pub struct TenantDraft {
     /// Registrar host.
     pub sip_server: Option<String>,
     /// Registrar port.
+    #[schema(minimum = 1, maximum = 65535)]
     pub sip_port: Option<u16>,
     /// SIP transport (`udp`, `tcp`, `tls`, `dns_srv`).
     #[schema(value_type = Option<super::Transport>)]
@@ -38,8 +39,10 @@ pub struct TenantDraft {
     /// Outbound proxy host.
     pub outbound_proxy: Option<String>,
     /// Outbound proxy port.
+    #[schema(minimum = 1, maximum = 65535)]
     pub outbound_proxy_port: Option<u16>,
-    /// Registration expiry in seconds.
+    /// Registration expiry in seconds (30 to 86400).
+    #[schema(minimum = 30, maximum = 86400)]
     pub registration_expires: Option<u32>,
     /// The numbering plan.
     pub extension_plan: Option<ExtensionPlanInput>,
@@ -60,7 +63,8 @@ pub struct TenantDraft {
     pub phone_auth: Option<PhoneAuthInput>,
     /// Enrollment window (`72h`).
     pub enroll_window: Option<String>,
-    /// Devices a user may have.
+    /// Devices a user may have (1 to 100) [2].
+    #[schema(minimum = 1, maximum = 100)]
     pub max_devices_per_user: Option<u32>,
 }
 

@@ -55,14 +55,16 @@ pub struct UserDraft {
     #[serde(default, deserialize_with = "nullable")]
     pub caller_id: Option<Option<String>>,
     /// Phone numbers (E.164).
+    #[schema(max_items = 20)]
     pub phone_numbers: Option<Vec<String>>,
     /// External SIP login part.
     #[serde(default, deserialize_with = "nullable")]
     pub external_sip: Option<Option<String>>,
     /// Portal password.
     pub portal_password: Option<String>,
-    /// Device limit for this user, overriding the tenant's.
+    /// Device limit for this user (1 to 100), overriding the tenant's; `null` removes it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(minimum = 1, maximum = 100)]
     pub max_devices: Option<Option<u32>>,
 }
 
@@ -305,6 +307,7 @@ impl UserDraft {
 #[serde(deny_unknown_fields)]
 pub struct AliasDraft {
     /// Name shown on the line (`John Support`).
+    #[schema(required = true, nullable = false)]
     pub name: Option<String>,
     /// SIP username (with or without prefix); defaults to `<prefix><extension>_<n>`.
     pub sip_username: Option<String>,

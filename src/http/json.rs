@@ -2,12 +2,16 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::domain::RuleError;
 
-/// `Json<T>` with 400 errors in the API's shape.
+/// Largest JSON body the API reads: axum's default body limit, 2 MiB.
+pub const JSON_MAX_BYTES: usize = 2 * 1024 * 1024;
+
+/// `Json<T>` with 400 errors in the API's shape, and a 413 for a body over [`JSON_MAX_BYTES`].
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
@@ -16,9 +20,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::TooLarge(too_large()))
+            }
             Err(rejection) => Err(ApiError::BadRequest(describe(&rejection))),
         }
     }
+}
+
+/// The error of a JSON body over [`JSON_MAX_BYTES`].
+pub fn too_large() -> RuleError {
+    RuleError::new(
+        "body",
+        "body_too_large",
+        format!("a JSON body is at most {JSON_MAX_BYTES} bytes (2 MiB)"),
+    )
 }
 
 fn describe(rejection: &JsonRejection) -> RuleError {

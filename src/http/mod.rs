@@ -55,8 +55,9 @@ pub struct AppState {
 
 /// Largest request body the admin listener reads: the CSV import's own limit (32 MiB, which it
 /// answers with a 413 `body_too_large`) plus 1 MiB, so a file just over the import's limit still
-/// gets that answer. A larger declared body is refused unread with a 413; other routes keep
-/// their smaller per-extractor limits (2 MB for JSON, the form limit for pages).
+/// gets that answer. A larger declared body is refused unread with a 413 (in the API's error
+/// shape under `/api/`); other routes keep their smaller per-extractor limits (2 MiB for JSON,
+/// the form limit for pages).
 pub const ADMIN_BODY_LIMIT: usize = 33 * 1024 * 1024;
 
 /// How long an admin request may take, body upload included, before it is answered 408: room
@@ -87,6 +88,7 @@ fn admin_layers(router: Router, timeout: Duration) -> Router {
         .on_failure(());
     router
         .layer(RequestBodyLimitLayer::new(ADMIN_BODY_LIMIT))
+        .layer(axum::middleware::from_fn(refuse_declared_oversize))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -97,6 +99,30 @@ fn admin_layers(router: Router, timeout: Duration) -> Router {
             header::AUTHORIZATION,
             header::COOKIE,
         ]))
+}
+
+/// Refuses an API request whose declared body is over [`ADMIN_BODY_LIMIT`] before it is read,
+/// with the API's JSON error (`413 body_too_large`); the limit layer inside answers the pages'
+/// requests, and bodies that declare no length as they are read.
+async fn refuse_declared_oversize(
+    request: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response<Body> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let limit = u64::try_from(ADMIN_BODY_LIMIT).unwrap_or(u64::MAX);
+    if request.uri().path().starts_with("/api/") && declared.is_some_and(|n| n > limit) {
+        return error::ApiError::TooLarge(crate::domain::RuleError::new(
+            "body",
+            "body_too_large",
+            format!("the admin listener reads bodies of at most {ADMIN_BODY_LIMIT} bytes (33 MiB)"),
+        ))
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// The span of one admin request: method and path only (no query string, no headers).

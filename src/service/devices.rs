@@ -33,9 +33,16 @@ pub fn vendor_of<'a>(vendors: &'a Vendors, device: &Device) -> ServiceResult<&'a
     })
 }
 
-/// Loads the device bundle for `mac` (any spelling) and checks the caller's tenant.
+/// Loads the device bundle for `mac` (any spelling) and checks the caller's tenant. A
+/// well-formed MAC that no phone can have (all-zero, multicast) names no device: not found.
 pub async fn load(services: &Services, actor: &Actor, mac: &str) -> ServiceResult<DeviceBundle> {
-    let mac = parse_mac(mac)?;
+    let mac = match Mac::parse(mac) {
+        Ok(mac) => mac,
+        Err(_) if crate::domain::mac::well_formed(mac) => {
+            return Err(ServiceError::NotFound("device"));
+        }
+        Err(e) => return Err(ServiceError::Invalid(e)),
+    };
     let bundle = services
         .store
         .read(move |c| devices::bundle(c, &mac))
@@ -409,12 +416,13 @@ pub fn mac_hint(vendors: &Vendors, input: &str) -> MacHint {
 }
 
 /// Up to `limit` devices (of one tenant when given, else those the actor may see) whose MAC
-/// sorts after `after`, by MAC, with whether more follow; every device without a limit.
+/// sorts after `after` (12 lower-case hex digits, see [`crate::domain::mac::sort_key`]), by
+/// MAC, with whether more follow; every device without a limit.
 pub async fn page(
     services: &Services,
     actor: &Actor,
     tenant: Option<String>,
-    after: Option<Mac>,
+    after: Option<String>,
     limit: Option<u32>,
 ) -> ServiceResult<(Vec<DeviceBundle>, bool)> {
     let tenant_id = match tenant {
@@ -427,7 +435,7 @@ pub async fn page(
         .store
         .read(move |c| {
             let mut out = Vec::new();
-            for device in devices::page(c, tenant_id, after.as_ref(), wanted)? {
+            for device in devices::page(c, tenant_id, after.as_deref(), wanted)? {
                 if let Some(bundle) = devices::bundle(c, &device.mac)? {
                     out.push(bundle);
                 }

@@ -91,18 +91,18 @@ pub fn list(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Up to `limit` devices (of one tenant when given) whose MAC sorts after `after`, by MAC: one
-/// page of a long list.
+/// Up to `limit` devices (of one tenant when given) whose MAC sorts after `after` (12 lower-case
+/// hex digits), by MAC: one page of a long list.
 pub fn page(
     conn: &Connection,
     tenant_id: Option<i64>,
-    after: Option<&Mac>,
+    after: Option<&str>,
     limit: u32,
 ) -> StoreResult<Vec<Device>> {
     let mut stmt = conn.prepare_cached(&format!(
         "{SELECT} WHERE (?1 IS NULL OR tenant_id = ?1) AND mac > ?2 ORDER BY mac LIMIT ?3"
     ))?;
-    let after = after.map_or_else(String::new, Mac::lower12);
+    let after = after.unwrap_or_default();
     let rows = stmt.query_map(params![tenant_id, after, limit], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -1,7 +1,7 @@
 //! The OpenAPI document at `/api/v1/openapi.json` against the running server: every documented
 //! operation is requested with a valid request and with invalid ones (no token, other tokens,
-//! missing path items, bad parameters, empty, unknown-field, wrongly typed and non-JSON
-//! bodies). Every answer must be a status the document declares for that operation, never a
+//! missing path items, bad and unknown parameters, empty, unknown-field, wrongly typed and
+//! non-JSON bodies). Every answer must be a status the document declares for that operation, never a
 //! 5xx, with a body that matches the declared schema exactly (no undocumented fields).
 
 use deskprov::domain::token::TokenRole;
@@ -106,7 +106,7 @@ struct Case {
 }
 
 /// Tokens and ids made by [`setup`].
-struct World {
+pub(crate) struct World {
     admin: String,
     installer: String,
     other_admin: String,
@@ -200,7 +200,7 @@ async fn the_document_is_public_json_and_every_path_refuses_undocumented_methods
 // The document
 // ---------------------------------------------------------------------------------------------
 
-async fn document(app: &TestApp) -> Value {
+pub(crate) async fn document(app: &TestApp) -> Value {
     let resp = app
         .client
         .get(format!("http://{}/api/v1/openapi.json", app.admin))
@@ -213,7 +213,7 @@ async fn document(app: &TestApp) -> Value {
 
 /// `schema` with every `$ref` replaced by the schema it points to (siblings such as
 /// `description` kept). The document has no recursive schemas, so this ends.
-fn resolve(doc: &Value, schema: &Value) -> Value {
+pub(crate) fn resolve(doc: &Value, schema: &Value) -> Value {
     match schema {
         Value::Object(map) => {
             if let Some(target) = map.get("$ref").and_then(Value::as_str) {
@@ -417,7 +417,7 @@ fn validator(schema: &Value) -> jsonschema::Validator {
 /// A tenant with a site, users (one per destructive operation), aliases, devices of two
 /// vendors, an upload, a fetch and a deleted user; an installer token, and an admin token of
 /// another tenant.
-async fn setup(app: &TestApp) -> World {
+pub(crate) async fn setup(app: &TestApp) -> World {
     app.tenant().await;
     let (status, body) = app
         .post(&format!("/tenants/{TENANT}/sites"), json!({"name": "hq"}))
@@ -723,6 +723,18 @@ fn cases(op: &Operation, fx: &Fixture, world: &World) -> Vec<Case> {
             });
         }
     }
+    // Every operation refuses a query parameter it does not document, naming it.
+    let query = [fx.query.as_str(), "no_such_parameter=1"]
+        .into_iter()
+        .filter(|q| !q.is_empty())
+        .collect::<Vec<_>>()
+        .join("&");
+    out.push(Case {
+        query,
+        expect: Some(StatusCode::BAD_REQUEST),
+        field: Some("no_such_parameter".into()),
+        ..base("unknown query parameter", admin)
+    });
     if let (Some((media, _)), None) = (&op.request, op.json_request()) {
         for (label, text, media) in [
             ("empty text body", "", media.as_str()),

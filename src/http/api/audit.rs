@@ -8,9 +8,10 @@ use utoipa::IntoParams;
 
 use super::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable};
 use super::views::{AuditView, RestoredView};
+use crate::domain::RuleError;
 use crate::http::AppState;
 use crate::http::auth::Caller;
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::params::{ApiPath, ApiQuery};
 use crate::service::restore;
 
@@ -22,9 +23,15 @@ pub(super) struct Filter {
     tenant: Option<String>,
     /// Only entries older than this id (the last id of the previous page).
     before: Option<i64>,
-    /// At most this many entries (1 to 500, default 100).
+    /// At most this many entries (1 to 500) [100].
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
+
+/// Entries a page holds without `?limit=`.
+const DEFAULT_PAGE: u32 = 100;
+/// Most entries one page may ask for.
+const MAX_PAGE: u32 = 500;
 
 /// Who changed what, newest first, with the record before and after (admins).
 #[utoipa::path(
@@ -43,7 +50,17 @@ pub(super) async fn list(
     caller: Caller,
     ApiQuery(filter): ApiQuery<Filter>,
 ) -> ApiResult<Json<AuditView>> {
-    let limit = filter.limit.unwrap_or(100).clamp(1, 500);
+    let limit = match filter.limit {
+        None => DEFAULT_PAGE,
+        Some(n) if (1..=MAX_PAGE).contains(&n) => n,
+        Some(_) => {
+            return Err(ApiError::BadRequest(RuleError::new(
+                "limit",
+                "limit_out_of_range",
+                format!("a page holds 1 to {MAX_PAGE} audit entries"),
+            )));
+        }
+    };
     let entries = crate::service::audit::list(
         &state.services,
         &caller.actor,

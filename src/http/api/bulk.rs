@@ -7,7 +7,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::openapi::{BadRequest, Forbidden, NotFound, Unauthorized};
 use super::tenants::TenantPath;
@@ -32,6 +34,21 @@ pub(super) struct ImportQuery {
     apply: bool,
 }
 
+/// The body of an import: the file's bytes as sent, whatever they are (a byte sequence that is
+/// not UTF-8 is read with U+FFFD in its place, and the report names what that breaks).
+struct CsvFile;
+
+impl PartialSchema for CsvFile {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl ToSchema for CsvFile {}
+
 /// Checks, and with `?apply=true` writes, a CSV file of users, aliases and devices (admins).
 ///
 /// Every problem is reported by row, column and rule; an apply writes every row or none.
@@ -41,7 +58,7 @@ pub(super) struct ImportQuery {
     operation_id = "importTenant",
     tag = "tenants",
     params(TenantPath, ImportQuery),
-    request_body(content = String, content_type = "text/csv",
+    request_body(content = inline(CsvFile), content_type = "text/csv",
         description = "The CSV file (header row first): at most 32 MiB and 200 000 rows"),
     responses(
         (status = 200, description = "The report: a dry run, or the rows written", body = ImportReport),

@@ -8,10 +8,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable};
+use super::openapi::{
+    BadRequest, Conflict, Forbidden, NotFound, TooLarge, Unauthorized, Unprocessable,
+};
 use super::views::{DeviceView, DevicesView, FileView, FilesView, LinesView, UploadsView};
+use crate::domain::RuleError;
 use crate::domain::device::{DeviceDraft, DevicePatch};
-use crate::domain::{Mac, RuleError};
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
@@ -20,11 +22,17 @@ use crate::http::params::{ApiPath, ApiQuery};
 use crate::profile::provision::line_plan;
 use crate::service::devices::{self as act, load, status, vendor_of};
 
+// The `pattern` of every MAC parameter is `crate::domain::mac::MAC_PATTERN` (an attribute takes
+// only a literal; `tests/it/openapi_bounds.rs` holds each to the constant).
+
 /// `/devices/{mac}`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub(super) struct DevicePath {
     /// MAC in any common spelling (`00:15:65:aa:bb:cc`, `001565AABBCC`, …).
+    #[param(
+        pattern = r"^(?:[0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4}){2})$"
+    )]
     pub(super) mac: String,
 }
 
@@ -33,6 +41,9 @@ pub(super) struct DevicePath {
 #[into_params(parameter_in = Path)]
 pub(super) struct DeviceFilePath {
     /// MAC in any common spelling.
+    #[param(
+        pattern = r"^(?:[0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4}){2})$"
+    )]
     mac: String,
     /// File name.
     file: String,
@@ -61,7 +72,7 @@ async fn device_view(state: &AppState, bundle: &DeviceBundle) -> ApiResult<Devic
     request_body = DeviceDraft,
     responses(
         (status = 201, description = "Registered", body = DeviceView),
-        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge, Unprocessable,
     )
 )]
 pub(super) async fn create(
@@ -82,9 +93,14 @@ pub(super) async fn create(
 pub(super) struct ListFilter {
     /// Only this tenant's devices (tokens bound to a tenant see only theirs anyway).
     tenant: Option<String>,
-    /// Only devices whose MAC sorts after this one (the `next` of the previous page).
+    /// Only devices whose MAC sorts after this one (the `next` of the previous page; any
+    /// spelling of a MAC).
+    #[param(
+        pattern = r"^(?:[0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4}){2})$"
+    )]
     after: Option<String>,
     /// At most this many devices (1 to 1000); without it, every device.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
@@ -111,7 +127,7 @@ pub(super) async fn list(
     let after = filter
         .after
         .as_deref()
-        .map(|text| Mac::parse(text).map_err(|e| ApiError::BadRequest(e.in_field("after"))))
+        .map(|text| crate::domain::mac::sort_key(text, "after").map_err(ApiError::BadRequest))
         .transpose()?;
     let limit = filter
         .limit
@@ -173,7 +189,7 @@ pub(super) async fn show(
     request_body = DevicePatch,
     responses(
         (status = 200, description = "The changed device", body = DeviceView),
-        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge, Unprocessable,
     )
 )]
 pub(super) async fn update(
@@ -197,6 +213,7 @@ pub(super) async fn update(
 #[into_params(parameter_in = Query)]
 pub(super) struct Confirm {
     /// The device's MAC again (any spelling), to confirm the delete.
+    #[param(required = true)]
     confirm: Option<String>,
 }
 

@@ -21,9 +21,11 @@ pub struct KeyView {
     pub label: Option<String>,
     /// The position it is pinned to, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 255)]
     pub position: Option<u32>,
     /// The expansion module of the pinned position, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 16)]
     pub module: Option<u32>,
     /// Present and true when the value is a SIP URI outside the tenant.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -157,9 +159,11 @@ impl From<&LaidKey> for LaidKeyView {
 pub struct OverflowKeyView {
     /// The position it asked for, if it had one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 255)]
     pub position: Option<u32>,
     /// The module it asked for, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 16)]
     pub module: Option<u32>,
     /// What it does.
     #[serde(rename = "type")]

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::devices::DevicePath;
 use super::key_views::{KeysView, LayoutView};
-use super::openapi::{BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable};
+use super::openapi::{BadRequest, Forbidden, NotFound, TooLarge, Unauthorized, Unprocessable};
 use super::users::UserPath;
 use crate::domain::KeyDraft;
 use crate::http::AppState;
@@ -28,6 +28,7 @@ pub(super) struct KeysBody {
         {"type": "park", "value": "701", "position": 6},
         {"type": "blf", "value": "sip:desk@pbx.other.example", "external": true, "module": 1, "position": 1}
     ]))]
+    #[schema(max_items = 256)]
     keys: Vec<KeyDraft>,
 }
 
@@ -65,7 +66,7 @@ pub(super) async fn user_keys(
     request_body = KeysBody,
     responses(
         (status = 200, description = "The user's keys as stored", body = KeysView),
-        BadRequest, Unauthorized, Forbidden, NotFound, Unprocessable,
+        BadRequest, Unauthorized, Forbidden, NotFound, TooLarge, Unprocessable,
     )
 )]
 pub(super) async fn set_user_keys(
@@ -114,7 +115,7 @@ pub(super) async fn device_keys(
     request_body = KeysBody,
     responses(
         (status = 200, description = "The device's keys as stored", body = KeysView),
-        BadRequest, Unauthorized, Forbidden, NotFound, Unprocessable,
+        BadRequest, Unauthorized, Forbidden, NotFound, TooLarge, Unprocessable,
     )
 )]
 pub(super) async fn set_device_keys(

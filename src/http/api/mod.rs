@@ -67,6 +67,8 @@ pub fn router(state: AppState) -> Router {
             known,
             query::refuse_unknown,
         ))
+        // The limit `ApiJson` answers 413 for (the import sets its own on its route).
+        .layer(DefaultBodyLimit::max(super::json::JSON_MAX_BYTES))
         .merge(super::ui::router())
         .route("/metrics", axum::routing::get(super::metrics::scrape))
         .with_state(state)
@@ -84,8 +86,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     operation_id = "healthz",
     tag = "meta",
     security(()),
-    responses((status = 200, description = "The database answers", body = String,
-        content_type = "text/plain", example = "ok\n")),
+    responses(
+        (status = 200, description = "The database answers", body = String,
+            content_type = "text/plain", example = "ok\n"),
+        openapi::BadRequest,
+        (status = 500, description = "The database does not answer (the detail is logged)",
+            body = crate::http::error::ErrorBody),
+    ),
 )]
 async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     crate::service::health(&state.services).await?;

@@ -9,8 +9,10 @@ use std::sync::LazyLock;
 
 use axum::http::header;
 use axum::response::IntoResponse;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{IntoResponses, Modify, OpenApi};
+use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema};
 
 use crate::http::error::ErrorBody;
 
@@ -60,7 +62,7 @@ impl Modify for BearerToken {
 }
 
 /// Malformed request: not JSON, an unknown field, a wrong type, a bad path or query parameter,
-/// or a missing `?confirm=`.
+/// an unknown query parameter (every operation refuses those), or a missing `?confirm=`.
 #[derive(IntoResponses)]
 #[response(status = 400)]
 pub struct BadRequest(pub ErrorBody);
@@ -85,10 +87,44 @@ pub struct NotFound(pub ErrorBody);
 #[response(status = 409)]
 pub struct Conflict(pub ErrorBody);
 
+/// The JSON body is over 2 MiB (`body_too_large`), or the declared body is over the admin
+/// listener's 33 MiB: nothing was read.
+#[derive(IntoResponses)]
+#[response(status = 413)]
+pub struct TooLarge(pub ErrorBody);
+
 /// A provisioning rule is broken; `field` names the input and `code` the rule.
 #[derive(IntoResponses)]
 #[response(status = 422)]
 pub struct Unprocessable(pub ErrorBody);
+
+/// The schema of a create operation's body whose draft type `T` is shared with its patch
+/// (where every field is optional): `T`'s schema, described by `description`, with `fields`
+/// required and not null.
+pub(super) fn creating<T: PartialSchema>(description: &str, fields: &[&str]) -> RefOr<Schema> {
+    let RefOr::T(Schema::Object(mut object)) = T::schema() else {
+        unreachable!("a draft's schema is an inline object")
+    };
+    for field in fields {
+        let Some(RefOr::T(Schema::Object(property))) = object.properties.get_mut(*field) else {
+            unreachable!("a required field is a property of the draft")
+        };
+        if let SchemaType::Array(types) = &property.schema_type {
+            let mut kept: Vec<Type> = types
+                .iter()
+                .filter(|t| **t != Type::Null)
+                .cloned()
+                .collect();
+            property.schema_type = match kept.len() {
+                1 => SchemaType::Type(kept.remove(0)),
+                _ => SchemaType::Array(kept),
+            };
+        }
+        object.required.push((*field).to_owned());
+    }
+    object.description = Some(description.to_owned());
+    RefOr::T(Schema::Object(object))
+}
 
 /// The document as served, made once.
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
@@ -107,6 +143,7 @@ static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
     responses(
         (status = 200, description = "The OpenAPI 3 document of this API", body = Object,
             content_type = "application/json"),
+        BadRequest,
     )
 )]
 pub(super) async fn document() -> impl IntoResponse {

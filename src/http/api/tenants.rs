@@ -4,9 +4,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-use super::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable};
+use super::openapi::{
+    BadRequest, Conflict, Forbidden, NotFound, TooLarge, Unauthorized, Unprocessable, creating,
+};
 use super::views::{SiteView, SitesView, TenantView, TenantsView};
 use crate::domain::tenant::{SiteDraft, TenantDraft};
 use crate::http::AppState;
@@ -34,6 +38,46 @@ pub(super) struct SitePath {
     site: String,
 }
 
+/// The body of `POST /tenants`: a [`TenantDraft`] with its name and SIP server.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub(super) struct NewTenant(TenantDraft);
+
+impl PartialSchema for NewTenant {
+    fn schema() -> RefOr<Schema> {
+        creating::<TenantDraft>(
+            "A new tenant: its name and SIP server, and any setting of a tenant.",
+            &["name", "sip_server"],
+        )
+    }
+}
+
+impl ToSchema for NewTenant {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        TenantDraft::schemas(schemas);
+    }
+}
+
+/// The body of `POST /tenants/{tenant}/sites`: a [`SiteDraft`] with its name.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub(super) struct NewSite(SiteDraft);
+
+impl PartialSchema for NewSite {
+    fn schema() -> RefOr<Schema> {
+        creating::<SiteDraft>(
+            "A new site: its name, and any setting of a site.",
+            &["name"],
+        )
+    }
+}
+
+impl ToSchema for NewSite {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        SiteDraft::schemas(schemas);
+    }
+}
+
 /// Creates a tenant (global admins).
 ///
 /// A password mode without passwords gets one generated, shown once in
@@ -43,16 +87,16 @@ pub(super) struct SitePath {
     path = "/tenants",
     operation_id = "createTenant",
     tag = "tenants",
-    request_body = TenantDraft,
+    request_body = NewTenant,
     responses(
         (status = 201, description = "Created", body = TenantView),
-        BadRequest, Unauthorized, Forbidden, Conflict, Unprocessable,
+        BadRequest, Unauthorized, Forbidden, Conflict, TooLarge, Unprocessable,
     )
 )]
 pub(super) async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(draft): ApiJson<TenantDraft>,
+    ApiJson(NewTenant(draft)): ApiJson<NewTenant>,
 ) -> ApiResult<(StatusCode, Json<TenantView>)> {
     let (tenant, generated) = svc::create_tenant(&state.services, &caller.actor, draft).await?;
     Ok((
@@ -69,7 +113,7 @@ pub(super) async fn create(
     tag = "tenants",
     responses(
         (status = 200, description = "The tenants", body = TenantsView),
-        Unauthorized, Forbidden,
+        BadRequest, Unauthorized, Forbidden,
     )
 )]
 pub(super) async fn list(
@@ -116,7 +160,7 @@ pub(super) async fn show(
     request_body = TenantDraft,
     responses(
         (status = 200, description = "The changed tenant", body = TenantView),
-        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge, Unprocessable,
     )
 )]
 pub(super) async fn update(
@@ -137,17 +181,17 @@ pub(super) async fn update(
     operation_id = "createSite",
     tag = "tenants",
     params(TenantPath),
-    request_body = SiteDraft,
+    request_body = NewSite,
     responses(
         (status = 201, description = "Created", body = SiteView),
-        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge, Unprocessable,
     )
 )]
 pub(super) async fn create_site(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(path): ApiPath<TenantPath>,
-    ApiJson(draft): ApiJson<SiteDraft>,
+    ApiJson(NewSite(draft)): ApiJson<NewSite>,
 ) -> ApiResult<(StatusCode, Json<SiteView>)> {
     let (site, generated) =
         svc::create_site(&state.services, &caller.actor, path.tenant, draft).await?;
@@ -164,7 +208,7 @@ pub(super) async fn create_site(
     request_body = SiteDraft,
     responses(
         (status = 200, description = "The changed site", body = SiteView),
-        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge, Unprocessable,
     )
 )]
 pub(super) async fn update_site(

@@ -4,10 +4,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::key_views::DeletedUserView;
-use super::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable};
+use super::openapi::{
+    BadRequest, Conflict, Forbidden, NotFound, TooLarge, Unauthorized, Unprocessable, creating,
+};
 use super::tenants::TenantPath;
 use super::views::{AliasView, AliasesView, ExtensionsView, UserDetailView, UserView, UsersView};
 use crate::domain::user::{AliasDraft, UserDraft};
@@ -50,6 +54,26 @@ pub(super) struct Reveal {
     reveal: bool,
 }
 
+/// The body of `POST …/users`: a [`UserDraft`] with a name and an extension.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub(super) struct NewUser(UserDraft);
+
+impl PartialSchema for NewUser {
+    fn schema() -> RefOr<Schema> {
+        creating::<UserDraft>(
+            "A new user: a name and an extension, and any other field of a user.",
+            &["name", "extension"],
+        )
+    }
+}
+
+impl ToSchema for NewUser {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        UserDraft::schemas(schemas);
+    }
+}
+
 /// Creates a user (admins). A missing SIP password is generated; passwords are never echoed.
 #[utoipa::path(
     post,
@@ -57,17 +81,17 @@ pub(super) struct Reveal {
     operation_id = "createUser",
     tag = "users",
     params(TenantPath),
-    request_body = UserDraft,
+    request_body = NewUser,
     responses(
         (status = 201, description = "Created", body = UserDetailView),
-        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge, Unprocessable,
     )
 )]
 pub(super) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(path): ApiPath<TenantPath>,
-    ApiJson(draft): ApiJson<UserDraft>,
+    ApiJson(NewUser(draft)): ApiJson<NewUser>,
 ) -> ApiResult<(StatusCode, Json<UserDetailView>)> {
     let user = act::create(&state.services, &caller.actor, path.tenant, draft).await?;
     Ok((
@@ -151,7 +175,7 @@ pub(super) async fn show(
     request_body = UserDraft,
     responses(
         (status = 200, description = "The changed user", body = UserDetailView),
-        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge, Unprocessable,
     )
 )]
 pub(super) async fn update(
@@ -173,6 +197,7 @@ pub(super) async fn update(
 #[into_params(parameter_in = Query)]
 pub(super) struct Confirm {
     /// The user's extension again, to confirm the delete.
+    #[param(required = true)]
     confirm: Option<String>,
 }
 
@@ -250,7 +275,7 @@ pub(super) async fn extensions(
     request_body = AliasDraft,
     responses(
         (status = 201, description = "Created", body = AliasView),
-        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge, Unprocessable,
     )
 )]
 pub(super) async fn add_alias(
@@ -305,7 +330,7 @@ pub(super) struct AliasOrder {
     request_body = AliasOrder,
     responses(
         (status = 200, description = "The aliases in their new order", body = AliasesView),
-        BadRequest, Unauthorized, Forbidden, NotFound, Unprocessable,
+        BadRequest, Unauthorized, Forbidden, NotFound, TooLarge, Unprocessable,
     )
 )]
 pub(super) async fn reorder_aliases(

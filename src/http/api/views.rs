@@ -44,6 +44,7 @@ pub struct TenantView {
     #[schema(example = "72h")]
     pub enroll_window: String,
     /// Devices a user may have.
+    #[schema(minimum = 1, maximum = 100)]
     pub max_devices_per_user: u32,
     /// Created (RFC 3339).
     pub created_at: String,
@@ -136,6 +137,7 @@ pub struct SiteView {
     pub sip_server: Option<String>,
     /// Registrar port.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 65535)]
     pub sip_port: Option<u16>,
     /// SIP transport.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -145,9 +147,11 @@ pub struct SiteView {
     pub outbound_proxy: Option<String>,
     /// Outbound proxy port.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 65535)]
     pub outbound_proxy_port: Option<u16>,
     /// Registration expiry in seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 30, maximum = 86400)]
     pub registration_expires: Option<u32>,
     /// IANA time zone.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -278,7 +282,7 @@ pub struct UserView {
     #[schema(required = true)]
     pub external_sip: Option<String>,
     /// Device limit for this user, when it overrides the tenant's.
-    #[schema(required = true)]
+    #[schema(required = true, minimum = 1, maximum = 100)]
     pub max_devices: Option<u32>,
     /// Devices assigned.
     pub devices: u32,
