@@ -271,23 +271,19 @@ impl PhoneAuthenticator {
         let Some(header) = authorization else {
             return Verdict::Missing;
         };
-        let checked = if header.len() > MAX_HEADER_LEN {
-            Err(Miss::CredentialsBadHeader)
-        } else {
-            match split_scheme(header) {
-                Err(reason) => Err(reason),
-                Ok((scheme, rest)) if scheme.eq_ignore_ascii_case("digest") => {
-                    self.check_digest(rest, method, uri, creds, now)
-                }
-                Ok((scheme, rest)) if scheme.eq_ignore_ascii_case("basic") => {
-                    if allow_basic {
-                        check_basic(rest, creds)
-                    } else {
-                        Err(Miss::CredentialsUnsupported)
-                    }
-                }
-                Ok(_) => Err(Miss::CredentialsUnsupported),
+        let checked = match parse_authorization(header) {
+            None => Err(Miss::CredentialsBadHeader),
+            Some(Authorization::Digest(params)) => {
+                self.check_digest(&params, method, uri, creds, now)
             }
+            Some(Authorization::Basic(token)) => {
+                if allow_basic {
+                    check_basic(token, creds)
+                } else {
+                    Err(Miss::CredentialsUnsupported)
+                }
+            }
+            Some(Authorization::Other(_)) => Err(Miss::CredentialsUnsupported),
         };
         match checked {
             Ok(()) => Verdict::Accepted,
@@ -297,13 +293,12 @@ impl PhoneAuthenticator {
 
     fn check_digest(
         &self,
-        params: &str,
+        params: &[(String, String)],
         method: &str,
         uri: &str,
         creds: &Credentials<'_>,
         now: Instant,
     ) -> Result<(), Miss> {
-        let params = parse_params(params).ok_or(Miss::CredentialsBadHeader)?;
         let DigestResponse {
             algorithm,
             username,
@@ -314,7 +309,7 @@ impl PhoneAuthenticator {
             nc,
             nc_value,
             cnonce,
-        } = DigestResponse::read(&params)?;
+        } = DigestResponse::read(params)?;
 
         if realm != self.realm {
             return Err(Miss::CredentialsWrongRealm);
@@ -519,22 +514,50 @@ fn is_ws(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
+/// An Authorization header value as read, before any credential in it is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorization<'a> {
+    /// `Digest` (any case) and its auth-params: names lowercased, values unquoted, each name
+    /// once, at least one.
+    Digest(Vec<(String, String)>),
+    /// `Basic` (any case) and what follows it, not yet decoded.
+    Basic(&'a str),
+    /// Any other scheme, which is never accepted; the scheme as sent.
+    Other(&'a str),
+}
+
+/// Reads an Authorization header value the way [`PhoneAuthenticator`] does before checking it:
+/// `None` for a value over 4 KiB, one with no scheme, or Digest parameters that do not parse.
+pub fn parse_authorization(header: &str) -> Option<Authorization<'_>> {
+    if header.len() > MAX_HEADER_LEN {
+        return None;
+    }
+    let (scheme, rest) = split_scheme(header)?;
+    Some(if scheme.eq_ignore_ascii_case("digest") {
+        Authorization::Digest(parse_params(rest)?)
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        Authorization::Basic(rest)
+    } else {
+        Authorization::Other(scheme)
+    })
+}
+
 /// Splits `scheme SP rest`, trimming whitespace around both.
-fn split_scheme(header: &str) -> Result<(&str, &str), Miss> {
+fn split_scheme(header: &str) -> Option<(&str, &str)> {
     let header = header.trim_matches([' ', '\t']);
     let end = header
         .bytes()
         .position(|b| !is_tchar(b))
         .unwrap_or(header.len());
     if end == 0 {
-        return Err(Miss::CredentialsBadHeader);
+        return None;
     }
     let (scheme, rest) = header.split_at(end);
     // The scheme must end at whitespace or at the end ("Digest," is not a scheme).
     if !rest.is_empty() && !rest.starts_with([' ', '\t']) {
-        return Err(Miss::CredentialsBadHeader);
+        return None;
     }
-    Ok((scheme, rest.trim_start_matches([' ', '\t'])))
+    Some((scheme, rest.trim_start_matches([' ', '\t'])))
 }
 
 /// Parses an auth-param list (RFC 9110 §11.2): `name = token / quoted-string`, separated by
@@ -1376,6 +1399,30 @@ mod tests {
             response.to_ascii_uppercase()
         );
         assert_eq!(check(&auth, &header), Verdict::Accepted, "{header}");
+    }
+
+    #[test]
+    fn authorization_values_read_by_scheme() {
+        assert_eq!(
+            parse_authorization("  dIgEsT\tUserName = \"a\\\"b\" ,, nc=01 "),
+            Some(Authorization::Digest(vec![
+                ("username".to_owned(), "a\"b".to_owned()),
+                ("nc".to_owned(), "01".to_owned()),
+            ]))
+        );
+        assert_eq!(
+            parse_authorization("Basic dXNlcjpwdw=="),
+            Some(Authorization::Basic("dXNlcjpwdw=="))
+        );
+        assert_eq!(
+            parse_authorization("Bearer abc.def"),
+            Some(Authorization::Other("Bearer"))
+        );
+        for bad in ["", "Digest", "Digest,x=1", "Digest x", "\"Basic\" x"] {
+            assert_eq!(parse_authorization(bad), None, "{bad:?}");
+        }
+        let long = format!("Basic {}", "a".repeat(MAX_HEADER_LEN));
+        assert_eq!(parse_authorization(&long), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod bans;
 pub mod credentials;
 mod gate;
 mod miss;
-mod path;
+pub mod path;
 mod upload;
 
 pub use bans::{BanList, BanPolicy};

@@ -6,7 +6,7 @@ use crate::http::conn::Scheme;
 
 /// Splits `/file` or `/key/file`; refuses anything but plain names (no `..`, `%`, `\`, …), so
 /// request text never reaches a file system.
-pub(super) fn split_path(path: &str) -> Option<(Option<&str>, &str)> {
+pub fn split_path(path: &str) -> Option<(Option<&str>, &str)> {
     let rest = path.strip_prefix('/')?;
     if rest.len() > 256 {
         return None;
@@ -30,7 +30,7 @@ pub(super) fn logged_path(path: &str) -> String {
 }
 
 /// A file or key name: 1–128 of `A-Z a-z 0-9 . _ -`, not starting with a dot.
-pub(super) fn plain_name(s: &str) -> bool {
+pub fn plain_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
         && !s.starts_with('.')

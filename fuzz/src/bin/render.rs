@@ -1,0 +1,17 @@
+//! Fuzz target `render`: see `deskprov_fuzz::render`. Under `cargo afl build` (`cfg(fuzzing)`) this
+//! is AFL++'s persistent loop; in a plain build it runs the target once on standard input, to
+//! replay one file: `cargo run --bin render < crash`.
+
+#[cfg(fuzzing)]
+fn main() {
+    afl::fuzz!(|data: &[u8]| deskprov_fuzz::render::run(data));
+}
+
+#[cfg(not(fuzzing))]
+fn main() -> std::io::Result<()> {
+    use std::io::Read as _;
+    let mut data = Vec::new();
+    std::io::stdin().read_to_end(&mut data)?;
+    deskprov_fuzz::render::run(&data);
+    Ok(())
+}
