@@ -169,11 +169,18 @@ fn check_drafts(row: &Row) {
     }
 }
 
-/// Text the domain accepted as a name or label: NFC, trimmed, not empty, no control or
-/// invisible characters.
+/// Text the domain accepted as a name or label: NFC, trimmed, not empty, no control
+/// characters or noncharacters.
 fn printable(text: &str) {
     assert!(!text.trim().is_empty(), "{text:?}");
     assert_eq!(text, text.trim(), "{text:?}");
     assert!(!text.chars().any(char::is_control), "{text:?}");
+    assert!(
+        !text
+            .chars()
+            .map(u32::from)
+            .any(|c| c & 0xFFFE == 0xFFFE || (0xFDD0..=0xFDEF).contains(&c)),
+        "{text:?} holds a noncharacter"
+    );
     assert_eq!(text.nfc().collect::<String>(), text, "{text:?} is not NFC");
 }

@@ -9,10 +9,10 @@ use unicode_normalization::UnicodeNormalization;
 use super::RuleError;
 
 /// Printable text up to a length limit, in Unicode NFC: no control characters (CR, LF, TAB,
-/// NUL, DEL, C1…), no invisible or direction-changing format characters (zero-width spaces
-/// and joiners, bidi embeddings, overrides and isolates, byte-order marks, …), no line or
-/// paragraph separators, no leading or trailing spaces, not empty. Used for names, labels,
-/// departments.
+/// NUL, DEL, C1…), no noncharacters (U+FFFE, U+FFFF, …), no invisible or direction-changing
+/// format characters (zero-width spaces and joiners, bidi embeddings, overrides and isolates,
+/// byte-order marks, …), no line or paragraph separators, no leading or trailing spaces, not
+/// empty. Used for names, labels, departments.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct PrintableText(String);
@@ -33,6 +33,16 @@ impl PrintableText {
                 field,
                 "text_not_printable",
                 "must be printable text: line breaks, tabs and other control characters are not allowed",
+            ));
+        }
+        if let Some(c) = input.chars().find(|c| is_noncharacter(*c)) {
+            return Err(RuleError::new(
+                field,
+                "text_not_printable",
+                format!(
+                    "must be printable text: U+{:04X} is a noncharacter, which is not text (and U+FFFE and U+FFFF cannot be written in XML)",
+                    u32::from(c)
+                ),
             ));
         }
         if let Some(c) = input.chars().find(|c| is_invisible(*c)) {
@@ -100,6 +110,13 @@ fn is_invisible(c: char) -> bool {
             | GeneralCategory::LineSeparator
             | GeneralCategory::ParagraphSeparator
     )
+}
+
+/// Whether `c` is one of Unicode's 66 noncharacters (U+FDD0–U+FDEF, and the last two code
+/// points of every plane): never text, and U+FFFE and U+FFFF are not allowed in XML at all.
+fn is_noncharacter(c: char) -> bool {
+    let c = u32::from(c);
+    (0xFDD0..=0xFDEF).contains(&c) || c & 0xFFFE == 0xFFFE
 }
 
 /// A device label as an installer types it.
@@ -179,6 +196,35 @@ mod tests {
             PrintableText::name(&"é".repeat(MAX_TEXT_CHARS), "name").is_ok(),
             "the limit counts characters"
         );
+    }
+
+    #[test]
+    fn noncharacters_are_refused() {
+        // U+FFFE and U+FFFF may not appear in XML at all: a name with one made every XML file
+        // of its phone unreadable (found by the `render` fuzz target).
+        for c in [
+            '\u{FFFE}',
+            '\u{FFFF}',
+            '\u{FDD0}',
+            '\u{FDEF}',
+            '\u{1FFFF}',
+            '\u{10FFFE}',
+        ] {
+            let err = PrintableText::name(&format!("John{c}Smith"), "name").unwrap_err();
+            assert_eq!(
+                (err.field.as_str(), err.code),
+                ("name", "text_not_printable"),
+                "U+{:04X}",
+                u32::from(c)
+            );
+            assert!(err.message.contains("noncharacter"), "{}", err.message);
+        }
+        for ok in ['\u{FFFD}', '\u{FDCF}', '\u{FDF0}', '\u{E000}', '\u{1FFFD}'] {
+            assert!(
+                PrintableText::name(&format!("a{ok}b"), "name").is_ok(),
+                "{ok:?}"
+            );
+        }
     }
 
     #[test]
