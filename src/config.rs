@@ -132,8 +132,8 @@ pub struct ServeConfig {
     #[arg(long, env = "DESKPROV_MAX_CONNECTIONS_PER_SOURCE", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
     pub max_connections_per_source: u32,
 
-    /// How long fetch records are kept (`90d`), or `forever`; older ones are deleted in the
-    /// background.
+    /// How long devices' history (their events: first fetches, changes, refusals, bans) is
+    /// kept (`90d`), or `forever`; older events are deleted in the background.
     #[arg(
         long,
         env = "DESKPROV_FETCH_RETENTION",
@@ -142,6 +142,12 @@ pub struct ServeConfig {
         value_name = "DURATION"
     )]
     pub fetch_retention: Retention,
+
+    /// How often device states are written when only what may wait changed (last fetch time,
+    /// counts): at most once per device per interval (`1m`), and at graceful shutdown. First
+    /// fetches, new addresses or firmware, refusals and new versions are written at once.
+    #[arg(long, env = "DESKPROV_STATE_FLUSH_INTERVAL", default_value = "1m", value_parser = parse_duration, value_name = "DURATION")]
+    pub state_flush_interval: Duration,
 
     /// Write every phone request to this file, one line each in a format close to nginx's
     /// `combined` (docs/operations.md), or `off`. The file is reopened on SIGHUP (logrotate).

@@ -3,7 +3,7 @@
 //! for them, written to a folder nginx serves.
 
 use deskprov::domain::audit::Actor;
-use deskprov::domain::fetch::FetchRecord;
+use deskprov::domain::device_state::DeviceState;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
@@ -17,7 +17,7 @@ use deskprov::domain::tenant::TenantDraft;
 use deskprov::domain::user::{AliasDraft, TenantRules, UserDraft};
 use deskprov::profile::provision::{render_common_file, render_device_file};
 use deskprov::profile::{FileKind, Vendor, Vendors};
-use deskprov::store::fetches;
+use deskprov::store::device_state::{self, Batch, Binding, StateWrite, Version};
 use deskprov::store::{Store, aliases, devices, tenants, users};
 use serde_json::json;
 
@@ -395,21 +395,30 @@ fn render_all(
                     let (rendered, _) =
                         render_device_file(&bundle, vendor, spec, PUBLIC_URL, false)?;
                     write(&www.join(name), &rendered.body)?;
-                    records.push(FetchRecord {
-                        at: chrono::Utc::now(),
-                        ip: "127.0.0.1".into(),
-                        ua: Some(ua.clone()),
-                        mac: Some(p.mac.lower12()),
-                        vendor: Some(p.vendor.clone()),
-                        model: info.model.clone(),
-                        firmware: info.firmware.clone(),
-                        file: name.clone(),
-                        status: 200,
-                        result: "served",
-                        device_id: Some(bundle.device.id),
-                        body_hash: Some(rendered.etag.clone()),
-                        server_url: PUBLIC_URL.into(),
-                        cert_fingerprint: None,
+                    let now = chrono::Utc::now();
+                    records.push(StateWrite {
+                        device_id: bundle.device.id,
+                        state: DeviceState {
+                            first_fetch_at: Some(now),
+                            last_fetch_at: Some(now),
+                            last_ip: Some([127, 0, 0, 1].into()),
+                            user_agent: Some(ua.as_str().into()),
+                            model: info.model.as_deref().map(Into::into),
+                            firmware: info.firmware.as_deref().map(Into::into),
+                            last_file: Some(name.as_str().into()),
+                            files: Vec::new(),
+                        },
+                        binding: Some(Binding {
+                            at: now,
+                            ip: "127.0.0.1".into(),
+                            cert: None,
+                        }),
+                        versions: vec![Version {
+                            file: name.clone(),
+                            body_hash: rendered.etag.clone(),
+                            server_url: PUBLIC_URL.into(),
+                            at: now,
+                        }],
                     });
                     rendered.body.len()
                 }
@@ -455,8 +464,12 @@ fn render_all(
         bail!("no devices");
     }
     if booted {
-        for batch in records.chunks(5_000) {
-            store.write_blocking(|tx| fetches::record_batch(tx, batch))?;
+        for chunk in records.chunks(5_000) {
+            let batch = Batch {
+                states: chunk.to_vec(),
+                events: Vec::new(),
+            };
+            store.write_blocking(|tx| device_state::write(tx, &batch))?;
         }
     }
     Ok(phones)

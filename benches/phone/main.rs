@@ -109,12 +109,6 @@ struct Args {
     /// Internal: the files the ceiling server serves.
     #[arg(long, hide = true)]
     floor_www: Option<PathBuf>,
-    /// Internal: the database the ceiling server reads device ids from and records fetches in.
-    #[arg(long, hide = true)]
-    floor_db: Option<PathBuf>,
-    /// Internal: how the ceiling server records fetches.
-    #[arg(long, hide = true, value_enum, default_value_t = floor::Records::None)]
-    floor_records: floor::Records,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -146,8 +140,7 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Some(addr) = args.serve_floor {
         let www = args.floor_www.as_deref().context("--floor-www")?;
-        let db = args.floor_db.as_deref().context("--floor-db")?;
-        return floor::serve(www, addr, args.floor_records, db);
+        return floor::serve(www, addr);
     }
     let pin = if args.client_cpus == "none" {
         Pinning {
@@ -273,13 +266,7 @@ fn serve_and_measure(
     if args.wants("p1") {
         let mut floors = Vec::new();
         if !args.no_floor {
-            for records in [
-                floor::Records::None,
-                floor::Records::Full,
-                floor::Records::Row,
-            ] {
-                floors.push(start_floor(corpus, records, &run_dir, pin)?);
-            }
+            floors.push(start_floor(corpus, &run_dir, pin)?);
         }
         report.p1_floors = vec![Vec::new(); floors.len()];
         let mut rounds = Vec::new();
@@ -337,19 +324,10 @@ fn serve_and_measure(
     Ok(())
 }
 
-/// Starts the stack's ceiling on the corpus files, recording fetches as `records` says in a
-/// copy of the database, and waits until it serves them.
-fn start_floor(
-    corpus: &Corpus,
-    records: floor::Records,
-    run_dir: &Path,
-    pin: &Pinning,
-) -> anyhow::Result<Server> {
-    let name = format!("floor-{records:?}").to_lowercase();
-    let db = run_dir.join(format!("{name}.db"));
-    fs::copy(corpus.pristine_db(), &db).context("copying the database")?;
-    let log = run_dir.join(format!("{name}.log"));
-    let floor = servers::start_floor(&corpus.www(), records, &db, &log, pin)?;
+/// Starts the stack's ceiling on the corpus files and waits until it serves them.
+fn start_floor(corpus: &Corpus, run_dir: &Path, pin: &Pinning) -> anyhow::Result<Server> {
+    let log = run_dir.join("floor.log");
+    let floor = servers::start_floor(&corpus.www(), &log, pin)?;
     let probe = &corpus.phones[0];
     servers::wait_for_200(
         floor.http,
@@ -650,7 +628,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 #[derive(Default)]
 struct Report {
     p1: Vec<[Measured; 2]>,
-    /// P1 of the stack's ceilings (without, then with fetch records), one per round each.
+    /// P1 of the stack's ceiling, one per round.
     p1_floors: Vec<Vec<Measured>>,
     p2: Vec<[Measured; 2]>,
     p3: Vec<[Measured; 2]>,

@@ -4,11 +4,13 @@
 use std::time::Instant;
 
 use deskprov::domain::Mac;
+use deskprov::domain::device_state::DeviceState;
 use deskprov::profile::Vendors;
 use deskprov::profile::provision::render_device_file;
+use deskprov::store::device_state::{self, Batch, Binding, StateWrite, Version};
 use deskprov::store::{Store, devices};
 
-use crate::corpus::{Corpus, PUBLIC_URL};
+use crate::corpus::{Corpus, PUBLIC_URL, Phone};
 
 pub fn run(corpus: &Corpus, vendors: &Vendors) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -67,37 +69,19 @@ pub fn run(corpus: &Corpus, vendors: &Vendors) -> anyhow::Result<()> {
     report("tenants::by_id", t, n);
 
     let t = Instant::now();
-    let records: Vec<_> = picked
+    let writes: Vec<_> = picked
         .iter()
         .zip(&bundles)
-        .map(|(p, b)| deskprov::domain::fetch::FetchRecord {
-            at: chrono::Utc::now(),
-            ip: "127.0.0.1".into(),
-            ua: Some(p.ua.clone()),
-            mac: Some(p.mac.clone()),
-            vendor: Some(p.vendor.clone()),
-            model: Some(p.model.clone()),
-            firmware: Some("1.2.3".into()),
-            file: p.main_file().name.clone(),
-            status: 200,
-            result: "served",
-            device_id: Some(b.device.id),
-            body_hash: Some("\"0123456789abcdef0123456789abcdef\"".into()),
-            server_url: PUBLIC_URL.into(),
-            cert_fingerprint: None,
-        })
+        .map(|(p, b)| first_fetch(p, b.device.id))
         .collect();
-    for chunk in records.chunks(1000) {
-        store.write_blocking(|tx| deskprov::store::fetches::record_batch(tx, chunk))?;
+    for chunk in writes.chunks(1000) {
+        let batch = Batch {
+            states: chunk.to_vec(),
+            events: Vec::new(),
+        };
+        store.write_blocking(|tx| device_state::write(tx, &batch))?;
     }
-    report("fetch records, batches of 1000, first fetch of each", t, n);
-    for size in [1_000, 5_000, 10_000] {
-        let t = Instant::now();
-        for chunk in records.chunks(size) {
-            store.write_blocking(|tx| deskprov::store::fetches::record_batch(tx, chunk))?;
-        }
-        report(&format!("fetch records, batches of {size}, again"), t, n);
-    }
+    report("device states with their binding, batches of 1000", t, n);
 
     let t = Instant::now();
     for p in &picked {
@@ -132,4 +116,33 @@ fn report(what: &str, since: Instant, n: usize) {
         "{what}: {:.1} µs",
         since.elapsed().as_secs_f64() * 1e6 / n as f64
     );
+}
+
+/// What a phone's first fetch of its main file writes.
+fn first_fetch(p: &Phone, device_id: i64) -> StateWrite {
+    let now = chrono::Utc::now();
+    StateWrite {
+        device_id,
+        state: DeviceState {
+            first_fetch_at: Some(now),
+            last_fetch_at: Some(now),
+            last_ip: Some([127, 0, 0, 1].into()),
+            user_agent: Some(p.ua.as_str().into()),
+            model: Some(p.model.as_str().into()),
+            firmware: Some("1.2.3".into()),
+            last_file: Some(p.main_file().name.as_str().into()),
+            files: Vec::new(),
+        },
+        binding: Some(Binding {
+            at: now,
+            ip: "127.0.0.1".into(),
+            cert: None,
+        }),
+        versions: vec![Version {
+            file: p.main_file().name.clone(),
+            body_hash: "\"0123456789abcdef0123456789abcdef\"".into(),
+            server_url: PUBLIC_URL.into(),
+            at: now,
+        }],
+    }
 }

@@ -10,10 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use clap::ValueEnum;
-
 use crate::corpus::PUBLIC_URL;
-use crate::floor::Records;
 
 /// Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux).
 const TICKS: f64 = 100.0;
@@ -231,39 +228,21 @@ pub fn start_deskprov(
 }
 
 /// Starts the stack's ceiling (`floor.rs`): this bench binary again with `--serve-floor`,
-/// serving the files under `www` from memory and recording fetches in `db` as `records` says.
-/// Its stderr goes to `log`.
-pub fn start_floor(
-    www: &Path,
-    records: Records,
-    db: &Path,
-    log: &Path,
-    pin: &Pinning,
-) -> anyhow::Result<Server> {
+/// serving the files under `www` from memory. Its stderr goes to `log`.
+pub fn start_floor(www: &Path, log: &Path, pin: &Pinning) -> anyhow::Result<Server> {
     let http = free_port()?;
     let exe = std::env::current_exe()?;
-    let mode = records
-        .to_possible_value()
-        .context("a recording mode")?
-        .get_name()
-        .to_owned();
     let child = pin
         .command(exe.to_str().context("bench binary path")?)
-        .args(["--serve-floor", &http.to_string(), "--floor-records", &mode])
+        .args(["--serve-floor", &http.to_string()])
         .arg("--floor-www")
         .arg(www)
-        .arg("--floor-db")
-        .arg(db)
         .stdout(Stdio::null())
         .stderr(fs::File::create(log)?)
         .spawn()
         .context("starting the floor server")?;
     Ok(Server {
-        name: match records {
-            Records::None => "floor",
-            Records::Full => "floor+records",
-            Records::Row => "floor+rows",
-        },
+        name: "floor",
         child,
         http,
         https: http,

@@ -131,6 +131,7 @@ fn value_text(c: &ServeConfig, key: &str) -> String {
         "max_connections_per_source" => c.max_connections_per_source.to_string(),
         "fetch_retention" => c.fetch_retention.to_string(),
         "access_log" => c.access_log.to_string(),
+        "state_flush_interval" => format_duration(c.state_flush_interval),
         "demo" => c.demo.to_string(),
         "log_format" => c
             .log_format

@@ -43,7 +43,7 @@ const fn setting(
 }
 
 /// Every setting, in the order `config check` prints them.
-pub const SETTINGS: [Setting; 20] = [
+pub const SETTINGS: [Setting; 21] = [
     setting("db", "--db", "DESKPROV_DB", "path"),
     setting(
         "phone_listen",
@@ -125,6 +125,12 @@ pub const SETTINGS: [Setting; 20] = [
         "--fetch-retention",
         "DESKPROV_FETCH_RETENTION",
         "fetch_retention",
+    ),
+    setting(
+        "state_flush_interval",
+        "--state-flush-interval",
+        "DESKPROV_STATE_FLUSH_INTERVAL",
+        "state_flush_interval",
     ),
     setting(
         "access_log",
@@ -216,6 +222,7 @@ pub struct FileSettings {
     max_connections_per_source: Option<u32>,
     fetch_retention: Option<Retention>,
     access_log: Option<super::AccessLogTarget>,
+    state_flush_interval: Option<Duration>,
     demo: Option<bool>,
     log_format: Option<LogFormat>,
 }
@@ -288,6 +295,7 @@ impl FileSettings {
             "ban_window" => self.ban_window = Some(duration(value)?),
             "ban_for" => self.ban_for = Some(duration(value)?),
             "nonce_lifetime" => self.nonce_lifetime = Some(duration(value)?),
+            "state_flush_interval" => self.state_flush_interval = Some(duration(value)?),
             "access_log" => {
                 self.access_log =
                     Some(super::parse_access_log(text(value)?).map_err(anyhow::Error::msg)?);
@@ -432,6 +440,13 @@ impl FileSettings {
             self.nonce_lifetime,
         );
         self.lay_connections(c, m, o);
+        self.lay_records(c, m, o);
+        lay(o, m, "demo", &mut c.demo, self.demo);
+        lay(o, m, "log_format", &mut c.log_format, self.log_format);
+    }
+
+    /// Lays the file's settings of what is kept of phones' requests over `c`.
+    fn lay_records(&self, c: &mut ServeConfig, m: &ArgMatches, o: &mut Origins) {
         lay(
             o,
             m,
@@ -442,12 +457,17 @@ impl FileSettings {
         lay(
             o,
             m,
+            "state_flush_interval",
+            &mut c.state_flush_interval,
+            self.state_flush_interval,
+        );
+        lay(
+            o,
+            m,
             "access_log",
             &mut c.access_log,
             self.access_log.clone(),
         );
-        lay(o, m, "demo", &mut c.demo, self.demo);
-        lay(o, m, "log_format", &mut c.log_format, self.log_format);
     }
 
     /// Lays the file's connection limits over `c`.

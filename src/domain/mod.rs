@@ -6,9 +6,10 @@
 
 pub mod audit;
 pub mod device;
+pub mod device_state;
 pub mod error;
 pub mod extension;
-pub mod fetch;
+pub mod history;
 pub mod key_plan;
 pub mod keys;
 pub mod line_plan;

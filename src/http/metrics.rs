@@ -206,9 +206,9 @@ pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
     state.metrics.render(&mut out, devices);
     counter(
         &mut out,
-        "deskprov_fetch_records_dropped_total",
-        "Fetch records dropped because the batch writer fell behind.",
-        state.phone.dropped_records(),
+        "deskprov_device_state_write_failures_total",
+        "Writes of device states and events the database refused (logged).",
+        state.phone.states().failed_writes(),
     );
     if let Some(log) = &state.access_log {
         counter(

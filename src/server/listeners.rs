@@ -18,11 +18,11 @@ use crate::http::phone::{BanList, BanPolicy};
 use crate::http::{AppState, admin_router, phone_router};
 use crate::profile::Vendors;
 use crate::service::Services;
+use crate::service::phone::DeviceStates;
 use crate::service::phone::{PhoneData, cache as phone_cache};
 use crate::store::Store;
 use crate::store::lock::DbLock;
 use crate::store::pruner;
-use crate::store::recorder::FetchRecorder;
 
 /// Digest nonces remembered at once (oldest evicted first).
 const MAX_NONCES: usize = 100_000;
@@ -35,11 +35,12 @@ pub struct Running {
     pub phone_tls_addr: Option<SocketAddr>,
     /// Where the admin API listens.
     pub admin_addr: SocketAddr,
-    /// The shared state (store, vendors, recorder).
+    /// The shared state (store, vendors, device states).
     pub state: AppState,
     trigger: ShutdownTrigger,
     listeners: Vec<JoinHandle<()>>,
-    recorder: JoinHandle<()>,
+    /// Writes device states; ends once the state is dropped, after writing what is left.
+    state_writer: JoinHandle<()>,
     pruner: Option<JoinHandle<()>>,
     /// Reopens the access log on SIGHUP, when there is one.
     reopener: Option<JoinHandle<()>>,
@@ -61,7 +62,7 @@ impl Running {
             log.flush().await;
         }
         drop(self.state);
-        let _ = self.recorder.await;
+        let _ = self.state_writer.await;
     }
 }
 
@@ -72,7 +73,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     let store = Store::open(&config.db.path)
         .with_context(|| format!("opening database {}", config.db.path.display()))?;
     let vendors = Arc::new(Vendors::builtin().context("loading vendor profiles")?);
-    let (recorder, recorder_task) = FetchRecorder::start(store.clone());
+    let (states, state_writer) = DeviceStates::start(store.clone(), config.state_flush_interval);
     let pruner = config
         .fetch_retention
         .0
@@ -87,7 +88,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         })
         .transpose()?;
     let reopener = access_log.clone().map(reopen_on_hangup).transpose()?;
-    let mut state = app_state(config, store, vendors, recorder);
+    let mut state = app_state(config, store, vendors, states);
     state.access_log = access_log;
     let bound = Bound::bind(config).await?;
     let (phone_addr, admin_addr) = (bound.phone.local_addr()?, bound.admin.local_addr()?);
@@ -105,7 +106,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         state,
         trigger,
         listeners,
-        recorder: recorder_task,
+        state_writer,
         pruner,
         reopener,
         _lock: lock,
@@ -127,14 +128,15 @@ fn app_state(
     config: &ServeConfig,
     store: Store,
     vendors: Arc<Vendors>,
-    recorder: FetchRecorder,
+    states: Arc<DeviceStates>,
 ) -> AppState {
     let public_url = config
         .public_url
         .clone()
         .map(|u| u.trim_end_matches('/').to_owned());
-    let services = Services::new(store, vendors.clone(), public_url.clone());
-    let phone = PhoneData::new(&services, recorder, phone_cache::DEFAULT_BUDGET);
+    let services =
+        Services::new(store, vendors.clone(), public_url.clone()).with_states(states.clone());
+    let phone = PhoneData::new(&services, states, phone_cache::DEFAULT_BUDGET);
     AppState {
         services,
         metrics: Arc::new(Metrics::new(&vendors)),

@@ -43,12 +43,13 @@ pub async fn load(services: &Services, actor: &Actor, mac: &str) -> ServiceResul
         }
         Err(e) => return Err(ServiceError::Invalid(e)),
     };
-    let bundle = services
+    let mut bundle = services
         .store
         .read(move |c| devices::bundle(c, &mac))
         .await?
         .ok_or(ServiceError::NotFound("device"))?;
     actor.require_tenant(&bundle.tenant)?;
+    services.refresh_fetch_state(&mut bundle.device);
     Ok(bundle)
 }
 
@@ -124,7 +125,8 @@ pub async fn summaries(
         .await?;
     found
         .into_iter()
-        .map(|(bundle, (fetched, uploads))| {
+        .map(|(mut bundle, (fetched, uploads))| {
+            services.refresh_fetch_state(&mut bundle.device);
             let vendor = vendor_of(&vendors, &bundle.device)?;
             let status = status_of(vendor, &bundle, &fetched, &uploads);
             Ok(DeviceSummary {
@@ -446,6 +448,9 @@ pub async fn page(
     let more = limit.is_some_and(|n| found.len() > n as usize);
     let mut found = found;
     found.truncate(limit.map_or(usize::MAX, |n| n as usize));
+    for bundle in &mut found {
+        services.refresh_fetch_state(&mut bundle.device);
+    }
     Ok((found, more))
 }
 
@@ -507,16 +512,18 @@ pub async fn upload(
         .ok_or(ServiceError::NotFound("upload"))
 }
 
-/// The latest fetches of the phone, newest first.
-pub async fn fetch_history(
+/// The latest events of the phone (first fetch, changes, new versions, refusals), newest
+/// first.
+pub async fn history(
     services: &Services,
     bundle: &DeviceBundle,
     limit: u32,
-) -> ServiceResult<Vec<crate::domain::fetch::FetchView>> {
+) -> ServiceResult<Vec<crate::domain::history::EventView>> {
     let mac = bundle.device.mac.lower12();
+    let tenant_id = bundle.device.tenant_id;
     Ok(services
         .store
-        .read(move |c| crate::store::fetches::latest(c, Some(&mac), limit))
+        .read(move |c| crate::store::history::of_device(c, &mac, tenant_id, limit))
         .await?)
 }
 

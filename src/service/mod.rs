@@ -20,6 +20,7 @@ pub mod users;
 
 use std::sync::Arc;
 
+use crate::domain::Device;
 use crate::profile::Vendors;
 use crate::store::Store;
 
@@ -34,6 +35,8 @@ pub struct Services {
     pub vendors: Arc<Vendors>,
     /// The URL phones reach deskprov at, when set (previews write it into files).
     pub public_url: Option<String>,
+    /// The devices' fetch states, when this process serves phones.
+    pub states: Option<Arc<phone::DeviceStates>>,
 }
 
 impl Services {
@@ -43,6 +46,31 @@ impl Services {
             store,
             vendors,
             public_url,
+            states: None,
+        }
+    }
+
+    /// These services, showing what phones did from `states` (the store's copy of it lags by
+    /// up to the state flush interval).
+    pub fn with_states(mut self, states: Arc<phone::DeviceStates>) -> Self {
+        self.states = Some(states);
+        self
+    }
+
+    /// Brings `device`'s fetch columns up to what its phone did since they were written.
+    pub(crate) fn refresh_fetch_state(&self, device: &mut Device) {
+        let Some(seen) = self.states.as_ref().and_then(|s| s.last_seen(device.id)) else {
+            return;
+        };
+        if seen.last_fetch_at > device.last_fetch_at {
+            device.last_fetch_at = seen.last_fetch_at;
+            device.last_ip = seen.last_ip.map(|ip| ip.to_string());
+            if seen.model.is_some() {
+                device.seen_model = seen.model.as_deref().map(str::to_owned);
+            }
+            if seen.firmware.is_some() {
+                device.seen_firmware = seen.firmware.as_deref().map(str::to_owned);
+            }
         }
     }
 }

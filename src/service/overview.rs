@@ -1,16 +1,16 @@
 //! The dashboard's view of everything an actor may see: tenants, devices by status, the
-//! latest requests and refusals.
+//! latest events and refusals.
 
 use super::devices::{DeviceSummary, summaries};
 use super::{ServiceResult, Services};
 use crate::domain::Actor;
-use crate::domain::fetch::{FetchScope, FetchView};
+use crate::domain::history::{EventView, HistoryScope};
 use crate::domain::tenant::TenantSummary;
 use chrono::Utc;
 
 use crate::domain::{DeviceStatus, device_status};
 use crate::profile::provision::config_current;
-use crate::store::{devices, fetches, uploads};
+use crate::store::{devices, history, uploads};
 
 /// What the dashboard shows.
 #[derive(Debug, Clone)]
@@ -19,10 +19,11 @@ pub struct Overview {
     pub tenants: Vec<TenantSummary>,
     /// Every device with its owner and status.
     pub devices: Vec<DeviceSummary>,
-    /// The latest phone requests, newest first.
-    pub fetches: Vec<FetchView>,
+    /// The latest events of phones (first fetches, changes, new versions, refusals), newest
+    /// first.
+    pub events: Vec<EventView>,
     /// The latest refused phone requests and bans, newest first.
-    pub refused: Vec<FetchView>,
+    pub refused: Vec<EventView>,
 }
 
 /// The overview for `actor`, with at most `latest` requests in each list.
@@ -30,27 +31,27 @@ pub async fn overview(services: &Services, actor: &Actor, latest: u32) -> Servic
     let scope = actor.tenant_id;
     let tenants = super::tenants::summaries(services, actor).await?;
     let devices = summaries(services, scope, None).await?;
-    let (fetches, refused) = services
+    let (events, refused) = services
         .store
         .read(move |c| {
-            let all = FetchScope {
+            let all = HistoryScope {
                 tenant_id: scope,
                 refused_only: false,
             };
-            let refused = FetchScope {
+            let refused = HistoryScope {
                 refused_only: true,
                 ..all
             };
             Ok((
-                fetches::recent(c, all, latest)?,
-                fetches::recent(c, refused, latest)?,
+                history::recent(c, all, latest)?,
+                history::recent(c, refused, latest)?,
             ))
         })
         .await?;
     Ok(Overview {
         tenants,
         devices,
-        fetches,
+        events,
         refused,
     })
 }

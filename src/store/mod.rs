@@ -8,13 +8,13 @@
 pub mod aliases;
 pub mod audit;
 pub mod backup;
+pub mod device_state;
 pub mod devices;
-pub mod fetches;
+pub mod history;
 pub mod keys;
 pub mod lock;
 pub mod migrations;
 pub mod pruner;
-pub mod recorder;
 pub mod sessions;
 pub mod sip_usernames;
 pub mod sites;

@@ -1,21 +1,21 @@
-//! Deletes fetch records older than the retention in the background, so the table does not grow
-//! without end: at start, then every [`PRUNE_EVERY`], a chunk per transaction so that the fetch
-//! records and admin changes waiting on the writer get their turn in between.
+//! Deletes device events older than the retention in the background, so the table does not grow
+//! without end: at start, then every [`PRUNE_EVERY`], a chunk per transaction so that the phone
+//! path's writes and admin changes waiting on the writer get their turn in between.
 
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use tokio::task::JoinHandle;
 
-use super::{Store, fetches};
+use super::{Store, history};
 
-/// How often old fetch records are looked for.
+/// How often old events are looked for.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-/// Most records deleted in one transaction.
+/// Most events deleted in one transaction.
 const CHUNK: u32 = 10_000;
 
-/// Starts deleting fetch records older than `keep`.
+/// Starts deleting events older than `keep`.
 pub fn start(store: Store, keep: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(PRUNE_EVERY);
@@ -32,12 +32,12 @@ async fn prune_all(store: &Store, keep: Duration) {
     loop {
         // Not a change a phone's file depends on: the generation stays.
         let chunk = store
-            .write_tracked(move |tx| Ok((fetches::prune(tx, before, CHUNK)?, false)))
+            .write_tracked(move |tx| Ok((history::prune(tx, before, CHUNK)?, false)))
             .await;
         let n = match chunk {
             Ok(n) => n,
             Err(e) => {
-                tracing::error!(error = %e, "could not delete old fetch records");
+                tracing::error!(error = %e, "could not delete old device events");
                 return;
             }
         };
@@ -47,6 +47,6 @@ async fn prune_all(store: &Store, keep: Duration) {
         }
     }
     if deleted > 0 {
-        tracing::info!(deleted, before = %before.to_rfc3339(), "deleted old fetch records");
+        tracing::info!(deleted, before = %before.to_rfc3339(), "deleted old device events");
     }
 }

@@ -54,6 +54,7 @@ pub fn loopback_config(db: PathBuf) -> ServeConfig {
         max_connections_per_source: 256,
         fetch_retention: Retention(Some(std::time::Duration::from_secs(90 * 86_400))),
         access_log: deskprov::config::AccessLogTarget(None),
+        state_flush_interval: std::time::Duration::from_secs(60),
         demo: false,
         log_format: LogFormat::Text,
     }
@@ -419,24 +420,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The `(status, result)` of every recorded phone request, oldest first, once there are `n`
-/// (the recorder writes in batches). Panics if there never are.
-pub async fn recorded_results(app: &TestApp, n: usize) -> Vec<(u16, String)> {
-    let mut recorded = Vec::new();
-    for _ in 0..100 {
-        recorded = app
-            .store()
-            .read(|c| {
-                let mut stmt = c.prepare("SELECT status, result FROM fetches ORDER BY id")?;
-                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                Ok(rows.collect::<Result<Vec<_>, _>>()?)
-            })
-            .await
-            .unwrap();
-        if recorded.len() >= n {
-            return recorded;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{n} fetch records never came: {recorded:?}");
+/// The `(kind, status, result)` of every event in the devices' history, oldest first. Events
+/// are written before the phone gets its answer: no waiting.
+pub async fn recorded_events(app: &TestApp) -> Vec<(String, u16, String)> {
+    app.store()
+        .read(|c| {
+            let mut stmt =
+                c.prepare("SELECT kind, status, result FROM device_events ORDER BY id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+        .unwrap()
 }

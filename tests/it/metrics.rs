@@ -204,7 +204,7 @@ async fn metrics_count_requests_misses_bans_and_devices_by_status() {
     );
     assert_eq!(get(r#"deskprov_devices{status="enrollment_expired"}"#), 1.0);
     assert_eq!(get("deskprov_db_errors_total"), 0.0);
-    assert_eq!(get("deskprov_fetch_records_dropped_total"), 0.0);
+    assert_eq!(get("deskprov_device_state_write_failures_total"), 0.0);
     assert_eq!(get(r#"deskprov_build_info{version="0.1.0"}"#), 1.0);
     // The same statuses the API shows.
     for (mac, status) in [

@@ -169,25 +169,24 @@ async fn credential_refusals_are_recorded_by_reason() {
         app.phone_request(FILE, Some(YEALINK_UA), &[("authorization", header)])
             .await;
     }
-    // Each md5_challenge is a request without credentials.
-    let results: Vec<String> = recorded_results(&app, 10)
+    // Each md5_challenge is a request without credentials: the first step of every Digest
+    // exchange, not history. The first success binds; every refusal after it is kept.
+    let events: Vec<(String, String)> = recorded_events(&app)
         .await
         .into_iter()
-        .map(|(_, result)| result)
+        .map(|(kind, _, result)| (kind, result))
         .collect();
+    let event = |kind: &str, result: &str| (kind.to_owned(), result.to_owned());
     assert_eq!(
-        results,
+        events,
         [
-            "credentials_required",
-            "credentials_required",
-            "credentials_required",
-            "credentials_required",
-            "served",
-            "credentials_replayed",
-            "credentials_unsupported",
-            "credentials_wrong_password",
-            "credentials_wrong_username",
-            "credentials_wrong_uri",
+            event("first_fetch", "served"),
+            event("new_version", "served"),
+            event("refused", "credentials_replayed"),
+            event("refused", "credentials_unsupported"),
+            event("refused", "credentials_wrong_password"),
+            event("refused", "credentials_wrong_username"),
+            event("refused", "credentials_wrong_uri"),
         ]
     );
 }

@@ -217,7 +217,7 @@ async fn common_files_hold_no_secrets() {
 }
 
 #[tokio::test]
-async fn fetches_are_recorded_and_bind_the_device() {
+async fn a_first_fetch_binds_the_device_and_starts_its_history() {
     let mut app = TestApp::spawn().await;
     app.john_with_phone().await;
     assert_eq!(
@@ -230,35 +230,38 @@ async fn fetches_are_recorded_and_bind_the_device() {
         app.phone_get("001565000001.cfg", None).await.status(),
         StatusCode::NOT_FOUND
     );
-    // The writer batches; wait for it instead of sleeping blindly.
-    let mut recorded = Vec::new();
-    for _ in 0..100 {
-        recorded = app
-            .store()
-            .read(|c| {
-                let mut stmt = c.prepare("SELECT file, status, result, ua, mac, model, firmware FROM fetches ORDER BY id")?;
-                let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u16>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, Option<String>>(4)?, r.get::<_, Option<String>>(5)?, r.get::<_, Option<String>>(6)?)))?;
-                Ok(rows.collect::<Result<Vec<_>, _>>()?)
-            })
-            .await
-            .unwrap();
-        if recorded.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(recorded.len(), 2, "{recorded:?}");
-    assert_eq!(recorded[0].0, "001565aabbcc.cfg");
-    assert_eq!((recorded[0].1, recorded[0].2.as_str()), (200, "served"));
-    assert_eq!(recorded[0].3.as_deref(), Some(YEALINK_UA));
+    // Written before each answer: no waiting.
+    let history = app
+        .store()
+        .read(|c| {
+            let mut stmt = c.prepare("SELECT kind, file, status, result, ua, mac, tenant_id IS NOT NULL FROM device_events ORDER BY id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u16>(2)?, r.get::<_, String>(3)?, r.get::<_, Option<String>>(4)?, r.get::<_, Option<String>>(5)?, r.get::<_, bool>(6)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = history.iter().map(|e| e.0.as_str()).collect();
     assert_eq!(
-        (recorded[0].5.as_deref(), recorded[0].6.as_deref()),
-        (Some("T46U"), Some("108.86.0.45"))
+        kinds,
+        ["first_fetch", "new_version", "refused"],
+        "{history:?}"
     );
+    assert_eq!(history[0].1, "001565aabbcc.cfg");
+    assert_eq!((history[0].2, history[0].3.as_str()), (200, "served"));
+    assert_eq!(history[0].4.as_deref(), Some(YEALINK_UA));
+    assert!(history[0].6, "a known device's event names its tenant");
     assert_eq!(
-        (recorded[1].1, recorded[1].2.as_str()),
-        (404, "unknown_device")
+        (
+            history[2].2,
+            history[2].3.as_str(),
+            history[2].5.as_deref(),
+            history[2].6
+        ),
+        (404, "unknown_device", Some("001565000001"), false)
     );
+    // The same fetch again changes nothing worth an event.
+    app.phone_get("001565aabbcc.cfg", Some(YEALINK_UA)).await;
+    assert_eq!(crate::helpers::recorded_events(&app).await.len(), 3);
 
     let (_, device) = app.get("/devices/00:15:65:aa:bb:cc").await;
     assert_eq!(device["status"], "provisioned", "{device}");
@@ -486,14 +489,20 @@ async fn user_agents_are_stored_cut_to_a_bounded_length() {
     app.stop().await;
     let conn = rusqlite::Connection::open(&app.db).unwrap();
     let stored: String = conn
-        .query_row("SELECT ua FROM fetches ORDER BY id DESC LIMIT 1", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT ua FROM device_events WHERE kind = 'first_fetch'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(
         stored.chars().count(),
-        deskprov::domain::fetch::MAX_STORED_UA
+        deskprov::domain::history::MAX_STORED_UA
     );
+    let seen: String = conn
+        .query_row("SELECT seen_ua FROM devices", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(seen, stored, "the device keeps it cut the same way");
     assert!(
         stored.starts_with("<script>"),
         "stored as sent (escaped wherever shown)"

@@ -1,37 +1,33 @@
-//! Fetch records older than the retention are deleted in the background; newer ones stay.
+//! Device events older than the retention are deleted in the background; newer ones stay.
 
-use deskprov::domain::fetch::FetchRecord;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use deskprov::config::Retention;
+use deskprov::domain::history::{Event, HistoryScope};
 use deskprov::store::Store;
-use deskprov::store::fetches;
+use deskprov::store::history;
 
 use crate::helpers::TestApp;
 
-fn record(days_ago: i64, file: &str) -> FetchRecord {
-    FetchRecord {
+fn event(days_ago: i64, file: &str) -> Event {
+    Event {
         at: Utc::now() - TimeDelta::days(days_ago),
-        ip: "192.0.2.10".into(),
-        ua: None,
+        kind: "refused",
+        tenant_id: None,
         mac: Some("001565aabbcc".into()),
-        vendor: None,
-        model: None,
-        firmware: None,
+        ip: "192.0.2.10".into(),
+        user_agent: None,
         file: file.into(),
         status: 404,
         result: "unknown_device",
-        device_id: None,
-        body_hash: None,
-        server_url: "http://prov.test".into(),
-        cert_fingerprint: None,
+        detail: None,
     }
 }
 
 fn files(store: &Store) -> Vec<String> {
     let mut files: Vec<String> = store
-        .read_blocking(|c| fetches::latest(c, None, 100))
+        .read_blocking(|c| history::recent(c, HistoryScope::default(), 100))
         .unwrap()
         .into_iter()
         .map(|f| f.file)
@@ -41,20 +37,20 @@ fn files(store: &Store) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn fetch_records_older_than_the_retention_are_deleted_and_newer_ones_kept() {
+async fn events_older_than_the_retention_are_deleted_and_newer_ones_kept() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("deskprov.db");
     {
         let store = Store::open(&db).unwrap();
-        // Written in the order they were made, as the recorder does.
-        let records = [
-            record(400, "old-a.cfg"),
-            record(31, "old-b.cfg"),
-            record(29, "new-a.cfg"),
-            record(0, "new-b.cfg"),
+        // Written in the order they were made, as the state writer does.
+        let events = [
+            event(400, "old-a.cfg"),
+            event(31, "old-b.cfg"),
+            event(29, "new-a.cfg"),
+            event(0, "new-b.cfg"),
         ];
         store
-            .write_blocking(|tx| fetches::record_batch(tx, &records))
+            .write_blocking(|tx| history::append(tx, &events))
             .unwrap();
     }
     let app = TestApp::spawn_with(|c| {
@@ -70,22 +66,22 @@ async fn fetch_records_older_than_the_retention_are_deleted_and_newer_ones_kept(
 }
 
 #[tokio::test]
-async fn deleting_old_fetch_records_takes_as_many_transactions_as_it_needs() {
+async fn deleting_old_events_takes_as_many_transactions_as_it_needs() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("deskprov.db")).unwrap();
-    let old: Vec<FetchRecord> = (0..25).map(|i| record(100, &format!("{i}.cfg"))).collect();
-    let new = [record(1, "new.cfg")];
+    let old: Vec<Event> = (0..25).map(|i| event(100, &format!("{i}.cfg"))).collect();
+    let new = [event(1, "new.cfg")];
     store
         .write_blocking(|tx| {
-            fetches::record_batch(tx, &old)?;
-            fetches::record_batch(tx, &new)
+            history::append(tx, &old)?;
+            history::append(tx, &new)
         })
         .unwrap();
     let before = Utc::now() - TimeDelta::days(30);
     let mut chunks = Vec::new();
     loop {
         let n = store
-            .write_blocking(|tx| fetches::prune(tx, before, 10))
+            .write_blocking(|tx| history::prune(tx, before, 10))
             .unwrap();
         chunks.push(n);
         if n < 10 {

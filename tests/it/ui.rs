@@ -468,7 +468,9 @@ async fn an_admin_sets_up_a_user_and_a_phone_in_the_browser() {
     let details = browser.text("#details").await;
     assert!(details.contains("T46U"), "{details}");
     assert!(details.contains("108.86.0.45"), "{details}");
-    assert!(browser.text("#fetches").await.contains("001565aabbcc.cfg"));
+    let history = browser.text("#history").await;
+    assert!(history.contains("First fetch"), "{history}");
+    assert!(history.contains("001565aabbcc.cfg"), "{history}");
     let source = browser.client.source().await.unwrap();
     assert!(
         source.contains("account.1.password = "),
@@ -481,7 +483,7 @@ async fn an_admin_sets_up_a_user_and_a_phone_in_the_browser() {
     // The dashboard counts it; the audit log names the token, newest first.
     browser.go("/ui/").await;
     assert!(browser.text("#status-provisioned").await.starts_with('1'));
-    assert!(browser.text("#fetches").await.contains("001565aabbcc.cfg"));
+    assert!(browser.text("#events").await.contains("001565aabbcc.cfg"));
     browser.shot("dashboard", 1280).await;
     browser.go("/ui/audit?tenant=testsite.com").await;
     let first_row = browser.text("#audit-list tbody tr:first-child").await;
@@ -963,7 +965,7 @@ async fn refusals_reach_the_dashboard_and_reopen_and_deletes_work_from_forms() {
     assert!(refused.contains("001565000001.cfg"), "{refused}");
     assert!(refused.contains("404 unknown_device"), "{refused}");
     assert!(!refused.contains("200 served"), "{refused}");
-    assert!(from_id(&html, "fetches").contains("200 served"));
+    assert!(from_id(&html, "events").contains("200 served"));
     assert!(from_id(&html, "status-provisioned").starts_with("id=\"status-provisioned\"><b>1</b>"));
 
     // Re-open enrollment: the binding is forgotten, the phone awaits its first fetch again.

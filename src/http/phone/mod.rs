@@ -19,7 +19,8 @@ pub use bans::{BanList, BanPolicy};
 pub use gate::constant_time_eq;
 
 use crate::domain::device::DeviceBundle;
-use crate::domain::fetch::FetchRecord;
+use crate::domain::device_state::Answer;
+use crate::service::phone::Seen;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -65,7 +66,8 @@ struct Fetch {
     file: String,
     mac: Option<String>,
     vendor: Option<String>,
-    device_id: Option<i64>,
+    /// The known device the path names, once found (before its gate).
+    device: Option<Arc<DeviceBundle>>,
     /// The client certificate of the connection, if any.
     cert: Option<Arc<PeerCert>>,
     /// The Authorization header, for Digest/Basic.
@@ -141,7 +143,7 @@ async fn handle(state: AppState, ip: IpAddr, request: Request<Body>) -> Response
         file: path.trim_start_matches('/').chars().take(128).collect(),
         mac: None,
         vendor: None,
-        device_id: None,
+        device: None,
         cert: parts.extensions.get::<Arc<PeerCert>>().cloned(),
         authorization: headers
             .get(header::AUTHORIZATION)
@@ -179,7 +181,7 @@ async fn handle(state: AppState, ip: IpAddr, request: Request<Body>) -> Response
     if let Some(log) = &state.access_log {
         log_access(log, &fetch, &path, parts.version, &response, started);
     }
-    record(&state, fetch, &outcome, response.status(), started);
+    record(&state, fetch, &outcome, response.status(), started).await;
     response
 }
 
@@ -291,12 +293,12 @@ async fn gated_device<'m, M: Matched>(
         Err(e) => return Err(Outcome::Failed(e.to_string())),
     };
     fetch.vendor = Some(bundle.device.vendor.clone());
+    fetch.device = Some(bundle.clone());
     device_gate(&bundle, key, fetch, &state.authenticator).map_err(Outcome::Missed)?;
     let matched = matches
         .iter()
         .find(|m| m.vendor().id() == bundle.device.vendor)
         .ok_or(Outcome::Missed(Miss::VendorMismatch))?;
-    fetch.device_id = Some(bundle.device.id);
     Ok((bundle, matched))
 }
 
@@ -473,15 +475,23 @@ async fn serve_common(
     }
 }
 
-fn record(state: &AppState, fetch: Fetch, outcome: &Outcome, status: StatusCode, started: Instant) {
-    let (result, body_hash) = match outcome {
+/// Counts, logs and keeps what the request did: its device's state, and the events it made
+/// (waiting until those are written).
+async fn record(
+    state: &AppState,
+    fetch: Fetch,
+    outcome: &Outcome,
+    status: StatusCode,
+    started: Instant,
+) {
+    let (result, answer, body_hash) = match outcome {
         Outcome::Served(r) if status == StatusCode::NOT_MODIFIED => {
-            ("not_modified", Some(r.etag.clone()))
+            ("not_modified", Answer::NotModified, Some(r.etag.as_str()))
         }
-        Outcome::Served(r) => ("served", Some(r.etag.clone())),
-        Outcome::Stored => ("uploaded", None),
-        Outcome::Missed(miss) => (miss.as_str(), None),
-        Outcome::Failed(_) => ("error", None),
+        Outcome::Served(r) => ("served", Answer::Served, Some(r.etag.as_str())),
+        Outcome::Stored => ("uploaded", Answer::Uploaded, None),
+        Outcome::Missed(miss) => (miss.as_str(), Answer::Refused, None),
+        Outcome::Failed(_) => ("error", Answer::Failed, None),
     };
     let took = started.elapsed();
     state
@@ -495,27 +505,42 @@ fn record(state: &AppState, fetch: Fetch, outcome: &Outcome, status: StatusCode,
         u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
     );
     tracing::debug!(target: ACCESS_TARGET, "phone request");
-    if let Outcome::Missed(miss) = outcome {
-        count_miss(state, &fetch, *miss);
-    }
-    let served = matches!(outcome, Outcome::Served(_));
     let ua = fetch.ua_info.as_ref();
-    state.phone.record(FetchRecord {
+    let seen = Seen {
         at: Utc::now(),
-        ip: fetch.ip.to_string(),
-        ua: fetch.ua,
-        mac: fetch.mac,
-        vendor: fetch.vendor,
-        model: ua.and_then(|u| u.model.clone()),
-        firmware: ua.and_then(|u| u.firmware.clone()),
-        file: fetch.file,
+        ip: fetch.ip,
+        user_agent: fetch.ua.as_deref(),
+        model: ua.and_then(|u| u.model.as_deref()),
+        firmware: ua.and_then(|u| u.firmware.as_deref()),
+        mac: fetch.mac.as_deref(),
+        file: &fetch.file,
         status: status.as_u16(),
         result,
-        device_id: fetch.device_id.filter(|_| served),
-        body_hash: body_hash.filter(|_| served),
-        server_url: fetch.server_url,
-        cert_fingerprint: fetch.cert.as_ref().map(|c| c.fingerprint.clone()),
-    });
+        answer,
+        body_hash,
+        server_url: &fetch.server_url,
+        cert: fetch.cert.as_ref().map(|c| c.fingerprint.as_str()),
+        // A known device's refusals are its history, but the first step of every Digest
+        // exchange; a request naming no device is history when it counts toward a ban.
+        noteworthy: match outcome {
+            Outcome::Missed(miss) => {
+                miss.counts() || (fetch.device.is_some() && *miss != Miss::NoCredentials)
+            }
+            Outcome::Failed(_) => true,
+            Outcome::Served(_) | Outcome::Stored => false,
+        },
+    };
+    let banned = match outcome {
+        Outcome::Missed(miss) => count_miss(state, &fetch, *miss),
+        _ => false,
+    };
+    let states = state.phone.states();
+    states
+        .observe(fetch.device.as_deref().map(|b| &b.device), &seen)
+        .await;
+    if banned {
+        states.record_ban(&seen).await;
+    }
 }
 
 /// Target of the log lines fail2ban reads (format documented in docs/security.md).
@@ -533,11 +558,12 @@ fn refuse_banned(state: &AppState, fetch: &Fetch) -> bool {
     true
 }
 
-/// Logs a miss in the fail2ban format and counts it; logs the ban it may start.
-fn count_miss(state: &AppState, fetch: &Fetch, miss: Miss) {
+/// Logs a miss in the fail2ban format and counts it; logs the ban it may start, and says
+/// whether it started one.
+fn count_miss(state: &AppState, fetch: &Fetch, miss: Miss) -> bool {
     if !miss.counts() {
         tracing::debug!(ip = %fetch.ip, file = %fetch.file, reason = miss.as_str(), "phone request refused, not counted toward a ban");
-        return;
+        return false;
     }
     // The file name is printed only when it is a plain name: request text stays out of logs.
     let file = if plain_name(&fetch.file) {
@@ -560,7 +586,9 @@ fn count_miss(state: &AppState, fetch: &Fetch, miss: Miss) {
             policy.window.as_secs(),
             policy.ban_for.as_secs()
         );
+        return true;
     }
+    false
 }
 
 /// How misses on per-device paths are answered right now: a challenge as soon as any tenant

@@ -1,4 +1,4 @@
-//! The dashboard: tenants with their counts, devices by status, the latest fetches, and the
+//! The dashboard: tenants with their counts, devices by status, the latest phone events, and the
 //! latest refused requests and bans.
 
 use askama::Template;
@@ -7,7 +7,7 @@ use axum::response::Response;
 
 use super::error::PageResult;
 use super::session::UiSession;
-use super::{Done, FetchRow, Layout, page};
+use super::{Done, EventRow, Layout, page};
 use crate::domain::DeviceStatus;
 use crate::http::AppState;
 use crate::service::devices::DeviceSummary;
@@ -48,8 +48,8 @@ struct DashboardPage {
     statuses: Vec<StatusCount>,
     total: usize,
     devices: Vec<DeviceRow>,
-    fetches: Vec<FetchRow>,
-    refused: Vec<FetchRow>,
+    events: Vec<EventRow>,
+    refused: Vec<EventRow>,
 }
 
 fn label(status: DeviceStatus) -> &'static str {
@@ -118,14 +118,14 @@ pub(super) async fn show(
             count: devices.iter().filter(|d| d.status == s).count(),
         })
         .collect();
-    let (fetches, refused) = (overview.fetches, overview.refused);
+    let (events, refused) = (overview.events, overview.refused);
     page(&DashboardPage {
         layout,
         tenants,
         statuses,
         total: devices.len(),
         devices: device_rows(&state, devices),
-        fetches: fetches.into_iter().map(FetchRow::from).collect(),
-        refused: refused.into_iter().map(FetchRow::from).collect(),
+        events: events.into_iter().map(EventRow::from).collect(),
+        refused: refused.into_iter().map(EventRow::from).collect(),
     })
 }

@@ -1,5 +1,5 @@
 //! Registering a phone (the installer's page) and one device: line map, what the phone said,
-//! its fetches, enrollment, and each file it gets with secrets masked.
+//! its history, enrollment, and each file it gets with secrets masked.
 
 use crate::domain::tenant::Tenant;
 use askama::Template;
@@ -13,7 +13,7 @@ use serde_json::json;
 use super::error::PageResult;
 use super::form::{Choice, Field, given, place_error, rule_of};
 use super::session::{Posted, UiSession};
-use super::{Done, FetchRow, Layout, page, page_with, see_other, short_time};
+use super::{Done, EventRow, Layout, page, page_with, see_other, short_time};
 use crate::domain::device::{Device, DeviceBundle, DeviceDraft, DevicePatch};
 use crate::domain::line_plan::{AccountKind, SipAccount};
 use crate::domain::{DeviceStatus, LinePlan, RuleError};
@@ -357,7 +357,7 @@ struct DevicePage {
     lines: Vec<LineRow>,
     overflow: Vec<LineRow>,
     summary: String,
-    fetches: Vec<FetchRow>,
+    events: Vec<EventRow>,
     files: Vec<FilePreview>,
     show_files: bool,
     just_registered: bool,
@@ -418,7 +418,7 @@ pub(super) async fn show(
     let plan = line_plan(&bundle, vendor);
     let status = status(&state.services, &bundle).await?;
     let d = &bundle.device;
-    let recent = crate::service::devices::fetch_history(&state.services, &bundle, 20).await?;
+    let recent = crate::service::devices::history(&state.services, &bundle, 20).await?;
     let show_files = session.caller.is_admin();
     let files = if show_files {
         file_previews(&state.services, &session.caller.actor, &bundle).await?
@@ -449,7 +449,7 @@ pub(super) async fn show(
         lines: plan.lines.iter().map(|l| row(l.line, &l.account)).collect(),
         overflow: plan.overflow.iter().map(|a| row(0, a)).collect(),
         summary: line_summary(&plan),
-        fetches: recent.into_iter().map(FetchRow::from).collect(),
+        events: recent.into_iter().map(EventRow::from).collect(),
         files,
         show_files,
         just_registered: done.done.as_deref() == Some("registered"),

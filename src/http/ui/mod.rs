@@ -200,11 +200,13 @@ pub fn short_time(stored: &str) -> String {
     }
 }
 
-/// A fetch record as the pages list it.
+/// A phone event as the pages list it.
 #[derive(Debug, Clone)]
-pub struct FetchRow {
+pub struct EventRow {
     /// When.
     pub at: String,
+    /// What happened, in words.
+    pub event: &'static str,
     /// Source address.
     pub ip: String,
     /// MAC (lower12), when the path carried one.
@@ -217,22 +219,41 @@ pub struct FetchRow {
     pub result: String,
     /// Whether the result means the phone got the file.
     pub granted: bool,
+    /// What it was before, or the version's hash.
+    pub detail: String,
     /// User-Agent, cut for display.
     pub ua: String,
 }
 
-impl From<crate::domain::fetch::FetchView> for FetchRow {
-    fn from(f: crate::domain::fetch::FetchView) -> Self {
-        let granted = crate::domain::fetch::GRANTED_RESULTS.contains(&f.result.as_str());
+/// An event kind in words.
+fn event_words(kind: &str) -> &'static str {
+    match kind {
+        "first_fetch" => "First fetch",
+        "address" => "New address",
+        "user_agent" => "New User-Agent",
+        "model" => "New model",
+        "firmware" => "New firmware",
+        "new_version" => "New version fetched",
+        "refused" => "Refused",
+        "ban" => "Source banned",
+        _ => "Other",
+    }
+}
+
+impl From<crate::domain::history::EventView> for EventRow {
+    fn from(e: crate::domain::history::EventView) -> Self {
+        let granted = !crate::domain::history::REFUSAL_KINDS.contains(&e.kind.as_str());
         Self {
-            at: short_time(&f.at),
-            ip: f.ip,
-            mac: f.mac,
-            file: f.file,
-            status: f.status,
+            at: short_time(&e.at),
+            event: event_words(&e.kind),
+            ip: e.ip,
+            mac: e.mac,
+            file: e.file,
+            status: e.status,
             granted,
-            result: f.result,
-            ua: f.ua.unwrap_or_default().chars().take(80).collect(),
+            result: e.result,
+            detail: e.detail.unwrap_or_default(),
+            ua: e.ua.unwrap_or_default().chars().take(80).collect(),
         }
     }
 }

@@ -1,37 +1,42 @@
 //! What the phone path reads and writes: devices, tenants and rendered files kept in memory
-//! between requests ([`PhoneCache`]), phones' uploads, and fetch records written off the hot
-//! path. The HTTP side (src/http/phone) matches, gates and answers; it reaches the data only
+//! between requests ([`PhoneCache`]), phones' uploads, and every device's fetch state
+//! ([`DeviceStates`]). The HTTP side (src/http/phone) matches, gates and answers; it reaches the data only
 //! through [`PhoneData`].
 
 pub mod cache;
+pub mod states;
 
 use std::sync::Arc;
 
 use super::{ServiceResult, Services};
-use crate::domain::fetch::FetchRecord;
-use crate::store::recorder::FetchRecorder;
 use crate::store::{Store, uploads};
 
 pub use cache::{FileKey, PhoneCache};
+pub use states::{DeviceStates, Seen};
 
-/// The phone path's data: its cache, uploads and the fetch-record writer. Cheap to share.
+/// The phone path's data: its cache, uploads and the devices' fetch states. Cheap to share.
 pub struct PhoneData {
     cache: Arc<PhoneCache>,
-    recorder: FetchRecorder,
+    states: Arc<DeviceStates>,
     store: Store,
 }
 
 impl PhoneData {
-    /// The phone path's data over `services`' store, recording fetches with `recorder`; the
+    /// The phone path's data over `services`' store, keeping fetch states in `states`; the
     /// cache holds at most `budget` bytes and notices changes made by other processes.
-    pub fn new(services: &Services, recorder: FetchRecorder, budget: usize) -> Self {
+    pub fn new(services: &Services, states: Arc<DeviceStates>, budget: usize) -> Self {
         let cache = Arc::new(PhoneCache::new(services.store.clone(), budget));
         cache.watch_external_changes();
         Self {
             cache,
-            recorder,
+            states,
             store: services.store.clone(),
         }
+    }
+
+    /// Every device's fetch state.
+    pub fn states(&self) -> &DeviceStates {
+        &self.states
     }
 
     /// Devices, tenants and rendered files kept between requests.
@@ -60,16 +65,5 @@ impl PhoneData {
             .store
             .write(move |tx| uploads::save(tx, device_id, &name, &body))
             .await?)
-    }
-
-    /// Queues a fetch record for the batch writer; never waits (a full queue drops it, and
-    /// the drop is counted).
-    pub fn record(&self, record: FetchRecord) {
-        self.recorder.record(record);
-    }
-
-    /// Fetch records dropped because the writer fell behind.
-    pub fn dropped_records(&self) -> u64 {
-        self.recorder.dropped()
     }
 }

@@ -1,0 +1,418 @@
+//! Every device's fetch state, kept in memory ([`DeviceState`]), and its writer.
+//!
+//! A fetch updates the device's state under a lock and returns. What an admin or a security
+//! rule depends on (the first fetch and its binding, a new address, User-Agent, model or
+//! firmware, a refusal, a configuration version fetched for the first time) is written before
+//! the phone gets its answer: the request waits for the writer, which commits whatever is
+//! queued in one transaction (so a boot storm's first fetches share their commits). Everything
+//! else (the last fetch time, the counts) is written at most once per device per flush interval,
+//! in batches, and at graceful shutdown: a kill -9 may lose "last seen" times of the last
+//! interval, never a binding, a refusal or the first fetch of a new version.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::domain::Device;
+use crate::domain::device_state::{Answer, Change, DeviceState, Fetched, version_fingerprint};
+use crate::domain::history::{Event, stored_user_agent};
+use crate::store::device_state::{self, Batch, Binding, StateWrite, Version};
+use crate::store::{Store, StoreResult};
+
+/// How often the states that changed only in what may be written late are written.
+pub const DEFAULT_FLUSH_EVERY: Duration = Duration::from_secs(60);
+
+/// Locks the state map is split under, so that phones on different threads seldom wait.
+const SHARDS: usize = 64;
+
+/// Most device states written in one transaction of a flush: the phone path's urgent writes
+/// get the writer between two.
+const FLUSH_BATCH: usize = 1_000;
+
+/// Most urgent writes committed together.
+const URGENT_BATCH: usize = 512;
+
+/// One request as the phone path saw it.
+#[derive(Debug, Clone)]
+pub struct Seen<'a> {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// From where.
+    pub ip: IpAddr,
+    /// The User-Agent, when it sent one.
+    pub user_agent: Option<&'a str>,
+    /// The model and firmware the User-Agent names.
+    pub model: Option<&'a str>,
+    /// See `model`.
+    pub firmware: Option<&'a str>,
+    /// The MAC the path names, normalised.
+    pub mac: Option<&'a str>,
+    /// The file asked for.
+    pub file: &'a str,
+    /// The status answered.
+    pub status: u16,
+    /// The result: `served`, `not_modified`, `uploaded`, `error` or why it was refused.
+    pub result: &'static str,
+    /// How it was answered.
+    pub answer: Answer,
+    /// The hash of the body served, when one was.
+    pub body_hash: Option<&'a str>,
+    /// The base URL the phone reached deskprov at (part of the body).
+    pub server_url: &'a str,
+    /// The SHA-256 of the client certificate, when one was presented.
+    pub cert: Option<&'a str>,
+    /// Whether a refusal is worth an event: it says something about a device identity
+    /// (phones ask for files nobody serves, and every Digest exchange starts with a refusal).
+    pub noteworthy: bool,
+}
+
+/// When and as what a device was last seen.
+#[derive(Debug, Clone)]
+pub struct LastSeen {
+    /// The latest successful fetch.
+    pub last_fetch_at: Option<DateTime<Utc>>,
+    /// Its address.
+    pub last_ip: Option<IpAddr>,
+    /// The latest model and firmware named.
+    pub model: Option<Arc<str>>,
+    /// See `model`.
+    pub firmware: Option<Arc<str>>,
+}
+
+#[derive(Default)]
+struct Entry {
+    state: DeviceState,
+    /// Changed since it was last written.
+    dirty: bool,
+}
+
+/// The states, behind [`SHARDS`] locks, and the devices whose state waits for the next flush.
+struct Shards {
+    maps: Vec<Mutex<HashMap<i64, Entry>>>,
+    dirty: Mutex<Vec<i64>>,
+}
+
+impl Shards {
+    fn of(&self, device_id: i64) -> MutexGuard<'_, HashMap<i64, Entry>> {
+        let shard = (device_id as u64 % SHARDS as u64) as usize;
+        lock(&self.maps[shard])
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A write the request waits for.
+struct Urgent {
+    batch: Batch,
+    done: oneshot::Sender<()>,
+}
+
+/// Every device's fetch state and the task writing it. Cheap to share behind an `Arc`.
+pub struct DeviceStates {
+    store: Store,
+    shards: Arc<Shards>,
+    urgent: mpsc::UnboundedSender<Urgent>,
+    failed: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for DeviceStates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceStates").finish_non_exhaustive()
+    }
+}
+
+impl DeviceStates {
+    /// The states of `store`'s devices, and the task writing them: it writes what changed every
+    /// `flush_every`, and everything left when the last handle is dropped, then ends.
+    pub fn start(store: Store, flush_every: Duration) -> (Arc<Self>, JoinHandle<()>) {
+        let shards = Arc::new(Shards {
+            maps: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            dirty: Mutex::default(),
+        });
+        let failed = Arc::new(AtomicU64::new(0));
+        let (urgent, rx) = mpsc::unbounded_channel();
+        let writer = Writer {
+            store: store.clone(),
+            shards: shards.clone(),
+            failed: failed.clone(),
+        };
+        let task = tokio::spawn(writer.run(rx, flush_every));
+        let states = Arc::new(Self {
+            store,
+            shards,
+            urgent,
+            failed,
+        });
+        (states, task)
+    }
+
+    /// Takes in one request about `device` (when it named a known one): updates its state, and
+    /// waits until what must be kept is written.
+    pub async fn observe(&self, device: Option<&Device>, seen: &Seen<'_>) {
+        let batch = match device {
+            Some(device) => match self.observe_device(device, seen).await {
+                Some(batch) => batch,
+                None => return,
+            },
+            None if seen.answer.granted() || !seen.noteworthy => return,
+            None => Batch {
+                states: Vec::new(),
+                events: vec![event(seen, "refused", None, None)],
+            },
+        };
+        self.write_now(batch).await;
+    }
+
+    /// Keeps a ban of `ip` in the history.
+    pub async fn record_ban(&self, seen: &Seen<'_>) {
+        self.write_now(Batch {
+            states: Vec::new(),
+            events: vec![event(seen, "ban", None, None)],
+        })
+        .await;
+    }
+
+    /// The state of `device_id` as this process knows it, if it fetched since the start.
+    pub fn get(&self, device_id: i64) -> Option<DeviceState> {
+        self.shards
+            .of(device_id)
+            .get(&device_id)
+            .map(|e| e.state.clone())
+    }
+
+    /// When and as what the device was last seen, if it fetched since the start.
+    pub fn last_seen(&self, device_id: i64) -> Option<LastSeen> {
+        self.shards.of(device_id).get(&device_id).map(|e| LastSeen {
+            last_fetch_at: e.state.last_fetch_at,
+            last_ip: e.state.last_ip,
+            model: e.state.model.clone(),
+            firmware: e.state.firmware.clone(),
+        })
+    }
+
+    /// Writes that failed (the database refused them): logged, and counted for `/metrics`.
+    pub fn failed_writes(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Updates the device's state; the batch to write now, if anything must be.
+    async fn observe_device(&self, device: &Device, seen: &Seen<'_>) -> Option<Batch> {
+        let id = device.id;
+        if !self.shards.of(id).contains_key(&id) {
+            let stored = match self.load(id).await {
+                Ok(Some(state)) => state,
+                // Deleted since the request read it: nothing to keep.
+                Ok(None) => return None,
+                Err(e) => {
+                    tracing::error!(error = %e, device_id = id, "could not read a device's fetch state");
+                    DeviceState::default()
+                }
+            };
+            self.shards.of(id).entry(id).or_insert(Entry {
+                state: stored,
+                dirty: false,
+            });
+        }
+        let version = seen
+            .body_hash
+            .map(|hash| version_fingerprint(hash, seen.server_url));
+        let fetched = Fetched {
+            at: seen.at,
+            ip: seen.ip,
+            user_agent: seen.user_agent,
+            model: seen.model,
+            firmware: seen.firmware,
+            file: seen.file,
+            answer: seen.answer,
+            version,
+        };
+        let mut shard = self.shards.of(id);
+        let entry = shard.entry(id).or_default();
+        let changes = entry
+            .state
+            .observe(&fetched, device.first_fetch_at.is_some());
+        if changes.is_empty() || (changes == [Change::Refused] && !seen.noteworthy) {
+            if !entry.dirty {
+                entry.dirty = true;
+                lock(&self.shards.dirty).push(id);
+            }
+            return None;
+        }
+        entry.dirty = false;
+        Some(urgent_batch(device, seen, &entry.state, &changes))
+    }
+
+    async fn load(&self, id: i64) -> StoreResult<Option<DeviceState>> {
+        match self.store.try_read_now(move |c| device_state::load(c, id)) {
+            Some(result) => result,
+            None => self.store.read(move |c| device_state::load(c, id)).await,
+        }
+    }
+
+    /// Hands `batch` to the writer and waits until it is committed (or failed, logged).
+    async fn write_now(&self, batch: Batch) {
+        let (done, committed) = oneshot::channel();
+        if self.urgent.send(Urgent { batch, done }).is_err() {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let _ = committed.await;
+    }
+}
+
+/// What a fetch's changes write now: the device's whole state, its binding on a first fetch,
+/// the version it got when new, and one event per change.
+fn urgent_batch(
+    device: &Device,
+    seen: &Seen<'_>,
+    state: &DeviceState,
+    changes: &[Change],
+) -> Batch {
+    let binding = changes.contains(&Change::FirstFetch).then(|| Binding {
+        at: seen.at,
+        ip: seen.ip.to_string(),
+        cert: seen.cert.map(str::to_owned),
+    });
+    let new_version = changes.contains(&Change::NewVersion);
+    let versions = match seen.body_hash {
+        Some(hash) if new_version => vec![Version {
+            file: seen.file.to_owned(),
+            body_hash: hash.to_owned(),
+            server_url: seen.server_url.to_owned(),
+            at: seen.at,
+        }],
+        _ => Vec::new(),
+    };
+    let events = changes
+        .iter()
+        .map(|c| {
+            let detail = match c {
+                Change::NewVersion => seen.body_hash.map(str::to_owned),
+                other => other.before(),
+            };
+            event(seen, c.kind(), Some(device.tenant_id), detail)
+        })
+        .collect();
+    Batch {
+        states: vec![StateWrite {
+            device_id: device.id,
+            state: state.clone(),
+            binding,
+            versions,
+        }],
+        events,
+    }
+}
+
+fn event(
+    seen: &Seen<'_>,
+    kind: &'static str,
+    tenant_id: Option<i64>,
+    detail: Option<String>,
+) -> Event {
+    Event {
+        at: seen.at,
+        kind,
+        tenant_id,
+        mac: seen.mac.map(str::to_owned),
+        ip: seen.ip.to_string(),
+        user_agent: seen.user_agent.map(stored_user_agent),
+        file: seen.file.to_owned(),
+        status: seen.status,
+        result: seen.result,
+        detail,
+    }
+}
+
+/// The task that writes states and events.
+struct Writer {
+    store: Store,
+    shards: Arc<Shards>,
+    failed: Arc<AtomicU64>,
+}
+
+impl Writer {
+    async fn run(self, mut urgent: mpsc::UnboundedReceiver<Urgent>, flush_every: Duration) {
+        let mut tick = tokio::time::interval(flush_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                first = urgent.recv() => match first {
+                    Some(first) => self.write_urgent(first, &mut urgent).await,
+                    None => break,
+                },
+                _ = tick.tick() => self.flush().await,
+            }
+        }
+        self.flush().await;
+    }
+
+    /// Commits `first` and whatever else is queued, in one transaction, then lets them go on.
+    async fn write_urgent(&self, first: Urgent, queue: &mut mpsc::UnboundedReceiver<Urgent>) {
+        let mut waiting = vec![first.done];
+        let mut batch = first.batch;
+        while waiting.len() < URGENT_BATCH {
+            let Ok(next) = queue.try_recv() else { break };
+            batch.states.extend(next.batch.states);
+            batch.events.extend(next.batch.events);
+            waiting.push(next.done);
+        }
+        self.write(batch).await;
+        for done in waiting {
+            let _ = done.send(());
+        }
+    }
+
+    /// Writes every state changed since it was last written, [`FLUSH_BATCH`] a transaction.
+    async fn flush(&self) {
+        let dirty = std::mem::take(&mut *lock(&self.shards.dirty));
+        for ids in dirty.chunks(FLUSH_BATCH) {
+            let states: Vec<StateWrite> = ids
+                .iter()
+                .filter_map(|&id| {
+                    let mut shard = self.shards.of(id);
+                    let entry = shard.get_mut(&id).filter(|e| e.dirty)?;
+                    entry.dirty = false;
+                    Some(StateWrite {
+                        device_id: id,
+                        state: entry.state.clone(),
+                        binding: None,
+                        versions: Vec::new(),
+                    })
+                })
+                .collect();
+            self.write(Batch {
+                states,
+                events: Vec::new(),
+            })
+            .await;
+        }
+    }
+
+    async fn write(&self, batch: Batch) {
+        if batch.is_empty() {
+            return;
+        }
+        let count = batch.states.len() + batch.events.len();
+        let result = self
+            .store
+            .write_tracked(move |tx| {
+                device_state::write(tx, &batch)?;
+                Ok(((), batch.changes_phone_answers()))
+            })
+            .await;
+        if let Err(e) = result {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %e, count, "could not write device states");
+        }
+    }
+}
