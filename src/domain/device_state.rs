@@ -93,21 +93,21 @@ impl Counts {
 pub struct FileState {
     /// The file's name as asked for.
     pub name: Arc<str>,
-    /// The configuration version it got last: a fingerprint of the body's hash and of the base
-    /// URL it was rendered with (the full hash is stored; a fingerprint is enough to tell a
-    /// new version from the last).
+    /// The configuration version it got last: a fingerprint of the body's hash (the full hash
+    /// is stored; a fingerprint is enough to tell a new version from the last).
     pub version: Option<u64>,
     /// How often it was answered how.
     pub counts: Counts,
 }
 
-/// The fingerprint of a configuration version (see [`FileState::version`]).
-pub fn version_fingerprint(body_hash: &str, server_url: &str) -> u64 {
+/// The fingerprint of a configuration version (see [`FileState::version`]): the same bytes are
+/// the same version, whatever address the phone reached deskprov at.
+pub fn version_fingerprint(body_hash: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     // Fixed keys: the same version has the same fingerprint for the process's lifetime, which
     // is as long as fingerprints are kept (the store keeps the hash itself).
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (body_hash, server_url).hash(&mut hasher);
+    body_hash.hash(&mut hasher);
     hasher.finish()
 }
 

@@ -199,19 +199,14 @@ fn stored_counts(json: &str) -> StoreResult<Vec<FileState>> {
 
 /// Adds the versions the device got (`device_files`) to its state.
 fn add_versions(conn: &Connection, device_id: i64, state: &mut DeviceState) -> StoreResult<()> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT file, body_hash, server_url FROM device_files WHERE device_id = ?1",
-    )?;
+    let mut stmt =
+        conn.prepare_cached("SELECT file, body_hash FROM device_files WHERE device_id = ?1")?;
     let rows = stmt.query_map([device_id], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-        ))
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
     })?;
     for row in rows {
-        let (file, hash, url) = row?;
-        let fingerprint = Some(version_fingerprint(&hash, &url));
+        let (file, hash) = row?;
+        let fingerprint = Some(version_fingerprint(&hash));
         match state.files.iter_mut().find(|f| *f.name == *file) {
             Some(f) => f.version = fingerprint,
             None => state.files.push(FileState {

@@ -12,6 +12,7 @@ mod cli;
 mod config;
 mod conns;
 mod demo;
+mod device_state;
 mod docs;
 mod import;
 mod keys;

@@ -221,9 +221,7 @@ impl DeviceStates {
                 dirty: false,
             });
         }
-        let version = seen
-            .body_hash
-            .map(|hash| version_fingerprint(hash, seen.server_url));
+        let version = seen.body_hash.map(version_fingerprint);
         let fetched = Fetched {
             at: seen.at,
             ip: seen.ip,
