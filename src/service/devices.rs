@@ -512,6 +512,18 @@ pub async fn upload(
         .ok_or(ServiceError::NotFound("upload"))
 }
 
+/// The phone's latest events, newest first (admins).
+pub async fn history_of(
+    services: &Services,
+    actor: &Actor,
+    mac: &str,
+    limit: u32,
+) -> ServiceResult<Vec<crate::domain::history::EventView>> {
+    actor.require_admin()?;
+    let bundle = load(services, actor, mac).await?;
+    history(services, &bundle, limit).await
+}
+
 /// The latest events of the phone (first fetch, changes, new versions, refusals), newest
 /// first.
 pub async fn history(

@@ -228,3 +228,37 @@ async fn a_short_flush_interval_writes_last_seen_without_a_shutdown() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn the_history_api_lists_a_phones_events_newest_first() {
+    let app = TestApp::spawn().await;
+    app.john_with_phone().await;
+    assert_eq!(
+        app.phone_get(FILE, Some(YEALINK_UA)).await.status(),
+        StatusCode::OK
+    );
+    let other_mac = "Yealink SIP-T46U 108.86.0.45 00:15:65:aa:bb:cd";
+    assert_eq!(
+        app.phone_get(FILE, Some(other_mac)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let (status, body) = app.get(&format!("/devices/{MAC}/history")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let kinds: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["refused", "new_version", "first_fetch"], "{body}");
+    let refused = &body["events"][0];
+    assert_eq!(refused["result"], "ua_mac_mismatch");
+    assert_eq!(refused["user_agent"], other_mac);
+    assert_eq!(body["events"][2]["ip"], "127.0.0.1");
+    let (status, body) = app.get(&format!("/devices/{MAC}/history?limit=1")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["events"].as_array().unwrap().len(), 1);
+    let (status, body) = app.get(&format!("/devices/{MAC}/history?limit=0")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_error(&body, "limit", "limit_out_of_range");
+}

@@ -595,6 +595,7 @@ async fn fixture(app: &TestApp, world: &World, id: &str) -> Option<Fixture> {
             Fixture::new(&[("mac", YEALINK_MAC), ("file", "001565aabbcc.cfg")], S::OK)
         }
         "listDeviceUploads" => Fixture::new(&[("mac", POLYCOM_MAC)], S::OK),
+        "getDeviceHistory" => Fixture::new(&[("mac", YEALINK_MAC)], S::OK).query("limit=20"),
         "getDeviceUpload" => Fixture::new(
             &[("mac", POLYCOM_MAC), ("file", "0004f2a1b2c3-app.log")],
             S::OK,

@@ -419,7 +419,7 @@ async fn macs_follow_the_documented_pattern_and_a_well_formed_one_is_looked_up()
             }
         }
     }
-    assert_eq!(documented, 12, "MAC parameters");
+    assert_eq!(documented, 13, "MAC parameters");
     let draft = &doc["components"]["schemas"]["DeviceDraft"];
     assert_eq!(
         draft["properties"]["mac"]["pattern"], MAC_PATTERN,

@@ -3,6 +3,7 @@
 mod audit;
 mod bulk;
 mod devices;
+mod history;
 pub mod key_views;
 mod keys;
 pub mod openapi;
@@ -48,6 +49,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(devices::file))
         .routes(routes!(devices::uploads))
         .routes(routes!(devices::upload))
+        .routes(routes!(history::show))
         .routes(routes!(audit::list))
         .routes(routes!(audit::restore))
         .routes(routes!(openapi::document))
