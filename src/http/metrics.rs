@@ -1,14 +1,13 @@
 //! `GET /metrics` on the admin listener: Prometheus text exposition, format 0.0.4.
 //!
 //! The phone path only bumps atomics ([`Metrics::phone_request`], [`Metrics::miss`],
-//! [`Metrics::ban`]): no lock and no allocation per request. What needs the database (devices
-//! by status) is computed when scraped, at most once per [`DEVICE_STATUS_TTL`], because it
-//! renders every fetched device's files to see whether its configuration changed.
+//! [`Metrics::ban`]): no lock and no allocation per request. Devices by status come from the
+//! status index (`service::statuses`), kept up to date as things change, so every scrape is
+//! current and cheap.
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::header;
@@ -24,15 +23,8 @@ const BUCKETS_US: [u64; 11] = [
 ];
 /// Distinct `result` label values kept; later new ones count as `other`.
 const RESULTS: usize = 48;
-/// How long a devices-by-status count is reused.
-pub const DEVICE_STATUS_TTL: Duration = Duration::from_secs(60);
-/// Device statuses in the order they are printed.
-const STATUSES: [DeviceStatus; 4] = [
-    DeviceStatus::AwaitingFirstFetch,
-    DeviceStatus::Provisioned,
-    DeviceStatus::ConfigChangedSinceFetch,
-    DeviceStatus::EnrollmentExpired,
-];
+/// Device statuses in the order they are printed (the status index's order).
+const STATUSES: [DeviceStatus; 4] = DeviceStatus::ALL;
 
 /// The counters, shared by every listener.
 #[derive(Debug)]
@@ -48,7 +40,6 @@ pub struct Metrics {
     latency_sum_us: AtomicU64,
     misses: AtomicU64,
     bans: AtomicU64,
-    devices: tokio::sync::Mutex<Option<(Instant, [u64; 4])>>,
 }
 
 impl Metrics {
@@ -64,7 +55,6 @@ impl Metrics {
             latency_sum_us: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             bans: AtomicU64::new(0),
-            devices: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -107,18 +97,9 @@ impl Metrics {
         last
     }
 
-    /// Devices by status, counted at most once per [`DEVICE_STATUS_TTL`]; `None` when the
-    /// database could not be read.
+    /// Devices by status now; `None` when the database could not be read.
     async fn device_counts(&self, state: &AppState) -> Option<[u64; 4]> {
-        let mut cached = self.devices.lock().await;
-        if let Some((at, counts)) = *cached
-            && at.elapsed() < DEVICE_STATUS_TTL
-        {
-            return Some(counts);
-        }
-        let counts = count_devices(state).await?;
-        *cached = Some((Instant::now(), counts));
-        Some(counts)
+        count_devices(state).await
     }
 
     fn render(&self, out: &mut String, devices: Option<[u64; 4]>) {
@@ -259,7 +240,7 @@ pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Counts devices by status with the rules the API uses; `None` (logged) when it failed.
 async fn count_devices(state: &AppState) -> Option<[u64; 4]> {
-    match crate::service::overview::count_by_status(&state.services, STATUSES).await {
+    match state.services.statuses.counts(&state.services, None).await {
         Ok(counts) => Some(counts),
         Err(e) => {
             tracing::error!(error = %e, "could not count devices for /metrics");

@@ -42,6 +42,8 @@ pub struct Running {
     /// Writes device states; ends once the state is dropped, after writing what is left.
     state_writer: JoinHandle<()>,
     pruner: Option<JoinHandle<()>>,
+    /// Works out every device's status in the background, so the first dashboard is quick.
+    status_warmer: JoinHandle<()>,
     /// Reopens the access log on SIGHUP, when there is one.
     reopener: Option<JoinHandle<()>>,
     /// Held while serving: `deskprov restore` and a second server refuse meanwhile.
@@ -55,6 +57,7 @@ impl Running {
         for task in [&self.pruner, &self.reopener].into_iter().flatten() {
             task.abort();
         }
+        self.status_warmer.abort();
         for task in self.listeners {
             let _ = task.await;
         }
@@ -73,7 +76,6 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     let store = Store::open(&config.db.path)
         .with_context(|| format!("opening database {}", config.db.path.display()))?;
     let vendors = Arc::new(Vendors::builtin().context("loading vendor profiles")?);
-    let (states, state_writer) = DeviceStates::start(store.clone(), config.state_flush_interval);
     let pruner = config
         .fetch_retention
         .0
@@ -88,7 +90,13 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         })
         .transpose()?;
     let reopener = access_log.clone().map(reopen_on_hangup).transpose()?;
-    let mut state = app_state(config, store, vendors, states);
+    let (mut state, state_writer) = app_state(config, store, vendors);
+    let services = state.services.clone();
+    let status_warmer = tokio::spawn(async move {
+        if let Err(e) = services.statuses.warm(&services).await {
+            tracing::error!(error = %e, "could not work out the devices' statuses");
+        }
+    });
     state.access_log = access_log;
     let bound = Bound::bind(config).await?;
     let (phone_addr, admin_addr) = (bound.phone.local_addr()?, bound.admin.local_addr()?);
@@ -107,6 +115,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         trigger,
         listeners,
         state_writer,
+        status_warmer,
         pruner,
         reopener,
         _lock: lock,
@@ -123,21 +132,26 @@ fn limits(config: &ServeConfig) -> Limits {
     }
 }
 
-/// The state every listener shares, from the settings, the store and the vendor profiles.
+/// The state every listener shares, from the settings, the store and the vendor profiles, and
+/// the task writing device states.
 fn app_state(
     config: &ServeConfig,
     store: Store,
     vendors: Arc<Vendors>,
-    states: Arc<DeviceStates>,
-) -> AppState {
+) -> (AppState, JoinHandle<()>) {
     let public_url = config
         .public_url
         .clone()
         .map(|u| u.trim_end_matches('/').to_owned());
-    let services =
-        Services::new(store, vendors.clone(), public_url.clone()).with_states(states.clone());
+    let services = Services::new(store.clone(), vendors.clone(), public_url.clone());
+    let (states, state_writer) = DeviceStates::start(
+        store,
+        config.state_flush_interval,
+        services.statuses.clone(),
+    );
+    let services = services.with_states(states.clone());
     let phone = PhoneData::new(&services, states, phone_cache::DEFAULT_BUDGET);
-    AppState {
+    let state = AppState {
         services,
         metrics: Arc::new(Metrics::new(&vendors)),
         phone: Arc::new(phone),
@@ -155,7 +169,8 @@ fn app_state(
             ban_for: config.ban_for,
         })),
         access_log: None,
-    }
+    };
+    (state, state_writer)
 }
 
 /// Reopens `log` on every SIGHUP (logrotate moved the file); elsewhere than Unix, never.

@@ -54,9 +54,10 @@ pub async fn load(services: &Services, actor: &Actor, mac: &str) -> ServiceResul
 }
 
 /// What a device fetched and its uploads of those names: what [`status_of`] compares.
-type StatusInputs = (Vec<(String, String, String)>, Vec<(String, Vec<u8>)>);
+pub(crate) type StatusInputs = (Vec<(String, String, String)>, Vec<(String, Vec<u8>)>);
 
-fn status_inputs(c: &crate::store::Reader, device_id: i64) -> StoreResult<StatusInputs> {
+/// What [`status_of`] compares for device `device_id`.
+pub(crate) fn status_inputs(c: &crate::store::Reader, device_id: i64) -> StoreResult<StatusInputs> {
     Ok((
         devices::fetched_files(c, device_id)?,
         uploads::overrides(c, device_id)?,

@@ -14,6 +14,7 @@ pub mod overview;
 pub mod phone;
 pub mod restore;
 pub mod sign_in;
+pub mod statuses;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
@@ -37,6 +38,8 @@ pub struct Services {
     pub public_url: Option<String>,
     /// The devices' fetch states, when this process serves phones.
     pub states: Option<Arc<phone::DeviceStates>>,
+    /// Every device's status, kept up to date.
+    pub statuses: Arc<statuses::StatusIndex>,
 }
 
 impl Services {
@@ -47,6 +50,7 @@ impl Services {
             vendors,
             public_url,
             states: None,
+            statuses: Arc::default(),
         }
     }
 

@@ -78,6 +78,14 @@ pub fn by_mac(conn: &Connection, mac: &Mac) -> StoreResult<Device> {
         .ok_or(StoreError::NotFound("device"))
 }
 
+/// The device with row id `id`, if there is one.
+pub fn by_id(conn: &Connection, id: i64) -> StoreResult<Option<Device>> {
+    Ok(conn
+        .prepare_cached(&format!("{SELECT} WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()?)
+}
+
 /// Devices, optionally of one tenant and/or one user, by MAC.
 pub fn list(
     conn: &Connection,

@@ -27,7 +27,7 @@ struct TenantRow {
 struct StatusCount {
     key: &'static str,
     label: &'static str,
-    count: usize,
+    count: u64,
 }
 
 struct DeviceRow {
@@ -61,21 +61,10 @@ fn label(status: DeviceStatus) -> &'static str {
     }
 }
 
-/// Devices that need someone first: expired, then changed, then waiting, then fine.
-fn urgency(status: DeviceStatus) -> u8 {
-    match status {
-        DeviceStatus::EnrollmentExpired => 0,
-        DeviceStatus::ConfigChangedSinceFetch => 1,
-        DeviceStatus::AwaitingFirstFetch => 2,
-        DeviceStatus::Provisioned => 3,
-    }
-}
-
-fn device_rows(state: &AppState, mut devices: Vec<DeviceSummary>) -> Vec<DeviceRow> {
-    devices.sort_by_key(|d| urgency(d.status));
+/// The rows of `devices` (listed in the order given: those needing attention first).
+fn device_rows(state: &AppState, devices: Vec<DeviceSummary>) -> Vec<DeviceRow> {
     devices
         .into_iter()
-        .take(DEVICES_LISTED)
         .map(|d| DeviceRow {
             mac: d.device.mac.lower12(),
             tenant: d.tenant,
@@ -99,7 +88,13 @@ pub(super) async fn show(
     let layout = Layout::load(&state, &session, "Dashboard", "dashboard")
         .await?
         .with_notice(done.done.as_deref());
-    let overview = overview(&state.services, &session.caller.actor, LATEST).await?;
+    let overview = overview(
+        &state.services,
+        &session.caller.actor,
+        LATEST,
+        DEVICES_LISTED,
+    )
+    .await?;
     let tenants = overview
         .tenants
         .into_iter()
@@ -109,13 +104,13 @@ pub(super) async fn show(
             devices: t.devices,
         })
         .collect();
-    let devices = overview.devices;
     let statuses = DeviceStatus::ALL
         .into_iter()
-        .map(|s| StatusCount {
+        .zip(overview.counts)
+        .map(|(s, count)| StatusCount {
             key: s.as_str(),
             label: label(s),
-            count: devices.iter().filter(|d| d.status == s).count(),
+            count,
         })
         .collect();
     let (events, refused) = (overview.events, overview.refused);
@@ -123,8 +118,8 @@ pub(super) async fn show(
         layout,
         tenants,
         statuses,
-        total: devices.len(),
-        devices: device_rows(&state, devices),
+        total: overview.total,
+        devices: device_rows(&state, overview.devices),
         events: events.into_iter().map(EventRow::from).collect(),
         refused: refused.into_iter().map(EventRow::from).collect(),
     })

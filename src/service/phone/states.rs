@@ -23,6 +23,7 @@ use crate::domain::Device;
 use crate::domain::device_state::{Answer, Change, DeviceState, Fetched, version_fingerprint};
 use crate::domain::history::{Event, stored_user_agent};
 use crate::store::device_state::{self, Batch, Binding, StateWrite, Version};
+use crate::service::statuses::StatusIndex;
 use crate::store::{Store, StoreResult};
 
 /// How often the states that changed only in what may be written late are written.
@@ -118,6 +119,8 @@ struct Urgent {
 /// Every device's fetch state and the task writing it. Cheap to share behind an `Arc`.
 pub struct DeviceStates {
     store: Store,
+    /// Told of every device that fetched a new version, once that is written.
+    statuses: Arc<StatusIndex>,
     shards: Arc<Shards>,
     urgent: mpsc::UnboundedSender<Urgent>,
     failed: Arc<AtomicU64>,
@@ -131,8 +134,13 @@ impl std::fmt::Debug for DeviceStates {
 
 impl DeviceStates {
     /// The states of `store`'s devices, and the task writing them: it writes what changed every
-    /// `flush_every`, and everything left when the last handle is dropped, then ends.
-    pub fn start(store: Store, flush_every: Duration) -> (Arc<Self>, JoinHandle<()>) {
+    /// `flush_every`, and everything left when the last handle is dropped, then ends. New
+    /// versions fetched are told to `statuses`.
+    pub fn start(
+        store: Store,
+        flush_every: Duration,
+        statuses: Arc<StatusIndex>,
+    ) -> (Arc<Self>, JoinHandle<()>) {
         let shards = Arc::new(Shards {
             maps: (0..SHARDS).map(|_| Mutex::default()).collect(),
             dirty: Mutex::default(),
@@ -147,6 +155,7 @@ impl DeviceStates {
         let task = tokio::spawn(writer.run(rx, flush_every));
         let states = Arc::new(Self {
             store,
+            statuses,
             shards,
             urgent,
             failed,
@@ -168,7 +177,11 @@ impl DeviceStates {
                 events: vec![event(seen, "refused", None, None)],
             },
         };
+        let new_version = batch.events.iter().any(|e| e.kind == "new_version");
         self.write_now(batch).await;
+        if let (true, Some(device)) = (new_version, device) {
+            self.statuses.fetched_new_version(device.id);
+        }
     }
 
     /// Keeps a ban of `ip` in the history.
