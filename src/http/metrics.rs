@@ -204,6 +204,19 @@ pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
     let devices = state.metrics.device_counts(&state).await;
     let mut out = String::with_capacity(4096);
     state.metrics.render(&mut out, devices);
+    let cache = state.phone.cache();
+    counter(
+        &mut out,
+        "deskprov_phone_cache_hits_total",
+        "Phone files served from memory without rendering.",
+        cache.hits(),
+    );
+    counter(
+        &mut out,
+        "deskprov_phone_renders_total",
+        "Phone files rendered (not in memory, or dropped by a change they depend on).",
+        cache.renders(),
+    );
     counter(
         &mut out,
         "deskprov_fetch_records_dropped_total",

@@ -40,7 +40,8 @@ pub struct Running {
     trigger: ShutdownTrigger,
     listeners: Vec<JoinHandle<()>>,
     recorder: JoinHandle<()>,
-    pruner: Option<JoinHandle<()>>,
+    /// Deletes old fetch records and change-journal rows.
+    pruner: JoinHandle<()>,
     /// Reopens the access log on SIGHUP, when there is one.
     reopener: Option<JoinHandle<()>>,
     /// Held while serving: `deskprov restore` and a second server refuse meanwhile.
@@ -51,7 +52,10 @@ impl Running {
     /// Stops accepting, drains open connections, and flushes queued fetch records.
     pub async fn shutdown(self) {
         self.trigger.trigger();
-        for task in [&self.pruner, &self.reopener].into_iter().flatten() {
+        for task in [Some(&self.pruner), self.reopener.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             task.abort();
         }
         for task in self.listeners {
@@ -73,10 +77,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         .with_context(|| format!("opening database {}", config.db.path.display()))?;
     let vendors = Arc::new(Vendors::builtin().context("loading vendor profiles")?);
     let (recorder, recorder_task) = FetchRecorder::start(store.clone());
-    let pruner = config
-        .fetch_retention
-        .0
-        .map(|keep| pruner::start(store.clone(), keep));
+    let pruner = pruner::start(store.clone(), config.fetch_retention.0);
     let access_log = config
         .access_log
         .0
