@@ -311,6 +311,33 @@ impl PhoneCache {
         }
     }
 
+    /// What the cache holds, for tests: `device:<mac>`, `file:<device id>` and
+    /// `common:<tenant id or ->` entries, sorted; checks the byte count on the way.
+    #[cfg(test)]
+    fn held(&self) -> Vec<String> {
+        let state = self.state();
+        let mut held: Vec<String> = state
+            .devices
+            .keys()
+            .map(|mac| format!("device:{}", mac.lower12()))
+            .chain(state.files.keys().map(|k| match (k.device_id, k.tenant_id) {
+                (Some(d), _) => format!("file:{d}"),
+                (None, Some(t)) => format!("common:{t}"),
+                (None, None) => "common:-".to_owned(),
+            }))
+            .collect();
+        held.sort();
+        let bytes = state.devices.len() * DEVICE_COST
+            + state
+                .files
+                .values()
+                .map(|f| file_cost(&f.rendered))
+                .sum::<usize>();
+        assert_eq!(state.bytes, bytes, "bytes counted");
+        assert_eq!(state.order.len(), state.devices.len() + state.files.len());
+        held
+    }
+
     /// Files served from the cache since start.
     pub fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
@@ -534,3 +561,6 @@ impl PhoneCache {
         });
     }
 }
+
+#[cfg(test)]
+mod tests;
