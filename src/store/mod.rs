@@ -89,15 +89,19 @@ struct Inner {
     errors: AtomicU64,
     /// The change generation: see [`Store::generation`].
     generation: AtomicU64,
-    /// The journal position the writer connection saw last (changed only while holding the
-    /// writer): what tells a database that went back from one that moved on.
-    writer_seq: AtomicU64,
     /// `PRAGMA data_version` of the writer when last looked at: it moves only when another
     /// process commits.
     external_version: AtomicU64,
     /// A read-only connection that looks at the journal's head for each phone request (see
-    /// [`Store::refresh_generation`]), with its `PRAGMA data_version` when it last did.
-    watch: Mutex<(Connection, i64)>,
+    /// [`Store::refresh_generation`]).
+    watch: Mutex<Watch>,
+}
+
+/// The connection [`Store::refresh_generation`] looks through, with what it saw last.
+struct Watch {
+    conn: Connection,
+    /// Its `PRAGMA data_version` at the last look: it moves with every other connection's commit.
+    version: i64,
 }
 
 impl std::fmt::Debug for Store {
@@ -140,9 +144,11 @@ impl Store {
                 next_reader: AtomicUsize::new(0),
                 errors: AtomicU64::new(0),
                 generation: AtomicU64::new(journal::generation(1, seq)),
-                writer_seq: AtomicU64::new(seq),
                 external_version: AtomicU64::new(version as u64),
-                watch: Mutex::new((watch, watch_version)),
+                watch: Mutex::new(Watch {
+                    conn: watch,
+                    version: watch_version,
+                }),
             }),
         })
     }
@@ -168,56 +174,38 @@ impl Store {
             .await
     }
 
-    /// Moves the generation forward to journal position `seq` in the current epoch; never back
-    /// (a position older than the published one changes nothing).
-    fn advance_to(&self, seq: u64) {
-        let current = self.generation();
-        self.inner
-            .generation
-            .fetch_max(journal::generation(journal::epoch(current), seq), Ordering::AcqRel);
-    }
-
-    /// Publishes journal position `seq` as the writer connection saw it (`None`: it could not
-    /// be read). The writer's looks are ordered, so a position lower than its previous one means
-    /// the database went back: a new epoch. Call only while holding the writer.
-    fn writer_saw(&self, seq: Option<u64>) {
-        let last = self.inner.writer_seq.load(Ordering::Acquire);
-        match seq {
-            Some(seq) if seq >= last => {
-                self.inner.writer_seq.store(seq, Ordering::Release);
-                self.advance_to(seq);
+    /// Publishes journal position `seq` as a connection saw it (`None`: it could not be read)
+    /// after the generation was `before`. Every published position was committed before it was
+    /// published, so a look after it sees at least that far; seeing less means the database went
+    /// back (a backup put back underneath): a new epoch, past every generation handed out.
+    /// Otherwise the generation moves to `seq`, never back.
+    fn saw(&self, before: u64, seq: Option<u64>) {
+        let next = match seq {
+            Some(seq) if seq >= journal::seq(before) => {
+                journal::generation(journal::epoch(before), seq)
             }
             _ => {
-                let seq = seq.unwrap_or(last);
-                self.inner.writer_seq.store(seq, Ordering::Release);
-                let epoch = (journal::epoch(self.generation()) + 1).min(u64::from(u16::MAX));
-                self.inner
-                    .generation
-                    .fetch_max(journal::generation(epoch, seq), Ordering::AcqRel);
+                let epoch = (journal::epoch(before) + 1).min(u64::from(u16::MAX));
+                journal::generation(epoch, seq.unwrap_or(journal::seq(before)))
             }
-        }
+        };
+        self.inner.generation.fetch_max(next, Ordering::AcqRel);
     }
 
     /// The generation, after looking whether another process committed since the last look (so
     /// that a phone request sees a change the `deskprov` CLI made a moment before): one `PRAGMA
     /// data_version` on a connection of its own, and the journal's head when that moved. Cheap
-    /// enough for every request; a position that went back is left to
-    /// [`Store::notice_external_changes`], which alone may start a new epoch.
+    /// enough for every request.
     pub fn refresh_generation(&self) -> u64 {
         let mut watch = self.inner.watch.lock().unwrap_or_else(|e| e.into_inner());
-        let (conn, seen) = &mut *watch;
-        if let Ok(version) = conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
-            && version != *seen
+        let Watch { conn, version } = &mut *watch;
+        let before = self.generation();
+        if let Ok(now) = conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
+            && now != *version
         {
-            match journal::head(conn) {
-                Ok(seq) => {
-                    *seen = version;
-                    self.advance_to(seq);
-                }
-                Err(e) => {
-                    self.count_failure::<()>(Err(e)).ok();
-                }
-            }
+            *version = now;
+            let head = journal::head(conn);
+            self.saw(before, self.count_failure(head).ok());
         }
         drop(watch);
         self.generation()
@@ -246,9 +234,9 @@ impl Store {
         if before == version as u64 {
             return false;
         }
-        let generation = self.generation();
-        self.writer_saw(journal::head(conn).ok());
-        self.generation() != generation
+        let before = self.generation();
+        self.saw(before, journal::head(conn).ok());
+        self.generation() != before
     }
 
     /// Whether a reader connection answers a trivial query.
@@ -414,6 +402,8 @@ impl Store {
         self.check_external(&conn);
         let (value, committed) = self.count_failure((|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Whatever was published by now was committed before this transaction began.
+            let before = self.generation();
             let (value, commit) = f(&tx)?;
             if !commit {
                 tx.rollback()?;
@@ -421,10 +411,10 @@ impl Store {
             }
             let seq = journal::head(&tx)?;
             tx.commit()?;
-            Ok((value, Some(seq)))
+            Ok((value, Some((before, seq))))
         })())?;
-        if let Some(seq) = committed {
-            self.writer_saw(Some(seq));
+        if let Some((before, seq)) = committed {
+            self.saw(before, Some(seq));
         }
         Ok(value)
     }
