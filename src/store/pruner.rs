@@ -85,9 +85,7 @@ impl JournalPruner {
         self.previous = Some(head);
         let mut deleted = 0;
         loop {
-            let chunk = store
-                .write(move |tx| journal::prune(tx, upto, CHUNK))
-                .await;
+            let chunk = store.write(move |tx| journal::prune(tx, upto, CHUNK)).await;
             match chunk {
                 Ok(n) => {
                     deleted += n;

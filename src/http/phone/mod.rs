@@ -354,7 +354,12 @@ async fn serve_device(
         Ok(answer) => {
             warn_about(state, fetch, &bundle, upload.is_some(), &answer);
             let rendered = Arc::new(answer.into_rendered());
-            cache.keep_file(fetch.generation, key, Some(bundle.as_ref()), rendered.clone());
+            cache.keep_file(
+                fetch.generation,
+                key,
+                Some(bundle.as_ref()),
+                rendered.clone(),
+            );
             Outcome::Served(rendered)
         }
         Err(e) => Outcome::Failed(e.to_string()),

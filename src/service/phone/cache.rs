@@ -254,7 +254,10 @@ impl State {
             };
             self.bytes -= match old {
                 Key::Device(mac) => self.devices.remove(&mac).map_or(0, |_| DEVICE_COST),
-                Key::File(key) => self.files.remove(&key).map_or(0, |f| file_cost(&f.rendered)),
+                Key::File(key) => self
+                    .files
+                    .remove(&key)
+                    .map_or(0, |f| file_cost(&f.rendered)),
             };
         }
     }
@@ -320,11 +323,16 @@ impl PhoneCache {
             .devices
             .keys()
             .map(|mac| format!("device:{}", mac.lower12()))
-            .chain(state.files.keys().map(|k| match (k.device_id, k.tenant_id) {
-                (Some(d), _) => format!("file:{d}"),
-                (None, Some(t)) => format!("common:{t}"),
-                (None, None) => "common:-".to_owned(),
-            }))
+            .chain(
+                state
+                    .files
+                    .keys()
+                    .map(|k| match (k.device_id, k.tenant_id) {
+                        (Some(d), _) => format!("file:{d}"),
+                        (None, Some(t)) => format!("common:{t}"),
+                        (None, None) => "common:-".to_owned(),
+                    }),
+            )
             .collect();
         held.sort();
         let bytes = state.devices.len() * DEVICE_COST

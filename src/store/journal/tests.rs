@@ -154,7 +154,10 @@ fn every_devices_column_is_journaled_unless_it_is_fetch_bookkeeping() {
 fn each_row_is_journaled_at_the_narrowest_scope() {
     let conn = db();
     assert_eq!(
-        journals(&conn, "UPDATE tenants SET settings = '{\"x\":1}' WHERE id = 2"),
+        journals(
+            &conn,
+            "UPDATE tenants SET settings = '{\"x\":1}' WHERE id = 2"
+        ),
         ["tenant:2"]
     );
     assert_eq!(
@@ -186,7 +189,10 @@ fn each_row_is_journaled_at_the_narrowest_scope() {
         ["user:1"]
     );
     assert_eq!(
-        journals(&conn, "UPDATE device_keys SET label = 'B' WHERE device_id = 2"),
+        journals(
+            &conn,
+            "UPDATE device_keys SET label = 'B' WHERE device_id = 2"
+        ),
         ["device:2"]
     );
     assert_eq!(
@@ -197,7 +203,10 @@ fn each_row_is_journaled_at_the_narrowest_scope() {
         ["device:1"]
     );
     assert_eq!(
-        journals(&conn, "UPDATE devices SET settings = '{\"y\":2}' WHERE id = 1"),
+        journals(
+            &conn,
+            "UPDATE devices SET settings = '{\"y\":2}' WHERE id = 1"
+        ),
         ["device:1"]
     );
     // A device counts toward its owner: registering, moving and deleting one touches the users.
@@ -569,7 +578,9 @@ async fn the_pruner_keeps_the_newest_rows_and_those_younger_than_a_run() {
     assert_eq!(pruner.run(&store).await, 0);
     let rows = |store: &Store| {
         store
-            .read_blocking(|c| Ok(c.query_row("SELECT count(*) FROM changes", [], |r| r.get::<_, i64>(0))?))
+            .read_blocking(|c| {
+                Ok(c.query_row("SELECT count(*) FROM changes", [], |r| r.get::<_, i64>(0))?)
+            })
             .unwrap()
     };
     assert_eq!(rows(&store), 2);
@@ -585,7 +596,11 @@ async fn the_pruner_keeps_the_newest_rows_and_those_younger_than_a_run() {
         .await
         .unwrap();
     let head = store.read_blocking(|c| head(c)).unwrap();
-    assert_eq!(pruner.run(&store).await, 2, "the rows there at the previous run");
+    assert_eq!(
+        pruner.run(&store).await,
+        2,
+        "the rows there at the previous run"
+    );
     assert_eq!(rows(&store) as u64, 100_000);
     assert_eq!(pruner.run(&store).await, 0, "the newest 100,000 stay");
     assert_eq!(store.read_blocking(|c| super::head(c)).unwrap(), head);

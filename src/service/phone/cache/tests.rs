@@ -137,8 +137,7 @@ impl Fixture {
                 .unwrap()
                 .unwrap();
             let key = file_key(Some(bundle.device.id), None);
-            self.cache
-                .keep_file(g, key, Some(&bundle), rendered(mac));
+            self.cache.keep_file(g, key, Some(&bundle), rendered(mac));
         }
         for tenant in [None, Some(self.tenants[0]), Some(self.tenants[1])] {
             self.cache
@@ -270,7 +269,11 @@ async fn a_file_outlives_its_device_entry_and_still_goes_with_it() {
         state.bytes -= DEVICE_COST;
         state.order.retain(|k| k != &Key::Device(mac));
     }
-    write(&f.store, "UPDATE users SET email = 'ann@a.example' WHERE name = 'Ann'").await;
+    write(
+        &f.store,
+        "UPDATE users SET email = 'ann@a.example' WHERE name = 'Ann'",
+    )
+    .await;
     f.cache.generation().await;
     assert_eq!(f.named(), all_but(&["device:1", "file:1"]));
 }
@@ -287,7 +290,11 @@ async fn a_write_that_journals_nothing_keeps_everything_and_all_drops_everything
     .await;
     assert_eq!(f.cache.generation().await, g);
     assert_eq!(f.named(), all_but(&[]));
-    write(&f.store, "INSERT INTO changes (scope, id) VALUES ('all', 0)").await;
+    write(
+        &f.store,
+        "INSERT INTO changes (scope, id) VALUES ('all', 0)",
+    )
+    .await;
     f.cache.generation().await;
     assert!(f.named().is_empty());
 }
@@ -296,9 +303,17 @@ async fn a_write_that_journals_nothing_keeps_everything_and_all_drops_everything
 async fn catching_up_applies_every_row_since_the_cache_and_older_requests_keep_nothing() {
     let f = fixture().await;
     let g0 = f.fill().await;
-    write(&f.store, "UPDATE users SET email = 'a@x' WHERE name = 'Ann'").await;
+    write(
+        &f.store,
+        "UPDATE users SET email = 'a@x' WHERE name = 'Ann'",
+    )
+    .await;
     let g1 = f.store.generation();
-    write(&f.store, "UPDATE users SET email = 'd@x' WHERE name = 'Dee'").await;
+    write(
+        &f.store,
+        "UPDATE users SET email = 'd@x' WHERE name = 'Dee'",
+    )
+    .await;
     let g2 = f.store.generation();
     assert!(g0 < g1 && g1 < g2);
     // A request at g2 comes first: both rows apply.
@@ -319,7 +334,11 @@ async fn catching_up_applies_every_row_since_the_cache_and_older_requests_keep_n
         all_but(&["device:1", "file:1", "device:4", "file:4"])
     );
     // Many requests catching up at once: one reads the journal, all end up current.
-    write(&f.store, "UPDATE users SET email = 'b@x' WHERE name = 'Bob'").await;
+    write(
+        &f.store,
+        "UPDATE users SET email = 'b@x' WHERE name = 'Bob'",
+    )
+    .await;
     let g3 = f.store.generation();
     let cache = Arc::new(f.cache);
     let tasks: Vec<_> = (0..8)
