@@ -71,7 +71,7 @@ pub struct JournalPruner {
 impl JournalPruner {
     /// One run: deletes what is due, in chunks; returns how many rows went.
     pub async fn run(&mut self, store: &Store) -> usize {
-        let head = match store.read(|c| journal::head(c)).await {
+        let head = match store.read(journal::head).await {
             Ok(head) => head,
             Err(e) => {
                 tracing::error!(error = %e, "could not read the change journal's head");

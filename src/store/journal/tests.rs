@@ -595,7 +595,7 @@ async fn the_pruner_keeps_the_newest_rows_and_those_younger_than_a_run() {
         })
         .await
         .unwrap();
-    let head = store.read_blocking(|c| head(c)).unwrap();
+    let last = store.read_blocking(head).unwrap();
     assert_eq!(
         pruner.run(&store).await,
         2,
@@ -603,5 +603,5 @@ async fn the_pruner_keeps_the_newest_rows_and_those_younger_than_a_run() {
     );
     assert_eq!(rows(&store) as u64, 100_000);
     assert_eq!(pruner.run(&store).await, 0, "the newest 100,000 stay");
-    assert_eq!(store.read_blocking(|c| super::head(c)).unwrap(), head);
+    assert_eq!(store.read_blocking(head).unwrap(), last);
 }
