@@ -202,6 +202,11 @@ fn each_row_is_journaled_at_the_narrowest_scope() {
         ),
         ["device:1"]
     );
+}
+
+#[test]
+fn a_device_is_journaled_with_its_owner_and_what_no_phone_reads_is_not() {
+    let conn = db();
     assert_eq!(
         journals(
             &conn,
