@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::header;
@@ -185,6 +186,19 @@ pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
     let devices = state.metrics.device_counts(&state).await;
     let mut out = String::with_capacity(4096);
     state.metrics.render(&mut out, devices);
+    let cache = state.phone.cache();
+    counter(
+        &mut out,
+        "deskprov_phone_cache_hits_total",
+        "Phone files served from memory without rendering.",
+        cache.hits(),
+    );
+    counter(
+        &mut out,
+        "deskprov_phone_renders_total",
+        "Phone files rendered (not in memory, or dropped by a change they depend on).",
+        cache.renders(),
+    );
     counter(
         &mut out,
         "deskprov_device_state_write_failures_total",

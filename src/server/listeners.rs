@@ -41,7 +41,8 @@ pub struct Running {
     listeners: Vec<JoinHandle<()>>,
     /// Writes device states; ends once the state is dropped, after writing what is left.
     state_writer: JoinHandle<()>,
-    pruner: Option<JoinHandle<()>>,
+    /// Deletes old device events and change-journal rows.
+    pruner: JoinHandle<()>,
     /// Works out every device's status in the background, so the first dashboard is quick.
     status_warmer: JoinHandle<()>,
     /// Reopens the access log on SIGHUP, when there is one.
@@ -51,10 +52,13 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting, drains open connections, and flushes queued fetch records.
+    /// Stops accepting, drains open connections, and writes the device states that wait.
     pub async fn shutdown(self) {
         self.trigger.trigger();
-        for task in [&self.pruner, &self.reopener].into_iter().flatten() {
+        for task in [Some(&self.pruner), self.reopener.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             task.abort();
         }
         self.status_warmer.abort();
@@ -76,10 +80,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     let store = Store::open(&config.db.path)
         .with_context(|| format!("opening database {}", config.db.path.display()))?;
     let vendors = Arc::new(Vendors::builtin().context("loading vendor profiles")?);
-    let pruner = config
-        .fetch_retention
-        .0
-        .map(|keep| pruner::start(store.clone(), keep));
+    let pruner = pruner::start(store.clone(), config.fetch_retention.0);
     let access_log = config
         .access_log
         .0

@@ -37,7 +37,10 @@ pub async fn overview(
     let scope = actor.tenant_id;
     let tenants = super::tenants::summaries(services, actor).await?;
     let counts = services.statuses.counts(services, scope).await?;
-    let (urgent, total) = services.statuses.most_urgent(services, scope, listed).await?;
+    let (urgent, total) = services
+        .statuses
+        .most_urgent(services, scope, listed)
+        .await?;
     let devices = services
         .store
         .read(move |c| {

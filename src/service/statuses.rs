@@ -157,11 +157,10 @@ impl StatusIndex {
             Some(g) if g == now => Changes::Some(Vec::new()),
             Some(g) => services.store.changes_between(g, now).await?,
         };
-        let fetched: Vec<i64> = std::mem::take(
-            &mut *self.fetched.lock().unwrap_or_else(|e| e.into_inner()),
-        )
-        .into_iter()
-        .collect();
+        let fetched: Vec<i64> =
+            std::mem::take(&mut *self.fetched.lock().unwrap_or_else(|e| e.into_inner()))
+                .into_iter()
+                .collect();
         let stale = std::mem::take(&mut index.devices);
         match update(services, stale, changes, fetched).await {
             Ok(devices) => {
@@ -235,12 +234,7 @@ fn everything(c: &Reader) -> StoreResult<HashMap<i64, Entry>> {
 
 /// Takes in one journal row: the device re-read, or the devices whose files the change may
 /// have altered marked for working out again.
-fn apply(
-    c: &Reader,
-    devices: &mut HashMap<i64, Entry>,
-    scope: Scope,
-    id: i64,
-) -> StoreResult<()> {
+fn apply(c: &Reader, devices: &mut HashMap<i64, Entry>, scope: Scope, id: i64) -> StoreResult<()> {
     let mut mark = |hit: &dyn Fn(&Entry) -> bool| {
         for entry in devices.values_mut().filter(|e| hit(e)) {
             entry.current = None;
@@ -268,12 +262,7 @@ fn apply(
 }
 
 /// Whether what device `id` last fetched is what it would get now.
-fn work_out(
-    c: &Reader,
-    vendors: &crate::profile::Vendors,
-    id: i64,
-    mac: Mac,
-) -> StoreResult<bool> {
+fn work_out(c: &Reader, vendors: &crate::profile::Vendors, id: i64, mac: Mac) -> StoreResult<bool> {
     let Some(bundle) = devices::bundle(c, &mac)? else {
         return Ok(true);
     };

@@ -19,6 +19,7 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         ),
         M::up(include_str!("migrations/0006_phone_keys.sql")),
         M::up(include_str!("migrations/0007_device_state.sql")),
+        M::up(include_str!("migrations/0008_change_journal.sql")),
     ])
 });
 

@@ -11,6 +11,7 @@ pub mod backup;
 pub mod device_state;
 pub mod devices;
 pub mod history;
+pub mod journal;
 pub mod keys;
 pub mod lock;
 pub mod migrations;
@@ -91,6 +92,16 @@ struct Inner {
     /// `PRAGMA data_version` of the writer when last looked at: it moves only when another
     /// process commits.
     external_version: AtomicU64,
+    /// A read-only connection that looks at the journal's head for each phone request (see
+    /// [`Store::refresh_generation`]).
+    watch: Mutex<Watch>,
+}
+
+/// The connection [`Store::refresh_generation`] looks through, with what it saw last.
+struct Watch {
+    conn: Connection,
+    /// Its `PRAGMA data_version` at the last look: it moves with every other connection's commit.
+    version: i64,
 }
 
 impl std::fmt::Debug for Store {
@@ -108,19 +119,23 @@ impl Store {
         configure(&writer)?;
         migrations::run(&mut writer)?;
         let version: i64 = writer.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let seq = journal::head(&writer)?;
+        let open_reader = || -> StoreResult<Connection> {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
+            )?;
+            conn.busy_timeout(Duration::from_secs(5))?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            Ok(conn)
+        };
         let readers = (0..READERS)
-            .map(|_| {
-                let conn = Connection::open_with_flags(
-                    path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY
-                        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                        | OpenFlags::SQLITE_OPEN_URI,
-                )?;
-                conn.busy_timeout(Duration::from_secs(5))?;
-                conn.pragma_update(None, "foreign_keys", "ON")?;
-                Ok(Mutex::new(conn))
-            })
+            .map(|_| open_reader().map(Mutex::new))
             .collect::<StoreResult<Vec<_>>>()?;
+        let watch = open_reader()?;
+        let watch_version: i64 = watch.query_row("PRAGMA data_version", [], |r| r.get(0))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
@@ -128,30 +143,79 @@ impl Store {
                 readers,
                 next_reader: AtomicUsize::new(0),
                 errors: AtomicU64::new(0),
-                generation: AtomicU64::new(1),
+                generation: AtomicU64::new(journal::generation(1, seq)),
                 external_version: AtomicU64::new(version as u64),
+                watch: Mutex::new(Watch {
+                    conn: watch,
+                    version: watch_version,
+                }),
             }),
         })
     }
 
-    /// The change generation: a number that grows after every committed change that can alter
-    /// what a phone is served (any [`Store::write`]; fetch records only when they bind a device
-    /// or change the model it reported; a commit by another process once it is noticed, see
+    /// The change generation: a number that grows with every committed change that can alter
+    /// what a phone is served, and only then. It is the position of the change journal
+    /// ([`journal`]), which SQLite triggers fill on every table a phone's answer or its checks
+    /// read: the low 48 bits are the position of the latest journal row committed, the high 16
+    /// bits an *epoch* that moves when the position went back (a database restored underneath)
+    /// or could not be read. A write that journals nothing (audit, tokens, sessions, a fetch's
+    /// bookkeeping) leaves it where it is. It moves after a write of this process commits, and
+    /// for another process's commits once they are noticed ([`Store::refresh_generation`],
     /// [`Store::notice_external_changes`]). It never goes back. Whatever was read from the store
-    /// while the generation was `g` is current for as long as the generation is still `g`:
-    /// caches keyed by it can never serve a stale value. Read it *before* the data it tags.
+    /// while the generation was `g` is current until a journal row after `g` names it:
+    /// [`Store::changes_between`] says which. Read it *before* the data it tags.
     pub fn generation(&self) -> u64 {
         self.inner.generation.load(Ordering::Acquire)
     }
 
-    fn bump_generation(&self) {
-        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+    /// What changed after generation `from` up to `to` (a generation this store handed out).
+    pub async fn changes_between(&self, from: u64, to: u64) -> StoreResult<journal::Changes> {
+        self.read(move |c| journal::changes_between(c, from, to))
+            .await
     }
 
-    /// Bumps the generation when another process committed to the database since the last
-    /// look (the writer's `PRAGMA data_version` moves only for other connections' commits, and
-    /// every other connection of this process is read-only). Skipped when the writer is busy:
-    /// that write checks on its own. Returns whether it bumped.
+    /// Publishes journal position `seq` as a connection saw it (`None`: it could not be read)
+    /// after the generation was `before`. Every published position was committed before it was
+    /// published, so a look after it sees at least that far; seeing less means the database went
+    /// back (a backup put back underneath): a new epoch, past every generation handed out.
+    /// Otherwise the generation moves to `seq`, never back.
+    fn saw(&self, before: u64, seq: Option<u64>) {
+        let next = match seq {
+            Some(seq) if seq >= journal::seq(before) => {
+                journal::generation(journal::epoch(before), seq)
+            }
+            _ => {
+                let epoch = (journal::epoch(before) + 1).min(u64::from(u16::MAX));
+                journal::generation(epoch, seq.unwrap_or(journal::seq(before)))
+            }
+        };
+        self.inner.generation.fetch_max(next, Ordering::AcqRel);
+    }
+
+    /// The generation, after looking whether another process committed since the last look (so
+    /// that a phone request sees a change the `deskprov` CLI made a moment before): one `PRAGMA
+    /// data_version` on a connection of its own, and the journal's head when that moved. Cheap
+    /// enough for every request.
+    pub fn refresh_generation(&self) -> u64 {
+        let mut watch = self.inner.watch.lock().unwrap_or_else(|e| e.into_inner());
+        let Watch { conn, version } = &mut *watch;
+        let before = self.generation();
+        if let Ok(now) = conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
+            && now != *version
+        {
+            *version = now;
+            let head = journal::head(conn);
+            self.saw(before, self.count_failure(head).ok());
+        }
+        drop(watch);
+        self.generation()
+    }
+
+    /// Publishes the journal's head when another process committed to the database since the
+    /// last look (the writer's `PRAGMA data_version` moves only for other connections' commits,
+    /// and every other connection of this process is read-only); a head that went back, or
+    /// cannot be read, starts a new epoch. Skipped when the writer is busy: that write checks on
+    /// its own. Returns whether the generation moved.
     pub fn notice_external_changes(&self) -> bool {
         let Ok(conn) = self.inner.writer.try_lock() else {
             return false;
@@ -167,11 +231,12 @@ impl Store {
             .inner
             .external_version
             .swap(version as u64, Ordering::AcqRel);
-        if before != version as u64 {
-            self.bump_generation();
-            return true;
+        if before == version as u64 {
+            return false;
         }
-        false
+        let before = self.generation();
+        self.saw(before, journal::head(conn).ok());
+        self.generation() != before
     }
 
     /// Whether a reader connection answers a trivial query.
@@ -300,7 +365,7 @@ impl Store {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
     ) -> StoreResult<T> {
-        self.transact(|tx| Ok((f(tx)?, Outcome::Changed)))
+        self.transact(|tx| Ok((f(tx)?, true)))
     }
 
     /// Like [`Store::write_blocking`], but `f` decides: its `(value, commit)` commits the
@@ -310,78 +375,49 @@ impl Store {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> StoreResult<(T, bool)>,
     ) -> StoreResult<T> {
-        self.transact(|tx| {
-            let (value, commit) = f(tx)?;
-            Ok((
-                value,
-                if commit {
-                    Outcome::Changed
-                } else {
-                    Outcome::RolledBack
-                },
-            ))
-        })
+        self.transact(f)
     }
 
-    /// [`Store::write`] for writes that change what phones are served only sometimes (fetch
-    /// records): `f` returns its value and whether it changed anything a phone's file or its
-    /// checks read; the generation moves only then.
+    /// [`Store::write`] for `f` returning its value and whether it changed anything a phone's
+    /// file or its checks read. The flag is no longer needed (the change journal knows what a
+    /// write touched) and is ignored; it stays for the callers that compute it.
     pub async fn write_tracked<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> StoreResult<(T, bool)> + Send + 'static,
     {
         let store = self.clone();
-        run_blocking(move || {
-            store.transact(|tx| {
-                let (value, changed) = f(tx)?;
-                Ok((
-                    value,
-                    if changed {
-                        Outcome::Changed
-                    } else {
-                        Outcome::Unchanged
-                    },
-                ))
-            })
-        })
-        .await
+        run_blocking(move || store.transact(|tx| Ok((f(tx)?.0, true)))).await
     }
 
     /// The one way to change the database: takes the writer, notices other processes'
-    /// commits, runs `f` inside an `IMMEDIATE` transaction, then commits or rolls back as
-    /// `f` says and moves the generation when phones may be served something new.
+    /// commits, runs `f` inside an `IMMEDIATE` transaction, then commits (`f`'s flag is true) or
+    /// rolls back, and after a commit publishes the journal position it committed at (read
+    /// inside the transaction, so it covers every commit before it, whoever made them).
     fn transact<T>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> StoreResult<(T, Outcome)>,
+        f: impl FnOnce(&Transaction<'_>) -> StoreResult<(T, bool)>,
     ) -> StoreResult<T> {
         let mut conn = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
         self.check_external(&conn);
-        let (value, outcome) = self.count_failure((|| {
+        let (value, committed) = self.count_failure((|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let (value, outcome) = f(&tx)?;
-            match outcome {
-                Outcome::RolledBack => tx.rollback()?,
-                Outcome::Changed | Outcome::Unchanged => tx.commit()?,
+            // Whatever was published by now was committed before this transaction began.
+            let before = self.generation();
+            let (value, commit) = f(&tx)?;
+            if !commit {
+                tx.rollback()?;
+                return Ok((value, None));
             }
-            Ok((value, outcome))
+            let seq = journal::head(&tx)?;
+            tx.commit()?;
+            Ok((value, Some((before, seq))))
         })())?;
-        if outcome == Outcome::Changed {
-            self.bump_generation();
+        if let Some((before, seq)) = committed {
+            self.saw(before, Some(seq));
         }
         Ok(value)
     }
-}
-
-/// How a transaction ended, for the change generation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    /// Committed, and phones may be served something new.
-    Changed,
-    /// Committed, and nothing a phone is served changed.
-    Unchanged,
-    /// Rolled back (a dry run).
-    RolledBack,
 }
 
 async fn run_blocking<T: Send + 'static>(

@@ -22,6 +22,7 @@ mod openapi;
 mod openapi_bounds;
 mod phone_auth;
 mod phone_cache;
+mod phone_cache_scope;
 mod phone_settings;
 mod provisioning;
 mod retention;

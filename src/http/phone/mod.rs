@@ -77,7 +77,8 @@ struct Fetch {
     uri: String,
     /// Whether the request came over HTTPS.
     scheme: Scheme,
-    /// The store's change generation when the request came in (see [`cache`]).
+    /// The store's change generation when the request came in, the phone cache brought to it
+    /// (see `service::phone::cache`).
     generation: u64,
 }
 
@@ -115,8 +116,9 @@ async fn fetch(
 
 async fn handle(state: AppState, ip: IpAddr, request: Request<Body>) -> Response {
     let started = Instant::now();
-    // Read before anything else: whatever this request reads is at least this recent.
-    let generation = state.phone.cache().generation();
+    // Read before anything else: whatever this request reads is at least this recent. The
+    // cache is brought to it on the way.
+    let generation = state.phone.cache().generation().await;
     let (parts, body) = request.into_parts();
     let method = parts.method.clone();
     let headers = &parts.headers;
@@ -323,8 +325,8 @@ async fn serve_device(
     if let Some(rendered) = cache.file(fetch.generation, &key) {
         return Outcome::Served(rendered);
     }
-    // An upload changes the store's generation, so what is served from one is cached like the
-    // rest.
+    // An upload is journaled against its device, so what is served from one is cached like the
+    // rest and dropped when the device uploads again.
     let upload = if matched.file.prefer_upload {
         match stored_upload(state, bundle.device.id, &fetch.file).await {
             Ok(upload) => upload,
@@ -354,7 +356,12 @@ async fn serve_device(
         Ok(answer) => {
             warn_about(state, fetch, &bundle, upload.is_some(), &answer);
             let rendered = Arc::new(answer.into_rendered());
-            cache.keep_file(fetch.generation, key, rendered.clone());
+            cache.keep_file(
+                fetch.generation,
+                key,
+                Some(bundle.as_ref()),
+                rendered.clone(),
+            );
             Outcome::Served(rendered)
         }
         Err(e) => Outcome::Failed(e.to_string()),
@@ -384,7 +391,7 @@ fn warn_about(
         && state
             .phone
             .cache()
-            .overflow_warning_due(fetch.generation, bundle.device.id)
+            .overflow_warning_due(fetch.generation, bundle)
     {
         tracing::warn!(
             mac = %bundle.device.mac,
@@ -468,7 +475,7 @@ async fn serve_common(
     ) {
         Ok(r) => {
             let rendered = Arc::new(r);
-            cache.keep_file(fetch.generation, key, rendered.clone());
+            cache.keep_file(fetch.generation, key, None, rendered.clone());
             Outcome::Served(rendered)
         }
         Err(e) => Outcome::Failed(e.to_string()),

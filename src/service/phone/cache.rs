@@ -3,16 +3,35 @@
 //! for the same common files thousands of times, and each phone for its own files two or three
 //! times in a row).
 //!
-//! Never stale: every entry is valid for one store change generation ([`Store::generation`]),
-//! which moves after every committed change that can alter a phone's file or its checks. A
-//! request reads the generation before anything else; when it has moved, everything is dropped.
-//! What a request read under an older generation than the cache's is used for that request only,
-//! never kept. The gates (address, enrollment window, credentials, …) still run on every request:
-//! only data and bytes are cached, never a decision.
+//! Never stale. The cache is at one store change generation ([`Store::generation`]), the
+//! position of the store's change journal, and everything it holds is what the store held then.
+//! A request reads the generation before anything else (noticing another process's commits on
+//! the way, [`Store::refresh_generation`]); when it is newer than the cache's, the cache is
+//! brought to it first by the journal rows in between ([`Store::changes_between`]), which name
+//! the tenants, sites, users and devices that changed, and exactly what depends on them goes:
+//!
+//! - a device: its bundle and its files;
+//! - a user: the bundles and files of the devices it owns (the journal also names the users and
+//!   devices whose keys aim at a user that changed name or extension);
+//! - a site: its row, the bundles and files of the devices at it (their own or their owner's
+//!   site), the settings kept for it;
+//! - a tenant: its row, its devices' bundles and files, the common files rendered with its
+//!   settings, the settings kept for it, every URL key, and whether any phone needs credentials
+//!   (which a device change forgets too);
+//! - anything else (a new epoch, pruned journal rows, too many rows, an `all` row, a journal
+//!   that cannot be read): everything.
+//!
+//! One request at a time brings the cache forward, in order, from its generation to the
+//! request's, reading the journal without holding the cache's lock; requests for the same or an
+//! older generation wait for it or find it done. What a request read under an older generation
+//! than the cache's is used for that request only, never kept. The gates (address, enrollment
+//! window, credentials, …) still run on every request: only data and bytes are cached, never a
+//! decision.
 
 use crate::domain::device::DeviceBundle;
 use crate::domain::tenant::{Site, Tenant};
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -22,6 +41,7 @@ use crate::domain::{Mac, Settings};
 use crate::profile::provision::device_settings;
 use crate::profile::{Rendered, SettingsContext, Vendor};
 use crate::store::devices;
+use crate::store::journal::{self, Change, Changes, Scope};
 use crate::store::sites;
 use crate::store::tenants;
 use crate::store::{Store, StoreResult};
@@ -64,6 +84,79 @@ pub struct PhoneCache {
     store: Store,
     budget: usize,
     state: Mutex<State>,
+    /// Held by the one request bringing the cache to a newer generation.
+    advancing: tokio::sync::Mutex<()>,
+    /// Files served from the cache.
+    hits: AtomicU64,
+    /// Files rendered (not found in the cache).
+    renders: AtomicU64,
+}
+
+/// What a device's bundle and files were read from: the rows whose change drops them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ties {
+    device: i64,
+    owner: i64,
+    tenant: i64,
+    /// The device's own site and its owner's (the bundle's site is one of them; a user row
+    /// carries its site's name).
+    sites: [Option<i64>; 2],
+}
+
+impl Ties {
+    fn of(bundle: &DeviceBundle) -> Self {
+        Self {
+            device: bundle.device.id,
+            owner: bundle.owner.id,
+            tenant: bundle.tenant.id,
+            sites: [bundle.device.site_id, bundle.owner.site_id],
+        }
+    }
+}
+
+/// A kept file, with what a per-device file was rendered from.
+struct File {
+    rendered: Arc<Rendered>,
+    ties: Option<Ties>,
+}
+
+/// What a run of journal rows drops.
+#[derive(Debug, Default)]
+struct Evict {
+    tenants: HashSet<i64>,
+    sites: HashSet<i64>,
+    users: HashSet<i64>,
+    devices: HashSet<i64>,
+}
+
+impl Evict {
+    fn of(changes: &[Change]) -> Self {
+        let mut evict = Self::default();
+        for change in changes {
+            let set = match change.scope {
+                Scope::Tenant => &mut evict.tenants,
+                Scope::Site => &mut evict.sites,
+                Scope::User => &mut evict.users,
+                Scope::Device => &mut evict.devices,
+            };
+            set.insert(change.id);
+        }
+        evict
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tenants.is_empty()
+            && self.sites.is_empty()
+            && self.users.is_empty()
+            && self.devices.is_empty()
+    }
+
+    fn drops(&self, t: &Ties) -> bool {
+        self.devices.contains(&t.device)
+            || self.users.contains(&t.owner)
+            || self.tenants.contains(&t.tenant)
+            || t.sites.iter().flatten().any(|s| self.sites.contains(s))
+    }
 }
 
 #[derive(Default)]
@@ -77,24 +170,79 @@ struct State {
     /// Phone-wide settings by vendor (its address), tenant and site, for devices with no
     /// settings of their own.
     settings: HashMap<(usize, i64, Option<i64>), Arc<SettingsContext>>,
-    files: HashMap<FileKey, Arc<Rendered>>,
+    files: HashMap<FileKey, File>,
     /// Insertion order of devices and files, for eviction.
     order: VecDeque<Key>,
     bytes: usize,
-    warned: HashSet<i64>,
+    /// Devices whose overflow warning was logged.
+    warned: HashMap<i64, Ties>,
 }
 
 impl State {
-    /// Brings the state to generation `g` (dropping everything when it moved); whether it may
-    /// serve and keep things for a request that started at `g`.
-    fn at(&mut self, g: u64) -> bool {
-        if g > self.generation {
-            *self = State {
-                generation: g,
-                ..State::default()
-            };
-        }
+    /// Whether the state may serve and keep things for a request that started at `g`.
+    fn at(&self, g: u64) -> bool {
         g == self.generation
+    }
+
+    /// Brings the state from its generation to `g`, dropping what `changes` name.
+    fn advance(&mut self, g: u64, changes: &Changes) {
+        match changes {
+            Changes::Everything => {
+                *self = State {
+                    generation: g,
+                    ..State::default()
+                };
+            }
+            Changes::Some(changes) => {
+                self.evict(&Evict::of(changes));
+                self.generation = g;
+            }
+        }
+    }
+
+    fn evict(&mut self, evict: &Evict) {
+        if evict.is_empty() {
+            return;
+        }
+        self.tenants.retain(|id, _| !evict.tenants.contains(id));
+        self.sites.retain(|id, _| !evict.sites.contains(id));
+        if !evict.tenants.is_empty() {
+            // A tenant's URL key may have moved to, or from, any key looked up.
+            self.url_keys.clear();
+        }
+        if !evict.tenants.is_empty() || !evict.devices.is_empty() {
+            self.any_phone_auth = None;
+        }
+        self.settings.retain(|(_, tenant, site), _| {
+            !evict.tenants.contains(tenant) && site.is_none_or(|s| !evict.sites.contains(&s))
+        });
+        self.warned.retain(|_, ties| !evict.drops(ties));
+        let mut freed = 0;
+        self.devices.retain(|_, bundle| {
+            let keep = !evict.drops(&Ties::of(bundle));
+            if !keep {
+                freed += DEVICE_COST;
+            }
+            keep
+        });
+        self.files.retain(|key, file| {
+            let keep = match &file.ties {
+                Some(ties) => !evict.drops(ties),
+                None => key.tenant_id.is_none_or(|t| !evict.tenants.contains(&t)),
+            };
+            if !keep {
+                freed += file_cost(&file.rendered);
+            }
+            keep
+        });
+        if freed > 0 {
+            self.bytes -= freed;
+            let (devices, files) = (&self.devices, &self.files);
+            self.order.retain(|key| match key {
+                Key::Device(mac) => devices.contains_key(mac),
+                Key::File(key) => files.contains_key(key),
+            });
+        }
     }
 
     fn push(&mut self, key: Key, cost: usize, budget: usize) {
@@ -106,7 +254,10 @@ impl State {
             };
             self.bytes -= match old {
                 Key::Device(mac) => self.devices.remove(&mac).map_or(0, |_| DEVICE_COST),
-                Key::File(key) => self.files.remove(&key).map_or(0, |r| file_cost(&r)),
+                Key::File(key) => self
+                    .files
+                    .remove(&key)
+                    .map_or(0, |f| file_cost(&f.rendered)),
             };
         }
     }
@@ -123,12 +274,86 @@ impl PhoneCache {
             store,
             budget,
             state: Mutex::new(State::default()),
+            advancing: tokio::sync::Mutex::new(()),
+            hits: AtomicU64::new(0),
+            renders: AtomicU64::new(0),
         }
     }
 
-    /// The store's generation: read it once at the start of a request and pass it to every call.
-    pub fn generation(&self) -> u64 {
-        self.store.generation()
+    /// The store's generation, with the cache brought to it: call it once at the start of a
+    /// request and pass the answer to every other call.
+    pub async fn generation(&self) -> u64 {
+        let g = self.store.refresh_generation();
+        self.catch_up(g).await;
+        g
+    }
+
+    /// Brings the cache to generation `g` (a generation the store handed out) when it is
+    /// behind: the journal rows in between say what to drop. One request at a time does it;
+    /// the others wait, then find it done.
+    pub async fn catch_up(&self, g: u64) {
+        if self.state().generation >= g {
+            return;
+        }
+        let _turn = self.advancing.lock().await;
+        let from = self.state().generation;
+        if from >= g {
+            return;
+        }
+        // Read without holding the state's lock; no one else moves the generation meanwhile.
+        let changes = self
+            .read(move |c| journal::changes_between(c, from, g))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "could not read the change journal; the phone cache starts over");
+                Changes::Everything
+            });
+        let mut state = self.state();
+        if state.generation == from {
+            state.advance(g, &changes);
+        }
+    }
+
+    /// What the cache holds, for tests: `device:<mac>`, `file:<device id>` and
+    /// `common:<tenant id or ->` entries, sorted; checks the byte count on the way.
+    #[cfg(test)]
+    fn held(&self) -> Vec<String> {
+        let state = self.state();
+        let mut held: Vec<String> = state
+            .devices
+            .keys()
+            .map(|mac| format!("device:{}", mac.lower12()))
+            .chain(
+                state
+                    .files
+                    .keys()
+                    .map(|k| match (k.device_id, k.tenant_id) {
+                        (Some(d), _) => format!("file:{d}"),
+                        (None, Some(t)) => format!("common:{t}"),
+                        (None, None) => "common:-".to_owned(),
+                    }),
+            )
+            .collect();
+        held.sort();
+        let bytes = state.devices.len() * DEVICE_COST
+            + state
+                .files
+                .values()
+                .map(|f| file_cost(&f.rendered))
+                .sum::<usize>();
+        assert_eq!(state.bytes, bytes, "bytes counted");
+        assert_eq!(state.order.len(), state.devices.len() + state.files.len());
+        held
+    }
+
+    /// Files served from the cache since start.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Files rendered since start (every file not served from the cache).
+    pub fn renders(&self) -> u64 {
+        self.renders.load(Ordering::Relaxed)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -196,14 +421,14 @@ impl PhoneCache {
 
     /// What `get` finds in the cache, if it is at generation `g`.
     fn cached<T>(&self, g: u64, get: impl FnOnce(&State) -> Option<T>) -> Option<T> {
-        let mut state = self.state();
+        let state = self.state();
         if state.at(g) { get(&state) } else { None }
     }
 
     /// The tenant whose phones use `key` as first path segment.
     pub async fn tenant_by_key(&self, g: u64, key: &str) -> StoreResult<Option<Arc<Tenant>>> {
         {
-            let mut state = self.state();
+            let state = self.state();
             if state.at(g)
                 && let Some(id) = state.url_keys.get(key)
             {
@@ -237,7 +462,7 @@ impl PhoneCache {
     /// Whether any tenant or device asks phones for credentials.
     pub async fn any_phone_auth(&self, g: u64) -> StoreResult<bool> {
         {
-            let mut state = self.state();
+            let state = self.state();
             if state.at(g)
                 && let Some(any) = state.any_phone_auth
             {
@@ -252,23 +477,39 @@ impl PhoneCache {
         Ok(any)
     }
 
-    /// A file rendered earlier in generation `g`.
+    /// A file rendered earlier and still current at generation `g`.
     pub fn file(&self, g: u64, key: &FileKey) -> Option<Arc<Rendered>> {
-        let mut state = self.state();
+        let state = self.state();
         if !state.at(g) {
             return None;
         }
-        state.files.get(key).cloned()
+        let found = state.files.get(key).map(|f| f.rendered.clone());
+        if found.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        found
     }
 
-    /// Keeps a file rendered from data read in generation `g`.
-    pub fn keep_file(&self, g: u64, key: FileKey, rendered: Arc<Rendered>) {
+    /// Keeps a file just rendered from data read in generation `g`: a per-device file from
+    /// `bundle`, a common file from no device's data (`None`).
+    pub fn keep_file(
+        &self,
+        g: u64,
+        key: FileKey,
+        bundle: Option<&DeviceBundle>,
+        rendered: Arc<Rendered>,
+    ) {
+        self.renders.fetch_add(1, Ordering::Relaxed);
         let mut state = self.state();
         if !state.at(g) {
             return;
         }
         let cost = file_cost(&rendered);
-        if state.files.insert(key.clone(), rendered).is_none() {
+        let file = File {
+            rendered,
+            ties: bundle.map(Ties::of),
+        };
+        if state.files.insert(key.clone(), file).is_none() {
             state.push(Key::File(key), cost, self.budget);
         }
     }
@@ -294,9 +535,9 @@ impl PhoneCache {
         settings
     }
 
-    /// Whether the overflow warning for `device_id` is due: once per device until something
-    /// changes, not on every fetch.
-    pub fn overflow_warning_due(&self, g: u64, device_id: i64) -> bool {
+    /// Whether the overflow warning for `bundle`'s device is due: once per device until
+    /// something it is read from changes, not on every fetch.
+    pub fn overflow_warning_due(&self, g: u64, bundle: &DeviceBundle) -> bool {
         let mut state = self.state();
         if !state.at(g) {
             return true;
@@ -304,10 +545,15 @@ impl PhoneCache {
         if state.warned.len() >= MAX_WARNED {
             state.warned.clear();
         }
-        state.warned.insert(device_id)
+        state
+            .warned
+            .insert(bundle.device.id, Ties::of(bundle))
+            .is_none()
     }
 
-    /// Looks for commits by other processes every [`EXTERNAL_CHECK_EVERY`] until `self` is gone.
+    /// Looks for commits by other processes every [`EXTERNAL_CHECK_EVERY`] until `self` is gone,
+    /// so the generation moves (and a database that went back starts a new epoch) between
+    /// requests too.
     pub fn watch_external_changes(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -323,3 +569,6 @@ impl PhoneCache {
         });
     }
 }
+
+#[cfg(test)]
+mod tests;

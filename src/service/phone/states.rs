@@ -22,8 +22,8 @@ use tokio::task::JoinHandle;
 use crate::domain::Device;
 use crate::domain::device_state::{Answer, Change, DeviceState, Fetched, version_fingerprint};
 use crate::domain::history::{Event, stored_user_agent};
-use crate::store::device_state::{self, Batch, Binding, StateWrite, Version};
 use crate::service::statuses::StatusIndex;
+use crate::store::device_state::{self, Batch, Binding, StateWrite, Version};
 use crate::store::{Store, StoreResult};
 
 /// How often the states that changed only in what may be written late are written.
