@@ -201,6 +201,12 @@ pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
     );
     counter(
         &mut out,
+        "deskprov_device_statuses_worked_out_total",
+        "Device statuses worked out (files rendered and compared): once per device, then per device a change touched.",
+        state.services.statuses.worked_out(),
+    );
+    counter(
+        &mut out,
         "deskprov_device_state_write_failures_total",
         "Writes of device states and events the database refused (logged).",
         state.phone.states().failed_writes(),

@@ -11,6 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 
@@ -70,6 +71,8 @@ pub struct StatusIndex {
     index: tokio::sync::Mutex<Index>,
     /// Devices that fetched a new version since the last read.
     fetched: Mutex<HashSet<i64>>,
+    /// Statuses worked out (files rendered and compared) since the start.
+    worked_out: AtomicU64,
 }
 
 /// A device needing attention first, for lists.
@@ -140,6 +143,12 @@ impl StatusIndex {
         Ok((all, total))
     }
 
+    /// How many statuses were worked out (a device's files rendered and compared) since the
+    /// start: once per device at first, then once per device a change touched.
+    pub fn worked_out(&self) -> u64 {
+        self.worked_out.load(Ordering::Relaxed)
+    }
+
     /// Builds the index if it never was (for a server's start, so the first view is quick).
     pub async fn warm(&self, services: &Services) -> ServiceResult<()> {
         self.current(services).await.map(drop)
@@ -163,7 +172,8 @@ impl StatusIndex {
                 .collect();
         let stale = std::mem::take(&mut index.devices);
         match update(services, stale, changes, fetched).await {
-            Ok(devices) => {
+            Ok((devices, worked_out)) => {
+                self.worked_out.fetch_add(worked_out, Ordering::Relaxed);
                 index.devices = devices;
                 index.generation = Some(now);
                 Ok(index)
@@ -194,7 +204,7 @@ async fn update(
     devices: HashMap<i64, Entry>,
     changes: Changes,
     fetched: Vec<i64>,
-) -> ServiceResult<HashMap<i64, Entry>> {
+) -> ServiceResult<(HashMap<i64, Entry>, u64)> {
     let vendors = services.vendors.clone();
     Ok(services
         .store
@@ -214,12 +224,14 @@ async fn update(
                     entry.current = None;
                 }
             }
+            let mut worked_out = 0;
             for (&id, entry) in devices.iter_mut() {
                 if entry.current.is_none() && entry.enrolled {
                     entry.current = Some(work_out(c, &vendors, id, entry.mac)?);
+                    worked_out += 1;
                 }
             }
-            Ok(devices)
+            Ok((devices, worked_out))
         })
         .await?)
 }

@@ -29,6 +29,7 @@ mod retention;
 mod rules;
 mod schemathesis;
 mod security;
+mod statuses;
 mod tls;
 mod ui;
 mod uploads;

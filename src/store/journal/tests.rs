@@ -14,16 +14,14 @@ const JOURNALED: [&str; 8] = [
 ];
 
 /// Tables no phone's answer reads, and the journal itself.
-const NOT_JOURNALED: [&str; 8] = [
+const NOT_JOURNALED: [&str; 7] = [
     "audit",
     "tokens",
     "ui_sessions",
-    "fetches",
+    "device_events",
     "device_files",
     "changes",
     "sqlite_sequence",
-    // The device-state branch's table, when it is merged.
-    "device_state",
 ];
 
 /// Columns of `devices` written by a phone's fetch bookkeeping: no file or check reads them,
@@ -145,7 +143,7 @@ fn every_devices_column_is_journaled_unless_it_is_fetch_bookkeeping() {
         assert!(
             watched != bookkeeping,
             "devices.{column}: list it in the WHEN clause of changes_devices_update (a phone's \
-             answer or its checks read it) or in BOOKKEEPING (only fetches write it)"
+             answer or its checks read it) or in BOOKKEEPING (only the phone path's fetch state writes it)"
         );
     }
 }
@@ -237,7 +235,7 @@ fn a_device_is_journaled_with_its_owner_and_what_no_phone_reads_is_not() {
             &conn,
             "INSERT INTO audit (at, actor, action, entity, entity_key) VALUES ('x', 'a', 'b', 'c', 'd');
              INSERT INTO tokens (name, role, token_hash, created_at) VALUES ('t', 'admin', 'h', 'x');
-             INSERT INTO fetches (at, ip, file, status, result) VALUES ('x', 'ip', 'f', 200, 'served');
+             INSERT INTO device_events (at, kind, ip, file, status, result) VALUES ('x', 'refused', 'ip', 'f', 404, 'unknown_device');
              INSERT INTO device_files (device_id, file, body_hash, server_url, fetched_at) VALUES (1, 'f', 'h', 'u', 'x');"
         )
         .is_empty()

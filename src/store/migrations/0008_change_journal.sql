@@ -10,9 +10,9 @@
 -- which devices it has), 'device' (a device, its keys, its uploads), 'all' (anything: drops
 -- everything cached).
 --
--- Not journaled: audit, tokens, sessions, fetches and device_files (a phone's answer does not
--- read them), and the columns of devices that fetches write on every request (last_fetch_at,
--- last_ip, seen_firmware, seen_ua, updated_at, and last_file, fetch_counts once they exist):
+-- Not journaled: audit, tokens, sessions, device_events and device_files (a phone's answer does
+-- not read them), and the columns of devices that the phone path's fetch state writes (last_fetch_at,
+-- last_ip, seen_firmware, seen_ua, updated_at, last_file, fetch_counts):
 -- see the WHEN clause of changes_devices_update, which lists the columns that DO matter.
 
 CREATE TABLE changes (
