@@ -80,8 +80,16 @@ pub fn status_of(
     )
 }
 
-/// The device status now.
+/// The device status now, from the status index (worked out here only for a device the index
+/// does not know yet).
 pub async fn status(services: &Services, bundle: &DeviceBundle) -> ServiceResult<DeviceStatus> {
+    if let Some(status) = services
+        .statuses
+        .status_of(services, bundle.device.id)
+        .await?
+    {
+        return Ok(status);
+    }
     let vendor = vendor_of(&services.vendors, &bundle.device)?;
     let id = bundle.device.id;
     let (fetched, uploads) = services.store.read(move |c| status_inputs(c, id)).await?;

@@ -143,6 +143,16 @@ impl StatusIndex {
         Ok((all, total))
     }
 
+    /// The status of device `device_id` now, if it exists.
+    pub async fn status_of(
+        &self,
+        services: &Services,
+        device_id: i64,
+    ) -> ServiceResult<Option<DeviceStatus>> {
+        let index = self.current(services).await?;
+        Ok(index.devices.get(&device_id).map(|e| e.status(Utc::now())))
+    }
+
     /// How many statuses were worked out (a device's files rendered and compared) since the
     /// start: once per device at first, then once per device a change touched.
     pub fn worked_out(&self) -> u64 {
