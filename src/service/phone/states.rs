@@ -19,9 +19,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::domain::Device;
 use crate::domain::device_state::{Answer, Change, DeviceState, Fetched, version_fingerprint};
 use crate::domain::history::{Event, stored_user_agent};
+use crate::domain::{Device, Mac};
 use crate::service::statuses::StatusIndex;
 use crate::store::device_state::{self, Batch, Binding, StateWrite, Version};
 use crate::store::{Store, StoreResult};
@@ -86,8 +86,9 @@ pub struct LastSeen {
     pub firmware: Option<Arc<str>>,
 }
 
-#[derive(Default)]
 struct Entry {
+    /// The device's MAC: a row id SQLite gives again after a delete is another device.
+    mac: Mac,
     state: DeviceState,
     /// Changed since it was last written.
     dirty: bool,
@@ -219,7 +220,8 @@ impl DeviceStates {
     /// Updates the device's state; the batch to write now, if anything must be.
     async fn observe_device(&self, device: &Device, seen: &Seen<'_>) -> Option<Batch> {
         let id = device.id;
-        if !self.shards.of(id).contains_key(&id) {
+        let known = |e: &Entry| e.mac == device.mac;
+        if !self.shards.of(id).get(&id).is_some_and(known) {
             let stored = match self.load(id).await {
                 Ok(Some(state)) => state,
                 // Deleted since the request read it: nothing to keep.
@@ -229,10 +231,17 @@ impl DeviceStates {
                     DeviceState::default()
                 }
             };
-            self.shards.of(id).entry(id).or_insert(Entry {
-                state: stored,
-                dirty: false,
-            });
+            let mut shard = self.shards.of(id);
+            if !shard.get(&id).is_some_and(known) {
+                shard.insert(
+                    id,
+                    Entry {
+                        mac: device.mac,
+                        state: stored,
+                        dirty: false,
+                    },
+                );
+            }
         }
         let version = seen.body_hash.map(version_fingerprint);
         let fetched = Fetched {
@@ -246,7 +255,7 @@ impl DeviceStates {
             version,
         };
         let mut shard = self.shards.of(id);
-        let entry = shard.entry(id).or_default();
+        let entry = shard.get_mut(&id)?;
         let changes = entry
             .state
             .observe(&fetched, device.first_fetch_at.is_some());
@@ -361,10 +370,10 @@ impl Writer {
                     Some(first) => self.write_urgent(first, &mut urgent).await,
                     None => break,
                 },
-                _ = tick.tick() => self.flush().await,
+                _ = tick.tick() => self.flush(&mut urgent).await,
             }
         }
-        self.flush().await;
+        self.flush(&mut urgent).await;
     }
 
     /// Commits `first` and whatever else is queued, in one transaction, then lets them go on.
@@ -383,10 +392,14 @@ impl Writer {
         }
     }
 
-    /// Writes every state changed since it was last written, [`FLUSH_BATCH`] a transaction.
-    async fn flush(&self) {
+    /// Writes every state changed since it was last written, [`FLUSH_BATCH`] a transaction,
+    /// letting the requests waiting on an urgent write go first between two.
+    async fn flush(&self, urgent: &mut mpsc::UnboundedReceiver<Urgent>) {
         let dirty = std::mem::take(&mut *lock(&self.shards.dirty));
         for ids in dirty.chunks(FLUSH_BATCH) {
+            if let Ok(first) = urgent.try_recv() {
+                self.write_urgent(first, urgent).await;
+            }
             let states: Vec<StateWrite> = ids
                 .iter()
                 .filter_map(|&id| {
