@@ -90,28 +90,28 @@ pub fn run(corpus: &Corpus, vendors: &Vendors) -> anyhow::Result<()> {
 fn time_reads(store: &Store, macs: &[Mac], bundles: &[DeviceBundle]) -> anyhow::Result<()> {
     let n = macs.len();
     let t = Instant::now();
-    for mac in &macs {
+    for mac in macs {
         let mac = *mac;
         store.read_blocking(move |c| devices::by_mac(c, &mac))?;
     }
     report("devices::by_mac", t, n);
 
     let t = Instant::now();
-    for b in &bundles {
+    for b in bundles {
         let id = b.device.user_id;
         store.read_blocking(move |c| deskprov::store::users::by_id(c, id))?;
     }
     report("users::by_id", t, n);
 
     let t = Instant::now();
-    for b in &bundles {
+    for b in bundles {
         let id = b.device.user_id;
         store.read_blocking(move |c| deskprov::store::aliases::for_user(c, id))?;
     }
     report("aliases::for_user", t, n);
 
     let t = Instant::now();
-    for b in &bundles {
+    for b in bundles {
         let id = b.device.tenant_id;
         store.read_blocking(move |c| deskprov::store::tenants::by_id(c, id))?;
     }
