@@ -57,7 +57,8 @@ const FIGURES: [&str; 10] = [
     "p1", "p1-log", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9",
 ];
 
-/// deskprov vs nginx on the phone path (docs/performance.md).
+/// deskprov vs nginx on the phone path, and deskprov at scale and under admin work
+/// (docs/performance.md).
 #[derive(Debug, Parser)]
 pub struct Args {
     /// Devices in the database (one user with two aliases each).
@@ -90,8 +91,8 @@ pub struct Args {
     /// P8: sequential reads of each admin view.
     #[arg(long, default_value_t = 100)]
     pub admin_requests: usize,
-    /// P8: seconds the reads of one view may take together; no read starts after (a view that
-    /// takes seconds a read gets fewer than `--admin-requests`).
+    /// P8: seconds the reads of one view may take in all; once spent, no further read starts
+    /// (a view that takes seconds per read gets fewer than `--admin-requests`).
     #[arg(long, default_value_t = 60)]
     pub admin_budget: u64,
     /// Figures to run (comma-separated: p1,p1-log,p2,p3,p4,p5,p6,p7,p8,p9).
