@@ -1,25 +1,22 @@
 //! The benchmark's data: a database of N devices over every vendor (each owner with two
 //! aliases), filled through the library's store functions, and the very files deskprov renders
-//! for them, written to a folder nginx serves.
+//! for them, written to a folder nginx serves (`rendering.rs`); kept in the work folder.
 
-use deskprov::domain::audit::Actor;
-use deskprov::domain::device_state::DeviceState;
-use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use deskprov::domain::Mac;
+use deskprov::domain::audit::Actor;
 use deskprov::domain::device::DeviceDraft;
 use deskprov::domain::tenant::TenantDraft;
 use deskprov::domain::user::{AliasDraft, TenantRules, UserDraft};
-use deskprov::profile::provision::{render_common_file, render_device_file};
 use deskprov::profile::{FileKind, Vendor, Vendors};
-use deskprov::store::device_state::{self, Batch, Binding, StateWrite, Version};
 use deskprov::store::{Store, aliases, devices, tenants, users};
 use serde_json::json;
+
+use crate::rendering;
 
 /// The URL both servers' files carry (deskprov runs with `--public-url` set to it).
 pub const PUBLIC_URL: &str = "http://prov.bench.test";
@@ -70,16 +67,22 @@ pub fn user_agent(vendor: &str, model: &str, mac: &Mac) -> String {
 /// One file a phone fetches: its name and the size of the body both servers answer with.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct File {
+    /// Its name, as the phone asks for it.
     pub name: String,
+    /// Bytes of its body.
     pub len: usize,
 }
 
 /// One device of the benchmark database.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Phone {
+    /// The MAC, 12 lower-case hex digits.
     pub mac: String,
+    /// The vendor profile's id.
     pub vendor: String,
+    /// The model.
     pub model: String,
+    /// The User-Agent it sends.
     pub ua: String,
     /// Index into `boot` of the per-MAC file with the accounts.
     pub main: usize,
@@ -96,31 +99,99 @@ impl Phone {
 
 /// The benchmark data on disk: the database as filled (copied before each run) and the files.
 pub struct Corpus {
+    /// The corpus folder.
     pub dir: PathBuf,
+    /// Every device, in the order they were made.
     pub phones: Vec<Phone>,
+    /// Tenants the devices are spread over.
+    pub tenants: usize,
+}
+
+/// Who owns the `i`-th device of a corpus spread over `tenants` tenants, as [`fill`] made them.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    /// The tenant's name.
+    pub tenant: String,
+    /// The user's extension.
+    pub extension: String,
+    /// The user's name.
+    pub name: String,
+}
+
+/// The name of the `t`-th tenant.
+pub fn tenant_name(t: usize) -> String {
+    format!("bench{t}.example")
+}
+
+/// The owner of the `i`-th device.
+pub fn owner(i: usize, tenants: usize) -> Owner {
+    Owner {
+        tenant: tenant_name(i % tenants),
+        extension: format!("{}", 100_000 + i / tenants),
+        name: format!("Bench User {i}"),
+    }
+}
+
+/// Whether the rendered files are written to disk for nginx (P7's corpus needs none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Files {
+    OnDisk,
+    LengthsOnly,
 }
 
 impl Corpus {
+    /// Size of the database as filled, bytes (with its WAL, if any).
+    pub fn db_bytes(&self) -> u64 {
+        let wal = PathBuf::from(format!("{}-wal", self.pristine_db().display()));
+        [self.pristine_db(), wal]
+            .iter()
+            .filter_map(|p| fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// The database as filled; each run works on a copy.
     pub fn pristine_db(&self) -> PathBuf {
         self.dir.join("pristine.db")
     }
 
+    /// The rendered files nginx serves.
     pub fn www(&self) -> PathBuf {
         self.dir.join("www")
     }
 }
 
-/// Loads the corpus for `devices` × `tenants` from `root`, building it first when missing.
-pub fn ensure(
-    root: &Path,
-    devices: usize,
-    tenants: usize,
-    booted: bool,
-    fresh: bool,
-    vendors: &Vendors,
-) -> anyhow::Result<Corpus> {
+/// What a corpus is made of.
+#[derive(Debug, Clone, Copy)]
+pub struct Want {
+    /// Devices (and users).
+    pub devices: usize,
+    /// Tenants the users are spread over.
+    pub tenants: usize,
+    /// Every phone has fetched its boot files once before.
+    pub booted: bool,
+    /// Rebuild even when a matching corpus exists.
+    pub fresh: bool,
+    /// Whether the rendered files are written to disk.
+    pub files: Files,
+}
+
+/// Loads the corpus `want` describes from `root`, building it first when missing.
+pub fn ensure(root: &Path, want: Want, vendors: &Vendors) -> anyhow::Result<Corpus> {
+    let Want {
+        devices,
+        tenants,
+        booted,
+        fresh,
+        files,
+    } = want;
     let state = if booted { "booted" } else { "new" };
-    let dir = root.join(format!("corpus-{devices}-{tenants}-{state}"));
+    let disk = if files == Files::OnDisk {
+        ""
+    } else {
+        "-nofiles"
+    };
+    let dir = root.join(format!("corpus-{devices}-{tenants}-{state}{disk}"));
     let index = dir.join("phones.json");
     if fresh && dir.exists() {
         fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
@@ -134,13 +205,20 @@ pub fn ensure(
             dir.display(),
             phones.len()
         );
-        return Ok(Corpus { dir, phones });
+        let corpus = Corpus {
+            dir,
+            phones,
+            tenants,
+        };
+        checkpoint(&corpus.pristine_db())?;
+        return Ok(corpus);
     }
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir)?;
     let corpus = Corpus {
         dir: dir.clone(),
         phones: Vec::new(),
+        tenants,
     };
     eprintln!("corpus: filling a database with {devices} devices in {tenants} tenants …");
     let plan = plan(devices, vendors)?;
@@ -150,11 +228,31 @@ pub fn ensure(
         took.as_secs_f64(),
         2 * devices
     );
-    eprintln!("corpus: rendering the files nginx serves …");
-    let phones = render_all(&corpus, &plan, vendors, booted)?;
+    eprintln!("corpus: rendering every boot file …");
+    let started = Instant::now();
+    let phones = rendering::render_all(&corpus, &plan, vendors, booted, files)?;
+    checkpoint(&corpus.pristine_db())?;
+    eprintln!(
+        "corpus: rendered in {:.1} s; database {:.0} MB",
+        started.elapsed().as_secs_f64(),
+        corpus.db_bytes() as f64 / 1e6
+    );
     fs::write(&index, serde_json::to_vec(&phones)?)?;
     fs::write(&stamp_file, stamp)?;
-    Ok(Corpus { dir, phones })
+    Ok(Corpus {
+        dir,
+        phones,
+        tenants,
+    })
+}
+
+/// Moves what the database's write-ahead log holds into the database file and empties the log:
+/// the copies taken of the file for each run then hold every committed write. (The store's
+/// read-only connections close last, and they cannot do it.)
+fn checkpoint(db: &Path) -> anyhow::Result<()> {
+    let conn = rusqlite::Connection::open(db)?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    Ok(())
 }
 
 /// A hash of everything the database and the rendered files depend on (schema, profiles,
@@ -174,6 +272,7 @@ fn source_stamp() -> anyhow::Result<String> {
         collect(&root.join(dir), &mut files)?;
     }
     files.push(root.join("benches/phone/corpus.rs"));
+    files.push(root.join("benches/phone/rendering.rs"));
     files.sort();
     let mut hash = Sha256::new();
     for f in files {
@@ -203,8 +302,11 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 /// A device to create: vendor, model, MAC.
 #[derive(Debug, Clone)]
 pub struct Planned {
+    /// The vendor profile's id.
     pub vendor: String,
+    /// The model.
     pub model: String,
+    /// The MAC.
     pub mac: Mac,
 }
 
@@ -276,7 +378,7 @@ pub fn fill(
     let mut made = Vec::new();
     for t in 0..tenants {
         let draft: TenantDraft = serde_json::from_value(json!({
-            "name": format!("bench{t}.example"),
+            "name": tenant_name(t),
             "sip_server": format!("pbx.bench{t}.example"),
             "timezone": "Europe/Berlin",
             "language": "de",
@@ -296,9 +398,11 @@ pub fn fill(
                 plan: &tenant.extension_plan,
                 prefix: &tenant.sip_username_prefix,
             };
-            let extension = format!("{}", 100_000 + i / tenants);
+            let Owner {
+                extension, name, ..
+            } = owner(i, tenants);
             let user: UserDraft = serde_json::from_value(json!({
-                "name": format!("Bench User {i}"),
+                "name": name,
                 "extension": extension,
                 "email": format!("user{i}@bench.example"),
             }))?;
@@ -336,147 +440,4 @@ pub fn fill(
         })?;
     }
     Ok(started.elapsed())
-}
-
-/// Renders every boot file of every device as deskprov answers it and writes it to `www/`.
-///
-/// With `booted`, every device is then recorded as having fetched its boot files once (through
-/// the fetch-record writer's store function): the database of a site whose phones have booted
-/// before, as after a power cut. Without, every device is still waiting for its first fetch.
-fn render_all(
-    corpus: &Corpus,
-    plan: &[Planned],
-    vendors: &Vendors,
-    booted: bool,
-) -> anyhow::Result<Vec<Phone>> {
-    let www = corpus.www();
-    fs::create_dir_all(&www)?;
-    let store = Store::open(&corpus.pristine_db())?;
-    let mut common: BTreeMap<String, String> = BTreeMap::new();
-    let mut phones = Vec::with_capacity(plan.len());
-    let mut records = Vec::new();
-    for p in plan {
-        let vendor = vendors.get(&p.vendor).context("vendor")?;
-        let ua = user_agent(&p.vendor, &p.model, &p.mac);
-        let info = vendors.parse_ua(&ua).context("UA not recognised")?;
-        ensure!(
-            info.vendor == p.vendor && info.model.as_deref() == Some(p.model.as_str()),
-            "UA {ua} reads as {info:?}"
-        );
-        ensure!(
-            info.mac.is_none_or(|m| m == p.mac),
-            "UA {ua} carries another MAC"
-        );
-        let names = vendors.device_file_names(vendor, &p.mac, Some(&p.model));
-        let (sequence, main) = boot_sequence(&p.vendor);
-        let mac = p.mac;
-        let mut bundle = store
-            .read_blocking(move |c| devices::bundle(c, &mac))?
-            .context("device missing from the database")?;
-        // As the phone handler does: the model the User-Agent names is the one rendered for.
-        bundle.device.seen_model = info.model.clone();
-        let mut boot = Vec::new();
-        for pattern in sequence {
-            let (name, spec) = names
-                .iter()
-                .find(|(_, spec)| spec.name == *pattern)
-                .context("boot file")?;
-            let matched = vendors
-                .match_file(name)
-                .into_iter()
-                .find(|m| m.vendor.id() == p.vendor)
-                .with_context(|| format!("{name} does not match {}", p.vendor))?;
-            ensure!(
-                std::ptr::eq(matched.file, *spec),
-                "{name} matches another pattern"
-            );
-            let len = match spec.kind {
-                FileKind::Device => {
-                    let (rendered, _) =
-                        render_device_file(&bundle, vendor, spec, PUBLIC_URL, false)?;
-                    write(&www.join(name), &rendered.body)?;
-                    let now = chrono::Utc::now();
-                    records.push(StateWrite {
-                        device_id: bundle.device.id,
-                        state: DeviceState {
-                            first_fetch_at: Some(now),
-                            last_fetch_at: Some(now),
-                            last_ip: Some([127, 0, 0, 1].into()),
-                            user_agent: Some(ua.as_str().into()),
-                            model: info.model.as_deref().map(Into::into),
-                            firmware: info.firmware.as_deref().map(Into::into),
-                            last_file: Some(name.as_str().into()),
-                            files: Vec::new(),
-                        },
-                        binding: Some(Binding {
-                            at: now,
-                            ip: "127.0.0.1".into(),
-                            cert: None,
-                        }),
-                        versions: vec![Version {
-                            file: name.clone(),
-                            body_hash: rendered.etag.clone(),
-                            server_url: PUBLIC_URL.into(),
-                            at: now,
-                        }],
-                    });
-                    rendered.body.len()
-                }
-                FileKind::Common => {
-                    // No URL key: common files are rendered with built-in settings only.
-                    let model = matched
-                        .model_for(name, info.model.as_deref())
-                        .or_else(|| info.model.clone());
-                    let rendered =
-                        render_common_file(vendor, spec, model.as_deref(), &[], PUBLIC_URL)?;
-                    match common.get(name) {
-                        Some(body) => ensure!(
-                            *body == rendered.body,
-                            "{name} differs between models: a static server cannot serve it"
-                        ),
-                        None => {
-                            write(&www.join(name), &rendered.body)?;
-                            common.insert(name.clone(), rendered.body.clone());
-                        }
-                    }
-                    rendered.body.len()
-                }
-            };
-            boot.push(File {
-                name: name.clone(),
-                len,
-            });
-        }
-        let main = sequence
-            .iter()
-            .position(|s| s == &main)
-            .context("main file")?;
-        phones.push(Phone {
-            mac: p.mac.lower12(),
-            vendor: p.vendor.clone(),
-            model: p.model.clone(),
-            ua,
-            main,
-            boot,
-        });
-    }
-    if phones.is_empty() {
-        bail!("no devices");
-    }
-    if booted {
-        for chunk in records.chunks(5_000) {
-            let batch = Batch {
-                states: chunk.to_vec(),
-                events: Vec::new(),
-            };
-            store.write_blocking(|tx| device_state::write(tx, &batch))?;
-        }
-    }
-    Ok(phones)
-}
-
-fn write(path: &Path, body: &str) -> anyhow::Result<()> {
-    let mut f = fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(body.as_bytes())?;
-    Ok(())
 }

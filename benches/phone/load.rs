@@ -27,9 +27,20 @@ pub struct Run {
     pub seconds: f64,
     /// Latency of each right answer, microseconds.
     pub latencies_us: Vec<u32>,
+    /// Every answer received, warm-up included, right or not (what a server's access log
+    /// should hold a line for).
+    pub answered: u64,
+    /// Keep-alive runs: when the run started (warm-up included).
+    pub started: Option<Instant>,
+    /// Keep-alive runs: right answers per [`BUCKET`] from `started`, warm-up included.
+    pub buckets: Vec<u32>,
 }
 
+/// The width of a keep-alive run's throughput buckets.
+pub const BUCKET: Duration = Duration::from_millis(10);
+
 impl Run {
+    /// Right answers per second over the measured part.
     pub fn rate(&self) -> f64 {
         self.ok as f64 / self.seconds
     }
@@ -44,9 +55,27 @@ impl Run {
         self.latencies_us[i] as f64 / 1000.0
     }
 
+    /// Right answers per second between `from` and `to` after the start (clipped to the run).
+    pub fn rate_between(&self, from: Duration, to: Duration) -> f64 {
+        let bucket = |d: Duration| (d.as_micros() / BUCKET.as_micros()) as usize;
+        let (a, b) = (bucket(from), bucket(to).min(self.buckets.len()));
+        if b <= a {
+            return f64::NAN;
+        }
+        let sum: u64 = self.buckets[a..b].iter().map(|&n| u64::from(n)).sum();
+        sum as f64 / ((b - a) as f64 * BUCKET.as_secs_f64())
+    }
+
     fn merge(&mut self, other: Run) {
         self.ok += other.ok;
         self.errors += other.errors;
+        self.answered += other.answered;
+        if self.buckets.len() < other.buckets.len() {
+            self.buckets.resize(other.buckets.len(), 0);
+        }
+        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
+            *a += b;
+        }
         for e in other.error_samples {
             if self.error_samples.len() < 5 {
                 self.error_samples.push(e);
@@ -203,51 +232,17 @@ pub async fn keepalive(
     duration: Duration,
 ) -> Run {
     let start = Instant::now();
-    let (from, until) = (start + warmup, start + warmup + duration);
+    let window = Window {
+        start,
+        from: start + warmup,
+        until: start + warmup + duration,
+    };
     let tasks: Vec<_> = (0..connections)
-        .map(|c| {
-            let phones = phones.clone();
-            tokio::spawn(async move {
-                let mut run = Run::default();
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((c as u64 + 1) * 0x1000_0001));
-                let mut stream = match TcpStream::connect(addr).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        run.error(format!("connect: {e}"));
-                        return run;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let (mut out, mut reader) = (Vec::with_capacity(512), Reader::new());
-                loop {
-                    let t0 = Instant::now();
-                    if t0 >= until {
-                        break;
-                    }
-                    let phone = &phones[rng.below(phones.len())];
-                    let file = phone.main_file();
-                    request(&mut out, &file.name, &phone.ua, false);
-                    if let Err(e) = stream.write_all(&out).await {
-                        run.error(format!("write: {e}"));
-                        break;
-                    }
-                    let got = reader.response(&mut stream).await;
-                    let broken = got.is_err();
-                    let t1 = Instant::now();
-                    if t0 >= from && t1 <= until && check(&mut run, &file.name, got, file.len) {
-                        run.ok += 1;
-                        run.latencies_us.push((t1 - t0).as_micros() as u32);
-                    }
-                    if broken {
-                        break;
-                    }
-                }
-                run
-            })
-        })
+        .map(|c| tokio::spawn(keepalive_connection(addr, phones.clone(), c as u64, window)))
         .collect();
     let mut total = Run {
         seconds: duration.as_secs_f64(),
+        started: Some(start),
         ..Run::default()
     };
     for t in tasks {
@@ -256,6 +251,64 @@ pub async fn keepalive(
         }
     }
     total
+}
+
+/// A keep-alive run's times: its start, and the measured part from `from` to `until`.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: Instant,
+    from: Instant,
+    until: Instant,
+}
+
+/// One connection of [`keepalive`]: random per-MAC files one after the other until `until`.
+async fn keepalive_connection(addr: SocketAddr, phones: Arc<Vec<Phone>>, c: u64, w: Window) -> Run {
+    let slots = (w.until - w.start).as_micros().div_ceil(BUCKET.as_micros()) as usize;
+    let mut run = Run {
+        buckets: vec![0; slots],
+        ..Run::default()
+    };
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((c + 1) * 0x1000_0001));
+    let mut stream = match TcpStream::connect(addr).await {
+        Ok(s) => s,
+        Err(e) => {
+            run.error(format!("connect: {e}"));
+            return run;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let (mut out, mut reader) = (Vec::with_capacity(512), Reader::new());
+    loop {
+        let t0 = Instant::now();
+        if t0 >= w.until {
+            break;
+        }
+        let phone = &phones[rng.below(phones.len())];
+        let file = phone.main_file();
+        request(&mut out, &file.name, &phone.ua, false);
+        if let Err(e) = stream.write_all(&out).await {
+            run.error(format!("write: {e}"));
+            break;
+        }
+        let got = reader.response(&mut stream).await;
+        let broken = got.is_err();
+        let t1 = Instant::now();
+        run.answered += u64::from(!broken);
+        let right = got
+            .as_ref()
+            .is_ok_and(|&(s, len)| s == 200 && len == file.len);
+        if right && t1 < w.until {
+            run.buckets[((t1 - w.start).as_micros() / BUCKET.as_micros()) as usize] += 1;
+        }
+        if t0 >= w.from && t1 <= w.until && check(&mut run, &file.name, got, file.len) {
+            run.ok += 1;
+            run.latencies_us.push((t1 - t0).as_micros() as u32);
+        }
+        if broken {
+            break;
+        }
+    }
+    run
 }
 
 /// Plain TCP or TLS with a full handshake on every connection.
@@ -288,6 +341,7 @@ pub async fn storm(
                         let t0 = Instant::now();
                         request(&mut out, &file.name, &phone.ua, true);
                         let got = one_shot(addr, &transport, &out).await;
+                        run.answered += u64::from(got.is_ok());
                         if check(&mut run, &file.name, got, file.len) {
                             run.ok += 1;
                             run.latencies_us.push(t0.elapsed().as_micros() as u32);

@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use deskprov::domain::Mac;
 use deskprov::domain::device_state::DeviceState;
+use deskprov::domain::{DeviceBundle, Mac};
 use deskprov::profile::Vendors;
 use deskprov::profile::provision::render_device_file;
 use deskprov::store::device_state::{self, Batch, Binding, StateWrite, Version};
@@ -12,6 +12,7 @@ use deskprov::store::{Store, devices};
 
 use crate::corpus::{Corpus, PUBLIC_URL, Phone};
 
+/// Times the phone path's parts over 20,000 random devices of `corpus` and prints them.
 pub fn run(corpus: &Corpus, vendors: &Vendors) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("micro.db");
@@ -40,33 +41,7 @@ pub fn run(corpus: &Corpus, vendors: &Vendors) -> anyhow::Result<()> {
     }
     report("devices::bundle (5 queries, cold-ish pages)", t, n);
 
-    let t = Instant::now();
-    for mac in &macs {
-        let mac = *mac;
-        store.read_blocking(move |c| devices::by_mac(c, &mac))?;
-    }
-    report("devices::by_mac", t, n);
-
-    let t = Instant::now();
-    for b in &bundles {
-        let id = b.device.user_id;
-        store.read_blocking(move |c| deskprov::store::users::by_id(c, id))?;
-    }
-    report("users::by_id", t, n);
-
-    let t = Instant::now();
-    for b in &bundles {
-        let id = b.device.user_id;
-        store.read_blocking(move |c| deskprov::store::aliases::for_user(c, id))?;
-    }
-    report("aliases::for_user", t, n);
-
-    let t = Instant::now();
-    for b in &bundles {
-        let id = b.device.tenant_id;
-        store.read_blocking(move |c| deskprov::store::tenants::by_id(c, id))?;
-    }
-    report("tenants::by_id", t, n);
+    time_reads(&store, &macs, &bundles)?;
 
     let t = Instant::now();
     let writes: Vec<_> = picked
@@ -108,6 +83,39 @@ pub fn run(corpus: &Corpus, vendors: &Vendors) -> anyhow::Result<()> {
         t,
         n,
     );
+    Ok(())
+}
+
+/// The reads a request may make, one by one.
+fn time_reads(store: &Store, macs: &[Mac], bundles: &[DeviceBundle]) -> anyhow::Result<()> {
+    let n = macs.len();
+    let t = Instant::now();
+    for mac in macs {
+        let mac = *mac;
+        store.read_blocking(move |c| devices::by_mac(c, &mac))?;
+    }
+    report("devices::by_mac", t, n);
+
+    let t = Instant::now();
+    for b in bundles {
+        let id = b.device.user_id;
+        store.read_blocking(move |c| deskprov::store::users::by_id(c, id))?;
+    }
+    report("users::by_id", t, n);
+
+    let t = Instant::now();
+    for b in bundles {
+        let id = b.device.user_id;
+        store.read_blocking(move |c| deskprov::store::aliases::for_user(c, id))?;
+    }
+    report("aliases::for_user", t, n);
+
+    let t = Instant::now();
+    for b in bundles {
+        let id = b.device.tenant_id;
+        store.read_blocking(move |c| deskprov::store::tenants::by_id(c, id))?;
+    }
+    report("tenants::by_id", t, n);
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, bail, ensure};
 
 use crate::corpus::PUBLIC_URL;
 
@@ -17,10 +17,16 @@ const TICKS: f64 = 100.0;
 
 /// A running server: its processes and where it listens.
 pub struct Server {
-    pub name: &'static str,
+    /// `deskprov`, `nginx`, `floor`, with what sets it apart (`deskprov+log`, `deskprov p7-large`).
+    pub name: String,
+    /// The process started (nginx: the master).
     pub child: Child,
+    /// The plain HTTP phone listener.
     pub http: SocketAddr,
+    /// The HTTPS phone listener.
     pub https: SocketAddr,
+    /// deskprov's admin listener (API, pages, `/metrics`).
+    pub admin: Option<SocketAddr>,
 }
 
 impl Server {
@@ -130,12 +136,15 @@ pub fn free_port() -> anyhow::Result<SocketAddr> {
 /// CPU placement: `taskset -c <cpus>` in front of a command, when pinning.
 #[derive(Debug, Clone)]
 pub struct Pinning {
+    /// CPUs of the load generator.
     pub client: Option<String>,
+    /// CPUs of the servers.
     pub server: Option<String>,
 }
 
 impl Pinning {
-    fn command(&self, program: &str) -> Command {
+    /// `program`, behind `taskset` when the servers are pinned.
+    pub fn command(&self, program: &str) -> Command {
         match &self.server {
             Some(cpus) => {
                 let mut c = Command::new("taskset");
@@ -190,41 +199,84 @@ pub fn certificate(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf, Vec<u8>)> {
     Ok((cert, key, made.cert.der().to_vec()))
 }
 
-/// Starts the deskprov release binary on `db`, with HTTPS, and waits until it answers.
-pub fn start_deskprov(
-    binary: &Path,
-    db: &Path,
-    dir: &Path,
-    cert: &Path,
-    key: &Path,
-    pin: &Pinning,
-) -> anyhow::Result<(Server, Duration)> {
-    let (http, https, admin) = (free_port()?, free_port()?, free_port()?);
-    let log = fs::File::create(dir.join("deskprov.log"))?;
-    let started = Instant::now();
-    let child = pin
-        .command(binary.to_str().context("binary path")?)
-        .args(["serve", "--db"])
-        .arg(db)
-        .args(["--phone-listen", &http.to_string()])
-        .args(["--admin-listen", &admin.to_string()])
-        .args(["--phone-tls-listen", &https.to_string()])
-        .arg("--tls-cert")
-        .arg(cert)
-        .arg("--tls-key")
-        .arg(key)
-        .args(["--public-url", PUBLIC_URL])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("starting {}", binary.display()))?;
-    let server = Server {
-        name: "deskprov",
-        child,
-        http,
-        https,
-    };
-    Ok((server, started.elapsed()))
+/// What every server of a run shares: the deskprov binary, the run folder (logs, nginx
+/// prefixes), the certificate and the CPU placement.
+pub struct Setup {
+    /// The deskprov binary.
+    pub binary: PathBuf,
+    /// The run folder.
+    pub dir: PathBuf,
+    /// The certificate both servers present (PEM).
+    pub cert: PathBuf,
+    /// Its key (PEM).
+    pub key: PathBuf,
+    /// Where the servers and the load generator run.
+    pub pin: Pinning,
+}
+
+impl Setup {
+    /// Starts the deskprov release binary on `db`, with HTTPS, its stderr in
+    /// `deskprov-<label>.log`; with `access_log`, it writes its access log there (else it runs
+    /// with its default, `--access-log off`). Does not wait for it.
+    pub fn start_deskprov(
+        &self,
+        db: &Path,
+        label: &str,
+        access_log: Option<&Path>,
+    ) -> anyhow::Result<Server> {
+        let (http, https, admin) = (free_port()?, free_port()?, free_port()?);
+        let log = fs::File::create(self.dir.join(format!("deskprov-{label}.log")))?;
+        let mut cmd = self
+            .pin
+            .command(self.binary.to_str().context("binary path")?);
+        cmd.args(["serve", "--db"])
+            .arg(db)
+            .args(["--phone-listen", &http.to_string()])
+            .args(["--admin-listen", &admin.to_string()])
+            .args(["--phone-tls-listen", &https.to_string()])
+            .arg("--tls-cert")
+            .arg(&self.cert)
+            .arg("--tls-key")
+            .arg(&self.key)
+            .args(["--public-url", PUBLIC_URL]);
+        if let Some(path) = access_log {
+            cmd.arg("--access-log").arg(path);
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", self.binary.display()))?;
+        let name = match (access_log, label) {
+            (Some(_), _) => "deskprov+log".to_owned(),
+            (None, "main") => "deskprov".to_owned(),
+            (None, label) => format!("deskprov {label}"),
+        };
+        Ok(Server {
+            name,
+            child,
+            http,
+            https,
+            admin: Some(admin),
+        })
+    }
+
+    /// Creates an admin API token in `db` with `deskprov token create` (before the server runs).
+    pub fn admin_token(&self, db: &Path) -> anyhow::Result<String> {
+        let out = Command::new(&self.binary)
+            .args([
+                "token", "create", "--role", "admin", "--name", "bench", "--db",
+            ])
+            .arg(db)
+            .stderr(Stdio::inherit())
+            .output()
+            .context("deskprov token create")?;
+        ensure!(out.status.success(), "deskprov token create failed");
+        let text = String::from_utf8(out.stdout)?;
+        let token = text.lines().last().unwrap_or_default().trim().to_owned();
+        ensure!(token.starts_with("dp_"), "no token in {text:?}");
+        Ok(token)
+    }
 }
 
 /// Starts the stack's ceiling (`floor.rs`): this bench binary again with `--serve-floor`,
@@ -242,10 +294,11 @@ pub fn start_floor(www: &Path, log: &Path, pin: &Pinning) -> anyhow::Result<Serv
         .spawn()
         .context("starting the floor server")?;
     Ok(Server {
-        name: "floor",
+        name: "floor".to_owned(),
         child,
         http,
         https: http,
+        admin: None,
     })
 }
 
@@ -289,118 +342,8 @@ fn get_status(addr: SocketAddr, path: &str, ua: &str) -> anyhow::Result<u16> {
     Ok(get(addr, path, ua)?.0)
 }
 
-/// Starts nginx on `www` with a generated configuration: `workers` worker processes, access
-/// log off, sendfile, keep-alive, TLS with the same certificate.
-pub fn start_nginx(
-    binary: &str,
-    www: &Path,
-    dir: &Path,
-    cert: &Path,
-    key: &Path,
-    workers: usize,
-    pin: &Pinning,
-) -> anyhow::Result<Server> {
-    let (http, https) = (free_port()?, free_port()?);
-    let prefix = dir.join("nginx");
-    let _ = fs::remove_dir_all(&prefix);
-    fs::create_dir_all(prefix.join("tmp"))?;
-    // Run as root, nginx workers switch to an unprivileged user that may not reach the files.
-    let user = if is_root() { "user root root;" } else { "" };
-    let conf = format!(
-        r#"# Generated by benches/phone: nginx serving the files deskprov renders.
-{user}
-worker_processes {workers};
-daemon off;
-master_process on;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 16384; }}
-http {{
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    keepalive_timeout 65;
-    keepalive_requests 100000000;
-    default_type text/plain;
-    types {{ application/xml xml; text/html htm; text/plain cfg boot; }}
-    client_body_temp_path {prefix}/tmp/body;
-    proxy_temp_path {prefix}/tmp/proxy;
-    fastcgi_temp_path {prefix}/tmp/fastcgi;
-    uwsgi_temp_path {prefix}/tmp/uwsgi;
-    scgi_temp_path {prefix}/tmp/scgi;
-    server {{
-        listen {http};
-        listen {https} ssl;
-        ssl_certificate {cert};
-        ssl_certificate_key {key};
-        ssl_protocols TLSv1.2 TLSv1.3;
-        root {www};
-    }}
-}}
-"#,
-        prefix = prefix.display(),
-        cert = cert.display(),
-        key = key.display(),
-        www = www.display(),
-    );
-    let conf_path = prefix.join("nginx.conf");
-    fs::write(&conf_path, conf)?;
-    let log = fs::File::create(prefix.join("stderr.log"))?;
-    let child = pin
-        .command(binary)
-        .arg("-p")
-        .arg(&prefix)
-        .arg("-c")
-        .arg(&conf_path)
-        .arg("-e")
-        .arg(prefix.join("error.log"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("starting {binary}"))?;
-    Ok(Server {
-        name: "nginx",
-        child,
-        http,
-        https,
-    })
-}
-
-fn is_root() -> bool {
+/// Whether the bench runs as root.
+pub fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
-/// The nginx binary, installed from the Debian package when missing (as root).
-pub fn ensure_nginx(binary: &str) -> anyhow::Result<String> {
-    let found = |b: &str| {
-        Command::new(b)
-            .arg("-v")
-            .stderr(Stdio::null())
-            .status()
-            .is_ok()
-    };
-    if found(binary) {
-        return Ok(binary.to_owned());
-    }
-    if binary == "nginx" && found("/usr/sbin/nginx") {
-        return Ok("/usr/sbin/nginx".to_owned());
-    }
-    if !is_root() {
-        bail!("nginx is not installed: run `apt-get install -y nginx` (or pass --nginx PATH)");
-    }
-    eprintln!("nginx: installing the Debian package …");
-    let ok = Command::new("sh")
-        .args([
-            "-c",
-            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx",
-        ])
-        .status()?
-        .success();
-    if !ok || !found("/usr/sbin/nginx") {
-        bail!("could not install nginx");
-    }
-    // The package may start the system nginx on port 80; it is not the one measured.
-    Ok("/usr/sbin/nginx".to_owned())
 }
