@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::audit;
 use super::sip_usernames;
-use super::{StoreError, StoreResult, now, time_text};
+use super::{StoreError, StoreResult, execute_cached, now, time_text};
 use crate::domain::user::AliasSpec;
 use crate::domain::user::{Alias, MAX_ALIASES_PER_USER};
 use crate::domain::{RuleError, SipPassword, SipUsername};
@@ -68,9 +68,17 @@ pub fn insert_as(
         None => next_default_username(tx, prefix, user)?,
     };
     let position = existing.last().map_or(1, |a| a.position + 1);
-    tx.execute(
+    execute_cached(
+        tx,
         "INSERT INTO aliases (user_id, position, name, sip_username, sip_password, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![user.id, position, spec.name.as_str(), username.as_str(), spec.sip_password.expose(), time_text(now())],
+        params![
+            user.id,
+            position,
+            spec.name.as_str(),
+            username.as_str(),
+            spec.sip_password.expose(),
+            time_text(now())
+        ],
     )?;
     let alias = by_id(tx, user.id, tx.last_insert_rowid())?;
     audit::record(
@@ -141,7 +149,8 @@ pub fn reorder(
         )));
     }
     for (i, id) in ids.iter().enumerate() {
-        tx.execute(
+        execute_cached(
+            tx,
             "UPDATE aliases SET position = ?1 WHERE id = ?2",
             params![i as i64 + 1, id],
         )?;
@@ -166,7 +175,8 @@ pub fn reorder(
 /// Deletes an alias and closes the gap in the order.
 pub fn delete(tx: &Transaction<'_>, actor: &Actor, user: &User, alias: &Alias) -> StoreResult<()> {
     tx.execute("DELETE FROM aliases WHERE id = ?1", [alias.id])?;
-    tx.execute(
+    execute_cached(
+        tx,
         "UPDATE aliases SET position = position - 1 WHERE user_id = ?1 AND position > ?2",
         params![user.id, alias.position],
     )?;

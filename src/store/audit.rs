@@ -2,12 +2,12 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{StoreError, StoreResult, now, time_text};
+use super::{StoreError, StoreResult, execute_cached, now, time_text};
 use crate::domain::audit::{Actor, AuditEntry, Change, StoredEntry};
 
 /// Records `change` by `actor` in the same transaction as the change itself.
 pub fn record(tx: &Transaction<'_>, actor: &Actor, change: Change<'_>) -> StoreResult<()> {
-    tx.execute(
+    execute_cached(tx,
         "INSERT INTO audit (at, actor, action, entity, entity_key, tenant_id, before, after, snapshot)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![

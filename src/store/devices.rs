@@ -11,7 +11,9 @@ use super::audit;
 use super::sites;
 use super::tenants;
 use super::users;
-use super::{StoreError, StoreResult, now, optional_time_column, time_column, time_text};
+use super::{
+    StoreError, StoreResult, execute_cached, now, optional_time_column, time_column, time_text,
+};
 use crate::domain::device::{Device, DeviceBundle};
 use crate::domain::device::{DeviceCredentials, DevicePatch, DeviceSpec};
 use crate::domain::keys::DeviceKeys;
@@ -205,7 +207,7 @@ pub fn insert_as(
     let deadline = at + chrono::Duration::from_std(tenant.enroll_window).unwrap_or_default();
     // Every phone gets an admin password of its own, so none keeps its factory default.
     let generated = AdminPassword::generate(&mut rand::rng());
-    tx.execute(
+    execute_cached(tx,
         "INSERT INTO devices (mac, tenant_id, user_id, vendor, model, site_id, label, settings, enroll_deadline, created_at, updated_at, generated_admin_password)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
         params![
@@ -309,7 +311,7 @@ pub fn update(
         Some(new) => new,
         None => device.admin_password.as_ref(),
     };
-    tx.execute(
+    execute_cached(tx,
         "UPDATE devices SET user_id = ?2, model = ?3, site_id = ?4, label = ?5, settings = ?6, enroll_deadline = ?7,
             first_fetch_at = CASE WHEN ?8 THEN NULL ELSE first_fetch_at END,
             bound_ip = CASE WHEN ?8 THEN NULL ELSE bound_ip END,

@@ -2,12 +2,12 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{StoreResult, now, time_text};
+use super::{StoreResult, execute_cached, now, time_text};
 use crate::domain::device::UploadInfo;
 
 /// Keeps `body` as the latest `file` of `device_id`, replacing the previous one.
 pub fn save(tx: &Transaction<'_>, device_id: i64, file: &str, body: &[u8]) -> StoreResult<()> {
-    tx.execute(
+    execute_cached(tx,
         "INSERT INTO device_uploads (device_id, file, body, received_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (device_id, file) DO UPDATE SET body = excluded.body, received_at = excluded.received_at",
         params![device_id, file, body, time_text(now())],

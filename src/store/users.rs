@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::audit;
 use crate::domain::keys::KeyRef;
 
-use super::{StoreError, StoreResult, now, sip_usernames, sites, time_text};
+use super::{StoreError, StoreResult, execute_cached, now, sip_usernames, sites, time_text};
 use crate::domain::user::User;
 use crate::domain::user::UserSpec;
 use crate::domain::{
@@ -175,7 +175,7 @@ fn insert_row(
     }
     let site_id = site_id(tx, tenant, spec)?;
     let at = time_text(now());
-    tx.execute(
+    execute_cached(tx,
         "INSERT INTO users (tenant_id, extension, name, email, role, is_admin, department, site_id, sip_username,
             sip_password, voicemail_pin, caller_id, phone_numbers, external_sip, portal_password_hash, max_devices,
             created_at, updated_at)
@@ -243,7 +243,7 @@ pub fn update(
         )));
     }
     let site_id = site_id(tx, tenant, spec)?;
-    tx.execute(
+    execute_cached(tx,
         "UPDATE users SET name = ?2, email = ?3, role = ?4, is_admin = ?5, department = ?6, site_id = ?7,
             sip_username = ?8, sip_password = ?9, voicemail_pin = ?10, caller_id = ?11, phone_numbers = ?12,
             external_sip = ?13, portal_password_hash = COALESCE(?14, portal_password_hash), max_devices = ?15,

@@ -254,7 +254,7 @@ async fn unchanged_files_are_byte_identical_cached_or_not() {
         assert_eq!(again.headers()["etag"], etag);
         assert_eq!(again.text().await.unwrap(), first);
     }
-    // A change elsewhere empties the cache; the file comes out the same all the same.
+    // A change elsewhere (another user) leaves this phone's file in memory; byte-identical.
     app.user("105", "Somebody Else").await;
     assert_eq!(fetch(&app).await, first);
     // A common file too.
@@ -314,7 +314,7 @@ async fn fetches_move_the_generation_only_when_they_bind_or_change_the_model() {
 }
 
 #[tokio::test]
-async fn a_change_by_another_process_is_seen_within_a_second() {
+async fn a_change_by_another_process_is_in_the_very_next_fetch() {
     let app = TestApp::spawn().await;
     app.john_with_phone().await;
     assert_eq!(labels(&warm(&app).await)[0], "John Smith");
@@ -322,7 +322,7 @@ async fn a_change_by_another_process_is_seen_within_a_second() {
     warm(&app).await;
     let before = app.store().generation();
     // …until another connection (as a second process would) renames the user behind the
-    // server's back.
+    // server's back: the very next fetch has it, with no wait.
     let other = rusqlite::Connection::open(&app.db).unwrap();
     other
         .execute(
@@ -330,17 +330,6 @@ async fn a_change_by_another_process_is_seen_within_a_second() {
             [],
         )
         .unwrap();
-    let start = Instant::now();
-    loop {
-        if labels(&fetch(&app).await)[0] == "Renamed Elsewhere" {
-            assert!(app.store().generation() > before);
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(1),
-            "still the cached file after {:?}",
-            start.elapsed()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    assert_eq!(labels(&fetch(&app).await)[0], "Renamed Elsewhere");
+    assert!(app.store().generation() > before);
 }

@@ -236,7 +236,7 @@ impl State {
             keep
         });
         if freed > 0 {
-            self.bytes -= freed;
+            self.bytes = self.bytes.saturating_sub(freed);
             let (devices, files) = (&self.devices, &self.files);
             self.order.retain(|key| match key {
                 Key::Device(mac) => devices.contains_key(mac),
