@@ -1,8 +1,6 @@
 //! The phone path's cache never serves a stale file: a change made through the API is in the
 //! very next fetch, and an unchanged file is served byte-identical, cached or not.
 
-use std::time::{Duration, Instant};
-
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
