@@ -66,6 +66,25 @@ fn query_field(text: &str) -> String {
         .to_owned()
 }
 
+/// A page size from `?limit=`: `default` when absent, else `1..=max`, or a 400
+/// `limit_out_of_range` saying how many `things` a page holds.
+pub fn page_limit(
+    limit: Option<u32>,
+    default: u32,
+    max: u32,
+    things: &str,
+) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::BadRequest(RuleError::new(
+            "limit",
+            "limit_out_of_range",
+            format!("a page holds 1 to {max} {things}"),
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::query_field;

@@ -8,11 +8,10 @@ use utoipa::IntoParams;
 
 use super::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable};
 use super::views::{AuditView, RestoredView};
-use crate::domain::RuleError;
 use crate::http::AppState;
 use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::params::{ApiPath, ApiQuery};
+use crate::http::error::ApiResult;
+use crate::http::params::{ApiPath, ApiQuery, page_limit};
 use crate::service::restore;
 
 /// Filters and paging.
@@ -50,17 +49,7 @@ pub(super) async fn list(
     caller: Caller,
     ApiQuery(filter): ApiQuery<Filter>,
 ) -> ApiResult<Json<AuditView>> {
-    let limit = match filter.limit {
-        None => DEFAULT_PAGE,
-        Some(n) if (1..=MAX_PAGE).contains(&n) => n,
-        Some(_) => {
-            return Err(ApiError::BadRequest(RuleError::new(
-                "limit",
-                "limit_out_of_range",
-                format!("a page holds 1 to {MAX_PAGE} audit entries"),
-            )));
-        }
-    };
+    let limit = page_limit(filter.limit, DEFAULT_PAGE, MAX_PAGE, "audit entries")?;
     let entries = crate::service::audit::list(
         &state.services,
         &caller.actor,

@@ -12,13 +12,12 @@ use super::openapi::{
     BadRequest, Conflict, Forbidden, NotFound, TooLarge, Unauthorized, Unprocessable,
 };
 use super::views::{DeviceView, DevicesView, FileView, FilesView, LinesView, UploadsView};
-use crate::domain::RuleError;
 use crate::domain::device::{DeviceDraft, DevicePatch};
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::json::ApiJson;
-use crate::http::params::{ApiPath, ApiQuery};
+use crate::http::params::{ApiPath, ApiQuery, page_limit};
 use crate::profile::provision::line_plan;
 use crate::service::devices::{self as act, load, status, vendor_of};
 
@@ -129,19 +128,10 @@ pub(super) async fn list(
         .as_deref()
         .map(|text| crate::domain::mac::sort_key(text, "after").map_err(ApiError::BadRequest))
         .transpose()?;
+    // No limit: every device.
     let limit = filter
         .limit
-        .map(|n| {
-            if (1..=MAX_PAGE).contains(&n) {
-                Ok(n)
-            } else {
-                Err(ApiError::BadRequest(RuleError::new(
-                    "limit",
-                    "limit_out_of_range",
-                    format!("a page holds 1 to {MAX_PAGE} devices"),
-                )))
-            }
-        })
+        .map(|n| page_limit(Some(n), n, MAX_PAGE, "devices"))
         .transpose()?;
     let (list, more) =
         act::page(&state.services, &caller.actor, filter.tenant, after, limit).await?;

@@ -7,12 +7,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::devices::DevicePath;
 use super::openapi::{BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable};
-use crate::domain::RuleError;
 use crate::domain::history::EventView;
 use crate::http::AppState;
 use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::params::{ApiPath, ApiQuery};
+use crate::http::error::ApiResult;
+use crate::http::params::{ApiPath, ApiQuery, page_limit};
 
 /// Paging.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -92,17 +91,7 @@ pub(super) async fn show(
     ApiPath(path): ApiPath<DevicePath>,
     ApiQuery(query): ApiQuery<Limit>,
 ) -> ApiResult<Json<HistoryView>> {
-    let limit = match query.limit {
-        None => DEFAULT_LIMIT,
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
-        Some(_) => {
-            return Err(ApiError::BadRequest(RuleError::new(
-                "limit",
-                "limit_out_of_range",
-                format!("an answer holds 1 to {MAX_LIMIT} events"),
-            )));
-        }
-    };
+    let limit = page_limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT, "events")?;
     let events =
         crate::service::devices::history_of(&state.services, &caller.actor, &path.mac, limit)
             .await?;
