@@ -180,6 +180,11 @@ impl StatusIndex {
             std::mem::take(&mut *self.fetched.lock().unwrap_or_else(|e| e.into_inner()))
                 .into_iter()
                 .collect();
+        // Nothing changed and no phone fetched a new version: every status is known.
+        if matches!(&changes, Changes::Some(c) if c.is_empty()) && fetched.is_empty() {
+            index.generation = Some(now);
+            return Ok(index);
+        }
         let stale = std::mem::take(&mut index.devices);
         match update(services, stale, changes, fetched).await {
             Ok((devices, worked_out)) => {
