@@ -228,8 +228,11 @@ impl DeviceState {
         self.last_ip = Some(fetch.ip);
         self.observe_identity(fetch, was_enrolled, &mut changes);
         self.last_fetch_at = Some(fetch.at);
-        if fetch.answer != Answer::Uploaded && self.last_file.as_deref() != Some(fetch.file) {
-            self.last_file = Some(Arc::from(fetch.file));
+        let file = self.file_mut(fetch.file);
+        // The same text as the file's own name: one allocation for both.
+        let name = file.name.clone();
+        if fetch.answer != Answer::Uploaded && self.last_file.as_ref() != Some(&name) {
+            self.last_file = Some(name);
         }
         let file = self.file_mut(fetch.file);
         if let Some(version) = fetch.version
@@ -278,6 +281,8 @@ impl DeviceState {
         let i = match self.files.iter().position(|f| &*f.name == name) {
             Some(i) => i,
             None => {
+                // Phones ask for two or three files: no room kept for more.
+                self.files.reserve_exact(1);
                 self.files.push(FileState {
                     name: Arc::from(name),
                     version: None,

@@ -9,7 +9,7 @@
 //! in batches, and at graceful shutdown: a kill -9 may lose "last seen" times of the last
 //! interval, never a binding, a refusal or the first fetch of a new version.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -38,6 +38,54 @@ const FLUSH_BATCH: usize = 1_000;
 
 /// Most urgent writes committed together.
 const URGENT_BATCH: usize = 512;
+
+/// Most texts kept once for every device ([`Shared`]): models, firmware versions and common
+/// file names are few; past this, devices keep their own copies.
+const MAX_SHARED: usize = 50_000;
+
+/// Texts many devices' states hold (models, firmware versions, the names of common files),
+/// kept once: a state per device is what bounds memory with many devices.
+#[derive(Default)]
+struct Shared {
+    texts: Mutex<HashSet<Arc<str>>>,
+}
+
+impl Shared {
+    /// The one copy of `text`.
+    fn one(&self, text: &Arc<str>) -> Arc<str> {
+        let mut texts = lock(&self.texts);
+        if let Some(kept) = texts.get(&**text) {
+            return kept.clone();
+        }
+        if texts.len() < MAX_SHARED {
+            texts.insert(text.clone());
+        }
+        text.clone()
+    }
+
+    /// `state` holding the one copy of every text devices share: its model, firmware, and the
+    /// names of files that are not the device's own (those carry its MAC).
+    fn apply(&self, state: &mut DeviceState, mac: &Mac) {
+        for text in [&mut state.model, &mut state.firmware]
+            .into_iter()
+            .flatten()
+        {
+            *text = self.one(text);
+        }
+        let own = mac.lower12();
+        for file in &mut state.files {
+            if !file.name.to_ascii_lowercase().contains(&own) {
+                file.name = self.one(&file.name);
+            }
+        }
+        // The last file is one of the files: the same copy.
+        if let Some(last) = &state.last_file
+            && let Some(file) = state.files.iter().find(|f| f.name == *last)
+        {
+            state.last_file = Some(file.name.clone());
+        }
+    }
+}
 
 /// One request as the phone path saw it.
 #[derive(Debug, Clone)]
@@ -120,6 +168,7 @@ struct Urgent {
 /// Every device's fetch state and the task writing it. Cheap to share behind an `Arc`.
 pub struct DeviceStates {
     store: Store,
+    shared: Shared,
     /// Told of every device that fetched a new version, once that is written.
     statuses: Arc<StatusIndex>,
     shards: Arc<Shards>,
@@ -156,6 +205,7 @@ impl DeviceStates {
         let task = tokio::spawn(writer.run(rx, flush_every));
         let states = Arc::new(Self {
             store,
+            shared: Shared::default(),
             statuses,
             shards,
             urgent,
@@ -222,7 +272,7 @@ impl DeviceStates {
         let id = device.id;
         let known = |e: &Entry| e.mac == device.mac;
         if !self.shards.of(id).get(&id).is_some_and(known) {
-            let stored = match self.load(id).await {
+            let mut stored = match self.load(id).await {
                 Ok(Some(state)) => state,
                 // Deleted since the request read it: nothing to keep.
                 Ok(None) => return None,
@@ -231,6 +281,7 @@ impl DeviceStates {
                     DeviceState::default()
                 }
             };
+            self.shared.apply(&mut stored, &device.mac);
             let mut shard = self.shards.of(id);
             if !shard.get(&id).is_some_and(known) {
                 shard.insert(
@@ -256,9 +307,13 @@ impl DeviceStates {
         };
         let mut shard = self.shards.of(id);
         let entry = shard.get_mut(&id)?;
+        let files = entry.state.files.len();
         let changes = entry
             .state
             .observe(&fetched, device.first_fetch_at.is_some());
+        if !changes.is_empty() || entry.state.files.len() != files {
+            self.shared.apply(&mut entry.state, &device.mac);
+        }
         if changes.is_empty() || (changes == [Change::Refused] && !seen.noteworthy) {
             if !entry.dirty {
                 entry.dirty = true;
@@ -438,5 +493,54 @@ impl Writer {
             self.failed.fetch_add(1, Ordering::Relaxed);
             tracing::error!(error = %e, count, "could not write device states");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::device_state::FileState;
+
+    fn state(mac: &str) -> DeviceState {
+        let file = |name: &str| FileState {
+            name: Arc::from(name),
+            version: None,
+            counts: Default::default(),
+        };
+        DeviceState {
+            model: Some(Arc::from("T46U")),
+            firmware: Some(Arc::from("108.86.0.45")),
+            last_file: Some(Arc::from(format!("{mac}.cfg"))),
+            files: vec![file("y000000000028.cfg"), file(&format!("{mac}.cfg"))],
+            ..DeviceState::default()
+        }
+    }
+
+    #[test]
+    fn devices_share_models_firmware_and_common_file_names_but_not_their_own() {
+        let shared = Shared::default();
+        let (a, b) = (
+            Mac::parse("001565000001").unwrap(),
+            Mac::parse("001565000002").unwrap(),
+        );
+        let (mut one, mut two) = (state("001565000001"), state("001565000002"));
+        shared.apply(&mut one, &a);
+        shared.apply(&mut two, &b);
+        let same = |x: &Option<Arc<str>>, y: &Option<Arc<str>>| {
+            Arc::ptr_eq(x.as_ref().unwrap(), y.as_ref().unwrap())
+        };
+        assert!(same(&one.model, &two.model));
+        assert!(same(&one.firmware, &two.firmware));
+        assert!(Arc::ptr_eq(&one.files[0].name, &two.files[0].name));
+        assert!(!Arc::ptr_eq(&one.files[1].name, &two.files[1].name));
+        assert_eq!(
+            lock(&shared.texts).len(),
+            3,
+            "no device's own file name is kept"
+        );
+        assert!(
+            Arc::ptr_eq(one.last_file.as_ref().unwrap(), &one.files[1].name),
+            "the last file is the file's own copy"
+        );
     }
 }
