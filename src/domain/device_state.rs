@@ -209,7 +209,8 @@ impl DeviceState {
         if !enrolled {
             self.first_fetch_at = None;
         }
-        self.file_mut(fetch.file).counts.add(fetch.answer, 1);
+        let file = self.file_index(fetch.file);
+        self.files[file].counts.add(fetch.answer, 1);
         // A refused request tells nothing about the phone: its address and User-Agent may be
         // anyone's.
         if !fetch.answer.granted() {
@@ -228,13 +229,11 @@ impl DeviceState {
         self.last_ip = Some(fetch.ip);
         self.observe_identity(fetch, was_enrolled, &mut changes);
         self.last_fetch_at = Some(fetch.at);
-        let file = self.file_mut(fetch.file);
+        let file = &mut self.files[file];
         // The same text as the file's own name: one allocation for both.
-        let name = file.name.clone();
-        if fetch.answer != Answer::Uploaded && self.last_file.as_ref() != Some(&name) {
-            self.last_file = Some(name);
+        if fetch.answer != Answer::Uploaded && self.last_file.as_ref() != Some(&file.name) {
+            self.last_file = Some(file.name.clone());
         }
-        let file = self.file_mut(fetch.file);
         if let Some(version) = fetch.version
             && file.version != Some(version)
         {
@@ -277,8 +276,9 @@ impl DeviceState {
         }
     }
 
-    fn file_mut(&mut self, name: &str) -> &mut FileState {
-        let i = match self.files.iter().position(|f| &*f.name == name) {
+    /// Where the file named `name` is in `files`, added when it is new.
+    fn file_index(&mut self, name: &str) -> usize {
+        match self.files.iter().position(|f| &*f.name == name) {
             Some(i) => i,
             None => {
                 // Phones ask for two or three files: no room kept for more.
@@ -290,8 +290,7 @@ impl DeviceState {
                 });
                 self.files.len() - 1
             }
-        };
-        &mut self.files[i]
+        }
     }
 
     /// The file named `name`, when it was asked for.

@@ -64,17 +64,6 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.states.is_empty() && self.events.is_empty()
     }
-
-    /// Whether writing it changes what a phone is served or its checks read: a binding (the
-    /// address and certificate gates) or a model (the template's model when a request carries
-    /// no User-Agent).
-    pub fn changes_phone_answers(&self) -> bool {
-        self.states.iter().any(|s| s.binding.is_some())
-            || self
-                .events
-                .iter()
-                .any(|e| e.kind == "model" || e.kind == "first_fetch")
-    }
 }
 
 /// Writes `batch`: states of devices deleted since are skipped.

@@ -383,18 +383,6 @@ impl Store {
         self.transact(f)
     }
 
-    /// [`Store::write`] for `f` returning its value and whether it changed anything a phone's
-    /// file or its checks read. The flag is no longer needed (the change journal knows what a
-    /// write touched) and is ignored; it stays for the callers that compute it.
-    pub async fn write_tracked<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> StoreResult<(T, bool)> + Send + 'static,
-    {
-        let store = self.clone();
-        run_blocking(move || store.transact(|tx| Ok((f(tx)?.0, true)))).await
-    }
-
     /// The one way to change the database: takes the writer, notices other processes'
     /// commits, runs `f` inside an `IMMEDIATE` transaction, then commits (`f`'s flag is true) or
     /// rolls back, and after a commit publishes the journal position it committed at (read

@@ -39,7 +39,7 @@ async fn prune_fetches(store: &Store, keep: Duration) {
     let mut deleted = 0;
     loop {
         let chunk = store
-            .write_tracked(move |tx| Ok((history::prune(tx, before, CHUNK)?, false)))
+            .write(move |tx| history::prune(tx, before, CHUNK))
             .await;
         let n = match chunk {
             Ok(n) => n,

@@ -433,3 +433,22 @@ pub async fn recorded_events(app: &TestApp) -> Vec<(String, u16, String)> {
         .await
         .unwrap()
 }
+
+/// The values of `series` (each `name` or `name{labels}` as `/metrics` prints it), read from one
+/// scrape of `/metrics`, in order. Panics naming a series that is missing.
+pub async fn metric_values<const N: usize>(app: &TestApp, series: [&str; N]) -> [u64; N] {
+    let text = app
+        .client
+        .get(format!("http://{}/metrics", app.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    series.map(|name| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing from\n{text}"))
+    })
+}

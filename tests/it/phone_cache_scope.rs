@@ -12,7 +12,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{TestApp, YEALINK_MAC, YEALINK_UA};
+use crate::helpers::{TestApp, YEALINK_MAC, YEALINK_UA, metric_values};
 
 /// Ann (101 of testsite.com), Bob (102 of testsite.com, his phone at site HQ) and Cyd (101 of
 /// other.example): one Yealink each, with the User-Agent it sends.
@@ -98,24 +98,15 @@ async fn office(app: &TestApp) {
 
 /// Files served from memory and files rendered so far, from `/metrics`.
 async fn counters(app: &TestApp) -> (u64, u64) {
-    let text = app
-        .client
-        .get(format!("http://{}/metrics", app.admin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let value = |name: &str| -> u64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("{name} missing from\n{text}"))
-    };
-    (
-        value("deskprov_phone_cache_hits_total"),
-        value("deskprov_phone_renders_total"),
+    let [hits, renders] = metric_values(
+        app,
+        [
+            "deskprov_phone_cache_hits_total",
+            "deskprov_phone_renders_total",
+        ],
     )
+    .await;
+    (hits, renders)
 }
 
 /// Fetches `phone`'s file (asserting 200) and tells whether it came from memory.

@@ -27,28 +27,18 @@ const PHONES: [(&str, &str, &str); 3] = [
 
 /// `deskprov_devices` by status and the statuses worked out so far, from `/metrics`.
 async fn statuses(app: &TestApp) -> ([u64; 4], u64) {
-    let text = app
-        .client
-        .get(format!("http://{}/metrics", app.admin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let value = |series: &str| -> u64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {series} in {text}"))
-    };
-    let counts = [
-        "awaiting_first_fetch",
-        "provisioned",
-        "config_changed_since_fetch",
-        "enrollment_expired",
-    ]
-    .map(|s| value(&format!("deskprov_devices{{status=\"{s}\"}}")));
-    (counts, value("deskprov_device_statuses_worked_out_total"))
+    let [awaiting, provisioned, changed, expired, worked_out] = metric_values(
+        app,
+        [
+            r#"deskprov_devices{status="awaiting_first_fetch"}"#,
+            r#"deskprov_devices{status="provisioned"}"#,
+            r#"deskprov_devices{status="config_changed_since_fetch"}"#,
+            r#"deskprov_devices{status="enrollment_expired"}"#,
+            "deskprov_device_statuses_worked_out_total",
+        ],
+    )
+    .await;
+    ([awaiting, provisioned, changed, expired], worked_out)
 }
 
 async fn fetch(app: &TestApp, (_, mac, ua): (&str, &str, &str)) {

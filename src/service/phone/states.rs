@@ -484,10 +484,7 @@ impl Writer {
         let count = batch.states.len() + batch.events.len();
         let result = self
             .store
-            .write_tracked(move |tx| {
-                device_state::write(tx, &batch)?;
-                Ok(((), batch.changes_phone_answers()))
-            })
+            .write(move |tx| device_state::write(tx, &batch))
             .await;
         if let Err(e) = result {
             self.failed.fetch_add(1, Ordering::Relaxed);
