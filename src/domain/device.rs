@@ -338,6 +338,70 @@ impl Device {
     }
 }
 
+/// What the phone path keeps of a registered device between requests, for every device: who
+/// it is, what its gates check, and which rows its files are made of. Small on purpose: one is
+/// kept per device, and the rest of a [`DeviceBundle`] is read again only to render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneDevice {
+    /// Row id.
+    pub id: i64,
+    /// MAC.
+    pub mac: Mac,
+    /// Tenant row id.
+    pub tenant_id: i64,
+    /// Owner's row id.
+    pub owner_id: i64,
+    /// The device's own site and its owner's; the first of them is the device's site.
+    pub sites: [Option<i64>; 2],
+    /// Vendor profile id.
+    pub vendor: std::sync::Arc<str>,
+    /// The model its files are rendered for unless the phone names another.
+    pub model: Option<std::sync::Arc<str>>,
+    /// End of the enrollment window, while the device has not fetched since it was opened.
+    pub enroll_until: Option<DateTime<Utc>>,
+    /// Client certificate fingerprint the device is bound to.
+    pub bound_cert: Option<std::sync::Arc<str>>,
+    /// Credentials for this device alone.
+    pub credentials: Option<std::sync::Arc<DeviceCredentials>>,
+}
+
+impl PhoneDevice {
+    /// The phone path's view of `bundle`'s device.
+    pub fn of(bundle: &DeviceBundle) -> Self {
+        let device = &bundle.device;
+        Self {
+            id: device.id,
+            mac: device.mac,
+            tenant_id: device.tenant_id,
+            owner_id: device.user_id,
+            sites: [device.site_id, bundle.owner.site_id],
+            vendor: device.vendor.as_str().into(),
+            model: device.effective_model().map(Into::into),
+            enroll_until: match device.first_fetch_at {
+                Some(_) => None,
+                None => Some(device.enroll_deadline),
+            },
+            bound_cert: device.bound_cert.as_deref().map(Into::into),
+            credentials: device.credentials.clone().map(std::sync::Arc::new),
+        }
+    }
+
+    /// Whether it fetched since its enrollment window was (last) opened.
+    pub fn enrolled(&self) -> bool {
+        self.enroll_until.is_none()
+    }
+
+    /// Whether the phone may still be served: it has fetched once, or its window is open.
+    pub fn enrollment_open(&self, at: DateTime<Utc>) -> bool {
+        self.enroll_until.is_none_or(|deadline| at <= deadline)
+    }
+
+    /// The site whose settings and address checks apply: its own, else its owner's.
+    pub fn site_id(&self) -> Option<i64> {
+        self.sites[0].or(self.sites[1])
+    }
+}
+
 /// Everything needed to render a device's files.
 #[derive(Debug, Clone)]
 pub struct DeviceBundle {

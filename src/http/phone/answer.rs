@@ -1,12 +1,58 @@
 //! Turning an outcome into the bytes a phone receives.
 
-use axum::body::Body;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::Outcome;
 use super::credentials::PhoneAuthenticator;
 use super::miss::Miss;
+use crate::profile::{FileSpec, Rendered};
+use crate::service::phone::Record;
+
+/// A file ready to send.
+pub(super) struct Served {
+    /// Strong ETag, quoted.
+    pub etag: String,
+    pub body: Bytes,
+    pub content_type: String,
+    /// Whether it carries secrets (no shared cache may keep it).
+    pub has_secrets: bool,
+}
+
+impl Served {
+    /// A file kept in memory, its bytes shared rather than copied.
+    pub fn shared(rendered: Arc<Rendered>) -> Self {
+        Self {
+            etag: rendered.etag.clone(),
+            content_type: rendered.content_type.clone(),
+            has_secrets: rendered.has_secrets,
+            body: Bytes::from_owner(SharedBody(rendered)),
+        }
+    }
+
+    /// A file just rendered.
+    pub fn owned(rendered: Rendered) -> Self {
+        Self {
+            etag: rendered.etag,
+            content_type: rendered.content_type,
+            has_secrets: rendered.has_secrets,
+            body: Bytes::from(rendered.body),
+        }
+    }
+
+    /// A per-device file of `spec` read back from where it was kept.
+    pub fn record(record: Record, spec: &FileSpec) -> Self {
+        Self {
+            etag: record.etag,
+            body: record.body,
+            content_type: spec.content_type.clone(),
+            has_secrets: true,
+        }
+    }
+}
 
 /// How a miss on a per-device path is answered. It must be the same whatever the reason, so
 /// that a prober cannot tell an unknown MAC from a known one.
@@ -38,9 +84,7 @@ pub(super) fn respond(
             } else if head {
                 (StatusCode::OK, Body::empty())
             } else {
-                // The bytes are shared with the cache, not copied.
-                let bytes = axum::body::Bytes::from_owner(SharedBody(r.clone()));
-                (StatusCode::OK, Body::from(bytes))
+                (StatusCode::OK, Body::from(r.body.clone()))
             };
             let cache = if r.has_secrets {
                 "no-store"
@@ -80,7 +124,7 @@ pub(super) fn respond(
 }
 
 /// A rendered file's body as the bytes of a response.
-struct SharedBody(std::sync::Arc<crate::profile::Rendered>);
+struct SharedBody(Arc<Rendered>);
 
 impl AsRef<[u8]> for SharedBody {
     fn as_ref(&self) -> &[u8] {

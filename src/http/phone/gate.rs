@@ -1,7 +1,7 @@
 //! The checks a phone request passes before it gets a file, and why it was refused if not.
 
-use crate::domain::device::DeviceBundle;
 use crate::domain::tenant::Tenant;
+use crate::service::phone::Subject;
 use std::net::IpAddr;
 
 use chrono::Utc;
@@ -34,13 +34,14 @@ pub(super) fn tenant_gate(tenant: &Tenant, key: Option<&str>, ip: IpAddr) -> Res
 /// enrollment window, a User-Agent that does not contradict the device, the client
 /// certificate, and the credentials.
 pub(super) fn device_gate(
-    bundle: &DeviceBundle,
+    subject: &Subject,
     key: Option<&str>,
     fetch: &Fetch,
     authenticator: &PhoneAuthenticator,
 ) -> Result<(), Miss> {
-    tenant_gate(&bundle.tenant, key, fetch.ip)?;
-    if bundle.tenant.phone_auth.require_https && fetch.scheme != Scheme::Https {
+    let device = &subject.device;
+    tenant_gate(&subject.tenant, key, fetch.ip)?;
+    if subject.tenant.phone_auth.require_https && fetch.scheme != Scheme::Https {
         return Err(Miss::PlainHttp);
     }
     let site_allows = |site: &crate::domain::tenant::Site| {
@@ -48,42 +49,42 @@ pub(super) fn device_gate(
             .as_deref()
             .is_none_or(|nets| ip_in(nets, fetch.ip))
     };
-    if !bundle.site.as_ref().is_none_or(site_allows) {
+    if !subject.site.as_deref().is_none_or(site_allows) {
         return Err(Miss::AddressNotAllowed);
     }
-    if !bundle.device.enrollment_open(Utc::now()) {
+    if !device.enrollment_open(Utc::now()) {
         return Err(Miss::EnrollmentExpired);
     }
     if let Some(ua) = &fetch.ua_info {
-        if ua.bad_mac || ua.mac.is_some_and(|m| m != bundle.device.mac) {
+        if ua.bad_mac || ua.mac.is_some_and(|m| m != device.mac) {
             return Err(Miss::UaMacMismatch);
         }
-        if ua.vendor != bundle.device.vendor {
+        if *ua.vendor != *device.vendor {
             return Err(Miss::VendorMismatch);
         }
     }
-    cert_gate(bundle, fetch.cert.as_deref())?;
-    credentials_gate(bundle, fetch, authenticator)
+    cert_gate(subject, fetch.cert.as_deref())?;
+    credentials_gate(subject, fetch, authenticator)
 }
 
 /// A client certificate must name this device's MAC, come from its vendor's CA when that CA is
 /// pinned, and be the one the device was bound with; tenants may require one.
-fn cert_gate(bundle: &DeviceBundle, cert: Option<&PeerCert>) -> Result<(), Miss> {
-    let device = &bundle.device;
+fn cert_gate(subject: &Subject, cert: Option<&PeerCert>) -> Result<(), Miss> {
+    let device = &subject.device;
     let Some(cert) = cert else {
-        return if bundle.tenant.phone_auth.require_client_cert {
+        return if subject.tenant.phone_auth.require_client_cert {
             Err(Miss::NoClientCert)
         } else {
             Ok(())
         };
     };
-    if cert.mac != Some(device.mac) || cert.vendor.as_ref().is_some_and(|v| *v != device.vendor) {
+    if cert.mac != Some(device.mac) || cert.vendor.as_ref().is_some_and(|v| **v != *device.vendor) {
         return Err(Miss::CertMismatch);
     }
     if device
         .bound_cert
         .as_ref()
-        .is_some_and(|bound| *bound != cert.fingerprint)
+        .is_some_and(|bound| **bound != *cert.fingerprint)
     {
         return Err(Miss::CertChanged);
     }
@@ -93,12 +94,12 @@ fn cert_gate(bundle: &DeviceBundle, cert: Option<&PeerCert>) -> Result<(), Miss>
 /// HTTP Digest (or Basic, where the tenant allows it) against the device's own credentials when
 /// it has them, else the tenant's when its mode asks for credentials.
 fn credentials_gate(
-    bundle: &DeviceBundle,
+    subject: &Subject,
     fetch: &Fetch,
     authenticator: &PhoneAuthenticator,
 ) -> Result<(), Miss> {
-    let auth = &bundle.tenant.phone_auth;
-    let creds = match (&bundle.device.credentials, auth.mode) {
+    let auth = &subject.tenant.phone_auth;
+    let creds = match (subject.device.credentials.as_deref(), auth.mode) {
         (Some(own), _) => Credentials {
             username: &own.username,
             passwords: &own.passwords,

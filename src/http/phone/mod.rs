@@ -18,7 +18,7 @@ mod upload;
 pub use bans::{BanList, BanPolicy};
 pub use gate::constant_time_eq;
 
-use crate::domain::device::DeviceBundle;
+use crate::domain::device::{DeviceBundle, PhoneDevice};
 use crate::domain::device_state::Answer;
 use crate::service::phone::Seen;
 use std::net::{IpAddr, SocketAddr};
@@ -42,9 +42,9 @@ use crate::http::conn::PeerCert;
 use crate::http::conn::Scheme;
 use crate::profile::provision::{DeviceFile, device_file, render_common_file};
 use crate::profile::registry::UploadMatch;
-use crate::profile::{FileMatch, Rendered, UaInfo, Vendor};
-use crate::service::phone::FileKey;
-use answer::{MissAnswer, respond};
+use crate::profile::{FileMatch, UaInfo, Vendor};
+use crate::service::phone::{FileKey, Subject};
+use answer::{MissAnswer, Served, respond};
 use gate::{device_gate, tenant_gate};
 use miss::Miss;
 use path::{logged_path, plain_name, request_base_url, split_path};
@@ -67,7 +67,7 @@ struct Fetch {
     mac: Option<String>,
     vendor: Option<String>,
     /// The known device the path names, once found (before its gate).
-    device: Option<Arc<DeviceBundle>>,
+    device: Option<PhoneDevice>,
     /// The client certificate of the connection, if any.
     cert: Option<Arc<PeerCert>>,
     /// The Authorization header, for Digest/Basic.
@@ -83,7 +83,7 @@ struct Fetch {
 }
 
 enum Outcome {
-    Served(Arc<Rendered>),
+    Served(Served),
     Stored,
     Missed(Miss),
     Failed(String),
@@ -255,7 +255,7 @@ async fn serve(state: &AppState, path: &str, fetch: &mut Fetch) -> Outcome {
     }
     match matches.iter().find_map(|m| m.mac) {
         Some(mac) => match gated_device(state, key, mac, &matches, fetch).await {
-            Ok((bundle, matched)) => serve_device(state, matched, bundle, fetch).await,
+            Ok((subject, matched)) => serve_device(state, matched, &subject.device, fetch).await,
             Err(refused) => refused,
         },
         None => serve_common(state, key, &matches, fetch).await,
@@ -287,44 +287,56 @@ async fn gated_device<'m, M: Matched>(
     mac: Mac,
     matches: &'m [M],
     fetch: &mut Fetch,
-) -> Result<(Arc<DeviceBundle>, &'m M), Outcome> {
+) -> Result<(Subject, &'m M), Outcome> {
     fetch.mac = Some(mac.lower12());
-    let bundle = match state.phone.cache().device(fetch.generation, mac).await {
-        Ok(Some(b)) => b,
+    let subject = match state.phone.cache().device(fetch.generation, mac).await {
+        Ok(Some(s)) => s,
         Ok(None) => return Err(Outcome::Missed(Miss::UnknownDevice)),
         Err(e) => return Err(Outcome::Failed(e.to_string())),
     };
-    fetch.vendor = Some(bundle.device.vendor.clone());
-    fetch.device = Some(bundle.clone());
-    device_gate(&bundle, key, fetch, &state.authenticator).map_err(Outcome::Missed)?;
+    fetch.vendor = Some(subject.device.vendor.to_string());
+    fetch.device = Some(subject.device.clone());
+    device_gate(&subject, key, fetch, &state.authenticator).map_err(Outcome::Missed)?;
     let matched = matches
         .iter()
-        .find(|m| m.vendor().id() == bundle.device.vendor)
+        .find(|m| m.vendor().id() == &*subject.device.vendor)
         .ok_or(Outcome::Missed(Miss::VendorMismatch))?;
-    Ok((bundle, matched))
+    Ok((subject, matched))
 }
 
-/// Serves the device its file: from the cache, else from [`device_file`] (which is then kept).
+/// Serves the device its file: kept from an earlier fetch when it can, else from
+/// [`device_file`] (which is then kept: on disk, or in memory for the phone's own uploads).
 async fn serve_device(
     state: &AppState,
     matched: &FileMatch<'_>,
-    bundle: Arc<DeviceBundle>,
+    device: &PhoneDevice,
     fetch: &mut Fetch,
 ) -> Outcome {
     // The model the phone says it is wins over the stored one.
     let ua_model = fetch.ua_info.as_ref().and_then(|ua| ua.model.as_deref());
-    let model = ua_model.or(bundle.device.effective_model());
+    let model = ua_model.or(device.model.as_deref());
     let key = FileKey {
-        device_id: Some(bundle.device.id),
+        device_id: Some(device.id),
         tenant_id: None,
         file: std::ptr::from_ref(matched.file) as usize,
         model: model.map(str::to_owned),
         server_url: fetch.server_url.clone(),
     };
     let cache = state.phone.cache();
-    if let Some(rendered) = cache.file(fetch.generation, &key) {
-        return Outcome::Served(rendered);
+    let spec = matched.file;
+    if spec.prefer_upload {
+        if let Some(rendered) = cache.file(fetch.generation, &key) {
+            return Outcome::Served(Served::shared(rendered));
+        }
+    } else if let Some(record) = cache.device_file(fetch.generation, device, &key) {
+        return Outcome::Served(Served::record(record, spec));
     }
+    let bundle = match cache.bundle(fetch.generation, device.mac).await {
+        Ok(Some(bundle)) => bundle,
+        // Deleted since it was looked up: answered like any unknown device.
+        Ok(None) => return Outcome::Missed(Miss::UnknownDevice),
+        Err(e) => return Outcome::Failed(e.to_string()),
+    };
     // An upload is journaled against its device, so what is served from one is cached like the
     // rest and dropped when the device uploads again.
     let upload = if matched.file.prefer_upload {
@@ -355,14 +367,15 @@ async fn serve_device(
     ) {
         Ok(answer) => {
             warn_about(state, fetch, &bundle, upload.is_some(), &answer);
-            let rendered = Arc::new(answer.into_rendered());
-            cache.keep_file(
-                fetch.generation,
-                key,
-                Some(bundle.as_ref()),
-                rendered.clone(),
-            );
-            Outcome::Served(rendered)
+            let rendered = answer.into_rendered();
+            if spec.prefer_upload {
+                let rendered = Arc::new(rendered);
+                cache.keep_file(fetch.generation, key, Some(&bundle), rendered.clone());
+                Outcome::Served(Served::shared(rendered))
+            } else {
+                cache.keep_device_file(fetch.generation, device, &key, &rendered);
+                Outcome::Served(Served::owned(rendered))
+            }
         }
         Err(e) => Outcome::Failed(e.to_string()),
     }
@@ -463,7 +476,7 @@ async fn serve_common(
     };
     let cache = state.phone.cache();
     if let Some(rendered) = cache.file(fetch.generation, &key) {
-        return Outcome::Served(rendered);
+        return Outcome::Served(Served::shared(rendered));
     }
     let levels: Vec<_> = tenant.iter().map(|t| &t.settings).collect();
     match render_common_file(
@@ -476,7 +489,7 @@ async fn serve_common(
         Ok(r) => {
             let rendered = Arc::new(r);
             cache.keep_file(fetch.generation, key, None, rendered.clone());
-            Outcome::Served(rendered)
+            Outcome::Served(Served::shared(rendered))
         }
         Err(e) => Outcome::Failed(e.to_string()),
     }
@@ -542,9 +555,7 @@ async fn record(
         _ => false,
     };
     let states = state.phone.states();
-    states
-        .observe(fetch.device.as_deref().map(|b| &b.device), &seen)
-        .await;
+    states.observe(fetch.device.as_ref(), &seen).await;
     if banned {
         states.record_ban(&seen).await;
     }

@@ -26,7 +26,7 @@ pub(super) async fn receive(
     let Some(mac) = matches.first().map(|m| m.mac) else {
         return Outcome::Missed(Miss::NoSuchFile);
     };
-    let (bundle, matched) = match gated_device(state, key, mac, &matches, fetch).await {
+    let (subject, matched) = match gated_device(state, key, mac, &matches, fetch).await {
         Ok(found) => found,
         Err(refused) => return refused,
     };
@@ -36,7 +36,7 @@ pub(super) async fn receive(
     };
     match state
         .phone
-        .save_upload(bundle.device.id, name, bytes.to_vec())
+        .save_upload(subject.device.id, name, bytes.to_vec())
         .await
     {
         Ok(()) => Outcome::Stored,

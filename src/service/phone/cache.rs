@@ -1,7 +1,9 @@
-//! What the phone path keeps in memory between requests: tenants and sites (few, needed by
-//! every request), devices with their owner and aliases, and rendered files (a boot storm asks
-//! for the same common files thousands of times, and each phone for its own files two or three
-//! times in a row).
+//! What the phone path keeps between requests: tenants and sites (few, needed by every
+//! request); every device asked for, in the small form its gates need ([`PhoneDevice`]), with
+//! where its rendered files are; the files themselves in a [`Spill`] file on disk, so that a
+//! phone's next fetch is answered without reading the database or rendering; and, within a
+//! memory budget, whole bundles for rendering and the common files (a boot storm asks for the
+//! same common files thousands of times).
 //!
 //! Never stale. The cache is at one store change generation ([`Store::generation`]), the
 //! position of the store's change journal, and everything it holds is what the store held then.
@@ -10,7 +12,7 @@
 //! brought to it first by the journal rows in between ([`Store::changes_between`]), which name
 //! the tenants, sites, users and devices that changed, and exactly what depends on them goes:
 //!
-//! - a device: its bundle and its files;
+//! - a device: what is kept of it, its bundle and its files;
 //! - a user: the bundles and files of the devices it owns (the journal also names the users and
 //!   devices whose keys aim at a user that changed name or extension);
 //! - a site: its row, the bundles and files of the devices at it (their own or their owner's
@@ -28,14 +30,19 @@
 //! window, credentials, …) still run on every request: only data and bytes are cached, never a
 //! decision.
 
-use crate::domain::device::DeviceBundle;
+use crate::domain::device::{DeviceBundle, PhoneDevice};
 use crate::domain::tenant::{Site, Tenant};
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::store::Reader;
+use smallvec::SmallVec;
+
+use super::spill::{Record, Slot, Spill};
 
 use crate::domain::{Mac, Settings};
 use crate::profile::provision::device_settings;
@@ -46,8 +53,13 @@ use crate::store::sites;
 use crate::store::tenants;
 use crate::store::{Store, StoreResult};
 
-/// Bytes of rendered files and device data kept at most; the oldest entries go first.
+/// Bytes of common files and device bundles kept in memory at most; the oldest go first.
+/// Per-device files are spilled to disk and not counted here.
 pub const DEFAULT_BUDGET: usize = 8 << 20;
+
+/// Garbage in the spill file past which it is started anew, when it is also more than what is
+/// live: each change to a device leaves its old files behind.
+const SPILL_WASTE: u64 = 64 << 20;
 
 /// Rough memory of a cached device with its owner, aliases, tenant and site.
 const DEVICE_COST: usize = 4096;
@@ -79,10 +91,30 @@ enum Key {
     File(FileKey),
 }
 
+/// A registered device as the phone path checks it: the device, its tenant and its site.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// The device.
+    pub device: PhoneDevice,
+    /// Its tenant.
+    pub tenant: Arc<Tenant>,
+    /// Its site (its own, else its owner's).
+    pub site: Option<Arc<Site>>,
+}
+
+/// A device kept, with where its rendered files are in the spill file.
+struct Known {
+    device: PhoneDevice,
+    /// By the hash of their [`FileKey`].
+    files: SmallVec<[(u64, Slot); 2]>,
+}
+
 /// The phone path's cache. Cheap to share behind an `Arc`.
 pub struct PhoneCache {
     store: Store,
     budget: usize,
+    /// Where spill files are made (the database's folder).
+    spill_dir: Option<std::path::PathBuf>,
     state: Mutex<State>,
     /// Held by the one request bringing the cache to a newer generation.
     advancing: tokio::sync::Mutex<()>,
@@ -110,6 +142,15 @@ impl Ties {
             owner: bundle.owner.id,
             tenant: bundle.tenant.id,
             sites: [bundle.device.site_id, bundle.owner.site_id],
+        }
+    }
+
+    fn of_device(device: &PhoneDevice) -> Self {
+        Self {
+            device: device.id,
+            owner: device.owner_id,
+            tenant: device.tenant_id,
+            sites: device.sites,
         }
     }
 }
@@ -166,6 +207,13 @@ struct State {
     sites: HashMap<i64, Arc<Site>>,
     url_keys: HashMap<String, Option<i64>>,
     any_phone_auth: Option<bool>,
+    /// Every device asked for since the state last started over: not budgeted (one small
+    /// entry per device), dropped only by changes.
+    known: HashMap<Mac, Known>,
+    /// Where per-device files are kept; `None` when no spill file could be made (they are then
+    /// rendered on every fetch).
+    spill: Option<Arc<Spill>>,
+    /// Whole bundles read lately, for rendering.
     devices: HashMap<Mac, Arc<DeviceBundle>>,
     /// Phone-wide settings by vendor (its address), tenant and site, for devices with no
     /// settings of their own.
@@ -188,8 +236,15 @@ impl State {
     fn advance(&mut self, g: u64, changes: &Changes) {
         match changes {
             Changes::Everything => {
+                let spill = self.spill.take();
+                if let Some(spill) = &spill {
+                    for slot in self.known.values().flat_map(|k| &k.files) {
+                        spill.forget(&slot.1);
+                    }
+                }
                 *self = State {
                     generation: g,
+                    spill,
                     ..State::default()
                 };
             }
@@ -217,6 +272,16 @@ impl State {
             !evict.tenants.contains(tenant) && site.is_none_or(|s| !evict.sites.contains(&s))
         });
         self.warned.retain(|_, ties| !evict.drops(ties));
+        let spill = self.spill.as_deref();
+        self.known.retain(|_, known| {
+            let keep = !evict.drops(&Ties::of_device(&known.device));
+            if !keep && let Some(spill) = spill {
+                for (_, slot) in &known.files {
+                    spill.forget(slot);
+                }
+            }
+            keep
+        });
         let mut freed = 0;
         self.devices.retain(|_, bundle| {
             let keep = !evict.drops(&Ties::of(bundle));
@@ -267,13 +332,36 @@ fn file_cost(r: &Rendered) -> usize {
     r.body.len() + r.etag.len() + r.content_type.len() + 128
 }
 
+/// A new spill file in `dir`, or `None` (logged): files are then rendered on every fetch.
+fn new_spill(dir: Option<&Path>) -> Option<Arc<Spill>> {
+    match Spill::create(dir) {
+        Ok(spill) => Some(Arc::new(spill)),
+        Err(e) => {
+            tracing::warn!(error = %e, dir = ?dir, "could not make a spill file; per-device files are rendered on every fetch");
+            None
+        }
+    }
+}
+
+/// The hash a per-device file is kept under (fixed keys: the same for the process's life).
+fn key_hash(key: &FileKey) -> u64 {
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(key)
+}
+
 impl PhoneCache {
-    /// A cache over `store` keeping about `budget` bytes.
+    /// A cache over `store` keeping about `budget` bytes in memory, and per-device files in a
+    /// spill file in the database's folder.
     pub fn new(store: Store, budget: usize) -> Self {
+        let spill_dir = store.path().parent().map(Path::to_owned);
+        let spill = new_spill(spill_dir.as_deref());
         Self {
             store,
             budget,
-            state: Mutex::new(State::default()),
+            spill_dir,
+            state: Mutex::new(State {
+                spill,
+                ..State::default()
+            }),
             advancing: tokio::sync::Mutex::new(()),
             hits: AtomicU64::new(0),
             renders: AtomicU64::new(0),
@@ -311,7 +399,26 @@ impl PhoneCache {
         let mut state = self.state();
         if state.generation == from {
             state.advance(g, &changes);
+            self.renew_spill_if_wasteful(&mut state);
         }
+    }
+
+    /// Starts a new spill file when the current one is mostly garbage: what was kept in it is
+    /// rendered again as phones ask.
+    fn renew_spill_if_wasteful(&self, state: &mut State) {
+        let Some(spill) = &state.spill else { return };
+        if spill.wasted() <= SPILL_WASTE.max(spill.live()) {
+            return;
+        }
+        tracing::info!(
+            wasted = spill.wasted(),
+            live = spill.live(),
+            "starting a new spill file for per-device files"
+        );
+        for known in state.known.values_mut() {
+            known.files.clear();
+        }
+        state.spill = new_spill(self.spill_dir.as_deref());
     }
 
     /// What the cache holds, for tests: `device:<mac>`, `file:<device id>` and
@@ -323,6 +430,10 @@ impl PhoneCache {
             .devices
             .keys()
             .map(|mac| format!("device:{}", mac.lower12()))
+            .chain(state.known.iter().flat_map(|(mac, known)| {
+                let file = (!known.files.is_empty()).then(|| format!("file:{}", known.device.id));
+                std::iter::once(format!("known:{}", mac.lower12())).chain(file)
+            }))
             .chain(
                 state
                     .files
@@ -375,8 +486,113 @@ impl PhoneCache {
         }
     }
 
-    /// Everything needed to serve `mac`, or `None` for an unknown device.
-    pub async fn device(&self, g: u64, mac: Mac) -> StoreResult<Option<Arc<DeviceBundle>>> {
+    /// The device with `mac` as its gates check it, or `None` for an unknown device: from what
+    /// is kept when it can, else read (and then kept).
+    pub async fn device(&self, g: u64, mac: Mac) -> StoreResult<Option<Subject>> {
+        let kept = self.cached(g, |s| {
+            let device = &s.known.get(&mac)?.device;
+            let tenant = s.tenants.get(&device.tenant_id)?.clone();
+            let site = match device.site_id() {
+                Some(id) => Some(s.sites.get(&id)?.clone()),
+                None => None,
+            };
+            Some(Subject {
+                device: device.clone(),
+                tenant,
+                site,
+            })
+        });
+        if kept.is_some() {
+            return Ok(kept);
+        }
+        let Some(bundle) = self.bundle(g, mac).await? else {
+            return Ok(None);
+        };
+        let device = PhoneDevice::of(&bundle);
+        let subject = self.cached(g, |s| {
+            Some(Subject {
+                device: device.clone(),
+                tenant: s.tenants.get(&device.tenant_id)?.clone(),
+                site: device.site_id().and_then(|id| s.sites.get(&id).cloned()),
+            })
+        });
+        let subject = subject.unwrap_or_else(|| Subject {
+            device: device.clone(),
+            tenant: Arc::new(bundle.tenant.clone()),
+            site: bundle.site.clone().map(Arc::new),
+        });
+        let mut state = self.state();
+        if state.at(g) {
+            state.known.entry(mac).or_insert(Known {
+                device,
+                files: SmallVec::new(),
+            });
+        }
+        Ok(Some(subject))
+    }
+
+    /// A per-device file kept for `device` under `key` at generation `g`, read back from the
+    /// spill file; `None` when there is none (or it cannot be read: it is rendered again).
+    pub fn device_file(&self, g: u64, device: &PhoneDevice, key: &FileKey) -> Option<Record> {
+        let hash = key_hash(key);
+        let (spill, slot) = self.cached(g, |s| {
+            let known = s.known.get(&device.mac)?;
+            let (_, slot) = known.files.iter().find(|(h, _)| *h == hash)?;
+            Some((s.spill.clone()?, *slot))
+        })?;
+        match spill.get(&slot) {
+            Ok(record) => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                Some(record)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read a spilled file; rendering it again");
+                None
+            }
+        }
+    }
+
+    /// Keeps a per-device file just rendered for `device` from data read in generation `g`,
+    /// in the spill file; `shape` says which other devices' files look like it (the file and
+    /// model), for compression.
+    pub fn keep_device_file(
+        &self,
+        g: u64,
+        device: &PhoneDevice,
+        key: &FileKey,
+        rendered: &Rendered,
+    ) {
+        self.renders.fetch_add(1, Ordering::Relaxed);
+        let Some(spill) = self.cached(g, |s| s.spill.clone()) else {
+            return;
+        };
+        let shape = BuildHasherDefault::<DefaultHasher>::default().hash_one((key.file, &key.model));
+        let slot = match spill.put(shape, &rendered.etag, rendered.body.as_bytes()) {
+            Ok(slot) => slot,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not spill a rendered file");
+                return;
+            }
+        };
+        let hash = key_hash(key);
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let current = state.at(g) && state.spill.as_ref().is_some_and(|s| Arc::ptr_eq(s, &spill));
+        let known = state
+            .known
+            .get_mut(&device.mac)
+            .filter(|k| k.device.id == device.id);
+        match known {
+            Some(known) if current => match known.files.iter_mut().find(|(h, _)| *h == hash) {
+                Some((_, old)) => spill.forget(&std::mem::replace(old, slot)),
+                None => known.files.push((hash, slot)),
+            },
+            _ => spill.forget(&slot),
+        }
+    }
+
+    /// Everything needed to render `mac`'s files, or `None` for an unknown device.
+    pub async fn bundle(&self, g: u64, mac: Mac) -> StoreResult<Option<Arc<DeviceBundle>>> {
         if let Some(bundle) = self.cached(g, |s| s.devices.get(&mac).cloned()) {
             return Ok(Some(bundle));
         }

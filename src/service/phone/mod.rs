@@ -4,6 +4,7 @@
 //! through [`PhoneData`].
 
 pub mod cache;
+mod spill;
 pub mod states;
 
 use std::sync::Arc;
@@ -11,7 +12,8 @@ use std::sync::Arc;
 use super::{ServiceResult, Services};
 use crate::store::{Store, uploads};
 
-pub use cache::{FileKey, PhoneCache};
+pub use cache::{FileKey, PhoneCache, Subject};
+pub use spill::Record;
 pub use states::{DeviceStates, Seen};
 
 /// The phone path's data: its cache, uploads and the devices' fetch states. Cheap to share.

@@ -19,9 +19,10 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::domain::Mac;
+use crate::domain::device::PhoneDevice;
 use crate::domain::device_state::{Answer, Change, DeviceState, Fetched, version_fingerprint};
 use crate::domain::history::{Event, stored_user_agent};
-use crate::domain::{Device, Mac};
 use crate::service::statuses::StatusIndex;
 use crate::store::device_state::{self, Batch, Binding, StateWrite, Version};
 use crate::store::{Store, StoreResult};
@@ -216,7 +217,7 @@ impl DeviceStates {
 
     /// Takes in one request about `device` (when it named a known one): updates its state, and
     /// waits until what must be kept is written.
-    pub async fn observe(&self, device: Option<&Device>, seen: &Seen<'_>) {
+    pub async fn observe(&self, device: Option<&PhoneDevice>, seen: &Seen<'_>) {
         let batch = match device {
             Some(device) => match self.observe_device(device, seen).await {
                 Some(batch) => batch,
@@ -268,7 +269,7 @@ impl DeviceStates {
     }
 
     /// Updates the device's state; the batch to write now, if anything must be.
-    async fn observe_device(&self, device: &Device, seen: &Seen<'_>) -> Option<Batch> {
+    async fn observe_device(&self, device: &PhoneDevice, seen: &Seen<'_>) -> Option<Batch> {
         let id = device.id;
         let known = |e: &Entry| e.mac == device.mac;
         if !self.shards.of(id).get(&id).is_some_and(known) {
@@ -308,9 +309,7 @@ impl DeviceStates {
         let mut shard = self.shards.of(id);
         let entry = shard.get_mut(&id)?;
         let files = entry.state.files.len();
-        let changes = entry
-            .state
-            .observe(&fetched, device.first_fetch_at.is_some());
+        let changes = entry.state.observe(&fetched, device.enrolled());
         if !changes.is_empty() || entry.state.files.len() != files {
             self.shared.apply(&mut entry.state, &device.mac);
         }
@@ -346,7 +345,7 @@ impl DeviceStates {
 /// What a fetch's changes write now: the device's whole state, its binding on a first fetch,
 /// the version it got when new, and one event per change.
 fn urgent_batch(
-    device: &Device,
+    device: &PhoneDevice,
     seen: &Seen<'_>,
     state: &DeviceState,
     changes: &[Change],

@@ -130,20 +130,23 @@ impl Fixture {
     async fn fill(&self) -> u64 {
         let g = self.cache.generation().await;
         for (_, _, mac) in PHONES {
-            let bundle = self
-                .cache
-                .device(g, Mac::parse(mac).unwrap())
-                .await
-                .unwrap()
-                .unwrap();
-            let key = file_key(Some(bundle.device.id), None);
-            self.cache.keep_file(g, key, Some(&bundle), rendered(mac));
+            let mac = Mac::parse(mac).unwrap();
+            self.cache.bundle(g, mac).await.unwrap().unwrap();
+            let subject = self.cache.device(g, mac).await.unwrap().unwrap();
+            let key = file_key(Some(subject.device.id), None);
+            let body = rendered(&mac.lower12());
+            self.cache.keep_device_file(g, &subject.device, &key, &body);
+            let kept = self.cache.device_file(g, &subject.device, &key).unwrap();
+            assert_eq!(
+                (&*kept.body, &*kept.etag),
+                (body.body.as_bytes(), &*body.etag)
+            );
         }
         for tenant in [None, Some(self.tenants[0]), Some(self.tenants[1])] {
             self.cache
                 .keep_file(g, file_key(None, tenant), None, rendered("common"));
         }
-        assert_eq!(self.cache.held().len(), 11);
+        assert_eq!(self.cache.held().len(), 15);
         g
     }
 
@@ -185,7 +188,13 @@ impl Fixture {
 /// Everything [`Fixture::fill`] keeps, except the `dropped` entries.
 fn all_but(dropped: &[&str]) -> Vec<String> {
     let mut all: Vec<String> = (1..=4)
-        .flat_map(|n| [format!("device:{n}"), format!("file:{n}")])
+        .flat_map(|n| {
+            [
+                format!("device:{n}"),
+                format!("known:{n}"),
+                format!("file:{n}"),
+            ]
+        })
         .chain(["common:-", "common:a", "common:b"].map(String::from))
         .filter(|e| !dropped.contains(&e.as_str()))
         .collect();
@@ -199,7 +208,7 @@ async fn a_user_change_drops_that_users_devices_only() {
     assert_eq!(
         f.after("UPDATE users SET sip_password = 'changed' WHERE name = 'Ann'")
             .await,
-        all_but(&["device:1", "file:1"])
+        all_but(&["device:1", "known:1", "file:1"])
     );
     assert_eq!(
         f.after(
@@ -207,7 +216,7 @@ async fn a_user_change_drops_that_users_devices_only() {
                  SELECT id, 0, 'Sales', 'sales', 'pw', 'x' FROM users WHERE name = 'Dee'"
         )
         .await,
-        all_but(&["device:4", "file:4"])
+        all_but(&["device:4", "known:4", "file:4"])
     );
 }
 
@@ -217,7 +226,9 @@ async fn renaming_a_user_drops_the_phones_whose_keys_show_its_name() {
     assert_eq!(
         f.after("UPDATE users SET name = 'Robert' WHERE name = 'Bob'")
             .await,
-        all_but(&["device:2", "file:2", "device:3", "file:3"])
+        all_but(&[
+            "device:2", "known:2", "file:2", "device:3", "known:3", "file:3"
+        ])
     );
 }
 
@@ -230,7 +241,7 @@ async fn a_tenant_change_drops_its_devices_and_common_files_only() {
             "UPDATE tenants SET settings = json_set(settings, '$.ntp_server', 'ntp.b') WHERE id = {b}"
         ))
         .await,
-        all_but(&["device:4", "file:4", "common:b"])
+        all_but(&["device:4", "known:4", "file:4", "common:b"])
     );
 }
 
@@ -240,7 +251,7 @@ async fn a_site_change_drops_the_devices_at_it_only() {
     assert_eq!(
         f.after("UPDATE sites SET settings = json_set(settings, '$.ntp_server', 'ntp.hq')")
             .await,
-        all_but(&["device:1", "file:1"])
+        all_but(&["device:1", "known:1", "file:1"])
     );
 }
 
@@ -253,7 +264,7 @@ async fn a_device_change_drops_that_device_only() {
             "INSERT INTO device_uploads (device_id, file, body, received_at) VALUES ({id}, 'x.cfg', x'00', 'x')"
         ))
         .await,
-        all_but(&["device:3", "file:3"])
+        all_but(&["device:3", "known:3", "file:3"])
     );
 }
 
@@ -275,7 +286,7 @@ async fn a_file_outlives_its_device_entry_and_still_goes_with_it() {
     )
     .await;
     f.cache.generation().await;
-    assert_eq!(f.named(), all_but(&["device:1", "file:1"]));
+    assert_eq!(f.named(), all_but(&["device:1", "known:1", "file:1"]));
 }
 
 #[tokio::test]
@@ -320,7 +331,9 @@ async fn catching_up_applies_every_row_since_the_cache_and_older_requests_keep_n
     f.cache.catch_up(g2).await;
     assert_eq!(
         f.named(),
-        all_but(&["device:1", "file:1", "device:4", "file:4"])
+        all_but(&[
+            "device:1", "known:1", "file:1", "device:4", "known:4", "file:4"
+        ])
     );
     // One that started at g1 finds the cache ahead of it: nothing served, nothing kept.
     f.cache.catch_up(g1).await;
@@ -328,10 +341,16 @@ async fn catching_up_applies_every_row_since_the_cache_and_older_requests_keep_n
     assert!(f.cache.file(g1, &key).is_none());
     f.cache.keep_file(g1, key.clone(), None, rendered("old"));
     let mac = Mac::parse(PHONES[0].2).unwrap();
-    f.cache.device(g1, mac).await.unwrap().unwrap();
+    f.cache.bundle(g1, mac).await.unwrap().unwrap();
+    let subject = f.cache.device(g1, mac).await.unwrap().unwrap();
+    assert!(f.cache.device_file(g1, &subject.device, &key).is_none());
+    f.cache
+        .keep_device_file(g1, &subject.device, &key, &rendered("old"));
     assert_eq!(
         f.named(),
-        all_but(&["device:1", "file:1", "device:4", "file:4"])
+        all_but(&[
+            "device:1", "known:1", "file:1", "device:4", "known:4", "file:4"
+        ])
     );
     // Many requests catching up at once: one reads the journal, all end up current.
     write(
@@ -358,8 +377,9 @@ async fn catching_up_applies_every_row_since_the_cache_and_older_requests_keep_n
 async fn hits_and_renders_are_counted() {
     let f = fixture().await;
     let g = f.fill().await;
-    assert_eq!((f.cache.hits(), f.cache.renders()), (0, 7));
+    // Each phone's file was read back once.
+    assert_eq!((f.cache.hits(), f.cache.renders()), (4, 7));
     assert!(f.cache.file(g, &file_key(None, None)).is_some());
     assert!(f.cache.file(g, &file_key(Some(-1), None)).is_none());
-    assert_eq!((f.cache.hits(), f.cache.renders()), (1, 7));
+    assert_eq!((f.cache.hits(), f.cache.renders()), (5, 7));
 }
