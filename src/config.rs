@@ -160,6 +160,19 @@ pub struct ServeConfig {
     )]
     pub access_log: AccessLogTarget,
 
+    /// Render every device's own files in the background after the start (and after a
+    /// restore), so that phones are answered from files kept on disk rather than rendered as
+    /// they ask (`on`), or `off`. Needs `--public-url`: files name the URL phones use.
+    #[arg(
+        long,
+        env = "DESKPROV_RENDER_AHEAD",
+        default_value = "on",
+        value_parser = parse_on_off,
+        action = clap::ArgAction::Set,
+        value_name = "on|off"
+    )]
+    pub render_ahead: bool,
+
     /// Fill an empty database with a demo tenant, users, aliases and devices, and print what to try.
     #[arg(long, env = "DESKPROV_DEMO")]
     pub demo: bool,
@@ -228,6 +241,15 @@ impl std::fmt::Display for AccessLogTarget {
             Some(path) => write!(f, "{}", path.display()),
             None => f.write_str("off"),
         }
+    }
+}
+
+/// `on` or `off`.
+pub(crate) fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("expected on or off, not {other:?}")),
     }
 }
 

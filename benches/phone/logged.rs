@@ -39,6 +39,7 @@ pub fn p1_log(
         Instant::now(),
         Duration::from_secs(30),
     )?;
+    deskprov.wait_rendered_ahead(Duration::from_secs(600))?;
     let nginx = crate::start_nginx(setup, nginx_bin, corpus, Some(&logs[1]))?;
     deskprov.settle();
     let rounds = figures::p1_rounds(

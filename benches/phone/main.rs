@@ -270,6 +270,12 @@ fn serve_and_measure(
         None
     };
     let deskprov = start_p5(args, setup, &db, corpus, report)?;
+    let ahead = deskprov.wait_rendered_ahead(Duration::from_secs(600))?;
+    eprintln!(
+        "deskprov rendered every device's files ahead {:.1} s after its first 200",
+        ahead.as_secs_f64()
+    );
+    report.ahead = Some(ahead.as_secs_f64());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

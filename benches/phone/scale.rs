@@ -32,6 +32,8 @@ pub struct Scaled {
     pub storms: Vec<Measured>,
     /// Resident memory of deskprov on the large corpus after P1 and the storms, kB (now, peak).
     pub rss_kb: (u64, u64),
+    /// From the first 200 until every device's files were rendered ahead, s.
+    pub ahead: f64,
 }
 
 /// Runs P7; `reference` is the `--devices` corpus, whose deskprov P1 is the reference.
@@ -74,6 +76,12 @@ pub fn p7(
         Instant::now(),
         Duration::from_secs(60),
     )?;
+    let ahead = big.wait_rendered_ahead(Duration::from_secs(1800))?;
+    eprintln!(
+        "P7: deskprov rendered every device's files ahead {:.1} s after its first 200",
+        ahead.as_secs_f64()
+    );
+    reference_server.wait_rendered_ahead(Duration::from_secs(600))?;
     reference_server.settle();
     big.settle();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -119,6 +127,7 @@ pub fn p7(
         p1,
         storms,
         rss_kb,
+        ahead: ahead.as_secs_f64(),
     })
 }
 

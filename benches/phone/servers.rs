@@ -62,6 +62,32 @@ impl Server {
         }
     }
 
+    /// Waits until deskprov has rendered every device's files ahead (its `/metrics` counts a
+    /// finished pass), at most `limit`; how long it waited. Phones are answered meanwhile, by
+    /// rendering; the figures are of the server as it runs once that is done.
+    pub fn wait_rendered_ahead(&self, limit: Duration) -> anyhow::Result<Duration> {
+        let admin = self.admin.context("deskprov's admin listener")?;
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            // A server busy rendering may answer slowly: try again.
+            let Ok((_, body)) = get(admin, "metrics", "bench") else {
+                continue;
+            };
+            let passes = String::from_utf8_lossy(&body)
+                .lines()
+                .find_map(|l| l.strip_prefix("deskprov_phone_render_ahead_passes_total "))
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            match passes {
+                Some(n) if n > 0 => return Ok(start.elapsed()),
+                Some(_) => std::thread::sleep(Duration::from_millis(100)),
+                None => {
+                    bail!("deskprov's /metrics has no deskprov_phone_render_ahead_passes_total")
+                }
+            }
+        }
+        bail!("deskprov did not render every device's files within {limit:?}")
+    }
+
     /// Stops the server (SIGTERM, then SIGKILL after 5 s).
     pub fn stop(self) {
         // Dropping does it.

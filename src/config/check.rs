@@ -132,6 +132,7 @@ fn value_text(c: &ServeConfig, key: &str) -> String {
         "fetch_retention" => c.fetch_retention.to_string(),
         "access_log" => c.access_log.to_string(),
         "state_flush_interval" => format_duration(c.state_flush_interval),
+        "render_ahead" => if c.render_ahead { "on" } else { "off" }.to_owned(),
         "demo" => c.demo.to_string(),
         "log_format" => c
             .log_format

@@ -43,7 +43,7 @@ const fn setting(
 }
 
 /// Every setting, in the order `config check` prints them.
-pub const SETTINGS: [Setting; 21] = [
+pub const SETTINGS: [Setting; 22] = [
     setting("db", "--db", "DESKPROV_DB", "path"),
     setting(
         "phone_listen",
@@ -138,6 +138,12 @@ pub const SETTINGS: [Setting; 21] = [
         "DESKPROV_ACCESS_LOG",
         "access_log",
     ),
+    setting(
+        "render_ahead",
+        "--render-ahead",
+        "DESKPROV_RENDER_AHEAD",
+        "render_ahead",
+    ),
     setting("demo", "--demo", "DESKPROV_DEMO", "demo"),
     setting(
         "log_format",
@@ -223,6 +229,7 @@ pub struct FileSettings {
     fetch_retention: Option<Retention>,
     access_log: Option<super::AccessLogTarget>,
     state_flush_interval: Option<Duration>,
+    render_ahead: Option<bool>,
     demo: Option<bool>,
     log_format: Option<LogFormat>,
 }
@@ -303,6 +310,10 @@ impl FileSettings {
             "fetch_retention" => {
                 self.fetch_retention =
                     Some(super::parse_retention(text(value)?).map_err(anyhow::Error::msg)?);
+            }
+            "render_ahead" => {
+                self.render_ahead =
+                    Some(super::parse_on_off(text(value)?).map_err(anyhow::Error::msg)?);
             }
             "demo" => self.demo = Some(value.as_bool().context("expected true or false")?),
             "log_format" => {
@@ -468,6 +479,7 @@ impl FileSettings {
             &mut c.access_log,
             self.access_log.clone(),
         );
+        lay(o, m, "render_ahead", &mut c.render_ahead, self.render_ahead);
     }
 
     /// Lays the file's connection limits over `c`.

@@ -186,19 +186,7 @@ pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
     let devices = state.metrics.device_counts(&state).await;
     let mut out = String::with_capacity(4096);
     state.metrics.render(&mut out, devices);
-    let cache = state.phone.cache();
-    counter(
-        &mut out,
-        "deskprov_phone_cache_hits_total",
-        "Phone files served from memory without rendering.",
-        cache.hits(),
-    );
-    counter(
-        &mut out,
-        "deskprov_phone_renders_total",
-        "Phone files rendered (not in memory, or dropped by a change they depend on).",
-        cache.renders(),
-    );
+    phone_path(&mut out, &state);
     counter(
         &mut out,
         "deskprov_device_statuses_worked_out_total",
@@ -269,12 +257,53 @@ async fn count_devices(state: &AppState) -> Option<[u64; 4]> {
     }
 }
 
+/// The phone path's cache and rendering ahead.
+fn phone_path(out: &mut String, state: &AppState) {
+    let cache = state.phone.cache();
+    counter(
+        out,
+        "deskprov_phone_cache_hits_total",
+        "Phone files served as kept (common files in memory, per-device files from the spill file on disk) without rendering.",
+        cache.hits(),
+    );
+    counter(
+        out,
+        "deskprov_phone_renders_total",
+        "Phone files rendered (not in memory, or dropped by a change they depend on).",
+        cache.renders(),
+    );
+    let ahead = state.phone.ahead();
+    counter(
+        out,
+        "deskprov_phone_files_rendered_ahead_total",
+        "Per-device files rendered in the background before their phone asked (--render-ahead).",
+        ahead.map_or(0, |a| a.rendered()),
+    );
+    counter(
+        out,
+        "deskprov_phone_render_ahead_passes_total",
+        "Passes over every device made by the background rendering, finished.",
+        ahead.map_or(0, |a| a.passes()),
+    );
+    gauge(
+        out,
+        "deskprov_phone_render_ahead_running",
+        "1 while the background rendering is making a pass over every device.",
+        ahead.map_or(0, |a| u64::from(a.running())),
+    );
+}
+
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}").ok();
 }
 
 fn counter(out: &mut String, name: &str, help: &str, value: u64) {
     family(out, name, "counter", help);
+    writeln!(out, "{name} {value}").ok();
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
+    family(out, name, "gauge", help);
     writeln!(out, "{name} {value}").ok();
 }
 

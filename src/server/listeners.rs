@@ -151,7 +151,12 @@ fn app_state(
         services.statuses.clone(),
     );
     let services = services.with_states(states.clone());
-    let phone = PhoneData::new(&services, states, phone_cache::DEFAULT_BUDGET);
+    let phone = PhoneData::new(
+        &services,
+        states,
+        phone_cache::DEFAULT_BUDGET,
+        config.render_ahead,
+    );
     let state = AppState {
         services,
         metrics: Arc::new(Metrics::new(&vendors)),

@@ -55,6 +55,7 @@ pub fn loopback_config(db: PathBuf) -> ServeConfig {
         fetch_retention: Retention(Some(std::time::Duration::from_secs(90 * 86_400))),
         access_log: deskprov::config::AccessLogTarget(None),
         state_flush_interval: std::time::Duration::from_secs(60),
+        render_ahead: true,
         demo: false,
         log_format: LogFormat::Text,
     }
@@ -98,6 +99,18 @@ impl TestApp {
     /// The use cases the server runs on.
     pub fn services(&self) -> &Services {
         &self.running.as_ref().unwrap().state.services
+    }
+
+    /// Stops the server and starts it again on the same database, with `adjust` applied to
+    /// the config (the admin token stays valid: it is in the database).
+    pub async fn restart_with(&mut self, adjust: impl FnOnce(&mut ServeConfig)) {
+        self.stop().await;
+        let mut config = loopback_config(self.db.clone());
+        adjust(&mut config);
+        let running = server::start(&config).await.expect("server starts");
+        self.phone = running.phone_addr;
+        self.admin = running.admin_addr;
+        self.running = Some(running);
     }
 
     /// Stops the server and waits for queued fetch records to be written.

@@ -25,6 +25,7 @@ mod phone_cache;
 mod phone_cache_scope;
 mod phone_settings;
 mod provisioning;
+mod render_ahead;
 mod retention;
 mod rules;
 mod schemathesis;

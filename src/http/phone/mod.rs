@@ -390,9 +390,9 @@ fn warn_about(
     had_upload: bool,
     answer: &DeviceFile,
 ) {
-    let DeviceFile::Rendered(_, plan) = answer else {
+    if !matches!(answer, DeviceFile::Rendered(..)) {
         return;
-    };
+    }
     if had_upload {
         tracing::warn!(
             device_id = bundle.device.id,
@@ -400,19 +400,10 @@ fn warn_about(
             "stored upload is not UTF-8; serving the template instead"
         );
     }
-    if !plan.overflow.is_empty()
-        && state
-            .phone
-            .cache()
-            .overflow_warning_due(fetch.generation, bundle)
-    {
-        tracing::warn!(
-            mac = %bundle.device.mac,
-            capacity = plan.capacity,
-            overflow = plan.overflow.len(),
-            "aliases beyond the phone's line capacity are not on the phone"
-        );
-    }
+    state
+        .phone
+        .cache()
+        .warn_about_overflow(fetch.generation, bundle, answer);
 }
 
 /// The device's own latest upload of `name`, if any.

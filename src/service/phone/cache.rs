@@ -45,7 +45,7 @@ use smallvec::SmallVec;
 use super::spill::{Record, Slot, Spill};
 
 use crate::domain::{Mac, Settings};
-use crate::profile::provision::device_settings;
+use crate::profile::provision::{DeviceFile, device_settings};
 use crate::profile::{Rendered, SettingsContext, Vendor};
 use crate::store::devices;
 use crate::store::journal::{self, Change, Changes, Scope};
@@ -115,6 +115,8 @@ pub struct PhoneCache {
     budget: usize,
     /// Where spill files are made (the database's folder).
     spill_dir: Option<std::path::PathBuf>,
+    /// Told when everything kept is gone, to render it again.
+    started_over: Mutex<Option<Arc<tokio::sync::Notify>>>,
     state: Mutex<State>,
     /// Held by the one request bringing the cache to a newer generation.
     advancing: tokio::sync::Mutex<()>,
@@ -358,6 +360,7 @@ impl PhoneCache {
             store,
             budget,
             spill_dir,
+            started_over: Mutex::default(),
             state: Mutex::new(State {
                 spill,
                 ..State::default()
@@ -398,17 +401,25 @@ impl PhoneCache {
             });
         let mut state = self.state();
         if state.generation == from {
+            // Starting over from nothing kept (the first request) loses nothing to render again.
+            let had_files = state.known.values().any(|k| !k.files.is_empty());
             state.advance(g, &changes);
-            self.renew_spill_if_wasteful(&mut state);
+            let renewed = self.renew_spill_if_wasteful(&mut state);
+            drop(state);
+            if renewed || (had_files && matches!(changes, Changes::Everything)) {
+                self.started_over();
+            }
         }
     }
 
     /// Starts a new spill file when the current one is mostly garbage: what was kept in it is
     /// rendered again as phones ask.
-    fn renew_spill_if_wasteful(&self, state: &mut State) {
-        let Some(spill) = &state.spill else { return };
+    fn renew_spill_if_wasteful(&self, state: &mut State) -> bool {
+        let Some(spill) = &state.spill else {
+            return false;
+        };
         if spill.wasted() <= SPILL_WASTE.max(spill.live()) {
-            return;
+            return false;
         }
         tracing::info!(
             wasted = spill.wasted(),
@@ -419,6 +430,7 @@ impl PhoneCache {
             known.files.clear();
         }
         state.spill = new_spill(self.spill_dir.as_deref());
+        true
     }
 
     /// What the cache holds, for tests: `device:<mac>`, `file:<device id>` and
@@ -473,7 +485,7 @@ impl PhoneCache {
 
     /// Runs a read on the calling thread when a reader is free (the phone path's reads are a few
     /// point lookups: cheaper than a hand-off to the blocking pool), else on the blocking pool.
-    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    pub(super) async fn read<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: Fn(&Reader) -> StoreResult<T> + Send + Sync + 'static,
@@ -529,6 +541,28 @@ impl PhoneCache {
             });
         }
         Ok(Some(subject))
+    }
+
+    /// Whether a per-device file is kept for `device` under `key` at generation `g`.
+    pub fn has_device_file(&self, g: u64, device: &PhoneDevice, key: &FileKey) -> bool {
+        let hash = key_hash(key);
+        self.cached(g, |s| {
+            let known = s.known.get(&device.mac)?;
+            known.files.iter().find(|(h, _)| *h == hash).map(|_| ())
+        })
+        .is_some()
+    }
+
+    /// Has `notify` told whenever the cache starts over (everything it kept is gone).
+    pub fn on_start_over(&self, notify: Arc<tokio::sync::Notify>) {
+        *self.started_over.lock().unwrap_or_else(|e| e.into_inner()) = Some(notify);
+    }
+
+    fn started_over(&self) {
+        let notify = self.started_over.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(notify) = notify.as_ref() {
+            notify.notify_one();
+        }
     }
 
     /// A per-device file kept for `device` under `key` at generation `g`, read back from the
@@ -751,9 +785,23 @@ impl PhoneCache {
         settings
     }
 
-    /// Whether the overflow warning for `bundle`'s device is due: once per device until
-    /// something it is read from changes, not on every fetch.
-    pub fn overflow_warning_due(&self, g: u64, bundle: &DeviceBundle) -> bool {
+    /// Logs that aliases of `bundle`'s device did not fit on the phone, when `file` says so:
+    /// once per device until something it is read from changes, not on every render.
+    pub fn warn_about_overflow(&self, g: u64, bundle: &DeviceBundle, file: &DeviceFile) {
+        let DeviceFile::Rendered(_, plan) = file else {
+            return;
+        };
+        if !plan.overflow.is_empty() && self.overflow_warning_due(g, bundle) {
+            tracing::warn!(
+                mac = %bundle.device.mac,
+                capacity = plan.capacity,
+                overflow = plan.overflow.len(),
+                "aliases beyond the phone's line capacity are not on the phone"
+            );
+        }
+    }
+
+    fn overflow_warning_due(&self, g: u64, bundle: &DeviceBundle) -> bool {
         let mut state = self.state();
         if !state.at(g) {
             return true;

@@ -3,6 +3,7 @@
 //! ([`DeviceStates`]). The HTTP side (src/http/phone) matches, gates and answers; it reaches the data only
 //! through [`PhoneData`].
 
+mod ahead;
 pub mod cache;
 mod spill;
 pub mod states;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use super::{ServiceResult, Services};
 use crate::store::{Store, uploads};
 
+pub use ahead::Ahead;
 pub use cache::{FileKey, PhoneCache, Subject};
 pub use spill::Record;
 pub use states::{DeviceStates, Seen};
@@ -19,18 +21,35 @@ pub use states::{DeviceStates, Seen};
 /// The phone path's data: its cache, uploads and the devices' fetch states. Cheap to share.
 pub struct PhoneData {
     cache: Arc<PhoneCache>,
+    ahead: Option<Arc<Ahead>>,
     states: Arc<DeviceStates>,
     store: Store,
 }
 
 impl PhoneData {
     /// The phone path's data over `services`' store, keeping fetch states in `states`; the
-    /// cache holds at most `budget` bytes and notices changes made by other processes.
-    pub fn new(services: &Services, states: Arc<DeviceStates>, budget: usize) -> Self {
+    /// cache holds at most `budget` bytes in memory and notices changes made by other
+    /// processes. With `render_ahead` and a public URL, every device's files are rendered in
+    /// the background ([`Ahead`]).
+    pub fn new(
+        services: &Services,
+        states: Arc<DeviceStates>,
+        budget: usize,
+        render_ahead: bool,
+    ) -> Self {
         let cache = Arc::new(PhoneCache::new(services.store.clone(), budget));
         cache.watch_external_changes();
+        let ahead = match (&services.public_url, render_ahead) {
+            (Some(url), true) => Some(Ahead::start(
+                cache.clone(),
+                services.vendors.clone(),
+                url.clone(),
+            )),
+            _ => None,
+        };
         Self {
             cache,
+            ahead,
             states,
             store: services.store.clone(),
         }
@@ -44,6 +63,11 @@ impl PhoneData {
     /// Devices, tenants and rendered files kept between requests.
     pub fn cache(&self) -> &PhoneCache {
         &self.cache
+    }
+
+    /// The task rendering every device's files ahead, when it runs.
+    pub fn ahead(&self) -> Option<&Ahead> {
+        self.ahead.as_deref()
     }
 
     /// The device's latest upload of `name`, if any.
