@@ -7,6 +7,12 @@ use deskprov::cli::{Cli, Command, ConfigCommand, RoleArg, TokenCommand};
 use deskprov::config::LogFormat;
 use deskprov::{commands, telemetry};
 
+/// mimalloc rather than the system allocator: the phone path allocates a few dozen small
+/// buffers per request on every thread, which glibc's malloc serves more slowly, and keeps
+/// more memory resident after a boot storm (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());

@@ -16,6 +16,16 @@ pub struct Vendor {
     /// The profile as written.
     pub profile: VendorProfile,
     user_agent: Regex,
+    /// Model keys by their [`loose`] spelling.
+    loose_models: HashMap<String, String>,
+}
+
+/// A model name with case, `_` and `-` left out.
+fn loose(name: &str) -> String {
+    name.chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 impl Vendor {
@@ -29,17 +39,13 @@ impl Vendor {
     /// Case, `_` and `-` do not count, so `vvx400`, `VVX-400` and `VVX_400` are one model; an
     /// exact (case-insensitive) match wins over a loose one.
     pub fn model_key(&self, name: &str) -> Option<&str> {
-        let loose = |s: &str| -> String {
-            s.chars()
-                .filter(|c| *c != '_' && *c != '-')
-                .map(|c| c.to_ascii_lowercase())
-                .collect()
-        };
-        let wanted = loose(name);
-        let keys = || self.profile.models.keys();
-        keys()
-            .find(|k| k.eq_ignore_ascii_case(name))
-            .or_else(|| keys().find(|k| loose(k) == wanted))
+        let exact = self
+            .profile
+            .models
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(name));
+        exact
+            .or_else(|| self.loose_models.get(&loose(name)))
             .map(String::as_str)
     }
 
@@ -155,6 +161,8 @@ pub struct UploadMatch<'a> {
 /// All vendor profiles, ready to match requests.
 pub struct Vendors {
     vendors: Vec<Vendor>,
+    /// Every vendor's User-Agent pattern, in vendor order.
+    user_agents: RegexSet,
     set: RegexSet,
     patterns: Vec<Pattern>,
     uploads: Vec<(usize, usize, Regex)>,
@@ -244,9 +252,17 @@ impl Vendors {
                 let regex = Regex::new(&regex).map_err(|e| err(format!("{}: {e}", upload.name)))?;
                 uploads.push((vi, ui, regex));
             }
+            // Where two keys are one loosely, the first in order answers, as it always did.
+            let mut loose_models = HashMap::new();
+            for key in profile.models.keys() {
+                loose_models
+                    .entry(loose(key))
+                    .or_insert_with(|| key.clone());
+            }
             vendors.push(Vendor {
                 profile,
                 user_agent,
+                loose_models,
             });
         }
         let set =
@@ -254,8 +270,16 @@ impl Vendors {
                 file: "(all)".into(),
                 message: e.to_string(),
             })?;
+        let user_agents =
+            RegexSet::new(vendors.iter().map(|v| v.user_agent.as_str())).map_err(|e| {
+                ProfileError {
+                    file: "(all)".into(),
+                    message: e.to_string(),
+                }
+            })?;
         Ok(Self {
             vendors,
+            user_agents,
             set,
             patterns,
             uploads,
@@ -380,19 +404,20 @@ impl Vendors {
 
     /// Reads a User-Agent with every vendor's pattern; `None` when no vendor recognises it.
     pub fn parse_ua(&self, ua: &str) -> Option<UaInfo> {
-        self.vendors.iter().find_map(|v| {
-            let caps = v.user_agent.captures(ua)?;
-            let raw_mac = caps.name("mac").map(|m| m.as_str());
-            let mac = raw_mac.and_then(|m| Mac::parse(m).ok());
-            Some(UaInfo {
-                vendor: v.id().to_owned(),
-                model: caps
-                    .name("model")
-                    .map(|m| v.model_key(m.as_str()).unwrap_or(m.as_str()).to_owned()),
-                firmware: caps.name("firmware").map(|m| m.as_str().to_owned()),
-                bad_mac: raw_mac.is_some() && mac.is_none(),
-                mac,
-            })
+        // One pass finds the vendors whose pattern matches; only the first is read in full.
+        let first = self.user_agents.matches(ua).into_iter().next()?;
+        let v = &self.vendors[first];
+        let caps = v.user_agent.captures(ua)?;
+        let raw_mac = caps.name("mac").map(|m| m.as_str());
+        let mac = raw_mac.and_then(|m| Mac::parse(m).ok());
+        Some(UaInfo {
+            vendor: v.id().to_owned(),
+            model: caps
+                .name("model")
+                .map(|m| v.model_key(m.as_str()).unwrap_or(m.as_str()).to_owned()),
+            firmware: caps.name("firmware").map(|m| m.as_str().to_owned()),
+            bad_mac: raw_mac.is_some() && mac.is_none(),
+            mac,
         })
     }
 

@@ -113,8 +113,8 @@ pub(super) fn respond(
             MissAnswer::Challenge => challenge(authenticator.challenge()),
             MissAnswer::NotFound => not_found(),
         },
-        Outcome::Failed(detail) => {
-            tracing::error!(%detail, "phone request failed; answering 500 with no body");
+        // Logged by the handler, which knows the request.
+        Outcome::Failed(_) => {
             let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
             r.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

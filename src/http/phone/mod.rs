@@ -93,14 +93,17 @@ enum Outcome {
 pub const ACCESS_TARGET: &str = "deskprov::access";
 
 /// Runs each request inside a `phone` span (ip, method, then file, mac, vendor, result, status,
-/// latency as they become known), so every log line about it carries them.
+/// latency as they become known), so every log line about it carries them. The span is at DEBUG
+/// under [`ACCESS_TARGET`]: it costs nothing unless the access summary is on, and the lines
+/// logged at the default level name the request themselves.
 async fn fetch(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
     let ip = client_ip(peer, request.headers(), &state.trusted_proxies);
-    let span = tracing::info_span!(
+    let span = tracing::debug_span!(
+        target: ACCESS_TARGET,
         "phone",
         %ip,
         method = %request.method(),
@@ -172,6 +175,15 @@ async fn handle(state: AppState, ip: IpAddr, request: Request<Body>) -> Response
         _ => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
     };
     note_identity(&fetch);
+    if let Outcome::Failed(detail) = &outcome {
+        tracing::error!(
+            ip = %fetch.ip,
+            file = plain_name(&fetch.file).then_some(fetch.file.as_str()),
+            mac = fetch.mac.as_deref(),
+            %detail,
+            "phone request failed; answering 500 with no body"
+        );
+    }
     let miss = miss_answer(&state, &fetch, &outcome).await;
     let response = respond(
         &outcome,
@@ -396,6 +408,7 @@ fn warn_about(
     if had_upload {
         tracing::warn!(
             device_id = bundle.device.id,
+            ip = %fetch.ip,
             file = fetch.file,
             "stored upload is not UTF-8; serving the template instead"
         );
