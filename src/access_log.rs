@@ -13,23 +13,26 @@
 //! credential: it is written as `-` (`/-/0015654aa937.cfg`). The query string is left out.
 //! Quotes, backslashes and control characters in the User-Agent are escaped as `\xHH`.
 //!
-//! Requests never wait for the disk: lines go through a bounded queue, and when it is full
-//! (the disk cannot keep up) a line is dropped and counted rather than slowing phones down.
+//! Requests never wait for the disk: a request appends its line to a shared buffer, which the
+//! writer takes whole when it holds 64 KiB or a second passed (as nginx's `buffer=64k
+//! flush=1s`); when the writer falls behind by 4 MiB (the disk cannot keep up), a line is
+//! dropped and counted rather than slowing phones down.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
-/// Lines the queue holds before new ones are dropped.
-const QUEUE_LINES: usize = 65_536;
-/// Bytes buffered before a write to the file.
+/// Bytes waiting for the writer before new lines are dropped.
+const MAX_PENDING: usize = 4 << 20;
+/// Bytes buffered before the writer is woken to write them.
 const BUFFER_BYTES: usize = 64 * 1024;
 /// The longest a line stays in the buffer.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -59,53 +62,88 @@ pub struct AccessEntry<'a> {
     pub took: Duration,
 }
 
-/// What the writer task is told.
-enum Message {
-    Line(String),
+/// What the writer task is told besides "lines are waiting".
+enum Control {
     Reopen,
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
-/// A handle to the access log; cheap to clone.
+/// The lines waiting for the writer, shared by every request and the writer.
+#[derive(Debug, Default)]
+struct Pending {
+    lines: Mutex<Vec<u8>>,
+    /// Told when the buffer is full enough to write.
+    full: Notify,
+    dropped: AtomicU64,
+}
+
+/// A handle to the access log; cheap to clone. The writer ends, writing what is left, when
+/// the last handle is dropped.
 #[derive(Debug, Clone)]
 pub struct AccessLog {
-    sender: mpsc::Sender<Message>,
-    dropped: Arc<AtomicU64>,
+    pending: Arc<Pending>,
+    control: mpsc::Sender<Control>,
+}
+
+thread_local! {
+    /// The line being made, and the time stamp of the last second written: formatting a
+    /// date costs more than the rest of a line.
+    static SCRATCH: RefCell<(String, i64, String)> = RefCell::default();
 }
 
 impl AccessLog {
     /// Opens (appends to, or creates) the log at `path` and starts its writer task.
     pub fn open(path: &Path) -> std::io::Result<Self> {
         let file = open_file(path)?;
-        let (sender, receiver) = mpsc::channel(QUEUE_LINES);
-        tokio::spawn(write_lines(path.to_owned(), file, receiver));
-        Ok(Self {
-            sender,
-            dropped: Arc::new(AtomicU64::new(0)),
-        })
+        let (control, receiver) = mpsc::channel(16);
+        let pending = Arc::new(Pending::default());
+        tokio::spawn(write_lines(
+            path.to_owned(),
+            file,
+            pending.clone(),
+            receiver,
+        ));
+        Ok(Self { pending, control })
     }
 
-    /// Queues the line of `entry`; drops it (and counts it) when the queue is full.
+    /// Adds the line of `entry` to the buffer; drops it (and counts it) when the writer is
+    /// too far behind.
     pub fn record(&self, entry: &AccessEntry<'_>) {
-        if self.sender.try_send(Message::Line(line(entry))).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
+        SCRATCH.with_borrow_mut(|(text, second, stamp)| {
+            text.clear();
+            if *second != entry.at.timestamp() || stamp.is_empty() {
+                *second = entry.at.timestamp();
+                stamp.clear();
+                let _ = write!(stamp, "{}", entry.at.format("%d/%b/%Y:%H:%M:%S +0000"));
+            }
+            line_into(text, stamp, entry);
+            let mut lines = self.pending.lines.lock().unwrap_or_else(|e| e.into_inner());
+            if lines.len() + text.len() > MAX_PENDING {
+                self.pending.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            let was_below = lines.len() < BUFFER_BYTES;
+            lines.extend_from_slice(text.as_bytes());
+            if was_below && lines.len() >= BUFFER_BYTES {
+                self.pending.full.notify_one();
+            }
+        });
     }
 
     /// Lines dropped because the disk could not keep up.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.pending.dropped.load(Ordering::Relaxed)
     }
 
     /// Closes the file and opens the path again (after logrotate moved it).
     pub async fn reopen(&self) {
-        let _ = self.sender.send(Message::Reopen).await;
+        let _ = self.control.send(Control::Reopen).await;
     }
 
-    /// Writes out every line queued so far (at shutdown).
+    /// Writes out every line buffered so far (at shutdown).
     pub async fn flush(&self) {
         let (done, wait) = tokio::sync::oneshot::channel();
-        if self.sender.send(Message::Flush(done)).await.is_ok() {
+        if self.control.send(Control::Flush(done)).await.is_ok() {
             let _ = wait.await;
         }
     }
@@ -123,72 +161,79 @@ fn open_file(path: &Path) -> std::io::Result<std::fs::File> {
     options.open(path)
 }
 
-/// The writer task: buffers lines, writes them when the buffer is full or a second passed,
-/// reopens the file when told.
-async fn write_lines(path: PathBuf, file: std::fs::File, mut receiver: mpsc::Receiver<Message>) {
-    let mut out = std::io::BufWriter::with_capacity(BUFFER_BYTES, file);
+/// The writer task: writes what is buffered when 64 KiB are or a second passed, reopens the
+/// file when told, and writes the rest when the last handle is gone.
+async fn write_lines(
+    path: PathBuf,
+    file: std::fs::File,
+    pending: Arc<Pending>,
+    mut control: mpsc::Receiver<Control>,
+) {
+    let mut file = file;
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     loop {
         let message = tokio::select! {
-            message = receiver.recv() => message,
+            message = control.recv() => message,
+            () = pending.full.notified() => {
+                write_pending(&pending, &mut file, &path);
+                continue;
+            }
             _ = tick.tick() => {
-                flush(&mut out, &path);
+                write_pending(&pending, &mut file, &path);
                 continue;
             }
         };
+        write_pending(&pending, &mut file, &path);
         match message {
-            Some(Message::Line(text)) => {
-                if let Err(e) = out.write_all(text.as_bytes()) {
-                    tracing::warn!(path = %path.display(), error = %e, "access log: write failed");
+            Some(Control::Reopen) => match open_file(&path) {
+                Ok(reopened) => file = reopened,
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "access log: reopen failed; writing on to the old file");
                 }
-            }
-            Some(Message::Reopen) => {
-                flush(&mut out, &path);
-                match open_file(&path) {
-                    Ok(file) => out = std::io::BufWriter::with_capacity(BUFFER_BYTES, file),
-                    Err(e) => {
-                        tracing::warn!(path = %path.display(), error = %e, "access log: reopen failed; writing on to the old file");
-                    }
-                }
-            }
-            Some(Message::Flush(done)) => {
-                flush(&mut out, &path);
+            },
+            Some(Control::Flush(done)) => {
                 let _ = done.send(());
             }
-            None => {
-                flush(&mut out, &path);
-                return;
-            }
+            None => return,
         }
     }
 }
 
-fn flush(out: &mut std::io::BufWriter<std::fs::File>, path: &Path) {
-    if let Err(e) = out.flush() {
+/// Writes the buffered lines to `file`, taking them whole so requests never wait on the disk.
+fn write_pending(pending: &Pending, file: &mut std::fs::File, path: &Path) {
+    let lines = {
+        let mut lines = pending.lines.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::replace(&mut *lines, Vec::with_capacity(BUFFER_BYTES))
+    };
+    if lines.is_empty() {
+        return;
+    }
+    if let Err(e) = file.write_all(&lines) {
         tracing::warn!(path = %path.display(), error = %e, "access log: write failed");
     }
 }
 
 /// The line of `entry`, newline included.
+#[cfg(test)]
 fn line(entry: &AccessEntry<'_>) -> String {
-    let mut text = String::with_capacity(160);
+    let mut text = String::new();
+    let stamp = entry.at.format("%d/%b/%Y:%H:%M:%S +0000").to_string();
+    line_into(&mut text, &stamp, entry);
+    text
+}
+
+/// Appends the line of `entry` to `text`, with `stamp` its time as written.
+fn line_into(text: &mut String, stamp: &str, entry: &AccessEntry<'_>) {
     let _ = write!(
         text,
         "{} - - [{}] \"{} {} {}\" {} {} \"-\" \"",
-        entry.ip,
-        entry.at.format("%d/%b/%Y:%H:%M:%S +0000"),
-        entry.method,
-        entry.path,
-        entry.version,
-        entry.status,
-        entry.bytes,
+        entry.ip, stamp, entry.method, entry.path, entry.version, entry.status, entry.bytes,
     );
     match entry.user_agent {
-        Some(ua) => escape_into(&mut text, ua, MAX_UA_BYTES, false),
+        Some(ua) => escape_into(text, ua, MAX_UA_BYTES, false),
         None => text.push('-'),
     }
     let _ = writeln!(text, "\" {}", entry.took.as_micros());
-    text
 }
 
 /// `value` with `"`, `\`, spaces and control characters as `\xHH`, cut at `max` bytes: for
@@ -262,5 +307,29 @@ mod tests {
         let long = "é".repeat(400);
         let text = line(&entry(Some(&long), "/x"));
         assert!(text.len() < MAX_UA_BYTES + 120);
+    }
+
+    #[tokio::test]
+    async fn a_writer_that_falls_behind_drops_lines_and_counts_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.log");
+        let log = AccessLog::open(&path).unwrap();
+        let one = entry(Some("Yealink SIP-T46U 108.86.0.45"), "/0015654aa937.cfg");
+        let per_line = line(&one).len();
+        // This task never yields while recording: the writer cannot run.
+        let sent = MAX_PENDING / per_line + 100;
+        for _ in 0..sent {
+            log.record(&one);
+        }
+        assert_eq!(log.dropped(), (sent - MAX_PENDING / per_line) as u64);
+        log.flush().await;
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(written.lines().count(), MAX_PENDING / per_line);
+        assert!(written.lines().all(|l| format!("{l}\n") == line(&one)));
+        // Once written, lines are taken again.
+        log.record(&one);
+        log.flush().await;
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(written.lines().count(), MAX_PENDING / per_line + 1);
     }
 }
