@@ -301,7 +301,6 @@ impl DeviceState {
     }
 }
 
-
 /// Most texts [`Texts`] keeps: models, firmware versions, User-Agents and file names (with the
 /// device's MAC taken out) are few; past this, states keep their own copies.
 pub const MAX_TEXTS: usize = 50_000;
@@ -410,10 +409,15 @@ const LITERAL: u64 = 7;
 impl DeviceState {
     /// Every text this state holds.
     fn texts(&self) -> impl Iterator<Item = &Arc<str>> {
-        [&self.user_agent, &self.model, &self.firmware, &self.last_file]
-            .into_iter()
-            .flatten()
-            .chain(self.files.iter().map(|f| &f.name))
+        [
+            &self.user_agent,
+            &self.model,
+            &self.firmware,
+            &self.last_file,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.files.iter().map(|f| &f.name))
     }
 }
 
@@ -441,59 +445,18 @@ impl Packed {
     /// `state` packed, its texts named by their numbers in `texts`; `None` when a text could
     /// be kept there but is not yet ([`Texts::add`] it, then pack again).
     pub fn pack(state: &DeviceState, mac: &Mac, texts: &Texts) -> Option<Self> {
-        let mut out = Vec::with_capacity(64);
-        let mut flags = 0;
-        let texts_of = [
-            (part::UA, &state.user_agent),
-            (part::MODEL, &state.model),
-            (part::FIRMWARE, &state.firmware),
-        ];
-        for (flag, present) in [
-            (part::FIRST, state.first_fetch_at.is_some()),
-            (part::LAST, state.last_fetch_at.is_some()),
-            (part::V4, matches!(state.last_ip, Some(IpAddr::V4(_)))),
-            (part::V6, matches!(state.last_ip, Some(IpAddr::V6(_)))),
-            (part::LAST_FILE, state.last_file.is_some()),
-        ]
-        .into_iter()
-        .chain(texts_of.iter().map(|(f, t)| (*f, t.is_some())))
-        {
-            if present {
-                flags |= flag;
-            }
-        }
-        out.push(flags);
-        for at in [state.first_fetch_at, state.last_fetch_at].into_iter().flatten() {
-            put_time(&mut out, at);
-        }
-        match state.last_ip {
-            Some(IpAddr::V4(ip)) => out.extend_from_slice(&ip.octets()),
-            Some(IpAddr::V6(ip)) => out.extend_from_slice(&ip.octets()),
-            None => {}
-        }
-        for text in texts_of.iter().filter_map(|(_, t)| t.as_deref()) {
-            put_text(&mut out, text, mac, texts)?;
-        }
-        put_varint(&mut out, state.files.len() as u64);
-        for file in &state.files {
-            put_file(&mut out, file, mac, texts)?;
-        }
-        if let Some(last) = &state.last_file {
-            // Nearly always one of the files: its index, else the text.
-            match state.files.iter().position(|f| f.name == *last) {
-                Some(i) => put_varint(&mut out, i as u64 + 1),
-                None => {
-                    put_varint(&mut out, 0);
-                    put_text(&mut out, last, mac, texts)?;
-                }
-            }
-        }
+        let out = pack(state, mac, texts, &Codes::default())?;
         Some(Self(out.into_boxed_slice()))
     }
 
     /// The state packed, with the texts of `texts` (the ones it was packed with, or more).
     pub fn unpack(&self, mac: &Mac, texts: &Texts) -> DeviceState {
-        let mut r = Reader(&self.0);
+        self.unpack_with_codes(mac, texts).0
+    }
+
+    /// [`unpack`](Self::unpack), and the codes of its texts, for [`Packed::repack`].
+    pub fn unpack_with_codes(&self, mac: &Mac, texts: &Texts) -> (DeviceState, Codes) {
+        let mut r = Reader(&self.0, Codes::default());
         let flags = r.byte();
         let has = |f: u8| flags & f != 0;
         let mut state = DeviceState {
@@ -517,7 +480,26 @@ impl Packed {
                 i => state.files[i as usize - 1].name.clone(),
             });
         }
-        state
+        (state, r.1)
+    }
+
+    /// This packed state replaced by `state` (unpacked from it with `codes`): the texts it had
+    /// are not looked up again, and its allocation is kept when the size is the same (as for
+    /// most fetches), so that long-lived states do not move among short-lived buffers.
+    pub fn repack(
+        &mut self,
+        state: &DeviceState,
+        mac: &Mac,
+        texts: &Texts,
+        codes: &Codes,
+    ) -> Option<()> {
+        let out = pack(state, mac, texts, codes)?;
+        if out.len() == self.0.len() {
+            self.0.copy_from_slice(&out);
+        } else {
+            self.0 = out.into_boxed_slice();
+        }
+        Some(())
     }
 
     /// Bytes it takes.
@@ -529,6 +511,61 @@ impl Packed {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// What [`Packed`] holds for `state`.
+fn pack(state: &DeviceState, mac: &Mac, texts: &Texts, codes: &Codes) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(64);
+    let mut flags = 0;
+    let texts_of = [
+        (part::UA, &state.user_agent),
+        (part::MODEL, &state.model),
+        (part::FIRMWARE, &state.firmware),
+    ];
+    for (flag, present) in [
+        (part::FIRST, state.first_fetch_at.is_some()),
+        (part::LAST, state.last_fetch_at.is_some()),
+        (part::V4, matches!(state.last_ip, Some(IpAddr::V4(_)))),
+        (part::V6, matches!(state.last_ip, Some(IpAddr::V6(_)))),
+        (part::LAST_FILE, state.last_file.is_some()),
+    ]
+    .into_iter()
+    .chain(texts_of.iter().map(|(f, t)| (*f, t.is_some())))
+    {
+        if present {
+            flags |= flag;
+        }
+    }
+    out.push(flags);
+    for at in [state.first_fetch_at, state.last_fetch_at]
+        .into_iter()
+        .flatten()
+    {
+        put_time(&mut out, at);
+    }
+    match state.last_ip {
+        Some(IpAddr::V4(ip)) => out.extend_from_slice(&ip.octets()),
+        Some(IpAddr::V6(ip)) => out.extend_from_slice(&ip.octets()),
+        None => {}
+    }
+    for text in texts_of.iter().filter_map(|(_, t)| t.as_ref()) {
+        put_text(&mut out, text, mac, texts, codes)?;
+    }
+    put_varint(&mut out, state.files.len() as u64);
+    for file in &state.files {
+        put_file(&mut out, file, mac, texts, codes)?;
+    }
+    if let Some(last) = &state.last_file {
+        // Nearly always one of the files: its index, else the text.
+        match state.files.iter().position(|f| f.name == *last) {
+            Some(i) => put_varint(&mut out, i as u64 + 1),
+            None => {
+                put_varint(&mut out, 0);
+                put_text(&mut out, last, mac, texts, codes)?;
+            }
+        }
+    }
+    Some(out)
 }
 
 fn put_varint(out: &mut Vec<u8>, mut n: u64) {
@@ -546,8 +583,18 @@ fn put_time(out: &mut Vec<u8>, at: DateTime<Utc>) {
     put_varint(out, u64::from(at.timestamp_subsec_nanos()));
 }
 
-fn put_text(out: &mut Vec<u8>, text: &str, mac: &Mac, texts: &Texts) -> Option<()> {
-    let code = texts.code(text, mac)?;
+fn put_text(
+    out: &mut Vec<u8>,
+    text: &Arc<str>,
+    mac: &Mac,
+    texts: &Texts,
+    codes: &Codes,
+) -> Option<()> {
+    let known = codes.0.iter().find(|(t, _)| Arc::ptr_eq(t, text));
+    let code = match known {
+        Some((_, code)) => *code,
+        None => texts.code(text, mac)?,
+    };
     put_varint(out, code);
     if code == LITERAL {
         put_varint(out, text.len() as u64);
@@ -558,9 +605,19 @@ fn put_text(out: &mut Vec<u8>, text: &str, mac: &Mac, texts: &Texts) -> Option<(
 
 /// A file: its name, which answers it had (and whether a version follows), their counts, the
 /// version.
-fn put_file(out: &mut Vec<u8>, file: &FileState, mac: &Mac, texts: &Texts) -> Option<()> {
-    put_text(out, &file.name, mac, texts)?;
-    let mut flags = if file.version.is_some() { HAS_VERSION } else { 0 };
+fn put_file(
+    out: &mut Vec<u8>,
+    file: &FileState,
+    mac: &Mac,
+    texts: &Texts,
+    codes: &Codes,
+) -> Option<()> {
+    put_text(out, &file.name, mac, texts, codes)?;
+    let mut flags = if file.version.is_some() {
+        HAS_VERSION
+    } else {
+        0
+    };
     for (i, a) in Answer::ALL.into_iter().enumerate() {
         if file.counts.get(a) > 0 {
             flags |= 1 << i;
@@ -578,7 +635,11 @@ fn put_file(out: &mut Vec<u8>, file: &FileState, mac: &Mac, texts: &Texts) -> Op
 
 /// Reads a packed state. Only what [`Packed::pack`] wrote is ever read: a short or odd buffer
 /// is a bug, and panics.
-struct Reader<'a>(&'a [u8]);
+struct Reader<'a>(&'a [u8], Codes);
+
+/// The codes of the texts an unpacked state holds (see [`Packed::repack`]).
+#[derive(Debug, Default)]
+pub struct Codes(Vec<(Arc<str>, u64)>);
 
 impl Reader<'_> {
     fn byte(&mut self) -> u8 {
@@ -620,7 +681,9 @@ impl Reader<'_> {
             self.0 = rest;
             return Arc::from(std::str::from_utf8(bytes).expect("packed text"));
         }
-        texts.text(code, mac).expect("a kept text")
+        let text = texts.text(code, mac).expect("a kept text");
+        self.1.0.push((text.clone(), code));
+        text
     }
 
     fn file(&mut self, mac: &Mac, texts: &Texts) -> FileState {
@@ -770,7 +833,10 @@ mod tests {
         let p = phone("108.86.0.45");
         let mut state = DeviceState::default();
         packs_back(&state, &mac, &mut texts);
-        state.observe(&fetch(&p, "10.0.0.5", Answer::Served, Some(u64::MAX)), false);
+        state.observe(
+            &fetch(&p, "10.0.0.5", Answer::Served, Some(u64::MAX)),
+            false,
+        );
         state.observe(&fetch(&p, "2001:db8::5", Answer::Refused, None), true);
         state.observe(&fetch(&p, "2001:db8::5", Answer::NotModified, None), true);
         let packed = packs_back(&state, &mac, &mut texts);
@@ -787,7 +853,10 @@ mod tests {
             counts: Counts([u32::MAX, 0, 3, 0, 1]),
         });
         packs_back(&state, &mac, &mut texts);
-        for ua in ["a \u{1} 80-5e-c0-00-00-01", "Phone 80-5E-C0-00-00-01 80-5E-C0-00-00-01"] {
+        for ua in [
+            "a \u{1} 80-5e-c0-00-00-01",
+            "Phone 80-5E-C0-00-00-01 80-5E-C0-00-00-01",
+        ] {
             state.user_agent = Some(arc(ua));
             packs_back(&state, &mac, &mut texts);
         }
@@ -813,11 +882,23 @@ mod tests {
         while texts.len() < MAX_TEXTS {
             let name = format!("f{}", texts.len());
             let mut state = DeviceState::default();
-            state.observe(&Fetched { file: &name, ..fetch(&p, "10.0.0.5", Answer::Refused, None) }, true);
+            state.observe(
+                &Fetched {
+                    file: &name,
+                    ..fetch(&p, "10.0.0.5", Answer::Refused, None)
+                },
+                true,
+            );
             texts.add(&state, &mac);
         }
         let mut state = DeviceState::default();
-        state.observe(&Fetched { file: "one-more.cfg", ..fetch(&p, "10.0.0.5", Answer::Refused, None) }, true);
+        state.observe(
+            &Fetched {
+                file: "one-more.cfg",
+                ..fetch(&p, "10.0.0.5", Answer::Refused, None)
+            },
+            true,
+        );
         let packed = Packed::pack(&state, &mac, &texts).expect("no room: the state carries it");
         assert_eq!(packed.unpack(&mac, &texts), state);
         assert_eq!(texts.len(), MAX_TEXTS);

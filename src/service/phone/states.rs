@@ -287,9 +287,14 @@ impl DeviceStates {
         };
         let mut shard = self.shards.of(id);
         let entry = shard.get_mut(&id)?;
-        let mut state = self.shards.unpack(entry);
+        let texts = self.shards.texts.read().unwrap_or_else(|e| e.into_inner());
+        let (mut state, codes) = entry.state.unpack_with_codes(&device.mac, &texts);
         let changes = state.observe(&fetched, device.first_fetch_at.is_some());
-        entry.state = self.shards.pack(&state, &device.mac);
+        let repacked = entry.state.repack(&state, &device.mac, &texts, &codes);
+        drop(texts);
+        if repacked.is_none() {
+            entry.state = self.shards.pack(&state, &device.mac);
+        }
         if changes.is_empty() || (changes == [Change::Refused] && !seen.noteworthy) {
             entry.dirty = true;
             return None;
