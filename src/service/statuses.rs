@@ -30,10 +30,15 @@ struct Entry {
     user_id: i64,
     /// Whether the phone made its first fetch.
     enrolled: bool,
-    deadline: DateTime<Utc>,
+    /// The enrollment deadline in nanoseconds, held to what an `i64` spans (1677 to 2262):
+    /// compared with the clock only, which is inside that span, so the answer is the same,
+    /// and the entry is 32 bytes instead of 40 (one per device).
+    deadline: i64,
     /// Whether what it last fetched is what it would get now; `None` until worked out.
     current: Option<bool>,
 }
+
+const _: () = assert!(std::mem::size_of::<Entry>() == 32);
 
 impl Entry {
     fn of(device: &Device) -> Self {
@@ -42,7 +47,13 @@ impl Entry {
             tenant_id: device.tenant_id,
             user_id: device.user_id,
             enrolled: device.first_fetch_at.is_some(),
-            deadline: device.enroll_deadline,
+            deadline: device.enroll_deadline.timestamp_nanos_opt().unwrap_or(
+                if device.enroll_deadline.timestamp() < 0 {
+                    i64::MIN
+                } else {
+                    i64::MAX
+                },
+            ),
             current: None,
         }
     }
@@ -51,7 +62,7 @@ impl Entry {
         let first_fetch = self.enrolled.then_some(now);
         device_status(
             first_fetch,
-            self.deadline,
+            DateTime::from_timestamp_nanos(self.deadline),
             self.current.unwrap_or(true),
             now,
         )
