@@ -325,7 +325,7 @@ fn mac_spelling(mac: &Mac, form: u8) -> String {
             .collect::<Vec<_>>()
             .join(sep)
     };
-    if form % 2 == 0 {
+    if form.is_multiple_of(2) {
         text.to_ascii_uppercase()
     } else {
         text
