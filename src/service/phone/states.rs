@@ -88,8 +88,8 @@ pub struct LastSeen {
     pub firmware: Option<Arc<str>>,
 }
 
-/// What is kept of one device: a state per device is what bounds memory with many devices,
-/// so it is kept packed (about 60 bytes), its texts once for all devices in [`Texts`].
+/// What is kept of one device: a state per device is what bounds memory with many devices, so
+/// it is kept packed (40 to 80 bytes by its files), its texts once for all devices in [`Texts`].
 struct Entry {
     /// The device's MAC: a row id SQLite gives again after a delete is another device.
     mac: Mac,
