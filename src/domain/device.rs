@@ -368,13 +368,17 @@ pub struct PhoneDevice {
 impl PhoneDevice {
     /// The phone path's view of `bundle`'s device.
     pub fn of(bundle: &DeviceBundle) -> Self {
-        let device = &bundle.device;
+        Self::new(&bundle.device, bundle.owner.site_id)
+    }
+
+    /// The phone path's view of `device`, whose owner is at `owner_site_id`.
+    pub fn new(device: &Device, owner_site_id: Option<i64>) -> Self {
         Self {
             id: device.id,
             mac: device.mac,
             tenant_id: device.tenant_id,
             owner_id: device.user_id,
-            sites: [device.site_id, bundle.owner.site_id],
+            sites: [device.site_id, owner_site_id],
             vendor: device.vendor.as_str().into(),
             model: device.effective_model().map(Into::into),
             enroll_until: match device.first_fetch_at {

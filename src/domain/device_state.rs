@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::Mac;
+
 /// How a request was answered, as counted per file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
@@ -299,6 +301,410 @@ impl DeviceState {
     }
 }
 
+/// Most texts [`Texts`] keeps: models, firmware versions, User-Agents and file names (with the
+/// device's MAC taken out) are few; past this, states keep their own copies.
+pub const MAX_TEXTS: usize = 50_000;
+
+/// Stands for the device's own MAC in a text kept in [`Texts`]: a control character no
+/// User-Agent or file name this would apply to has (texts that do are kept as they are).
+const MAC_MARK: char = '\u{1}';
+
+/// How many spellings of a MAC a text may carry ([`mac_spelling`]).
+const SPELLINGS: u8 = 6;
+
+/// The `form`-th spelling of `mac` (1 to [`SPELLINGS`]): `805ec0000001`, `805EC0000001`,
+/// `80:5e:c0:00:00:01`, `80:5E:C0:00:00:01`, `80-5e-c0-00-00-01`, `80-5E-C0-00-00-01`.
+fn mac_spelling(mac: &Mac, form: u8) -> String {
+    let text = if form <= 2 {
+        mac.lower12()
+    } else {
+        let sep = if form <= 4 { ":" } else { "-" };
+        mac.bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(sep)
+    };
+    if form.is_multiple_of(2) {
+        text.to_ascii_uppercase()
+    } else {
+        text
+    }
+}
+
+/// `text` with every `mac` of its first spelling found replaced by [`MAC_MARK`], and that
+/// spelling; `None` when it names the MAC in no spelling (or has the mark itself, so the way
+/// back would not be exact).
+fn without_mac(text: &str, mac: &Mac) -> Option<(u8, String)> {
+    if text.contains(MAC_MARK) {
+        return None;
+    }
+    (1..=SPELLINGS).find_map(|form| {
+        let spelt = mac_spelling(mac, form);
+        text.contains(&spelt)
+            .then(|| (form, text.replace(&spelt, &MAC_MARK.to_string())))
+    })
+}
+
+/// Texts many devices' states hold, each kept once and named by a number: models, firmware
+/// versions, and User-Agents and file names with the device's own MAC taken out (a model's
+/// phones send one User-Agent but for their MAC, and ask for `<prefix><mac><suffix>`).
+#[derive(Debug, Default)]
+pub struct Texts {
+    ids: std::collections::HashMap<Arc<str>, u32>,
+    texts: Vec<Arc<str>>,
+}
+
+impl Texts {
+    /// How many texts are kept.
+    pub fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+    }
+
+    /// Keeps every text of `state` not yet kept (while there is room), so that
+    /// [`Packed::pack`] finds them.
+    pub fn add(&mut self, state: &DeviceState, mac: &Mac) {
+        for text in state.texts() {
+            let key = without_mac(text, mac).map(|(_, t)| Arc::from(t));
+            let key = key.unwrap_or_else(|| text.clone());
+            if self.texts.len() < MAX_TEXTS && !self.ids.contains_key(&key) {
+                self.ids.insert(key.clone(), self.texts.len() as u32);
+                self.texts.push(key);
+            }
+        }
+    }
+
+    /// The code of `text` in a packed state ([`Packed`]): its number and MAC spelling, or
+    /// [`LITERAL`] when it is not kept (`None` when it could be, but is not yet).
+    fn code(&self, text: &str, mac: &Mac) -> Option<u64> {
+        let (form, key) = match without_mac(text, mac) {
+            Some((form, key)) => (form, std::borrow::Cow::Owned(key)),
+            None => (0, std::borrow::Cow::Borrowed(text)),
+        };
+        match self.ids.get(&*key) {
+            Some(&id) => Some(u64::from(id) << 3 | u64::from(form)),
+            None if self.texts.len() < MAX_TEXTS => None,
+            None => Some(LITERAL),
+        }
+    }
+
+    /// The text `code` names, the MAC spelt back in.
+    fn text(&self, code: u64, mac: &Mac) -> Option<Arc<str>> {
+        let kept = self.texts.get(usize::try_from(code >> 3).ok()?)?;
+        Some(match (code & 7) as u8 {
+            0 => kept.clone(),
+            form => Arc::from(kept.replace(MAC_MARK, &mac_spelling(mac, form))),
+        })
+    }
+}
+
+/// The code of a text a packed state carries itself (length and bytes follow).
+const LITERAL: u64 = 7;
+
+impl DeviceState {
+    /// Every text this state holds.
+    fn texts(&self) -> impl Iterator<Item = &Arc<str>> {
+        [
+            &self.user_agent,
+            &self.model,
+            &self.firmware,
+            &self.last_file,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.files.iter().map(|f| &f.name))
+    }
+}
+
+/// A [`DeviceState`] in one allocation (40 to 80 bytes by its files), for keeping many in
+/// memory: times as seconds and nanoseconds, texts as numbers in [`Texts`], counts only for the
+/// answers a file had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packed(Box<[u8]>);
+
+/// Flags of a packed state's first byte: which parts follow.
+mod part {
+    pub const FIRST: u8 = 1;
+    pub const LAST: u8 = 2;
+    pub const V4: u8 = 4;
+    pub const V6: u8 = 8;
+    pub const UA: u8 = 16;
+    pub const MODEL: u8 = 32;
+    pub const FIRMWARE: u8 = 64;
+    pub const LAST_FILE: u8 = 128;
+}
+
+/// A file's flag: a version follows its counts.
+const HAS_VERSION: u8 = 1 << 5;
+
+impl Packed {
+    /// `state` packed, its texts named by their numbers in `texts`; `None` when a text could
+    /// be kept there but is not yet ([`Texts::add`] it, then pack again).
+    pub fn pack(state: &DeviceState, mac: &Mac, texts: &Texts) -> Option<Self> {
+        let out = pack(state, mac, texts, &Codes::default())?;
+        Some(Self(out.into_boxed_slice()))
+    }
+
+    /// The state packed, with the texts of `texts` (the ones it was packed with, or more).
+    pub fn unpack(&self, mac: &Mac, texts: &Texts) -> DeviceState {
+        self.unpack_with_codes(mac, texts).0
+    }
+
+    /// [`unpack`](Self::unpack), and the codes of its texts, for [`Packed::repack`].
+    pub fn unpack_with_codes(&self, mac: &Mac, texts: &Texts) -> (DeviceState, Codes) {
+        let mut r = Reader(&self.0, Codes::default());
+        let flags = r.byte();
+        let has = |f: u8| flags & f != 0;
+        let mut state = DeviceState {
+            first_fetch_at: has(part::FIRST).then(|| r.time()),
+            last_fetch_at: has(part::LAST).then(|| r.time()),
+            ..DeviceState::default()
+        };
+        if has(part::V4) {
+            state.last_ip = Some(IpAddr::from(r.array::<4>()));
+        } else if has(part::V6) {
+            state.last_ip = Some(IpAddr::from(r.array::<16>()));
+        }
+        state.user_agent = has(part::UA).then(|| r.text(mac, texts));
+        state.model = has(part::MODEL).then(|| r.text(mac, texts));
+        state.firmware = has(part::FIRMWARE).then(|| r.text(mac, texts));
+        let files = r.varint() as usize;
+        state.files = (0..files).map(|_| r.file(mac, texts)).collect();
+        if has(part::LAST_FILE) {
+            state.last_file = Some(match r.varint() {
+                0 => r.text(mac, texts),
+                i => state.files[i as usize - 1].name.clone(),
+            });
+        }
+        (state, r.1)
+    }
+
+    /// This packed state replaced by `state` (unpacked from it with `codes`): the texts it had
+    /// are not looked up again, and its allocation is kept when the size is the same (as for
+    /// most fetches), so that long-lived states do not move among short-lived buffers.
+    pub fn repack(
+        &mut self,
+        state: &DeviceState,
+        mac: &Mac,
+        texts: &Texts,
+        codes: &Codes,
+    ) -> Option<()> {
+        let out = pack(state, mac, texts, codes)?;
+        if out.len() == self.0.len() {
+            self.0.copy_from_slice(&out);
+        } else {
+            self.0 = out.into_boxed_slice();
+        }
+        Some(())
+    }
+
+    /// Bytes it takes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it takes none (never: the flags are always there).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// What [`Packed`] holds for `state`.
+fn pack(state: &DeviceState, mac: &Mac, texts: &Texts, codes: &Codes) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(64);
+    let mut flags = 0;
+    let texts_of = [
+        (part::UA, &state.user_agent),
+        (part::MODEL, &state.model),
+        (part::FIRMWARE, &state.firmware),
+    ];
+    for (flag, present) in [
+        (part::FIRST, state.first_fetch_at.is_some()),
+        (part::LAST, state.last_fetch_at.is_some()),
+        (part::V4, matches!(state.last_ip, Some(IpAddr::V4(_)))),
+        (part::V6, matches!(state.last_ip, Some(IpAddr::V6(_)))),
+        (part::LAST_FILE, state.last_file.is_some()),
+    ]
+    .into_iter()
+    .chain(texts_of.iter().map(|(f, t)| (*f, t.is_some())))
+    {
+        if present {
+            flags |= flag;
+        }
+    }
+    out.push(flags);
+    for at in [state.first_fetch_at, state.last_fetch_at]
+        .into_iter()
+        .flatten()
+    {
+        put_time(&mut out, at);
+    }
+    match state.last_ip {
+        Some(IpAddr::V4(ip)) => out.extend_from_slice(&ip.octets()),
+        Some(IpAddr::V6(ip)) => out.extend_from_slice(&ip.octets()),
+        None => {}
+    }
+    for text in texts_of.iter().filter_map(|(_, t)| t.as_ref()) {
+        put_text(&mut out, text, mac, texts, codes)?;
+    }
+    put_varint(&mut out, state.files.len() as u64);
+    for file in &state.files {
+        put_file(&mut out, file, mac, texts, codes)?;
+    }
+    if let Some(last) = &state.last_file {
+        // Nearly always one of the files: its index, else the text.
+        match state.files.iter().position(|f| f.name == *last) {
+            Some(i) => put_varint(&mut out, i as u64 + 1),
+            None => {
+                put_varint(&mut out, 0);
+                put_text(&mut out, last, mac, texts, codes)?;
+            }
+        }
+    }
+    Some(out)
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push(n as u8 | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// A time as seconds (zigzag, varint) and nanoseconds (varint): exact for any time chrono has.
+fn put_time(out: &mut Vec<u8>, at: DateTime<Utc>) {
+    let secs = at.timestamp();
+    put_varint(out, ((secs << 1) ^ (secs >> 63)) as u64);
+    put_varint(out, u64::from(at.timestamp_subsec_nanos()));
+}
+
+fn put_text(
+    out: &mut Vec<u8>,
+    text: &Arc<str>,
+    mac: &Mac,
+    texts: &Texts,
+    codes: &Codes,
+) -> Option<()> {
+    let known = codes.0.iter().find(|(t, _)| Arc::ptr_eq(t, text));
+    let code = match known {
+        Some((_, code)) => *code,
+        None => texts.code(text, mac)?,
+    };
+    put_varint(out, code);
+    if code == LITERAL {
+        put_varint(out, text.len() as u64);
+        out.extend_from_slice(text.as_bytes());
+    }
+    Some(())
+}
+
+/// A file: its name, which answers it had (and whether a version follows), their counts, the
+/// version.
+fn put_file(
+    out: &mut Vec<u8>,
+    file: &FileState,
+    mac: &Mac,
+    texts: &Texts,
+    codes: &Codes,
+) -> Option<()> {
+    put_text(out, &file.name, mac, texts, codes)?;
+    let mut flags = if file.version.is_some() {
+        HAS_VERSION
+    } else {
+        0
+    };
+    for (i, a) in Answer::ALL.into_iter().enumerate() {
+        if file.counts.get(a) > 0 {
+            flags |= 1 << i;
+        }
+    }
+    out.push(flags);
+    for (_, n) in file.counts.nonzero() {
+        put_varint(out, u64::from(n));
+    }
+    if let Some(v) = file.version {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    Some(())
+}
+
+/// Reads a packed state. Only what [`Packed::pack`] wrote is ever read: a short or odd buffer
+/// is a bug, and panics.
+struct Reader<'a>(&'a [u8], Codes);
+
+/// The codes of the texts an unpacked state holds (see [`Packed::repack`]).
+#[derive(Debug, Default)]
+pub struct Codes(Vec<(Arc<str>, u64)>);
+
+impl Reader<'_> {
+    fn byte(&mut self) -> u8 {
+        let (b, rest) = self.0.split_first().expect("a packed state's byte");
+        self.0 = rest;
+        *b
+    }
+
+    fn array<const N: usize>(&mut self) -> [u8; N] {
+        let (head, rest) = self.0.split_at(N);
+        self.0 = rest;
+        head.try_into().expect("N bytes")
+    }
+
+    fn varint(&mut self) -> u64 {
+        let mut n = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte();
+            n |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        n
+    }
+
+    fn time(&mut self) -> DateTime<Utc> {
+        let zigzag = self.varint();
+        let secs = (zigzag >> 1) as i64 ^ -((zigzag & 1) as i64);
+        let nanos = self.varint() as u32;
+        DateTime::from_timestamp(secs, nanos).expect("a time that was packed")
+    }
+
+    fn text(&mut self, mac: &Mac, texts: &Texts) -> Arc<str> {
+        let code = self.varint();
+        if code == LITERAL {
+            let len = self.varint() as usize;
+            let (bytes, rest) = self.0.split_at(len);
+            self.0 = rest;
+            return Arc::from(std::str::from_utf8(bytes).expect("packed text"));
+        }
+        let text = texts.text(code, mac).expect("a kept text");
+        self.1.0.push((text.clone(), code));
+        text
+    }
+
+    fn file(&mut self, mac: &Mac, texts: &Texts) -> FileState {
+        let name = self.text(mac, texts);
+        let flags = self.byte();
+        let mut counts = Counts::default();
+        for (i, a) in Answer::ALL.into_iter().enumerate() {
+            if flags & (1 << i) != 0 {
+                counts.add(a, self.varint() as u32);
+            }
+        }
+        let version = (flags & HAS_VERSION != 0).then(|| u64::from_le_bytes(self.array::<8>()));
+        FileState {
+            name,
+            version,
+            counts,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,5 +813,95 @@ mod tests {
         counts.add(Answer::Served, u32::MAX);
         counts.add(Answer::Served, 1);
         assert_eq!(counts.get(Answer::Served), u32::MAX);
+    }
+
+    fn packs_back(state: &DeviceState, mac: &Mac, texts: &mut Texts) -> Packed {
+        let packed = match Packed::pack(state, mac, texts) {
+            Some(p) => p,
+            None => {
+                texts.add(state, mac);
+                Packed::pack(state, mac, texts).unwrap()
+            }
+        };
+        assert_eq!(&packed.unpack(mac, texts), state);
+        packed
+    }
+
+    #[test]
+    fn a_packed_state_unpacks_to_the_same_state() {
+        let mac = Mac::parse("805ec0000001").unwrap();
+        let mut texts = Texts::default();
+        let p = phone("108.86.0.45");
+        let mut state = DeviceState::default();
+        packs_back(&state, &mac, &mut texts);
+        state.observe(
+            &fetch(&p, "10.0.0.5", Answer::Served, Some(u64::MAX)),
+            false,
+        );
+        state.observe(&fetch(&p, "2001:db8::5", Answer::Refused, None), true);
+        state.observe(&fetch(&p, "2001:db8::5", Answer::NotModified, None), true);
+        let packed = packs_back(&state, &mac, &mut texts);
+        assert!(packed.len() < 60, "{} bytes", packed.len());
+        // Whatever a store or a phone may hold: far times, odd texts, a last file that is none
+        // of the files, the MAC in other spellings, the mark itself.
+        state.first_fetch_at = DateTime::from_timestamp(-62_000_000_000, 999_999_999);
+        state.last_fetch_at = DateTime::from_timestamp(253_402_300_799, 1);
+        state.user_agent = Some(arc("X 80-5E-C0-00-00-01 and 805ec0000001 \u{1}"));
+        state.last_file = Some(arc("elsewhere.cfg"));
+        state.files.push(FileState {
+            name: arc("805EC0000001-user.cfg"),
+            version: None,
+            counts: Counts([u32::MAX, 0, 3, 0, 1]),
+        });
+        packs_back(&state, &mac, &mut texts);
+        for ua in [
+            "a \u{1} 80-5e-c0-00-00-01",
+            "Phone 80-5E-C0-00-00-01 80-5E-C0-00-00-01",
+        ] {
+            state.user_agent = Some(arc(ua));
+            packs_back(&state, &mac, &mut texts);
+        }
+    }
+
+    #[test]
+    fn texts_are_kept_once_for_every_device_and_no_more_than_the_limit() {
+        let mut texts = Texts::default();
+        let p = phone("108.86.0.45");
+        for n in 1..=3u64 {
+            let mac = Mac::parse(&format!("805ec000000{n}")).unwrap();
+            let own = format!("{}.cfg", mac.lower12());
+            let ua = format!("Yealink SIP-T46U 108.86.0.45 {}", mac.colon());
+            let mut state = DeviceState::default();
+            let mut f = fetch(&p, "10.0.0.5", Answer::Served, Some(n));
+            f.user_agent = Some(&ua);
+            f.file = &own;
+            state.observe(&f, false);
+            packs_back(&state, &mac, &mut texts);
+        }
+        assert_eq!(texts.len(), 4, "User-Agent, model, firmware, file name");
+        let mac = Mac::parse("805ec0000009").unwrap();
+        while texts.len() < MAX_TEXTS {
+            let name = format!("f{}", texts.len());
+            let mut state = DeviceState::default();
+            state.observe(
+                &Fetched {
+                    file: &name,
+                    ..fetch(&p, "10.0.0.5", Answer::Refused, None)
+                },
+                true,
+            );
+            texts.add(&state, &mac);
+        }
+        let mut state = DeviceState::default();
+        state.observe(
+            &Fetched {
+                file: "one-more.cfg",
+                ..fetch(&p, "10.0.0.5", Answer::Refused, None)
+            },
+            true,
+        );
+        let packed = Packed::pack(&state, &mac, &texts).expect("no room: the state carries it");
+        assert_eq!(packed.unpack(&mac, &texts), state);
+        assert_eq!(texts.len(), MAX_TEXTS);
     }
 }

@@ -20,6 +20,16 @@ pub struct Vendor {
     loose_models: HashMap<String, String>,
 }
 
+/// The model keys of `profile` by their [`loose`] spelling; where two keys are one loosely, the
+/// first in order answers.
+fn loose_models(profile: &VendorProfile) -> HashMap<String, String> {
+    let mut models = HashMap::new();
+    for key in profile.models.keys() {
+        models.entry(loose(key)).or_insert_with(|| key.clone());
+    }
+    models
+}
+
 /// A model name with case, `_` and `-` left out.
 fn loose(name: &str) -> String {
     name.chars()
@@ -252,17 +262,10 @@ impl Vendors {
                 let regex = Regex::new(&regex).map_err(|e| err(format!("{}: {e}", upload.name)))?;
                 uploads.push((vi, ui, regex));
             }
-            // Where two keys are one loosely, the first in order answers, as it always did.
-            let mut loose_models = HashMap::new();
-            for key in profile.models.keys() {
-                loose_models
-                    .entry(loose(key))
-                    .or_insert_with(|| key.clone());
-            }
             vendors.push(Vendor {
+                loose_models: loose_models(&profile),
                 profile,
                 user_agent,
-                loose_models,
             });
         }
         let set =

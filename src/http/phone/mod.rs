@@ -175,15 +175,7 @@ async fn handle(state: AppState, ip: IpAddr, request: Request<Body>) -> Response
         _ => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
     };
     note_identity(&fetch);
-    if let Outcome::Failed(detail) = &outcome {
-        tracing::error!(
-            ip = %fetch.ip,
-            file = plain_name(&fetch.file).then_some(fetch.file.as_str()),
-            mac = fetch.mac.as_deref(),
-            %detail,
-            "phone request failed; answering 500 with no body"
-        );
-    }
+    log_failure(&fetch, &outcome);
     let miss = miss_answer(&state, &fetch, &outcome).await;
     let response = respond(
         &outcome,
@@ -231,6 +223,19 @@ fn version_text(version: Version) -> &'static str {
         Version::HTTP_2 => "HTTP/2.0",
         Version::HTTP_3 => "HTTP/3.0",
         _ => "HTTP/1.1",
+    }
+}
+
+/// Logs a request that failed (answered 500), naming it: the span is off at the default level.
+fn log_failure(fetch: &Fetch, outcome: &Outcome) {
+    if let Outcome::Failed(detail) = outcome {
+        tracing::error!(
+            ip = %fetch.ip,
+            file = plain_name(&fetch.file).then_some(fetch.file.as_str()),
+            mac = fetch.mac.as_deref(),
+            %detail,
+            "phone request failed; answering 500 with no body"
+        );
     }
 }
 

@@ -9,10 +9,10 @@
 //! in batches, and at graceful shutdown: a kill -9 may lose "last seen" times of the last
 //! interval, never a binding, a refusal or the first fetch of a new version.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -21,7 +21,9 @@ use tokio::task::JoinHandle;
 
 use crate::domain::Mac;
 use crate::domain::device::PhoneDevice;
-use crate::domain::device_state::{Answer, Change, DeviceState, Fetched, version_fingerprint};
+use crate::domain::device_state::{
+    Answer, Change, DeviceState, Fetched, Packed, Texts, version_fingerprint,
+};
 use crate::domain::history::{Event, stored_user_agent};
 use crate::service::statuses::StatusIndex;
 use crate::store::device_state::{self, Batch, Binding, StateWrite, Version};
@@ -39,54 +41,6 @@ const FLUSH_BATCH: usize = 1_000;
 
 /// Most urgent writes committed together.
 const URGENT_BATCH: usize = 512;
-
-/// Most texts kept once for every device ([`Shared`]): models, firmware versions and common
-/// file names are few; past this, devices keep their own copies.
-const MAX_SHARED: usize = 50_000;
-
-/// Texts many devices' states hold (models, firmware versions, the names of common files),
-/// kept once: a state per device is what bounds memory with many devices.
-#[derive(Default)]
-struct Shared {
-    texts: Mutex<HashSet<Arc<str>>>,
-}
-
-impl Shared {
-    /// The one copy of `text`.
-    fn one(&self, text: &Arc<str>) -> Arc<str> {
-        let mut texts = lock(&self.texts);
-        if let Some(kept) = texts.get(&**text) {
-            return kept.clone();
-        }
-        if texts.len() < MAX_SHARED {
-            texts.insert(text.clone());
-        }
-        text.clone()
-    }
-
-    /// `state` holding the one copy of every text devices share: its model, firmware, and the
-    /// names of files that are not the device's own (those carry its MAC).
-    fn apply(&self, state: &mut DeviceState, mac: &Mac) {
-        for text in [&mut state.model, &mut state.firmware]
-            .into_iter()
-            .flatten()
-        {
-            *text = self.one(text);
-        }
-        let own = mac.lower12();
-        for file in &mut state.files {
-            if !file.name.to_ascii_lowercase().contains(&own) {
-                file.name = self.one(&file.name);
-            }
-        }
-        // The last file is one of the files: the same copy.
-        if let Some(last) = &state.last_file
-            && let Some(file) = state.files.iter().find(|f| f.name == *last)
-        {
-            state.last_file = Some(file.name.clone());
-        }
-    }
-}
 
 /// One request as the phone path saw it.
 #[derive(Debug, Clone)]
@@ -135,24 +89,53 @@ pub struct LastSeen {
     pub firmware: Option<Arc<str>>,
 }
 
+/// What is kept of one device: a state per device is what bounds memory with many devices, so
+/// it is kept packed (40 to 80 bytes by its files), its texts once for all devices in [`Texts`].
 struct Entry {
     /// The device's MAC: a row id SQLite gives again after a delete is another device.
     mac: Mac,
-    state: DeviceState,
     /// Changed since it was last written.
     dirty: bool,
+    state: Packed,
 }
 
-/// The states, behind [`SHARDS`] locks, and the devices whose state waits for the next flush.
+/// The states, behind [`SHARDS`] locks, and the texts they share.
 struct Shards {
     maps: Vec<Mutex<HashMap<i64, Entry>>>,
-    dirty: Mutex<Vec<i64>>,
+    texts: RwLock<Texts>,
 }
 
 impl Shards {
     fn of(&self, device_id: i64) -> MutexGuard<'_, HashMap<i64, Entry>> {
         let shard = (device_id as u64 % SHARDS as u64) as usize;
         lock(&self.maps[shard])
+    }
+
+    /// `state` packed, any text it holds that is not kept yet kept first.
+    fn pack(&self, state: &DeviceState, mac: &Mac) -> Packed {
+        let texts = self.texts.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(packed) = Packed::pack(state, mac, &texts) {
+            return packed;
+        }
+        drop(texts);
+        let mut texts = self.texts.write().unwrap_or_else(|e| e.into_inner());
+        texts.add(state, mac);
+        Packed::pack(state, mac, &texts).expect("every text kept, or carried by the state")
+    }
+
+    /// `entry`'s state.
+    fn unpack(&self, entry: &Entry) -> DeviceState {
+        let texts = self.texts.read().unwrap_or_else(|e| e.into_inner());
+        entry.state.unpack(&entry.mac, &texts)
+    }
+
+    /// The devices whose state changed since it was last written, each marked as written.
+    fn take_dirty(&self) -> Vec<i64> {
+        let mut dirty = Vec::new();
+        for map in &self.maps {
+            dirty.extend(lock(map).iter().filter(|(_, e)| e.dirty).map(|(id, _)| *id));
+        }
+        dirty
     }
 }
 
@@ -169,7 +152,6 @@ struct Urgent {
 /// Every device's fetch state and the task writing it. Cheap to share behind an `Arc`.
 pub struct DeviceStates {
     store: Store,
-    shared: Shared,
     /// Told of every device that fetched a new version, once that is written.
     statuses: Arc<StatusIndex>,
     shards: Arc<Shards>,
@@ -194,7 +176,7 @@ impl DeviceStates {
     ) -> (Arc<Self>, JoinHandle<()>) {
         let shards = Arc::new(Shards {
             maps: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            dirty: Mutex::default(),
+            texts: RwLock::default(),
         });
         let failed = Arc::new(AtomicU64::new(0));
         let (urgent, rx) = mpsc::unbounded_channel();
@@ -206,7 +188,6 @@ impl DeviceStates {
         let task = tokio::spawn(writer.run(rx, flush_every));
         let states = Arc::new(Self {
             store,
-            shared: Shared::default(),
             statuses,
             shards,
             urgent,
@@ -247,19 +228,18 @@ impl DeviceStates {
 
     /// The state of `device_id` as this process knows it, if it fetched since the start.
     pub fn get(&self, device_id: i64) -> Option<DeviceState> {
-        self.shards
-            .of(device_id)
-            .get(&device_id)
-            .map(|e| e.state.clone())
+        let shard = self.shards.of(device_id);
+        shard.get(&device_id).map(|e| self.shards.unpack(e))
     }
 
     /// When and as what the device was last seen, if it fetched since the start.
     pub fn last_seen(&self, device_id: i64) -> Option<LastSeen> {
-        self.shards.of(device_id).get(&device_id).map(|e| LastSeen {
-            last_fetch_at: e.state.last_fetch_at,
-            last_ip: e.state.last_ip,
-            model: e.state.model.clone(),
-            firmware: e.state.firmware.clone(),
+        let state = self.get(device_id)?;
+        Some(LastSeen {
+            last_fetch_at: state.last_fetch_at,
+            last_ip: state.last_ip,
+            model: state.model,
+            firmware: state.firmware,
         })
     }
 
@@ -273,7 +253,7 @@ impl DeviceStates {
         let id = device.id;
         let known = |e: &Entry| e.mac == device.mac;
         if !self.shards.of(id).get(&id).is_some_and(known) {
-            let mut stored = match self.load(id).await {
+            let stored = match self.load(id).await {
                 Ok(Some(state)) => state,
                 // Deleted since the request read it: nothing to keep.
                 Ok(None) => return None,
@@ -282,15 +262,15 @@ impl DeviceStates {
                     DeviceState::default()
                 }
             };
-            self.shared.apply(&mut stored, &device.mac);
+            let packed = self.shards.pack(&stored, &device.mac);
             let mut shard = self.shards.of(id);
             if !shard.get(&id).is_some_and(known) {
                 shard.insert(
                     id,
                     Entry {
                         mac: device.mac,
-                        state: stored,
                         dirty: false,
+                        state: packed,
                     },
                 );
             }
@@ -308,20 +288,20 @@ impl DeviceStates {
         };
         let mut shard = self.shards.of(id);
         let entry = shard.get_mut(&id)?;
-        let files = entry.state.files.len();
-        let changes = entry.state.observe(&fetched, device.enrolled());
-        if !changes.is_empty() || entry.state.files.len() != files {
-            self.shared.apply(&mut entry.state, &device.mac);
+        let texts = self.shards.texts.read().unwrap_or_else(|e| e.into_inner());
+        let (mut state, codes) = entry.state.unpack_with_codes(&device.mac, &texts);
+        let changes = state.observe(&fetched, device.enrolled());
+        let repacked = entry.state.repack(&state, &device.mac, &texts, &codes);
+        drop(texts);
+        if repacked.is_none() {
+            entry.state = self.shards.pack(&state, &device.mac);
         }
         if changes.is_empty() || (changes == [Change::Refused] && !seen.noteworthy) {
-            if !entry.dirty {
-                entry.dirty = true;
-                lock(&self.shards.dirty).push(id);
-            }
+            entry.dirty = true;
             return None;
         }
         entry.dirty = false;
-        Some(urgent_batch(device, seen, &entry.state, &changes))
+        Some(urgent_batch(device, seen, &state, &changes))
     }
 
     async fn load(&self, id: i64) -> StoreResult<Option<DeviceState>> {
@@ -449,7 +429,7 @@ impl Writer {
     /// Writes every state changed since it was last written, [`FLUSH_BATCH`] a transaction,
     /// letting the requests waiting on an urgent write go first between two.
     async fn flush(&self, urgent: &mut mpsc::UnboundedReceiver<Urgent>) {
-        let dirty = std::mem::take(&mut *lock(&self.shards.dirty));
+        let dirty = self.shards.take_dirty();
         for ids in dirty.chunks(FLUSH_BATCH) {
             if let Ok(first) = urgent.try_recv() {
                 self.write_urgent(first, urgent).await;
@@ -462,7 +442,7 @@ impl Writer {
                     entry.dirty = false;
                     Some(StateWrite {
                         device_id: id,
-                        state: entry.state.clone(),
+                        state: self.shards.unpack(entry),
                         binding: None,
                         versions: Vec::new(),
                     })
@@ -500,12 +480,16 @@ mod tests {
     fn state(mac: &str) -> DeviceState {
         let file = |name: &str| FileState {
             name: Arc::from(name),
-            version: None,
+            version: Some(7),
             counts: Default::default(),
         };
         DeviceState {
             model: Some(Arc::from("T46U")),
             firmware: Some(Arc::from("108.86.0.45")),
+            user_agent: Some(Arc::from(format!(
+                "Yealink SIP-T46U 108.86.0.45 {}",
+                Mac::parse(mac).unwrap().colon()
+            ))),
             last_file: Some(Arc::from(format!("{mac}.cfg"))),
             files: vec![file("y000000000028.cfg"), file(&format!("{mac}.cfg"))],
             ..DeviceState::default()
@@ -513,30 +497,30 @@ mod tests {
     }
 
     #[test]
-    fn devices_share_models_firmware_and_common_file_names_but_not_their_own() {
-        let shared = Shared::default();
+    fn devices_share_models_firmware_user_agents_and_file_names_but_for_their_mac() {
+        let shards = Shards {
+            maps: Vec::new(),
+            texts: RwLock::default(),
+        };
         let (a, b) = (
             Mac::parse("001565000001").unwrap(),
             Mac::parse("001565000002").unwrap(),
         );
-        let (mut one, mut two) = (state("001565000001"), state("001565000002"));
-        shared.apply(&mut one, &a);
-        shared.apply(&mut two, &b);
-        let same = |x: &Option<Arc<str>>, y: &Option<Arc<str>>| {
-            Arc::ptr_eq(x.as_ref().unwrap(), y.as_ref().unwrap())
-        };
-        assert!(same(&one.model, &two.model));
-        assert!(same(&one.firmware, &two.firmware));
-        assert!(Arc::ptr_eq(&one.files[0].name, &two.files[0].name));
-        assert!(!Arc::ptr_eq(&one.files[1].name, &two.files[1].name));
+        let (one, two) = (state("001565000001"), state("001565000002"));
+        let packed = [shards.pack(&one, &a), shards.pack(&two, &b)];
         assert_eq!(
-            lock(&shared.texts).len(),
-            3,
-            "no device's own file name is kept"
+            shards.texts.read().unwrap().len(),
+            5,
+            "model, firmware, User-Agent and the two file names, each kept once"
         );
-        assert!(
-            Arc::ptr_eq(one.last_file.as_ref().unwrap(), &one.files[1].name),
-            "the last file is the file's own copy"
-        );
+        for (p, (mac, state)) in packed.iter().zip([(a, &one), (b, &two)]) {
+            let entry = Entry {
+                mac,
+                dirty: false,
+                state: p.clone(),
+            };
+            assert_eq!(&shards.unpack(&entry), state);
+            assert!(p.len() < 40, "{} bytes", p.len());
+        }
     }
 }
