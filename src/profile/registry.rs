@@ -15,9 +15,21 @@ use crate::domain::{KeyCapacity, Mac, RuleError};
 pub struct Vendor {
     /// The profile as written.
     pub profile: VendorProfile,
-    user_agent: Regex,
+    /// ASCII classes only (`\s`, `\S`, `\b` as in ASCII): phones send ASCII, and ASCII word
+    /// boundaries keep the fast engines (a Unicode `\b` falls back to a slow one).
+    user_agent: regex::bytes::Regex,
     /// Model keys by their [`loose`] spelling.
     loose_models: HashMap<String, String>,
+}
+
+/// Every transport has a code in `profile`.
+fn check_transports(profile: &VendorProfile) -> Result<(), String> {
+    for transport in ["udp", "tcp", "tls", "dns_srv"] {
+        if !profile.transports.contains_key(transport) {
+            return Err(format!("transports.{transport} is missing"));
+        }
+    }
+    Ok(())
 }
 
 /// The model keys of `profile` by their [`loose`] spelling; where two keys are one loosely, the
@@ -172,7 +184,7 @@ pub struct UploadMatch<'a> {
 pub struct Vendors {
     vendors: Vec<Vendor>,
     /// Every vendor's User-Agent pattern, in vendor order.
-    user_agents: RegexSet,
+    user_agents: regex::bytes::RegexSet,
     set: RegexSet,
     patterns: Vec<Pattern>,
     uploads: Vec<(usize, usize, Regex)>,
@@ -221,8 +233,10 @@ impl Vendors {
                 file: format!("{}.toml", profile.id),
                 message,
             };
-            let user_agent =
-                Regex::new(&profile.user_agent).map_err(|e| err(format!("user_agent: {e}")))?;
+            let user_agent = regex::bytes::RegexBuilder::new(&profile.user_agent)
+                .unicode(false)
+                .build()
+                .map_err(|e| err(format!("user_agent: {e}")))?;
             for oui in &profile.ouis {
                 let bytes = parse_oui(oui).ok_or_else(|| err(format!("bad OUI {oui:?}")))?;
                 if by_oui.insert(bytes, vi).is_some() {
@@ -230,11 +244,7 @@ impl Vendors {
                 }
             }
             check_codes(&profile).map_err(err)?;
-            for transport in ["udp", "tcp", "tls", "dns_srv"] {
-                if !profile.transports.contains_key(transport) {
-                    return Err(err(format!("transports.{transport} is missing")));
-                }
-            }
+            check_transports(&profile).map_err(err)?;
             for (fi, file) in profile.files.iter().enumerate() {
                 let (regex, attr) = compile_name(&file.name, &profile).map_err(err)?;
                 if file.kind == FileKind::Device
@@ -274,12 +284,13 @@ impl Vendors {
                 message: e.to_string(),
             })?;
         let user_agents =
-            RegexSet::new(vendors.iter().map(|v| v.user_agent.as_str())).map_err(|e| {
-                ProfileError {
+            regex::bytes::RegexSetBuilder::new(vendors.iter().map(|v| v.user_agent.as_str()))
+                .unicode(false)
+                .build()
+                .map_err(|e| ProfileError {
                     file: "(all)".into(),
                     message: e.to_string(),
-                }
-            })?;
+                })?;
         Ok(Self {
             vendors,
             user_agents,
@@ -408,17 +419,20 @@ impl Vendors {
     /// Reads a User-Agent with every vendor's pattern; `None` when no vendor recognises it.
     pub fn parse_ua(&self, ua: &str) -> Option<UaInfo> {
         // One pass finds the vendors whose pattern matches; only the first is read in full.
-        let first = self.user_agents.matches(ua).into_iter().next()?;
+        let first = self.user_agents.matches(ua.as_bytes()).into_iter().next()?;
         let v = &self.vendors[first];
-        let caps = v.user_agent.captures(ua)?;
-        let raw_mac = caps.name("mac").map(|m| m.as_str());
+        let caps = v.user_agent.captures(ua.as_bytes())?;
+        // Every capture ends next to an ASCII character, so it is whole UTF-8.
+        let text = |name: &str| {
+            caps.name(name)
+                .and_then(|m| std::str::from_utf8(m.as_bytes()).ok())
+        };
+        let raw_mac = text("mac");
         let mac = raw_mac.and_then(|m| Mac::parse(m).ok());
         Some(UaInfo {
             vendor: v.id().to_owned(),
-            model: caps
-                .name("model")
-                .map(|m| v.model_key(m.as_str()).unwrap_or(m.as_str()).to_owned()),
-            firmware: caps.name("firmware").map(|m| m.as_str().to_owned()),
+            model: text("model").map(|m| v.model_key(m).unwrap_or(m).to_owned()),
+            firmware: text("firmware").map(str::to_owned),
             bad_mac: raw_mac.is_some() && mac.is_none(),
             mac,
         })

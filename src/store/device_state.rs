@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{StoreResult, history, optional_time_column, time_text};
+use crate::domain::Mac;
 use crate::domain::device_state::{Answer, Counts, DeviceState, FileState, version_fingerprint};
 use crate::domain::history::{Event, stored_user_agent};
 
@@ -128,29 +129,79 @@ fn counts_json(state: &DeviceState) -> String {
     serde_json::to_string(&files).unwrap_or_else(|_| "{}".into())
 }
 
+/// The columns a device's state is read from, in [`StateRow`] order.
+const STATE_COLUMNS: &str = "first_fetch_at, last_fetch_at, last_ip, seen_ua, seen_model,
+    seen_firmware, last_file, fetch_counts";
+
+/// A device's state as its row holds it.
+type StateRow = (
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+/// The [`StateRow`] of `r` starting at column `at`.
+fn state_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<StateRow> {
+    Ok((
+        optional_time_column(r, at)?,
+        optional_time_column(r, at + 1)?,
+        r.get(at + 2)?,
+        r.get(at + 3)?,
+        r.get(at + 4)?,
+        r.get(at + 5)?,
+        r.get(at + 6)?,
+        r.get(at + 7)?,
+    ))
+}
+
 /// The stored state of device `device_id`, or `None` when there is no such device.
 pub fn load(conn: &Connection, device_id: i64) -> StoreResult<Option<DeviceState>> {
     let row = conn
-        .prepare_cached(
-            "SELECT first_fetch_at, last_fetch_at, last_ip, seen_ua, seen_model, seen_firmware,
-                last_file, fetch_counts FROM devices WHERE id = ?1",
-        )?
-        .query_row([device_id], |r| {
-            Ok((
-                optional_time_column(r, 0)?,
-                optional_time_column(r, 1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, Option<String>>(6)?,
-                r.get::<_, String>(7)?,
-            ))
-        })
+        .prepare_cached(&format!(
+            "SELECT {STATE_COLUMNS} FROM devices WHERE id = ?1"
+        ))?
+        .query_row([device_id], |r| state_row(r, 0))
         .optional()?;
-    let Some((first, last, ip, ua, model, firmware, last_file, counts)) = row else {
-        return Ok(None);
-    };
+    row.map(|row| state_of(conn, device_id, row)).transpose()
+}
+
+/// Up to `limit` devices' stored states with their MACs, by row id, after row id `after`: one
+/// page of every device's (a start reads them all at once rather than one per first fetch).
+pub fn page(
+    conn: &Connection,
+    after: i64,
+    limit: u32,
+) -> StoreResult<Vec<(i64, Mac, DeviceState)>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id, mac, {STATE_COLUMNS} FROM devices WHERE id > ?1 ORDER BY id LIMIT ?2"
+    ))?;
+    let rows = stmt
+        .query_map(rusqlite::params![after, limit], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                state_row(r, 2)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut states = Vec::with_capacity(rows.len());
+    for (id, mac, row) in rows {
+        // A MAC the store wrote is one it parses; a row that does not is left to its first fetch.
+        if let Ok(mac) = Mac::parse(&mac) {
+            states.push((id, mac, state_of(conn, id, row)?));
+        }
+    }
+    Ok(states)
+}
+
+/// The state of device `device_id` from its row, with the versions it fetched.
+fn state_of(conn: &Connection, device_id: i64, row: StateRow) -> StoreResult<DeviceState> {
+    let (first, last, ip, ua, model, firmware, last_file, counts) = row;
     let mut state = DeviceState {
         first_fetch_at: first,
         last_fetch_at: last,
@@ -162,7 +213,7 @@ pub fn load(conn: &Connection, device_id: i64) -> StoreResult<Option<DeviceState
         files: stored_counts(&counts)?,
     };
     add_versions(conn, device_id, &mut state)?;
-    Ok(Some(state))
+    Ok(state)
 }
 
 /// The per-file counts stored as JSON (answers this version does not know are left out).

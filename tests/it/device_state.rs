@@ -262,3 +262,41 @@ async fn the_history_api_lists_a_phones_events_newest_first() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_error(&body, "limit", "limit_out_of_range");
 }
+
+/// After a start every stored state is read into memory in the background, so a phone's first
+/// fetch does not read its own.
+#[tokio::test]
+async fn every_stored_state_is_in_memory_soon_after_a_start() {
+    let mut app = TestApp::spawn().await;
+    app.john_with_phone().await;
+    let response = app.phone_get(FILE, Some(YEALINK_UA)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    app.restart_with(|_| {}).await;
+    let mac = deskprov::domain::Mac::parse(MAC).unwrap();
+    let id = app
+        .store()
+        .read(move |c| deskprov::store::devices::by_mac(c, &mac))
+        .await
+        .unwrap()
+        .id;
+    let states = app
+        .services()
+        .states
+        .clone()
+        .expect("the server keeps states");
+    let mut kept = None;
+    for _ in 0..200 {
+        kept = states.get(id);
+        if kept.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let kept = kept.expect("the stored state is read without a fetch");
+    assert_eq!(
+        kept.file(FILE)
+            .map(|f| f.counts.get(deskprov::domain::device_state::Answer::Served)),
+        Some(1)
+    );
+    assert!(kept.first_fetch_at.is_some());
+}
