@@ -7,9 +7,10 @@ use deskprov::cli::{Cli, Command, ConfigCommand, RoleArg, TokenCommand};
 use deskprov::config::LogFormat;
 use deskprov::{commands, telemetry};
 
-/// mimalloc rather than the system allocator: the phone path allocates a few dozen small
-/// buffers per request on every thread, which glibc's malloc serves more slowly, and keeps
-/// more memory resident after a boot storm (docs/performance.md).
+/// mimalloc (built without transparent huge pages) rather than the system allocator: the phone
+/// path allocates a few dozen small buffers per request on every thread, which glibc's malloc
+/// serves more slowly, and glibc keeps more memory resident after a boot storm
+/// (docs/performance.md, P4).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
