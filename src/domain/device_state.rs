@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 
 use super::Mac;
 
+mod quiet;
+
 /// How a request was answered, as counted per file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
@@ -569,16 +571,16 @@ fn pack(state: &DeviceState, mac: &Mac, texts: &Texts, codes: &Codes) -> Option<
     Some(out)
 }
 
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+fn put_varint(out: &mut impl Extend<u8>, mut n: u64) {
     while n >= 0x80 {
-        out.push(n as u8 | 0x80);
+        out.extend([n as u8 | 0x80]);
         n >>= 7;
     }
-    out.push(n as u8);
+    out.extend([n as u8]);
 }
 
 /// A time as seconds (zigzag, varint) and nanoseconds (varint): exact for any time chrono has.
-fn put_time(out: &mut Vec<u8>, at: DateTime<Utc>) {
+fn put_time(out: &mut impl Extend<u8>, at: DateTime<Utc>) {
     let secs = at.timestamp();
     put_varint(out, ((secs << 1) ^ (secs >> 63)) as u64);
     put_varint(out, u64::from(at.timestamp_subsec_nanos()));

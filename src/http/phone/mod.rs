@@ -51,7 +51,9 @@ use path::{logged_path, plain_name, request_base_url, split_path};
 
 /// The phone listener's router.
 pub fn router(state: AppState) -> Router {
-    Router::new().fallback(fetch).with_state(state)
+    // Behind an `Arc`: the handler gets its state by a reference count, not a field-by-field
+    // clone per request.
+    Router::new().fallback(fetch).with_state(Arc::new(state))
 }
 
 /// What the handler learnt about a request, for the fetch record.
@@ -62,7 +64,9 @@ struct Fetch {
     /// `base_url` plus the URL key when the request carried one: what templates see.
     server_url: String,
     ua: Option<String>,
+    /// What the User-Agent says, once read ([`Fetch::read_ua`]).
     ua_info: Option<UaInfo>,
+    ua_read: bool,
     file: String,
     mac: Option<String>,
     vendor: Option<String>,
@@ -82,6 +86,17 @@ struct Fetch {
     generation: u64,
 }
 
+impl Fetch {
+    /// Reads the User-Agent, unless it was read already (a known device's is read through the
+    /// phone cache, which remembers it).
+    fn read_ua(&mut self, vendors: &crate::profile::Vendors) {
+        if !self.ua_read {
+            self.ua_info = self.ua.as_deref().and_then(|ua| vendors.parse_ua(ua));
+            self.ua_read = true;
+        }
+    }
+}
+
 enum Outcome {
     Served(Served),
     Stored,
@@ -97,7 +112,7 @@ pub const ACCESS_TARGET: &str = "deskprov::access";
 /// under [`ACCESS_TARGET`]: it costs nothing unless the access summary is on, and the lines
 /// logged at the default level name the request themselves.
 async fn fetch(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
@@ -117,7 +132,7 @@ async fn fetch(
     handle(state, ip, request).instrument(span).await
 }
 
-async fn handle(state: AppState, ip: IpAddr, request: Request<Body>) -> Response {
+async fn handle(state: Arc<AppState>, ip: IpAddr, request: Request<Body>) -> Response {
     let started = Instant::now();
     // Read before anything else: whatever this request reads is at least this recent. The
     // cache is brought to it on the way.
@@ -143,7 +158,8 @@ async fn handle(state: AppState, ip: IpAddr, request: Request<Body>) -> Response
         ip,
         base_url,
         server_url: String::new(),
-        ua_info: ua.as_deref().and_then(|ua| state.vendors.parse_ua(ua)),
+        ua_info: None,
+        ua_read: false,
         ua,
         file: path.trim_start_matches('/').chars().take(128).collect(),
         mac: None,
@@ -313,6 +329,13 @@ async fn gated_device<'m, M: Matched>(
     };
     fetch.vendor = Some(subject.device.vendor.to_string());
     fetch.device = Some(subject.device.clone());
+    if !fetch.ua_read {
+        fetch.ua_info = fetch.ua.as_deref().and_then(|ua| {
+            let cache = state.phone.cache();
+            cache.user_agent(fetch.generation, &subject.device, ua, &state.vendors)
+        });
+        fetch.ua_read = true;
+    }
     device_gate(&subject, key, fetch, &state.authenticator).map_err(Outcome::Missed)?;
     let matched = matches
         .iter()
@@ -443,6 +466,7 @@ async fn serve_common(
     matches: &[FileMatch<'_>],
     fetch: &mut Fetch,
 ) -> Outcome {
+    fetch.read_ua(&state.vendors);
     // Prefer the vendor the User-Agent names when two vendors share a common file name.
     let ua_vendor = fetch.ua_info.as_ref().map(|u| u.vendor.as_str());
     let matched = matches
@@ -508,7 +532,7 @@ async fn serve_common(
 /// (waiting until those are written).
 async fn record(
     state: &AppState,
-    fetch: Fetch,
+    mut fetch: Fetch,
     outcome: &Outcome,
     status: StatusCode,
     started: Instant,
@@ -534,6 +558,7 @@ async fn record(
         u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
     );
     tracing::debug!(target: ACCESS_TARGET, "phone request");
+    fetch.read_ua(&state.vendors);
     let ua = fetch.ua_info.as_ref();
     let seen = Seen {
         at: Utc::now(),

@@ -43,10 +43,13 @@ use crate::store::Reader;
 use smallvec::SmallVec;
 
 use super::spill::{Record, Slot, Spill};
+use user_agents::{UaMemo, UaPartsKept};
+
+mod user_agents;
 
 use crate::domain::{Mac, Settings};
 use crate::profile::provision::{DeviceFile, device_settings};
-use crate::profile::{Rendered, SettingsContext, Vendor};
+use crate::profile::{Rendered, SettingsContext, UaInfo, Vendor, Vendors};
 use crate::store::devices;
 use crate::store::journal::{self, Change, Changes, Scope};
 use crate::store::sites;
@@ -107,6 +110,8 @@ struct Known {
     device: PhoneDevice,
     /// By the hash of their [`FileKey`].
     files: SmallVec<[(u64, Slot); 2]>,
+    /// What its last User-Agent said.
+    ua: Option<UaMemo>,
 }
 
 /// The phone path's cache. Cheap to share behind an `Arc`.
@@ -124,6 +129,9 @@ pub struct PhoneCache {
     hits: AtomicU64,
     /// Files rendered (not found in the cache).
     renders: AtomicU64,
+    /// Keys the hashes of User-Agents ([`PhoneCache::user_agent`]): a phone cannot make its
+    /// User-Agent pass for another without knowing them.
+    ua_keys: std::hash::RandomState,
 }
 
 /// What a device's bundle and files were read from: the rows whose change drops them.
@@ -226,6 +234,8 @@ struct State {
     bytes: usize,
     /// Devices whose overflow warning was logged.
     warned: HashMap<i64, Ties>,
+    /// What the devices' User-Agents said, shared.
+    ua_parts: UaPartsKept,
 }
 
 impl State {
@@ -368,6 +378,7 @@ impl PhoneCache {
             advancing: tokio::sync::Mutex::new(()),
             hits: AtomicU64::new(0),
             renders: AtomicU64::new(0),
+            ua_keys: std::hash::RandomState::new(),
         }
     }
 
@@ -538,9 +549,41 @@ impl PhoneCache {
             state.known.entry(mac).or_insert(Known {
                 device,
                 files: SmallVec::new(),
+                ua: None,
             });
         }
         Ok(Some(subject))
+    }
+
+    /// What `ua` says about `device` ([`Vendors::parse_ua`]): read once per device and
+    /// User-Agent, then remembered while the device is kept.
+    pub fn user_agent(
+        &self,
+        g: u64,
+        device: &PhoneDevice,
+        ua: &str,
+        vendors: &Vendors,
+    ) -> Option<UaInfo> {
+        let hash = self.ua_keys.hash_one(ua);
+        let recalled = self.cached(g, |s| {
+            let known = s.known.get(&device.mac)?;
+            let memo = known.ua.as_ref().filter(|_| known.device.id == device.id)?;
+            memo.recall(hash, device)
+        });
+        if recalled.is_some() {
+            return recalled;
+        }
+        let info = vendors.parse_ua(ua)?;
+        let mut state = self.state();
+        if state.at(g) {
+            let memo = state.ua_parts.memo(hash, &info, device);
+            if let Some(known) = state.known.get_mut(&device.mac)
+                && known.device.id == device.id
+            {
+                known.ua = memo;
+            }
+        }
+        Some(info)
     }
 
     /// Whether a per-device file is kept for `device` under `key` at generation `g`.

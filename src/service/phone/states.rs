@@ -329,6 +329,14 @@ impl DeviceStates {
         let mut shard = self.shards.of(id);
         let entry = shard.get_mut(&id)?;
         let texts = self.shards.texts.read().unwrap_or_else(|e| e.into_inner());
+        // Most fetches are a phone asking again for what it has: taken in place.
+        if entry
+            .state
+            .observe_quiet(&fetched, &device.mac, &texts, device.enrolled())
+        {
+            entry.dirty = true;
+            return None;
+        }
         let (mut state, codes) = entry.state.unpack_with_codes(&device.mac, &texts);
         let changes = state.observe(&fetched, device.enrolled());
         let repacked = entry.state.repack(&state, &device.mac, &texts, &codes);
