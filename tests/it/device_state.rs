@@ -300,3 +300,39 @@ async fn every_stored_state_is_in_memory_soon_after_a_start() {
     );
     assert!(kept.first_fetch_at.is_some());
 }
+
+/// A phone's User-Agent is read once and remembered: one that changes (a firmware upgrade, a
+/// MAC that is not the phone's) is read anew, on the very fetch that sends it.
+#[tokio::test]
+async fn a_changed_user_agent_is_read_anew_on_the_fetch_that_sends_it() {
+    let app = TestApp::spawn().await;
+    app.john_with_phone().await;
+    let old = "Yealink SIP-T46U 108.86.0.45 00:15:65:aa:bb:cc";
+    let new = "Yealink SIP-T46U 108.86.0.50 00:15:65:aa:bb:cc";
+    let other_mac = "Yealink SIP-T46U 108.86.0.50 00:15:65:aa:bb:cd";
+    for (ua, status) in [
+        (old, StatusCode::OK),
+        (old, StatusCode::OK),
+        (new, StatusCode::OK),
+        (new, StatusCode::OK),
+        (other_mac, StatusCode::NOT_FOUND),
+        (new, StatusCode::OK),
+    ] {
+        assert_eq!(app.phone_get(FILE, Some(ua)).await.status(), status, "{ua}");
+    }
+    let (status, body) = app.get(&format!("/devices/{MAC}/history")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let events: Vec<(&str, Option<&str>)> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["detail"].as_str()))
+        .collect();
+    assert_eq!(
+        events[..2],
+        [("refused", None), ("firmware", Some("108.86.0.45"))],
+        "{body}"
+    );
+    let (_, device) = app.get(&format!("/devices/{MAC}")).await;
+    assert_eq!(device["seen_firmware"], "108.86.0.50", "{device}");
+}
