@@ -125,8 +125,25 @@ impl Spill {
 
     /// The record at `slot`.
     pub fn get(&self, slot: &Slot) -> io::Result<Record> {
-        let mut record = vec![0; slot.len as usize];
-        self.file.read_exact_at(&mut record, slot.offset)?;
+        let len = slot.len as usize;
+        if len > MAX_READ_BUFFER {
+            let mut record = vec![0; len];
+            self.file.read_exact_at(&mut record, slot.offset)?;
+            return self.decode(slot, &record);
+        }
+        READ_BUFFER.with_borrow_mut(|buffer| {
+            // Grown once per thread (and zeroed then), never for each read.
+            if buffer.len() < len {
+                buffer.resize(len, 0);
+            }
+            let record = &mut buffer[..len];
+            self.file.read_exact_at(record, slot.offset)?;
+            self.decode(slot, record)
+        })
+    }
+
+    /// The record `record` holds, read from `slot`.
+    fn decode(&self, slot: &Slot, record: &[u8]) -> io::Result<Record> {
         let etag_len = usize::from(*record.first().ok_or_else(corrupt)?);
         let etag = record.get(1..1 + etag_len).ok_or_else(corrupt)?;
         let etag = String::from_utf8(etag.to_vec()).map_err(|_| corrupt())?;
@@ -194,6 +211,14 @@ impl Spill {
     }
 }
 
+/// Largest record read through a thread's [`READ_BUFFER`] (which keeps its size).
+const MAX_READ_BUFFER: usize = 64 << 10;
+
+thread_local! {
+    /// Where [`Spill::get`] reads a compressed record before it is decompressed.
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 fn corrupt() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, "spilled record is damaged")
 }
@@ -232,6 +257,27 @@ mod tests {
         spill.forget(&a);
         assert_eq!(spill.wasted(), u64::from(a.len));
         assert_eq!(spill.live(), u64::from(b.len + other.len));
+    }
+
+    #[test]
+    fn a_record_larger_than_the_read_buffer_reads_back_too() {
+        let spill = Spill::create(None).unwrap();
+        spill.put(9, "\"d\"", b"dictionary").unwrap();
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let noise: Vec<u8> = (0..100_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let large = spill.put(9, "\"large\"", &noise).unwrap();
+        assert!(large.len as usize > MAX_READ_BUFFER, "{}", large.len);
+        let small = spill.put(9, "\"small\"", b"dictionary too").unwrap();
+        assert_eq!(spill.get(&small).unwrap().body, &b"dictionary too"[..]);
+        assert_eq!(spill.get(&large).unwrap().body, noise);
+        assert_eq!(spill.get(&small).unwrap().etag, "\"small\"");
     }
 
     #[test]
