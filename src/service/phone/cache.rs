@@ -43,7 +43,7 @@ use crate::store::Reader;
 use smallvec::SmallVec;
 
 use super::spill::{Record, Slot, Spill};
-use user_agents::{UaMemo, UaPartsKept};
+use user_agents::{SharedNames, UaMemo, UaPartsKept};
 
 mod user_agents;
 
@@ -236,6 +236,8 @@ struct State {
     warned: HashMap<i64, Ties>,
     /// What the devices' User-Agents said, shared.
     ua_parts: UaPartsKept,
+    /// The vendor and model names of the devices kept, shared.
+    names: SharedNames,
 }
 
 impl State {
@@ -545,12 +547,19 @@ impl PhoneCache {
             site: bundle.site.clone().map(Arc::new),
         });
         let mut state = self.state();
-        if state.at(g) {
-            state.known.entry(mac).or_insert(Known {
-                device,
-                files: SmallVec::new(),
-                ua: None,
-            });
+        if state.at(g) && !state.known.contains_key(&mac) {
+            let mut device = device;
+            // Vendors and models are few: one copy each for every device kept.
+            device.vendor = state.names.share(&device.vendor);
+            device.model = device.model.map(|m| state.names.share(&m));
+            state.known.insert(
+                mac,
+                Known {
+                    device,
+                    files: SmallVec::new(),
+                    ua: None,
+                },
+            );
         }
         Ok(Some(subject))
     }

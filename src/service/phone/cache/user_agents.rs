@@ -1,4 +1,4 @@
-//! What a device's User-Agent says, read once: a phone sends the same User-Agent with every
+//! What a device's User-Agent says, read once, and the names kept devices share: a phone sends the same User-Agent with every
 //! fetch, and reading one takes the vendors' patterns a microsecond or two. A kept device
 //! remembers a keyed hash of its last User-Agent and what it said; the model and firmware are
 //! shared by every device that says the same ([`UaParts`]), so a device pays 16 bytes.
@@ -89,6 +89,23 @@ impl UaPartsKept {
     }
 }
 
+/// Names many kept devices hold (vendors, models), each kept once.
+#[derive(Debug, Default)]
+pub(super) struct SharedNames(HashSet<Arc<str>>);
+
+impl SharedNames {
+    /// The copy of `name` kept for every device, kept now when it is new and there is room.
+    pub(super) fn share(&mut self, name: &Arc<str>) -> Arc<str> {
+        if let Some(kept) = self.0.get(name) {
+            return kept.clone();
+        }
+        if self.0.len() < MAX_PARTS {
+            self.0.insert(name.clone());
+        }
+        name.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +150,15 @@ mod tests {
             None,
             "another User-Agent is read again"
         );
+    }
+
+    #[test]
+    fn a_name_is_shared_by_every_device_that_has_it() {
+        let mut names = SharedNames::default();
+        let first = names.share(&Arc::from("T46U"));
+        let again = names.share(&Arc::from("T46U"));
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(*names.share(&Arc::from("T54W")), *"T54W");
     }
 
     #[test]
