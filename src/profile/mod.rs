@@ -14,6 +14,6 @@ pub mod spec;
 mod templates;
 
 pub use context::{CommonContext, DeviceContext, LineContext, SettingsContext};
-pub use registry::{FileMatch, UaInfo, Vendor, Vendors};
+pub use registry::{FileHits, FileMatch, UaInfo, Vendor, Vendors};
 pub use render::{RenderError, Rendered};
 pub use spec::{FileKind, FileSpec, Format, VendorProfile};

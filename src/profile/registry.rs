@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use regex::{Regex, RegexSet};
+use smallvec::SmallVec;
 
 use super::spec::{FileKind, FileSpec, ModelSpec, UploadSpec, VendorProfile};
 use super::templates::PROFILES;
@@ -145,6 +146,42 @@ pub struct UaInfo {
     pub mac: Option<Mac>,
     /// Whether the UA carried something in the MAC position that is not a valid MAC.
     pub bad_mac: bool,
+}
+
+/// The patterns a file name fits ([`Vendors::file_hits`]), in the order [`Vendors::match_file`]
+/// lists their matches.
+pub struct FileHits<'a, 'n> {
+    vendors: &'a Vendors,
+    name: &'n str,
+    patterns: SmallVec<[&'a Pattern; 4]>,
+}
+
+impl<'a> FileHits<'a, '_> {
+    /// The matches, as [`Vendors::match_file`] lists them.
+    pub fn all(&self) -> Vec<FileMatch<'a>> {
+        self.matches().collect()
+    }
+
+    /// The MAC of the first match that names one: the name is a per-device file's.
+    pub fn mac(&self) -> Option<Mac> {
+        self.matches().find_map(|m| m.mac)
+    }
+
+    /// The first match of the vendor `vendor_id`.
+    pub fn of_vendor(&self, vendor_id: &str) -> Option<FileMatch<'a>> {
+        let vendors = self.vendors;
+        self.patterns
+            .iter()
+            .filter(|p| vendors.vendors[p.vendor].id() == vendor_id)
+            .find_map(|p| vendors.resolve(p, self.name))
+    }
+
+    fn matches(&self) -> impl Iterator<Item = FileMatch<'a>> + '_ {
+        let vendors = self.vendors;
+        self.patterns
+            .iter()
+            .filter_map(move |p| vendors.resolve(p, self.name))
+    }
 }
 
 /// A request path matched to a vendor file.
@@ -360,17 +397,28 @@ impl Vendors {
     /// as `000000000000.cfg`) win over patterns; otherwise all candidates are returned and the
     /// caller picks by the registered device's vendor.
     pub fn match_file(&self, name: &str) -> Vec<FileMatch<'_>> {
-        let hits: Vec<&Pattern> = self
+        self.file_hits(name).all()
+    }
+
+    /// The patterns `name` fits, each read in full only when asked for ([`match_file`] reads
+    /// every one; a per-device name fits several vendors' patterns, and the device picks one).
+    ///
+    /// [`match_file`]: Self::match_file
+    pub fn file_hits<'n>(&self, name: &'n str) -> FileHits<'_, 'n> {
+        let mut patterns: SmallVec<[&Pattern; 4]> = self
             .set
             .matches(name)
             .into_iter()
             .map(|i| &self.patterns[i])
             .collect();
-        let literal_only = hits.iter().any(|p| p.literal);
-        hits.into_iter()
-            .filter(|p| !literal_only || p.literal)
-            .filter_map(|p| self.resolve(p, name))
-            .collect()
+        if patterns.iter().any(|p| p.literal) {
+            patterns.retain(|p| p.literal);
+        }
+        FileHits {
+            vendors: self,
+            name,
+            patterns,
+        }
     }
 
     fn resolve<'a>(&'a self, p: &Pattern, name: &str) -> Option<FileMatch<'a>> {
@@ -607,6 +655,38 @@ mod tests {
 
     fn vendors() -> Vendors {
         Vendors::builtin().expect("built-in profiles load")
+    }
+
+    #[test]
+    fn hits_read_lazily_say_what_every_match_says() {
+        let v = vendors();
+        let names = [
+            "001565aabbcc.cfg",
+            "0004f2aabbcc-user.cfg",
+            "cfg000b82aabbcc.xml",
+            "snomD785-000413AABBCC.htm",
+            "y000000000108.cfg",
+            "000000000000.cfg",
+            "nothing.bin",
+        ];
+        let mut several = 0;
+        for name in names {
+            let hits = v.file_hits(name);
+            let all = v.match_file(name);
+            several += usize::from(all.len() > 1);
+            assert_eq!(hits.mac(), all.iter().find_map(|m| m.mac), "{name}");
+            for vendor in v.all() {
+                let first = all.iter().find(|m| m.vendor.id() == vendor.id());
+                let lazy = hits.of_vendor(vendor.id());
+                assert_eq!(
+                    lazy.map(|m| (m.file.name.clone(), m.model)),
+                    first.map(|m| (m.file.name.clone(), m.model)),
+                    "{name}, {}",
+                    vendor.id()
+                );
+            }
+        }
+        assert!(several > 0, "some name fits several vendors");
     }
 
     #[test]

@@ -41,8 +41,7 @@ use crate::domain::Mac;
 use crate::http::conn::PeerCert;
 use crate::http::conn::Scheme;
 use crate::profile::provision::{DeviceFile, device_file, render_common_file};
-use crate::profile::registry::UploadMatch;
-use crate::profile::{FileMatch, UaInfo, Vendor};
+use crate::profile::{FileMatch, UaInfo};
 use crate::service::phone::{FileKey, Subject};
 use answer::{MissAnswer, Served, respond};
 use gate::{device_gate, tenant_gate};
@@ -282,45 +281,33 @@ async fn serve(state: &AppState, path: &str, fetch: &mut Fetch) -> Outcome {
         Some(key) => format!("{base}/{key}"),
         None => base.clone(),
     };
-    let matches = state.vendors.match_file(name);
-    if matches.is_empty() {
-        return Outcome::Missed(Miss::NoSuchFile);
-    }
-    match matches.iter().find_map(|m| m.mac) {
-        Some(mac) => match gated_device(state, key, mac, &matches, fetch).await {
-            Ok((subject, matched)) => serve_device(state, matched, &subject.device, fetch).await,
-            Err(refused) => refused,
+    let hits = state.vendors.file_hits(name);
+    match hits.mac() {
+        Some(mac) => {
+            let subject = match gated_device(state, key, mac, fetch).await {
+                Ok(subject) => subject,
+                Err(refused) => return refused,
+            };
+            match hits.of_vendor(&subject.device.vendor) {
+                Some(matched) => serve_device(state, &matched, &subject.device, fetch).await,
+                None => Outcome::Missed(Miss::VendorMismatch),
+            }
+        }
+        None => match hits.all() {
+            matches if matches.is_empty() => Outcome::Missed(Miss::NoSuchFile),
+            matches => serve_common(state, key, &matches, fetch).await,
         },
-        None => serve_common(state, key, &matches, fetch).await,
     }
 }
 
-/// A name a vendor profile matched: a file to fetch or an upload.
-trait Matched {
-    fn vendor(&self) -> &Vendor;
-}
-
-impl Matched for FileMatch<'_> {
-    fn vendor(&self) -> &Vendor {
-        self.vendor
-    }
-}
-
-impl Matched for UploadMatch<'_> {
-    fn vendor(&self) -> &Vendor {
-        self.vendor
-    }
-}
-
-/// The registered device with `mac`, once the request for it passed [`device_gate`], and the one
-/// of `matches` that is of the device's vendor; else how the request ends.
-async fn gated_device<'m, M: Matched>(
+/// The registered device with `mac`, once the request for it passed [`device_gate`]; else how
+/// the request ends.
+async fn gated_device(
     state: &AppState,
     key: Option<&str>,
     mac: Mac,
-    matches: &'m [M],
     fetch: &mut Fetch,
-) -> Result<(Subject, &'m M), Outcome> {
+) -> Result<Subject, Outcome> {
     fetch.mac = Some(mac.lower12());
     let subject = match state.phone.cache().device(fetch.generation, mac).await {
         Ok(Some(s)) => s,
@@ -337,11 +324,7 @@ async fn gated_device<'m, M: Matched>(
         fetch.ua_read = true;
     }
     device_gate(&subject, key, fetch, &state.authenticator).map_err(Outcome::Missed)?;
-    let matched = matches
-        .iter()
-        .find(|m| m.vendor().id() == &*subject.device.vendor)
-        .ok_or(Outcome::Missed(Miss::VendorMismatch))?;
-    Ok((subject, matched))
+    Ok(subject)
 }
 
 /// Serves the device its file: kept from an earlier fetch when it can, else from

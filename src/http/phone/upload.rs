@@ -26,9 +26,15 @@ pub(super) async fn receive(
     let Some(mac) = matches.first().map(|m| m.mac) else {
         return Outcome::Missed(Miss::NoSuchFile);
     };
-    let (subject, matched) = match gated_device(state, key, mac, &matches, fetch).await {
-        Ok(found) => found,
+    let subject = match gated_device(state, key, mac, fetch).await {
+        Ok(subject) => subject,
         Err(refused) => return refused,
+    };
+    let Some(matched) = matches
+        .iter()
+        .find(|m| m.vendor.id() == &*subject.device.vendor)
+    else {
+        return Outcome::Missed(Miss::VendorMismatch);
     };
     let bytes = match read_body(body, declared_len, matched.upload.max_bytes).await {
         Ok(b) => b,
