@@ -117,8 +117,8 @@ fn credentials_gate(
     let allow_basic = auth.mode == PhoneAuthMode::Basic;
     match authenticator.verify(
         fetch.authorization.as_deref(),
-        &fetch.method,
-        &fetch.uri,
+        fetch.method.as_str(),
+        fetch.request_target(),
         &creds,
         allow_basic,
     ) {

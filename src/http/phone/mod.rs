@@ -68,7 +68,7 @@ struct Fetch {
     ua_read: bool,
     file: String,
     mac: Option<String>,
-    vendor: Option<String>,
+    vendor: Option<Arc<str>>,
     /// The known device the path names, once found (before its gate).
     device: Option<PhoneDevice>,
     /// The client certificate of the connection, if any.
@@ -76,8 +76,8 @@ struct Fetch {
     /// The Authorization header, for Digest/Basic.
     authorization: Option<String>,
     /// Method and request target as sent, which Digest responses cover.
-    method: String,
-    uri: String,
+    method: Method,
+    uri: axum::http::Uri,
     /// Whether the request came over HTTPS.
     scheme: Scheme,
     /// The store's change generation when the request came in, the phone cache brought to it
@@ -86,6 +86,13 @@ struct Fetch {
 }
 
 impl Fetch {
+    /// The request target as sent (path and query), which a Digest response covers.
+    fn request_target(&self) -> &str {
+        self.uri
+            .path_and_query()
+            .map_or_else(|| self.uri.path(), |pq| pq.as_str())
+    }
+
     /// Reads the User-Agent, unless it was read already (a known device's is read through the
     /// phone cache, which remembers it).
     fn read_ua(&mut self, vendors: &crate::profile::Vendors) {
@@ -148,7 +155,7 @@ async fn handle(state: Arc<AppState>, ip: IpAddr, request: Request<Body>) -> Res
         .public_url
         .clone()
         .or_else(|| request_base_url(scheme, headers));
-    let path = parts.uri.path().to_owned();
+    let path = parts.uri.path();
     let ua = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -169,23 +176,20 @@ async fn handle(state: Arc<AppState>, ip: IpAddr, request: Request<Body>) -> Res
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        method: method.to_string(),
-        uri: parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| path.clone(), ToString::to_string),
+        method: method.clone(),
+        uri: parts.uri.clone(),
         scheme,
         generation,
     };
     let outcome = match method {
         _ if refuse_banned(&state, &fetch) => Outcome::Missed(Miss::Banned),
-        Method::GET | Method::HEAD => serve(&state, &path, &mut fetch).await,
+        Method::GET | Method::HEAD => serve(&state, path, &mut fetch).await,
         Method::PUT => {
             let declared = headers
                 .get(header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse().ok());
-            upload::receive(&state, &path, &mut fetch, body, declared).await
+            upload::receive(&state, path, &mut fetch, body, declared).await
         }
         _ => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
     };
@@ -200,7 +204,7 @@ async fn handle(state: Arc<AppState>, ip: IpAddr, request: Request<Body>) -> Res
         &state.authenticator,
     );
     if let Some(log) = &state.access_log {
-        log_access(log, &fetch, &path, parts.version, &response, started);
+        log_access(log, &fetch, path, parts.version, &response, started);
     }
     record(&state, fetch, &outcome, response.status(), started).await;
     response
@@ -221,7 +225,7 @@ fn log_access(
     log.record(&AccessEntry {
         ip: fetch.ip,
         at: Utc::now(),
-        method: &fetch.method,
+        method: fetch.method.as_str(),
         path: &logged_path(path),
         version: version_text(version),
         status: response.status().as_u16(),
@@ -265,7 +269,7 @@ fn note_identity(fetch: &Fetch) {
         span.record("mac", mac.as_str());
     }
     if let Some(vendor) = &fetch.vendor {
-        span.record("vendor", vendor.as_str());
+        span.record("vendor", &**vendor);
     }
 }
 
@@ -314,7 +318,7 @@ async fn gated_device(
         Ok(None) => return Err(Outcome::Missed(Miss::UnknownDevice)),
         Err(e) => return Err(Outcome::Failed(e.to_string())),
     };
-    fetch.vendor = Some(subject.device.vendor.to_string());
+    fetch.vendor = Some(subject.device.vendor.clone());
     fetch.device = Some(subject.device.clone());
     if !fetch.ua_read {
         fetch.ua_info = fetch.ua.as_deref().and_then(|ua| {
@@ -456,7 +460,7 @@ async fn serve_common(
         .iter()
         .find(|m| Some(m.vendor.id()) == ua_vendor)
         .unwrap_or(&matches[0]);
-    fetch.vendor = Some(matched.vendor.id().to_owned());
+    fetch.vendor = Some(Arc::from(matched.vendor.id()));
     let tenant = match key {
         Some(key) => match state
             .phone
